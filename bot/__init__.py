@@ -1,0 +1,1 @@
+"""The web layer: Flask app factory, the WeChat webhook, health checks, WeChat client glue and the CLI."""

@@ -1,0 +1,138 @@
+"""The Flask application factory: settings, database, Redis, WeChat client, blueprints, errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from flask import Flask, current_app, g, jsonify, request
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.exceptions import HTTPException
+
+from bot.wechat import SanzhidaWeChatClient, make_wechat_client
+from config.logging import setup_logging
+from config.settings import Settings, load_settings
+from handlers.router import Router
+from handlers.routes import build_router
+from handlers.services.kv import Keys, make_redis
+from handlers.services.pii import PiiCipher
+from models.db import make_engine, make_session_factory
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    """The real time, timezone-aware UTC; everything else receives it injected."""
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class AppServices:
+    """Everything a request needs, created once per process in `create_app`."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: object
+    keys: Keys
+    wechat: SanzhidaWeChatClient
+    router: Router
+    pii: PiiCipher
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    engine: Engine | None = None,
+    redis=None,
+) -> Flask:
+    """Build the web application; tests pass their own settings, clock, engine or Redis."""
+    settings = settings or load_settings()
+    setup_logging(settings.log_level)
+    app = Flask("sanzhida")
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False
+    engine = _init_db(settings, engine)
+    redis = _init_redis(settings, redis)
+    app.extensions["sanzhida"] = AppServices(
+        settings=settings,
+        clock=clock or system_clock,
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        redis=redis,
+        keys=Keys(settings.redis_prefix),
+        wechat=_init_wechat(settings, redis),
+        router=build_router(),
+        pii=PiiCipher(settings.pii_key),
+    )
+    _register_blueprints(app)
+    _register_errors(app)
+    app.teardown_appcontext(_close_session)
+    logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
+    return app
+
+
+def _init_db(settings: Settings, engine: Engine | None) -> Engine:
+    return engine if engine is not None else make_engine(settings.database_url)
+
+
+def _init_redis(settings: Settings, redis):
+    if redis is not None:
+        return redis
+    return make_redis(settings.redis_url, allow_embedded=not settings.is_production)
+
+
+def _init_wechat(settings: Settings, redis) -> SanzhidaWeChatClient:
+    return make_wechat_client(settings, redis)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from bot.health import bp as health_bp
+    from bot.webhook import bp as webhook_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(webhook_bp)
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return jsonify(error=exc.name, message=exc.description), exc.code
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        # Never a stack trace to the caller; the log has it, without request contents.
+        logger.exception("request=failed path=%s", request.path)
+        return jsonify(error="Internal Server Error", message="服务暂时出错，请稍后再试"), 500
+
+
+def services() -> AppServices:
+    """The current app's services."""
+    return current_app.extensions["sanzhida"]
+
+
+def db_session() -> Session:
+    """The request's one session, opened on first use and closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = services().session_factory()
+    return g.db_session
+
+
+def _close_session(_exc) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        # Anything not committed by the view is rolled back here.
+        session.close()

@@ -1,0 +1,188 @@
+"""The WeChat webhook at /wechat: verify, decrypt, store once, route, reply (encrypted when asked)."""
+
+from __future__ import annotations
+
+import logging
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError
+from defusedxml.ElementTree import fromstring as safe_fromstring
+from flask import Blueprint, Response, abort, request
+from redis.exceptions import RedisError
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.messages import BaseMessage
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+from bot.app import db_session, services
+from handlers import texts
+from handlers.context import Context
+from handlers.services import identity, inbound
+
+logger = logging.getLogger(__name__)
+
+bp = Blueprint("wechat", __name__)
+
+# Long enough to cover WeChat's three tries (about 15 s) with a wide margin.
+DEDUPE_TTL_SECONDS = 600
+
+
+def _check_signature_or_403() -> None:
+    """Refuse requests not signed with our token, and replays outside the time window."""
+    settings = services().settings
+    signature = request.args.get("signature", "")
+    timestamp = request.args.get("timestamp", "")
+    nonce = request.args.get("nonce", "")
+    try:
+        check_signature(settings.wechat_token, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        logger.warning("wechat=bad_signature remote=%s", request.remote_addr)
+        abort(403, description="签名不正确")
+    try:
+        sent = int(timestamp)
+    except ValueError:
+        abort(403, description="时间戳不正确")
+    now = services().clock().timestamp()
+    if abs(now - sent) > settings.wechat_timestamp_tolerance:
+        logger.warning("wechat=stale_timestamp remote=%s skew=%s", request.remote_addr, int(now - sent))
+        abort(403, description="请求已过期")
+
+
+def _safe_xml(body: bytes | str) -> None:
+    """Refuse DTDs and entities before any expanding parser sees the body, and malformed XML."""
+    try:
+        root = safe_fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        logger.warning("wechat=xml_refused reason=dtd_or_entity remote=%s", request.remote_addr)
+        abort(400, description="不接受含 DTD 或实体的 XML")
+    except (ParseError, ValueError):
+        abort(400, description="XML 格式不正确")
+    if root.tag != "xml":
+        abort(400, description="XML 格式不正确")
+
+
+@bp.get("/wechat")
+def verify():
+    """WeChat's server verification: echo `echostr` when the signature is ours."""
+    _check_signature_or_403()
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+@bp.post("/wechat")
+def receive():
+    """Handle one message or event from WeChat and answer with a passive reply."""
+    settings = services().settings
+    # Checked before the body is read: an oversize body is refused without reading it all.
+    request.max_content_length = settings.wechat_max_body_bytes
+    _check_signature_or_403()
+    body = request.get_data(cache=False)
+    _safe_xml(body)
+
+    encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
+    crypto = None
+    if encrypted:
+        if not settings.safe_mode:
+            abort(400, description="未配置 WECHAT_ENCODING_AES_KEY，无法解密")
+        crypto = WeChatCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
+        try:
+            xml = crypto.decrypt_message(
+                body, request.args.get("msg_signature", ""), request.args["timestamp"], request.args["nonce"]
+            )
+        except (InvalidSignatureException, InvalidAppIdException):
+            abort(403, description="消息签名不正确")
+        except (KeyError, ValueError, TypeError):
+            abort(400, description="加密消息格式不正确")
+        _safe_xml(xml)
+    elif settings.safe_mode:
+        # In safe and compatible mode WeChat always sends encrypt_type=aes.
+        abort(400, description="应为加密消息")
+    else:
+        xml = body
+
+    try:
+        msg = parse_message(xml)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        abort(400, description="不是微信消息")
+    if msg is None or not msg.source:
+        abort(400, description="不是微信消息")
+
+    reply_xml = answer(msg)
+    if not reply_xml:
+        # "success" stops WeChat's retries and shows the user nothing.
+        return Response("success", mimetype="text/plain")
+    if crypto is not None:
+        reply_xml = crypto.encrypt_message(reply_xml, request.args["nonce"], request.args["timestamp"])
+    return Response(reply_xml, mimetype="application/xml")
+
+
+def answer(msg: BaseMessage) -> str:
+    """Store the message once, route it, and return the passive reply XML ('' for none).
+
+    A retry of a message already handled gets the very same reply: Redis answers first when
+    it can; the database's unique dedupe key decides in every case.
+    """
+    svc = services()
+    key = inbound.dedupe_key(msg)
+    cached = _cached_reply(key)
+    if cached is not None:
+        return cached
+
+    session = db_session()
+    now = svc.clock()
+    stored = inbound.store_inbound(session, msg, key, now)
+    if stored is None:
+        # A retry: on PostgreSQL the insert waited for the first delivery's transaction.
+        existing = inbound.find_inbound(session, key)
+        session.rollback()
+        reply_xml = (existing.reply_xml if existing else "") or ""
+        logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
+        _remember_reply(key, reply_xml)
+        return reply_xml
+
+    user = identity.get_or_create_user(session, msg.source, now)
+    ctx = Context(session=session, redis=svc.redis, now=now, tz=svc.settings.tz, user=user, inbound=stored)
+    try:
+        with session.begin_nested():
+            text = svc.router.dispatch(msg, ctx)
+    except Exception as exc:
+        # The message is kept and the sender is told it arrived; WeChat retrying a bug helps nobody.
+        logger.exception("wechat=handler_failed openid=%s key=%s type=%s", msg.source, key, msg.type)
+        stored.handling_error = type(exc).__name__[:120]
+        text = texts.SORRY_ERROR
+    reply_xml = _render(msg, text, now)
+    stored.reply_xml = reply_xml
+    session.commit()
+    logger.info("wechat=handled openid=%s key=%s type=%s", msg.source, key, msg.type)
+    _remember_reply(key, reply_xml)
+    return reply_xml
+
+
+def _render(msg: BaseMessage, text: str | None, now) -> str:
+    if not text:
+        return ""
+    return TextReply(source=msg.target, target=msg.source, content=text, time=int(now.timestamp())).render()
+
+
+def _cached_reply(key: str) -> str | None:
+    """The fast filter: a reply Redis already holds for this key, if any."""
+    svc = services()
+    try:
+        first_seen = svc.redis.set(svc.keys.seen(key), b"1", nx=True, ex=DEDUPE_TTL_SECONDS)
+        if first_seen:
+            return None
+        cached = svc.redis.get(svc.keys.reply(key))
+    except RedisError:
+        logger.warning("redis=unavailable during=dedupe; falling back to the database")
+        return None
+    return cached.decode("utf-8") if cached is not None else None
+
+
+def _remember_reply(key: str, reply_xml: str) -> None:
+    svc = services()
+    try:
+        svc.redis.set(svc.keys.reply(key), reply_xml.encode("utf-8"), ex=DEDUPE_TTL_SECONDS)
+    except RedisError:
+        logger.warning("redis=unavailable during=remember_reply")
+

@@ -1,0 +1,119 @@
+"""WeChat API client glue: wechatpy's WeChatClient made safe for several processes and a stand-in."""
+
+from __future__ import annotations
+
+import logging
+
+import requests
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+from config.settings import Settings
+from handlers.services.kv import Keys
+
+logger = logging.getLogger(__name__)
+
+# invalid credential, invalid token, expired token: the token must be fetched again.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+
+# Refresh a little before WeChat's expiry so no call goes out with a dying token.
+TOKEN_EARLY_REFRESH = 300
+
+
+class SanzhidaWeChatClient(WeChatClient):
+    """A WeChatClient whose every call, token fetch included, honours the base URL and a timeout,
+    whose token lives in Redis for every process, and whose refetch-and-retry is bounded."""
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        base_url: str,
+        redis,
+        keys: Keys,
+        timeout: float = 5.0,
+        max_token_refreshes: int = 1,
+    ):
+        # auto_retry=False: wechatpy's own retry recurses without limit; ours is a bounded loop.
+        super().__init__(
+            appid,
+            secret,
+            session=RedisStorage(redis, prefix=keys.token_storage_prefix()),
+            timeout=timeout,
+            auto_retry=False,
+        )
+        self.API_BASE_URL = base_url
+        self._redis = redis
+        self._keys = keys
+        self.max_token_refreshes = max_token_refreshes
+
+    def __repr__(self) -> str:
+        return f"<SanzhidaWeChatClient appid={self.appid} base={self.API_BASE_URL}>"
+
+    @property
+    def access_token(self) -> str:
+        """The shared token from Redis, fetched (once, under a lock) when there is none."""
+        token = self.session.get(self.access_token_key)
+        return token or self.refresh_token()
+
+    def fetch_access_token(self) -> dict:
+        """Fetch a token from `{base}token` with a timeout and store it in Redis for everyone."""
+        try:
+            res = self._http.get(
+                url=f"{self.API_BASE_URL}token",
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                timeout=self.timeout,
+            )
+            res.raise_for_status()
+            result = res.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise WeChatClientException(errcode=None, errmsg=f"token fetch failed: {type(exc).__name__}") from exc
+        if result.get("errcode"):
+            raise WeChatClientException(result["errcode"], result.get("errmsg", ""), client=self)
+        expires_in = int(result.get("expires_in", 7200))
+        ttl = max(expires_in - TOKEN_EARLY_REFRESH, 60)
+        self.session.set(self.access_token_key, result["access_token"], ttl)
+        logger.info("wechat_token=fetched appid=%s ttl=%s", self.appid, ttl)
+        return result
+
+    def refresh_token(self, stale: str | None = None) -> str:
+        """Fetch a new token unless another process already replaced `stale`; one fetch at a time."""
+        wait = self.timeout * 2 + 5
+        with self._redis.lock(self._keys.token_lock(self.appid), timeout=wait, blocking_timeout=wait):
+            current = self.session.get(self.access_token_key)
+            if current and current != stale:
+                return current
+            self.fetch_access_token()
+            return self.session.get(self.access_token_key)
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        """Send one API call; on a token error, refresh and retry at most `max_token_refreshes` times."""
+        attempt = 0
+        while True:
+            token = self.access_token
+            call = dict(kwargs, params={**(kwargs.get("params") or {}), "access_token": token})
+            try:
+                return super()._request(method, url_or_endpoint, **call)
+            except WeChatClientException as exc:
+                if exc.errcode not in TOKEN_ERRORS or attempt >= self.max_token_refreshes:
+                    raise
+                attempt += 1
+                logger.warning("wechat_token=rejected errcode=%s attempt=%s", exc.errcode, attempt)
+                self.refresh_token(stale=token)
+            except requests.RequestException as exc:
+                # Timeouts and connection errors surface as the one exception callers handle.
+                raise WeChatClientException(errcode=None, errmsg=f"request failed: {type(exc).__name__}") from exc
+
+
+def make_wechat_client(settings: Settings, redis) -> SanzhidaWeChatClient:
+    """The client for the configured account and API base URL."""
+    return SanzhidaWeChatClient(
+        settings.wechat_app_id,
+        settings.wechat_app_secret,
+        base_url=settings.wechat_api_base_url,
+        redis=redis,
+        keys=Keys(settings.redis_prefix),
+        timeout=settings.wechat_http_timeout,
+    )

@@ -1,0 +1,202 @@
+"""Settings read from the environment (and a `.env` file), validated once at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ENVIRONMENTS = ("development", "production", "test")
+
+REAL_WECHAT_API = "https://api.weixin.qq.com/cgi-bin/"
+
+# Explicit development defaults. They are never used when SANZHIDA_ENV=production:
+# there every one of these must come from the environment.
+DEV_DEFAULTS = {
+    "WECHAT_TOKEN": "sanzhida-dev-token",
+    "WECHAT_APP_ID": "wx-sanzhida-dev",
+    "WECHAT_APP_SECRET": "sanzhida-dev-app-secret",
+    "SECRET_KEY": "sanzhida-dev-secret-key-not-for-production",
+    "ADMIN_API_TOKEN": "sanzhida-dev-admin-token",
+    "PII_KEY": "sanzhida-dev-pii-key-not-for-production-0000",
+}
+
+# Variables production refuses to start without, in the order they are reported.
+PRODUCTION_REQUIRED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "WECHAT_TOKEN",
+    "WECHAT_APP_ID",
+    "WECHAT_APP_SECRET",
+    "SECRET_KEY",
+    "ADMIN_API_TOKEN",
+    "PII_KEY",
+)
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the service reads, with the variable each comes from in `env_names`."""
+
+    env: str = "development"
+    database_url: str = ""
+    redis_url: str | None = None
+    redis_prefix: str = "sanzhida"
+    wechat_token: str = ""
+    wechat_app_id: str = ""
+    wechat_app_secret: str = ""
+    wechat_encoding_aes_key: str | None = None
+    wechat_api_base_url: str = REAL_WECHAT_API
+    wechat_http_timeout: float = 5.0
+    wechat_timestamp_tolerance: int = 300
+    wechat_max_body_bytes: int = 64 * 1024
+    secret_key: str = ""
+    admin_api_token: str = ""
+    pii_key: str = ""
+    tz_name: str = "Asia/Shanghai"
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        """True when running with production rules."""
+        return self.env == "production"
+
+    @property
+    def safe_mode(self) -> bool:
+        """True when WeChat messages are AES-encrypted (安全模式/兼容模式)."""
+        return bool(self.wechat_encoding_aes_key)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The local time zone used for display, service hours and schedules."""
+        return ZoneInfo(self.tz_name)
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        """True when no REDIS_URL is set and the in-process stand-in is used."""
+        return not self.redis_url
+
+    def with_overrides(self, **changes) -> "Settings":
+        """A copy with some settings replaced (used by tests and tools)."""
+        return replace(self, **changes)
+
+
+# Settings field -> environment variable. Operators and tests rely on these names.
+ENV_NAMES = {
+    "env": "SANZHIDA_ENV",
+    "database_url": "DATABASE_URL",
+    "redis_url": "REDIS_URL",
+    "redis_prefix": "REDIS_KEY_PREFIX",
+    "wechat_token": "WECHAT_TOKEN",
+    "wechat_app_id": "WECHAT_APP_ID",
+    "wechat_app_secret": "WECHAT_APP_SECRET",
+    "wechat_encoding_aes_key": "WECHAT_ENCODING_AES_KEY",
+    "wechat_api_base_url": "WECHAT_API_BASE_URL",
+    "wechat_http_timeout": "WECHAT_HTTP_TIMEOUT",
+    "wechat_timestamp_tolerance": "WECHAT_TIMESTAMP_TOLERANCE",
+    "wechat_max_body_bytes": "WECHAT_MAX_BODY_BYTES",
+    "secret_key": "SECRET_KEY",
+    "admin_api_token": "ADMIN_API_TOKEN",
+    "pii_key": "PII_KEY",
+    "tz_name": "SANZHIDA_TZ",
+    "log_level": "LOG_LEVEL",
+}
+
+
+def default_database_url(instance_dir: Path | None = None) -> str:
+    """The embedded default: a SQLite file under `instance/`."""
+    folder = (instance_dir or Path.cwd() / "instance").resolve()
+    return f"sqlite:///{folder / 'sanzhida.db'}"
+
+
+def _number(environ: Mapping[str, str], name: str, default, kind):
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be greater than zero, got {raw!r}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
+    """Read and validate settings; raise ConfigError naming the first bad variable."""
+    if environ is None:
+        if read_dotenv:
+            from dotenv import load_dotenv
+
+            # The real environment wins over `.env`, as operators expect.
+            load_dotenv(Path.cwd() / ".env", override=False)
+        environ = os.environ
+
+    def text(name: str) -> str:
+        return environ.get(name, "").strip()
+
+    env = text("SANZHIDA_ENV") or "development"
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"SANZHIDA_ENV must be one of {', '.join(ENVIRONMENTS)}, got {env!r}")
+    production = env == "production"
+
+    if production:
+        for name in PRODUCTION_REQUIRED:
+            if not text(name):
+                raise ConfigError(f"{name} is required when SANZHIDA_ENV=production")
+
+    def secret(name: str) -> str:
+        return text(name) or DEV_DEFAULTS[name]
+
+    aes_key = text("WECHAT_ENCODING_AES_KEY") or None
+    if aes_key is not None and len(aes_key) != 43:
+        raise ConfigError("WECHAT_ENCODING_AES_KEY must be the 43-character key from the WeChat console")
+
+    pii_key = secret("PII_KEY")
+    if len(pii_key) < 32:
+        raise ConfigError("PII_KEY must be at least 32 characters")
+    if production and len(secret("SECRET_KEY")) < 32:
+        raise ConfigError("SECRET_KEY must be at least 32 characters")
+
+    tz_name = text("SANZHIDA_TZ") or "Asia/Shanghai"
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"SANZHIDA_TZ is not a known time zone: {tz_name!r}") from None
+
+    base_url = text("WECHAT_API_BASE_URL") or REAL_WECHAT_API
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigError(f"WECHAT_API_BASE_URL must be an http(s) URL, got {base_url!r}")
+    if not base_url.endswith("/"):
+        base_url += "/"
+
+    return Settings(
+        env=env,
+        database_url=text("DATABASE_URL") or default_database_url(),
+        redis_url=text("REDIS_URL") or None,
+        redis_prefix=text("REDIS_KEY_PREFIX") or "sanzhida",
+        wechat_token=secret("WECHAT_TOKEN"),
+        wechat_app_id=secret("WECHAT_APP_ID"),
+        wechat_app_secret=secret("WECHAT_APP_SECRET"),
+        wechat_encoding_aes_key=aes_key,
+        wechat_api_base_url=base_url,
+        wechat_http_timeout=_number(environ, "WECHAT_HTTP_TIMEOUT", 5.0, float),
+        wechat_timestamp_tolerance=_number(environ, "WECHAT_TIMESTAMP_TOLERANCE", 300, int),
+        wechat_max_body_bytes=_number(environ, "WECHAT_MAX_BODY_BYTES", 64 * 1024, int),
+        secret_key=secret("SECRET_KEY"),
+        admin_api_token=secret("ADMIN_API_TOKEN"),
+        pii_key=pii_key,
+        tz_name=tz_name,
+        log_level=(text("LOG_LEVEL") or "INFO").upper(),
+    )
+
+
+def settings_variables() -> list[str]:
+    """Every environment variable the settings read, for docs and deployment checks."""
+    return [ENV_NAMES[f.name] for f in fields(Settings) if f.name in ENV_NAMES]

@@ -1,0 +1,81 @@
+"""The router: an explicit table from event, command prefix or message type to one handler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wechatpy.messages import BaseMessage, UnknownMessage
+
+from handlers.context import Context
+
+logger = logging.getLogger(__name__)
+
+# A handler answers with reply text, or None for no visible answer ("success").
+Handler = Callable[[BaseMessage, Context], "str | None"]
+
+
+@dataclass
+class Router:
+    """Dispatch order: event key, then command prefix (text), then message type, then fallback."""
+
+    events: dict[str, Handler] = field(default_factory=dict)
+    commands: list[tuple[str, Handler]] = field(default_factory=list)
+    types: dict[str, Handler] = field(default_factory=dict)
+    fallback: Handler | None = None
+    unknown: Handler | None = None
+
+    def on_event(self, *names: str):
+        """Register a handler for wechatpy's lower-cased event names."""
+        return _register_in(self.events, names)
+
+    def on_command(self, *prefixes: str):
+        """Register a handler for text that starts with one of the prefixes."""
+
+        def register(fn: Handler) -> Handler:
+            for prefix in prefixes:
+                self.commands.append((prefix, fn))
+            # Longest prefix first, so `取消通知` is not taken by `取消`.
+            self.commands.sort(key=lambda item: -len(item[0]))
+            return fn
+
+        return register
+
+    def on_type(self, *types: str):
+        """Register a handler for a message type (text, voice, image, location …)."""
+        return _register_in(self.types, types)
+
+    def resolve(self, msg: BaseMessage) -> Handler | None:
+        """The handler the table picks for a message; the first match wins."""
+        if isinstance(msg, UnknownMessage):
+            # Unknown events (new WeChat features) need no answer; unknown messages get a polite one.
+            raw_type = str(msg._data.get("MsgType", "")).lower()
+            return None if raw_type == "event" else self.unknown
+        if msg.type == "event":
+            # An event nobody registered needs no visible answer.
+            return self.events.get(msg.event)
+        if msg.type == "text":
+            content = (msg.content or "").strip()
+            for prefix, handler in self.commands:
+                if content.startswith(prefix):
+                    return handler
+        return self.types.get(msg.type, self.fallback)
+
+    def dispatch(self, msg: BaseMessage, ctx: Context) -> str | None:
+        """Run the chosen handler and return its reply text."""
+        handler = self.resolve(msg)
+        if handler is None:
+            return None
+        return handler(msg, ctx)
+
+
+def _register_in(table: dict[str, Handler], names):
+    """A decorator that puts a handler in `table` under each name."""
+
+    def register(fn: Handler) -> Handler:
+        for name in names:
+            table[name] = fn
+        return fn
+
+    return register

@@ -1,0 +1,33 @@
+"""First contact: following the account, unfollowing, and anything an unbound visitor writes."""
+
+from __future__ import annotations
+
+from wechatpy.messages import BaseMessage
+
+from handlers import texts
+from handlers.context import Context
+from handlers.services import identity
+
+
+def on_subscribe(msg: BaseMessage, ctx: Context) -> str:
+    """A new follower: welcome them and say how to bind."""
+    identity.note_subscribe(ctx.user, ctx.now)
+    return texts.WELCOME
+
+
+def on_unsubscribe(msg: BaseMessage, ctx: Context) -> None:
+    """An unfollow: remember it; WeChat shows no reply to it anyway."""
+    identity.note_unsubscribe(ctx.user, ctx.now)
+    return None
+
+
+def on_message(msg: BaseMessage, ctx: Context) -> str:
+    """Anything else: unbound visitors learn how to bind; bound users are told it arrived."""
+    identity.note_message(ctx.user, ctx.now)
+    return texts.RECEIVED if ctx.is_bound else texts.HOW_TO_BIND
+
+
+def on_unknown(msg: BaseMessage, ctx: Context) -> str:
+    """A message type we do not handle: a polite answer, never an error."""
+    identity.note_message(ctx.user, ctx.now)
+    return texts.UNSUPPORTED_TYPE

@@ -1,0 +1,40 @@
+"""SQLAlchemy models of the whole domain; importing this package registers every table."""
+
+from models.audit import AuditEntry
+from models.base import Base
+from models.cards import CareCard
+from models.messaging import InboundMessage, OutboxMessage
+from models.people import (
+    Assignment,
+    Beneficiary,
+    BeneficiaryCategoryLink,
+    FamilyLink,
+    Staff,
+    StaffInvite,
+    WeChatUser,
+)
+from models.regions import Region
+from models.requests import RequestEvent, ServiceRequest
+from models.visits import Visit
+
+metadata = Base.metadata
+
+__all__ = [
+    "Assignment",
+    "AuditEntry",
+    "Base",
+    "Beneficiary",
+    "BeneficiaryCategoryLink",
+    "CareCard",
+    "FamilyLink",
+    "InboundMessage",
+    "OutboxMessage",
+    "Region",
+    "RequestEvent",
+    "ServiceRequest",
+    "Staff",
+    "StaffInvite",
+    "Visit",
+    "WeChatUser",
+    "metadata",
+]

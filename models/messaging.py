@@ -1,0 +1,65 @@
+"""What comes in from WeChat and what goes out to it: inbound messages and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, JSONType, UTCDateTime, one_of
+from models.enums import OutboxKind, OutboxStatus
+
+
+class InboundMessage(Base):
+    """Every message and event WeChat delivered, stored once per WeChat dedupe key."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # `msg:{MsgId}` for messages, `evt:{FromUserName}:{CreateTime}:{Event}` for events.
+    # Unique: the database is the source of truth for "handled once".
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    openid: Mapped[str] = mapped_column(String(64), index=True)
+    msg_type: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str | None] = mapped_column(String(48))
+    msg_id: Mapped[int | None] = mapped_column(BigInteger)
+    sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    content: Mapped[str | None] = mapped_column(Text)
+    # The parsed message as WeChat sent it (media ids, location, event key …).
+    payload: Mapped[dict] = mapped_column(JSONType)
+    # The passive reply, kept so a retried delivery gets exactly the same answer.
+    reply_xml: Mapped[str | None] = mapped_column(Text)
+    # Set when handling failed and the message was kept with an apology instead of lost.
+    handling_error: Mapped[str | None] = mapped_column(String(120))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+
+
+class OutboxMessage(Base):
+    """A push waiting to be sent to WeChat, written in the same transaction as its cause."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        one_of("kind", [k.value for k in OutboxKind]),
+        one_of("status", [s.value for s in OutboxStatus]),
+        # The dispatcher claims due rows: status, then time.
+        Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # e.g. `push:{request}:assignee`, `escalate:{request}:{level}`, `remind:{beneficiary}:{date}`.
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    recipient_openid: Mapped[str] = mapped_column(String(64), index=True)
+    recipient_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[dict] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default=OutboxStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Set while a dispatcher holds the row; an expired claim is taken over.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,0 +1,1 @@
+"""The scheduler process: APScheduler with thin job wrappers that call services."""

@@ -1,0 +1,104 @@
+"""Settings from the environment: embedded defaults in development, hard requirements in production."""
+
+from __future__ import annotations
+
+import pytest
+
+from config.settings import (
+    DEV_DEFAULTS,
+    PRODUCTION_REQUIRED,
+    REAL_WECHAT_API,
+    ConfigError,
+    load_settings,
+    settings_variables,
+)
+
+PRODUCTION = {
+    "SANZHIDA_ENV": "production",
+    "DATABASE_URL": "postgresql://app@db/sanzhida",
+    "REDIS_URL": "redis://cache:6379/0",
+    "WECHAT_TOKEN": "tok",
+    "WECHAT_APP_ID": "wx1",
+    "WECHAT_APP_SECRET": "sec",
+    "SECRET_KEY": "s" * 40,
+    "ADMIN_API_TOKEN": "adm",
+    "PII_KEY": "p" * 40,
+}
+
+
+def test_development_defaults_are_embedded():
+    """With nothing set: SQLite under instance/, the in-process Redis, the real WeChat API."""
+    settings = load_settings({}, read_dotenv=False)
+    assert settings.env == "development"
+    assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("instance/sanzhida.db")
+    assert settings.uses_embedded_redis
+    assert settings.wechat_api_base_url == REAL_WECHAT_API
+    assert settings.tz_name == "Asia/Shanghai"
+    assert settings.wechat_token == DEV_DEFAULTS["WECHAT_TOKEN"]
+    assert not settings.safe_mode
+
+
+def test_production_with_everything_set_starts():
+    """A complete production environment is accepted and uses no development default."""
+    settings = load_settings(PRODUCTION, read_dotenv=False)
+    assert settings.is_production
+    assert settings.redis_url == "redis://cache:6379/0"
+    assert set(DEV_DEFAULTS.values()).isdisjoint(
+        {settings.wechat_token, settings.secret_key, settings.pii_key, settings.admin_api_token}
+    )
+
+
+@pytest.mark.parametrize("missing", PRODUCTION_REQUIRED)
+def test_production_refuses_to_start_without_each_required_variable(missing):
+    """Each missing production variable stops start-up with its name in the message."""
+    env = {k: v for k, v in PRODUCTION.items() if k != missing}
+    with pytest.raises(ConfigError, match=missing):
+        load_settings(env, read_dotenv=False)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("SANZHIDA_ENV", "staging"),
+        ("SANZHIDA_TZ", "Mars/Olympus"),
+        ("WECHAT_ENCODING_AES_KEY", "too-short"),
+        ("WECHAT_API_BASE_URL", "ftp://example"),
+        ("WECHAT_HTTP_TIMEOUT", "soon"),
+        ("WECHAT_MAX_BODY_BYTES", "-1"),
+        ("PII_KEY", "short"),
+    ],
+)
+def test_malformed_values_are_refused_naming_the_variable(name, value):
+    """A malformed value is refused with the variable's name."""
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value}, read_dotenv=False)
+
+
+def test_safe_mode_and_base_url():
+    """An AES key switches on safe mode; the base URL gets its trailing slash."""
+    settings = load_settings(
+        {"WECHAT_ENCODING_AES_KEY": "a" * 43, "WECHAT_API_BASE_URL": "http://127.0.0.1:8900/cgi-bin"},
+        read_dotenv=False,
+    )
+    assert settings.safe_mode
+    assert settings.wechat_api_base_url == "http://127.0.0.1:8900/cgi-bin/"
+
+
+def test_dotenv_file_is_read_and_the_environment_wins(tmp_path, monkeypatch):
+    """A `.env` file fills in what the environment does not set."""
+    (tmp_path / ".env").write_text("SANZHIDA_TZ=Asia/Urumqi\nLOG_LEVEL=debug\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LOG_LEVEL", "WARNING")
+    monkeypatch.delenv("SANZHIDA_TZ", raising=False)
+    settings = load_settings()
+    assert settings.tz_name == "Asia/Urumqi"
+    assert settings.log_level == "WARNING"
+
+
+def test_the_documented_variables_are_all_read():
+    """The variables operators rely on are exactly the ones the settings read."""
+    assert {
+        "DATABASE_URL", "REDIS_URL", "WECHAT_TOKEN", "WECHAT_APP_ID", "WECHAT_APP_SECRET",
+        "WECHAT_ENCODING_AES_KEY", "WECHAT_API_BASE_URL", "SECRET_KEY", "ADMIN_API_TOKEN",
+        "PII_KEY", "SANZHIDA_ENV", "SANZHIDA_TZ",
+    } <= set(settings_variables())

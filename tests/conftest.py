@@ -1,0 +1,193 @@
+"""Fixtures: a throwaway database migrated to head, Redis under a per-test prefix, a fixed clock,
+the local WeChat stand-in, and an app wired to all of them.
+
+With TEST_DATABASE_URL / TEST_REDIS_URL set (CI does), tests run against real PostgreSQL and
+Redis; without them, against a SQLite file and the in-process Redis stand-in.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.app import create_app
+from bot.fake_wechat import FakeWeChatServer
+from config.settings import Settings
+from models import metadata
+from models.db import make_engine, make_session_factory, normalize_url
+from models.migrate import upgrade
+from tests.support.clock import FixedClock
+from tests.support.wechat import WeChatSender
+
+TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+# 2026-12-01 09:00 in Shanghai.
+START = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+
+
+def using_postgres() -> bool:
+    """True when the suite runs on PostgreSQL."""
+    return bool(os.environ.get("TEST_DATABASE_URL"))
+
+
+class ThrowawayDatabases:
+    """Creates empty databases next to TEST_DATABASE_URL (or SQLite files) and drops them after."""
+
+    def __init__(self, tmp_path_factory):
+        self.base = os.environ.get("TEST_DATABASE_URL")
+        self.tmp = tmp_path_factory
+        self.created: list[str] = []
+
+    def new(self) -> str:
+        """The URL of a new, empty database."""
+        if not self.base:
+            return f"sqlite:///{self.tmp.mktemp('db') / 'test.db'}"
+        name = f"sanzhida_test_{uuid.uuid4().hex[:12]}"
+        self._admin(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return make_url(normalize_url(self.base)).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        """Drop every database this run created."""
+        for name in self.created:
+            self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def _admin(self, sql: str) -> None:
+        engine = create_engine(normalize_url(self.base), isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(text(sql))
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def databases(tmp_path_factory):
+    """Factory of throwaway databases for this test run."""
+    dbs = ThrowawayDatabases(tmp_path_factory)
+    yield dbs
+    dbs.drop_all()
+
+
+@pytest.fixture(scope="session")
+def database_url(databases) -> str:
+    """One database for the run, migrated to head with Alembic."""
+    url = databases.new()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    """The engine on the run's database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def db(engine):
+    """A clean database for one test (every table emptied afterwards)."""
+    yield engine
+    tables = [t.name for t in reversed(metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(text(f"DELETE FROM {name}"))
+
+
+@pytest.fixture
+def session(db):
+    """A session for arranging and checking data directly."""
+    with make_session_factory(db)() as session:
+        yield session
+
+
+@pytest.fixture
+def redis_client():
+    """Real Redis when TEST_REDIS_URL is set, the in-process stand-in otherwise."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        import redis
+
+        client = redis.Redis.from_url(url)
+    else:
+        import fakeredis
+
+        client = fakeredis.FakeRedis()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_client):
+    """A key prefix of this test's own; its keys are deleted afterwards."""
+    prefix = f"t-{uuid.uuid4().hex[:10]}"
+    yield prefix
+    for key in redis_client.scan_iter(match=f"{prefix}:*"):
+        redis_client.delete(key)
+
+
+@pytest.fixture
+def clock():
+    """A fixed clock at 2026-12-01 09:00 Shanghai time."""
+    return FixedClock(START)
+
+
+@pytest.fixture
+def fake_wechat():
+    """The WeChat API stand-in on a real local port."""
+    server = FakeWeChatServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(database_url, redis_prefix, fake_wechat) -> Settings:
+    """Test settings: plaintext mode, the stand-in as the WeChat API."""
+    return Settings(
+        env="test",
+        database_url=database_url,
+        redis_url=os.environ.get("TEST_REDIS_URL"),
+        redis_prefix=redis_prefix,
+        wechat_token="test-token",
+        wechat_app_id="wx-test-app",
+        wechat_app_secret="test-app-secret",
+        wechat_api_base_url=fake_wechat.base_url,
+        wechat_http_timeout=2.0,
+        secret_key="test-secret-key-000000000000000000000",
+        admin_api_token="test-admin-token",
+        pii_key="test-pii-key-0000000000000000000000000",
+    )
+
+
+@pytest.fixture
+def make_app(settings, db, redis_client, clock):
+    """Build an app with optional settings overrides, on the shared test database and Redis."""
+
+    def build(**overrides):
+        return create_app(settings.with_overrides(**overrides), clock=clock, engine=db, redis=redis_client)
+
+    return build
+
+
+@pytest.fixture
+def app(make_app):
+    """The app in plaintext mode."""
+    return make_app()
+
+
+@pytest.fixture
+def client(app):
+    """A test client for the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def sender(settings, clock) -> WeChatSender:
+    """WeChat's side, signing with the app's token (AES key ready for safe-mode tests)."""
+    return WeChatSender(token=settings.wechat_token, app_id=settings.wechat_app_id, aes_key=TEST_AES_KEY, clock=clock)

@@ -1,0 +1,1 @@
+"""Test helpers: a fixed clock, a WeChat-like sender and data factories."""

@@ -1,0 +1,144 @@
+"""Static checks of the Dockerfile and docker-compose.yml; no Docker engine is needed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from config.settings import PRODUCTION_REQUIRED, settings_variables
+
+ROOT = Path(__file__).resolve().parent.parent
+APP_SERVICES = ("web", "scheduler")
+# Compose points these at its own postgres and redis services instead of asking for them.
+COMPOSE_PROVIDED = {"DATABASE_URL", "REDIS_URL"}
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict:
+    """docker-compose.yml as data; safe_load resolves the `<<:` merges."""
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def dockerfile() -> list[tuple[str, str]]:
+    """The Dockerfile as (INSTRUCTION, arguments) pairs, `\\` continuations joined."""
+    instructions, pending = [], ""
+    for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        # Docker drops comment and blank lines, even inside a continued instruction.
+        if not line or line.startswith("#"):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        keyword, _, args = (pending + line).partition(" ")
+        instructions.append((keyword.upper(), args.strip()))
+        pending = ""
+    return instructions
+
+
+def as_text(command) -> str:
+    """A command in exec (list or JSON) or shell form, as one string."""
+    if isinstance(command, str) and command.startswith("["):
+        command = json.loads(command)
+    return " ".join(command) if isinstance(command, list) else command
+
+
+def environment(service: dict) -> dict[str, str]:
+    """A service's environment as a dict, whichever of the two Compose forms it uses."""
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.partition("=")[::2] for item in env)
+    return {name: str(value) for name, value in env.items()}
+
+
+def last(dockerfile, keyword: str) -> str:
+    """Arguments of the last `keyword` instruction (the one that takes effect)."""
+    found = [args for kw, args in dockerfile if kw == keyword]
+    assert found, f"Dockerfile has no {keyword}"
+    return found[-1]
+
+
+def assert_migrates_then_serves(command: str) -> None:
+    """The start command applies migrations before it starts gunicorn on the app factory."""
+    assert "sanzhida db upgrade" in command
+    assert "gunicorn" in command and "bot.app:create_app()" in command
+    assert command.index("sanzhida db upgrade") < command.index("gunicorn")
+
+
+def test_compose_defines_the_four_services(compose):
+    """web, scheduler, postgres and redis all exist."""
+    assert {"web", "scheduler", "postgres", "redis"} <= set(compose["services"])
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_app_services_get_exactly_the_settings_variables(compose, name):
+    """Every settings variable is passed, and nothing the settings do not read."""
+    assert set(environment(compose["services"][name])) == set(settings_variables())
+
+
+@pytest.mark.parametrize("name", APP_SERVICES)
+def test_required_secrets_must_come_from_the_operator(compose, name):
+    """Production-required secrets use `${NAME:?...}`, so compose refuses to start without them."""
+    env = environment(compose["services"][name])
+    for variable in set(PRODUCTION_REQUIRED) - COMPOSE_PROVIDED:
+        assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), variable
+
+
+def test_database_and_redis_point_at_compose_services(compose):
+    """The app talks to the postgres and redis services of this file."""
+    env = environment(compose["services"]["web"])
+    assert env["DATABASE_URL"].startswith("postgresql://")
+    assert "@postgres:5432/" in env["DATABASE_URL"]
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+
+
+def test_web_waits_for_healthy_database_and_redis(compose):
+    """web starts only after postgres and redis pass their health checks."""
+    services = compose["services"]
+    for backing in ("postgres", "redis"):
+        assert services[backing]["healthcheck"]["test"]
+        assert services["web"]["depends_on"][backing]["condition"] == "service_healthy"
+
+
+def test_web_migrates_then_serves(compose, dockerfile):
+    """web runs its own command or the image's CMD, which migrates, then runs gunicorn."""
+    web = compose["services"]["web"]
+    assert "entrypoint" not in web
+    assert_migrates_then_serves(as_text(web.get("command") or last(dockerfile, "CMD")))
+
+
+def test_scheduler_runs_only_the_scheduler(compose):
+    """The scheduler runs `sanzhida scheduler run` and never migrates."""
+    scheduler = compose["services"]["scheduler"]
+    assert "entrypoint" not in scheduler
+    assert as_text(scheduler["command"]) == "sanzhida scheduler run"
+
+
+def test_dockerfile_uses_python_311_slim(dockerfile):
+    """The (final) base image is python:3.11-slim."""
+    assert last(dockerfile, "FROM").split()[0] == "python:3.11-slim"
+
+
+def test_dockerfile_drops_root_after_installing(dockerfile):
+    """A non-root USER is set, after every RUN step that installs the package."""
+    user = last(dockerfile, "USER").split(":")[0]
+    assert user not in ("root", "0")
+    user_at = max(i for i, (kw, _) in enumerate(dockerfile) if kw == "USER")
+    install_at = [i for i, (kw, args) in enumerate(dockerfile) if kw == "RUN" and "pip install" in args]
+    assert install_at and max(install_at) < user_at
+
+
+def test_dockerfile_exposes_port_and_health_check(dockerfile):
+    """Port 8000 is exposed and the health check probes /healthz."""
+    assert "8000" in last(dockerfile, "EXPOSE").split()
+    assert "/healthz" in last(dockerfile, "HEALTHCHECK")
+
+
+def test_dockerfile_start_command_migrates_then_serves(dockerfile):
+    """The image's CMD runs `sanzhida db upgrade`, then gunicorn."""
+    assert_migrates_then_serves(as_text(last(dockerfile, "CMD")))
