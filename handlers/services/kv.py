@@ -12,7 +12,7 @@ def make_redis(url: str | None, *, allow_embedded: bool):
     if url:
         import redis
 
-        return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30)
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
     if not allow_embedded:
         raise RuntimeError("REDIS_URL is required")
     import fakeredis
