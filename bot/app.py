@@ -11,6 +11,7 @@ from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
+from wechatpy.crypto import WeChatCrypto
 
 from bot.wechat import SanzhidaWeChatClient, make_wechat_client
 from config.logging import setup_logging
@@ -18,7 +19,10 @@ from config.settings import Settings, load_settings
 from handlers.router import Router
 from handlers.routes import build_router
 from handlers.services.kv import Keys, make_redis
+from handlers.services.binding import BindGuard
+from handlers.services.notify import Templates
 from handlers.services.pii import PiiCipher
+from handlers.services.requests import RequestEnv
 from models.db import make_engine, make_session_factory
 
 logger = logging.getLogger(__name__)
@@ -42,8 +46,11 @@ class AppServices:
     redis: object
     keys: Keys
     wechat: SanzhidaWeChatClient
+    crypto: WeChatCrypto | None
     router: Router
     pii: PiiCipher
+    bind_guard: BindGuard
+    request_env: RequestEnv
 
 
 def create_app(
@@ -75,14 +82,26 @@ def create_app(
         redis=redis,
         keys=Keys(settings.redis_prefix),
         wechat=_init_wechat(settings, redis),
+        crypto=_init_crypto(settings),
         router=build_router(),
         pii=PiiCipher(settings.pii_key),
+        bind_guard=BindGuard(redis, Keys(settings.redis_prefix), settings.bind_max_failures),
+        request_env=request_env(settings),
     )
     _register_blueprints(app)
     _register_errors(app)
     app.teardown_appcontext(_close_session)
     logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
     return app
+
+
+def request_env(settings: Settings) -> RequestEnv:
+    """What request services need from the settings (shared with the CLI and the scheduler)."""
+    return RequestEnv(
+        tz=settings.tz,
+        templates=Templates(task=settings.wechat_template_task, progress=settings.wechat_template_progress),
+        merge_hours=settings.request_merge_hours,
+    )
 
 
 def _init_db(settings: Settings, engine: Engine | None) -> Engine:
@@ -99,12 +118,22 @@ def _init_wechat(settings: Settings, redis) -> SanzhidaWeChatClient:
     return make_wechat_client(settings, redis)
 
 
+def _init_crypto(settings: Settings) -> WeChatCrypto | None:
+    if not settings.safe_mode:
+        if settings.is_production:
+            logger.warning("wechat=plaintext_mode note=set WECHAT_ENCODING_AES_KEY for safe mode (安全模式)")
+        return None
+    return WeChatCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
+
+
 def _register_blueprints(app: Flask) -> None:
+    from bot.api import bp as api_bp
     from bot.health import bp as health_bp
     from bot.webhook import bp as webhook_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhook_bp)
+    app.register_blueprint(api_bp)
 
 
 def _register_errors(app: Flask) -> None:

@@ -151,12 +151,159 @@ def config_check() -> None:
     settings = _settings()
     click.echo(f"SANZHIDA_ENV={settings.env}")
     click.echo(f"DATABASE_URL={_safe_url(settings.database_url)}")
-    click.echo(f"REDIS_URL={settings.redis_url or '(embedded stand-in)'}")
+    click.echo(f"REDIS_URL={_safe_url(settings.redis_url) if settings.redis_url else '(embedded stand-in)'}")
     click.echo(f"WECHAT_API_BASE_URL={settings.wechat_api_base_url}")
     click.echo(f"WeChat message mode: {'safe/compatible (AES)' if settings.safe_mode else 'plaintext'}")
     click.echo(f"SANZHIDA_TZ={settings.tz_name}")
     click.echo("Variables read: " + ", ".join(settings_variables()))
     click.echo("Settings are valid.")
+
+
+def _wechat(settings: Settings):
+    from bot.wechat import make_wechat_client
+    from handlers.services.kv import make_redis
+
+    redis = make_redis(settings.redis_url, allow_embedded=not settings.is_production)
+    return make_wechat_client(settings, redis)
+
+
+@main.group("wechat")
+def wechat_group() -> None:
+    """Commands that talk to the WeChat API."""
+
+
+@wechat_group.group("menu")
+def menu_group() -> None:
+    """The official account's custom menu."""
+
+
+@menu_group.command("push")
+@click.option("--dry-run", is_flag=True, help="Print the menu instead of installing it.")
+def menu_push(dry_run: bool) -> None:
+    """Install the custom menu (找协理员 / 工作台 / 使用帮助) on the official account."""
+    import json
+
+    from wechatpy.exceptions import WeChatClientException
+
+    from handlers.menu import MENU
+
+    settings = _settings()
+    if dry_run:
+        click.echo(json.dumps(MENU, ensure_ascii=False, indent=2))
+        return
+    try:
+        _wechat(settings).menu.create(MENU)
+    except WeChatClientException as exc:
+        raise click.ClickException(f"WeChat refused the menu: {exc.errcode} {exc.errmsg}") from None
+    click.echo(f"Menu installed ({len(MENU['button'])} buttons).")
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """The queue of pushes to WeChat."""
+
+
+@outbox_group.command("dispatch")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 1000), help="Rows per claim.")
+@click.option("--loop", is_flag=True, help="Keep dispatching every --interval seconds until Ctrl-C.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between runs.")
+def outbox_dispatch(batch: int, loop: bool, interval: float) -> None:
+    """Send every due push once (or keep going with --loop)."""
+    import time
+
+    from bot.app import system_clock
+    from models.db import make_engine, make_session_factory
+    from scheduler.jobs import dispatch_outbox
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    client = _wechat(settings)
+    try:
+        while True:
+            while True:
+                report = dispatch_outbox(factory, client, system_clock, batch=batch)
+                if report.claimed:
+                    click.echo(f"sent {report.sent}, retry later {report.retried}, dead {report.dead}")
+                if report.claimed < batch:
+                    break
+            if not loop:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]), default="dead", show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+def outbox_list(status: str, limit: int) -> None:
+    """List pushes by status (dead letters by default), newest first; contents are not shown."""
+    from sqlalchemy import select
+
+    from models import OutboxMessage
+    from models.db import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc()).limit(limit)
+        ).all()
+        for row in rows:
+            click.echo(f"{row.id}\t{row.idempotency_key}\tattempts={row.attempts}\t{row.last_error or ''}")
+        click.echo(f"{len(rows)} {status} row(s).")
+    engine.dispose()
+
+
+@outbox_group.command("retry")
+@click.argument("row_id", type=int)
+def outbox_retry(row_id: int) -> None:
+    """Put a dead letter back in the queue once its cause is fixed."""
+    from bot.app import system_clock
+    from handlers.services import outbox
+    from models.db import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        if not outbox.requeue(session, row_id, system_clock()):
+            raise click.ClickException(f"Outbox row {row_id} is not a dead letter.")
+        session.commit()
+    engine.dispose()
+    click.echo(f"Row {row_id} queued again.")
+
+
+@main.group("inbound")
+def inbound_group() -> None:
+    """Messages received from WeChat."""
+
+
+@inbound_group.command("failed")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+def inbound_failed(limit: int) -> None:
+    """Messages whose handling failed (kept, answered with an apology): follow them up by hand."""
+    from sqlalchemy import select
+
+    from models import InboundMessage
+    from models.db import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, sqlite_immediate=False)
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.handling_error.is_not(None))
+            .order_by(InboundMessage.received_at.desc())
+            .limit(limit)
+        ).all()
+        for row in rows:
+            local = row.received_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+            click.echo(f"{row.id}\t{local}\t{row.openid}\t{row.msg_type}\t{row.handling_error}")
+        click.echo(f"{len(rows)} failed message(s).")
+    engine.dispose()
 
 
 @main.group("scheduler")

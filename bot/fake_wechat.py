@@ -1,7 +1,8 @@
 """A local stand-in for the WeChat API: real HTTP, records every call, fails on demand.
 
 Tests and development point WECHAT_API_BASE_URL at `http://HOST:PORT/cgi-bin/`.
-`GET /_calls` lists recorded calls, `DELETE /_calls` clears them; `POST /_faults` queues
+`GET /_calls` lists recorded calls with their outcome (`delivered`, `deduplicated`, `http 500`,
+`errcode 40001` …), `DELETE /_calls` clears them; `POST /_faults` queues
 failures ({"path": "message/template/send", "http_status": 500 | "errcode": 40001 |
 "delay": 3.0, "times": 2}); `DELETE /_faults` clears them.
 """
@@ -37,6 +38,8 @@ class FakeWeChatState:
         self.tokens: set[str] = set()
         self.token_counter = itertools.count(1)
         self.msg_ids = itertools.count(1000)
+        # (openid, client_msg_id) -> when delivered: WeChat drops repeats within 10 minutes.
+        self.template_ids: dict[tuple[str, str], float] = {}
 
     def take_fault(self, path: str) -> dict | None:
         """The next queued fault for this path, used up one time at a time."""
@@ -56,56 +59,71 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
     state = state or FakeWeChatState()
     app.extensions["fake_wechat"] = state
 
-    def record(path: str, body) -> None:
+    def record(path: str, body, outcome: str) -> None:
         with state.lock:
             state.calls.append(
                 {
                     "path": path,
                     "method": request.method,
+                    # The app secret is not recorded: /_calls is readable by anyone on the machine.
                     "params": {k: v for k, v in request.args.items() if k != "secret"},
                     "body": body,
+                    "outcome": outcome,
                     "at": time.time(),
                 }
             )
 
-    def fault_response(path: str):
+    def apply_fault(path: str):
+        """A queued fault's response, or None to answer normally (after any delay)."""
         fault = state.take_fault(path)
         if not fault:
-            return None
+            return None, None
         if fault.get("delay"):
             time.sleep(float(fault["delay"]))
         if fault.get("http_status"):
-            return ("stand-in failure", int(fault["http_status"]))
+            code = int(fault["http_status"])
+            return ("stand-in failure", code), f"http {code}"
         if fault.get("errcode"):
             code = int(fault["errcode"])
-            return jsonify(errcode=code, errmsg=ERRMSG.get(code, "error"))
-        return None
+            return jsonify(errcode=code, errmsg=ERRMSG.get(code, "error")), f"errcode {code}"
+        return None, None
 
     @app.get("/cgi-bin/token")
     def token():
-        record("token", None)
-        failed = fault_response("token")
+        failed, outcome = apply_fault("token")
         if failed is not None:
+            record("token", None, outcome)
             return failed
         if request.args.get("grant_type") != "client_credential" or not request.args.get("secret"):
+            record("token", None, "errcode 40002")
             return jsonify(errcode=40002, errmsg="invalid grant_type")
         value = f"fake-token-{next(state.token_counter)}"
         with state.lock:
             state.tokens.add(value)
+        record("token", None, "delivered")
         return jsonify(access_token=value, expires_in=7200)
 
     @app.post("/cgi-bin/<path:path>")
     def api(path: str):
         # wechatpy posts JSON without a JSON content type, as WeChat accepts.
         body = request.get_json(force=True, silent=True)
-        record(path, body)
-        failed = fault_response(path)
+        failed, outcome = apply_fault(path)
         if failed is not None:
+            record(path, body, outcome)
             return failed
         if request.args.get("access_token") not in state.tokens:
+            record(path, body, "errcode 40001")
             return jsonify(errcode=40001, errmsg=ERRMSG[40001])
         if path == "message/template/send":
+            key = ((body or {}).get("touser", ""), (body or {}).get("client_msg_id") or "")
+            with state.lock:
+                seen = state.template_ids.get(key)
+                repeat = bool(key[1]) and seen is not None and time.time() - seen < 600
+                if not repeat:
+                    state.template_ids[key] = time.time()
+            record(path, body, "deduplicated" if repeat else "delivered")
             return jsonify(errcode=0, errmsg="ok", msgid=next(state.msg_ids))
+        record(path, body, "delivered")
         if path == "qrcode/create":
             scene = ((body or {}).get("action_info") or {}).get("scene", {})
             key = scene.get("scene_str") or scene.get("scene_id")

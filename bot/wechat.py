@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 import requests
+from redis.exceptions import LockError, RedisError
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
@@ -70,8 +71,9 @@ class SanzhidaWeChatClient(WeChatClient):
             result = res.json()
         except (requests.RequestException, ValueError) as exc:
             raise WeChatClientException(errcode=None, errmsg=f"token fetch failed: {type(exc).__name__}") from exc
-        if result.get("errcode"):
-            raise WeChatClientException(result["errcode"], result.get("errmsg", ""), client=self)
+        if not isinstance(result, dict) or result.get("errcode") or not result.get("access_token"):
+            errcode = result.get("errcode") if isinstance(result, dict) else None
+            raise WeChatClientException(errcode, "token fetch returned no access_token", client=self)
         expires_in = int(result.get("expires_in", 7200))
         ttl = max(expires_in - TOKEN_EARLY_REFRESH, 60)
         self.session.set(self.access_token_key, result["access_token"], ttl)
@@ -81,30 +83,46 @@ class SanzhidaWeChatClient(WeChatClient):
     def refresh_token(self, stale: str | None = None) -> str:
         """Fetch a new token unless another process already replaced `stale`; one fetch at a time."""
         wait = self.timeout * 2 + 5
-        with self._redis.lock(self._keys.token_lock(self.appid), timeout=wait, blocking_timeout=wait):
-            current = self.session.get(self.access_token_key)
-            if current and current != stale:
-                return current
-            self.fetch_access_token()
-            return self.session.get(self.access_token_key)
+        try:
+            with self._redis.lock(self._keys.token_lock(self.appid), timeout=wait, blocking_timeout=wait):
+                current = self.session.get(self.access_token_key)
+                if current and current != stale:
+                    return current
+                return self.fetch_access_token()["access_token"]
+        except (RedisError, LockError) as exc:
+            raise _store_unavailable(exc) from exc
 
     def _request(self, method, url_or_endpoint, **kwargs):
         """Send one API call; on a token error, refresh and retry at most `max_token_refreshes` times."""
         attempt = 0
         while True:
-            token = self.access_token
+            try:
+                token = self.access_token
+            except RedisError as exc:
+                raise _store_unavailable(exc) from exc
             call = dict(kwargs, params={**(kwargs.get("params") or {}), "access_token": token})
             try:
-                return super()._request(method, url_or_endpoint, **call)
+                result = super()._request(method, url_or_endpoint, **call)
             except WeChatClientException as exc:
                 if exc.errcode not in TOKEN_ERRORS or attempt >= self.max_token_refreshes:
                     raise
                 attempt += 1
                 logger.warning("wechat_token=rejected errcode=%s attempt=%s", exc.errcode, attempt)
                 self.refresh_token(stale=token)
+                continue
             except requests.RequestException as exc:
                 # Timeouts and connection errors surface as the one exception callers handle.
                 raise WeChatClientException(errcode=None, errmsg=f"request failed: {type(exc).__name__}") from exc
+            if not isinstance(result, dict):
+                # wechatpy hands back the raw response when it is not JSON (a proxy's HTML page,
+                # a wrong base URL): that is a failure, never a success.
+                raise WeChatClientException(errcode=None, errmsg="answer was not JSON")
+            return result
+
+
+def _store_unavailable(exc: Exception) -> WeChatClientException:
+    # Callers handle one exception type for "WeChat cannot be reached right now".
+    return WeChatClientException(errcode=None, errmsg=f"token store unavailable: {type(exc).__name__}")
 
 
 def make_wechat_client(settings: Settings, redis) -> SanzhidaWeChatClient:

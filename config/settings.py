@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+import base64
+import binascii
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +23,8 @@ DEV_DEFAULTS = {
     "SECRET_KEY": "sanzhida-dev-secret-key-not-for-production",
     "ADMIN_API_TOKEN": "sanzhida-dev-admin-token",
     "PII_KEY": "sanzhida-dev-pii-key-not-for-production-0000",
+    "WECHAT_TEMPLATE_TASK": "dev-template-task",
+    "WECHAT_TEMPLATE_PROGRESS": "dev-template-progress",
 }
 
 # Variables production refuses to start without, in the order they are reported.
@@ -33,6 +37,8 @@ PRODUCTION_REQUIRED = (
     "SECRET_KEY",
     "ADMIN_API_TOKEN",
     "PII_KEY",
+    "WECHAT_TEMPLATE_TASK",
+    "WECHAT_TEMPLATE_PROGRESS",
 )
 
 
@@ -45,20 +51,28 @@ class Settings:
     """Every setting the service reads, with the variable each comes from in `env_names`."""
 
     env: str = "development"
-    database_url: str = ""
-    redis_url: str | None = None
+    # URLs may carry passwords.
+    database_url: str = field(default="", repr=False)
+    redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "sanzhida"
-    wechat_token: str = ""
+    wechat_token: str = field(default="", repr=False)
     wechat_app_id: str = ""
-    wechat_app_secret: str = ""
-    wechat_encoding_aes_key: str | None = None
+    wechat_app_secret: str = field(default="", repr=False)
+    wechat_encoding_aes_key: str | None = field(default=None, repr=False)
     wechat_api_base_url: str = REAL_WECHAT_API
     wechat_http_timeout: float = 5.0
     wechat_timestamp_tolerance: int = 300
     wechat_max_body_bytes: int = 64 * 1024
-    secret_key: str = ""
-    admin_api_token: str = ""
-    pii_key: str = ""
+    # Template ids chosen in the WeChat console: tasks and alerts to staff, progress to requesters.
+    wechat_template_task: str = "dev-template-task"
+    wechat_template_progress: str = "dev-template-progress"
+    # A bound user's new message joins their open request from the last this-many hours.
+    request_merge_hours: int = 6
+    # Wrong bind codes allowed per openid per day before binding is locked for the day.
+    bind_max_failures: int = 5
+    secret_key: str = field(default="", repr=False)
+    admin_api_token: str = field(default="", repr=False)
+    pii_key: str = field(default="", repr=False)
     tz_name: str = "Asia/Shanghai"
     log_level: str = "INFO"
 
@@ -101,6 +115,10 @@ ENV_NAMES = {
     "wechat_http_timeout": "WECHAT_HTTP_TIMEOUT",
     "wechat_timestamp_tolerance": "WECHAT_TIMESTAMP_TOLERANCE",
     "wechat_max_body_bytes": "WECHAT_MAX_BODY_BYTES",
+    "wechat_template_task": "WECHAT_TEMPLATE_TASK",
+    "wechat_template_progress": "WECHAT_TEMPLATE_PROGRESS",
+    "request_merge_hours": "REQUEST_MERGE_HOURS",
+    "bind_max_failures": "BIND_MAX_FAILURES",
     "secret_key": "SECRET_KEY",
     "admin_api_token": "ADMIN_API_TOKEN",
     "pii_key": "PII_KEY",
@@ -113,6 +131,16 @@ def default_database_url(instance_dir: Path | None = None) -> str:
     """The embedded default: a SQLite file under `instance/`."""
     folder = (instance_dir or Path.cwd() / "instance").resolve()
     return f"sqlite:///{folder / 'sanzhida.db'}"
+
+
+def _valid_aes_key(key: str) -> bool:
+    """WeChat's EncodingAESKey: 43 base64 characters that decode (with `=`) to 32 bytes."""
+    if len(key) != 43:
+        return False
+    try:
+        return len(base64.b64decode(key + "=", validate=True)) == 32
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _number(environ: Mapping[str, str], name: str, default, kind):
@@ -155,14 +183,19 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         return text(name) or DEV_DEFAULTS[name]
 
     aes_key = text("WECHAT_ENCODING_AES_KEY") or None
-    if aes_key is not None and len(aes_key) != 43:
+    if aes_key is not None and not _valid_aes_key(aes_key):
         raise ConfigError("WECHAT_ENCODING_AES_KEY must be the 43-character key from the WeChat console")
 
     pii_key = secret("PII_KEY")
     if len(pii_key) < 32:
         raise ConfigError("PII_KEY must be at least 32 characters")
-    if production and len(secret("SECRET_KEY")) < 32:
-        raise ConfigError("SECRET_KEY must be at least 32 characters")
+    if production:
+        for name in ("SECRET_KEY", "ADMIN_API_TOKEN", "PII_KEY"):
+            if len(text(name)) < 32:
+                raise ConfigError(f"{name} must be at least 32 characters when SANZHIDA_ENV=production")
+        for name, value in DEV_DEFAULTS.items():
+            if text(name) == value:
+                raise ConfigError(f"{name} still has its development value; set a real one for production")
 
     tz_name = text("SANZHIDA_TZ") or "Asia/Shanghai"
     try:
@@ -189,6 +222,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         wechat_http_timeout=_number(environ, "WECHAT_HTTP_TIMEOUT", 5.0, float),
         wechat_timestamp_tolerance=_number(environ, "WECHAT_TIMESTAMP_TOLERANCE", 300, int),
         wechat_max_body_bytes=_number(environ, "WECHAT_MAX_BODY_BYTES", 64 * 1024, int),
+        wechat_template_task=secret("WECHAT_TEMPLATE_TASK"),
+        wechat_template_progress=secret("WECHAT_TEMPLATE_PROGRESS"),
+        request_merge_hours=_number(environ, "REQUEST_MERGE_HOURS", 6, int),
+        bind_max_failures=_number(environ, "BIND_MAX_FAILURES", 5, int),
         secret_key=secret("SECRET_KEY"),
         admin_api_token=secret("ADMIN_API_TOKEN"),
         pii_key=pii_key,

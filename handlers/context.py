@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from handlers.services.binding import BindGuard
+from handlers.services.pii import PiiCipher
+from handlers.services.requests import RequestEnv
 from models import InboundMessage, Staff, WeChatUser
 
 
@@ -21,6 +24,9 @@ class Context:
     tz: ZoneInfo
     user: WeChatUser
     inbound: InboundMessage
+    pii: PiiCipher
+    bind_guard: BindGuard
+    request_env: RequestEnv
 
     @property
     def openid(self) -> str:
@@ -32,6 +38,19 @@ class Context:
         """The active member of staff bound to this WeChat user, if any."""
         staff = self.user.staff
         return staff if staff is not None and staff.active else None
+
+    @property
+    def dialog(self) -> str | None:
+        """The kind of question the sender still owes an answer to, if any."""
+        user = self.user
+        if not user.dialog or not user.dialog_expires_at or user.dialog_expires_at <= self.now:
+            return None
+        return user.dialog.get("kind")
+
+    @property
+    def local_day(self) -> str:
+        """Today's date in local time, e.g. `2026-12-01`."""
+        return self.now.astimezone(self.tz).date().isoformat()
 
     @property
     def is_bound(self) -> bool:

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from wechatpy.messages import BaseMessage, UnknownMessage
 
 from handlers.context import Context
+from handlers.policy.commands import CommandError
+from handlers.services.errors import DomainError
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +25,8 @@ class Router:
     events: dict[str, Handler] = field(default_factory=dict)
     commands: list[tuple[str, Handler]] = field(default_factory=list)
     types: dict[str, Handler] = field(default_factory=dict)
+    dialogs: dict[str, Handler] = field(default_factory=dict)
+    clicks: dict[str, Handler] = field(default_factory=dict)
     fallback: Handler | None = None
     unknown: Handler | None = None
 
@@ -46,13 +50,23 @@ class Router:
         """Register a handler for a message type (text, voice, image, location …)."""
         return _register_in(self.types, types)
 
-    def resolve(self, msg: BaseMessage) -> Handler | None:
-        """The handler the table picks for a message; the first match wins."""
+    def on_dialog(self, kind: str):
+        """Register the handler that takes the answer to a pending question of this kind."""
+        return _register_in(self.dialogs, (kind,))
+
+    def on_click(self, *keys: str):
+        """Register a handler for custom-menu CLICK keys."""
+        return _register_in(self.clicks, keys)
+
+    def resolve(self, msg: BaseMessage, dialog: str | None = None) -> Handler | None:
+        """The handler the table picks: event, command, pending question, type, fallback."""
         if isinstance(msg, UnknownMessage):
             # Unknown events (new WeChat features) need no answer; unknown messages get a polite one.
             raw_type = str(msg._data.get("MsgType", "")).lower()
             return None if raw_type == "event" else self.unknown
         if msg.type == "event":
+            if msg.event == "click":
+                return self.clicks.get(msg.key)
             # An event nobody registered needs no visible answer.
             return self.events.get(msg.event)
         if msg.type == "text":
@@ -60,14 +74,21 @@ class Router:
             for prefix, handler in self.commands:
                 if content.startswith(prefix):
                     return handler
+        if dialog is not None and dialog in self.dialogs and msg.type in ("text", "voice"):
+            return self.dialogs[dialog]
         return self.types.get(msg.type, self.fallback)
 
     def dispatch(self, msg: BaseMessage, ctx: Context) -> str | None:
-        """Run the chosen handler and return its reply text."""
-        handler = self.resolve(msg)
+        """Run the chosen handler; a refused action (DomainError) answers with its message."""
+        handler = self.resolve(msg, ctx.dialog if ctx is not None else None)
         if handler is None:
             return None
-        return handler(msg, ctx)
+        try:
+            return handler(msg, ctx)
+        except DomainError as refused:
+            return refused.message
+        except CommandError as unclear:
+            return str(unclear)
 
 
 def _register_in(table: dict[str, Handler], names):

@@ -18,4 +18,118 @@ RECEIVED = "您的消息已收到，我们会尽快处理。"
 
 UNSUPPORTED_TYPE = "抱歉，暂时看不懂这类消息。请直接发文字或语音告诉我们。"
 
-SORRY_ERROR = "您的消息已收到。系统刚才有点忙，工作人员会尽快看到并联系您。"
+SORRY_ERROR = "您的消息已收到，但系统刚才出了点问题。工作人员会查看并联系您；着急的话请直接打电话给协理员。"
+
+# --- binding ---------------------------------------------------------------------------------
+
+ASK_RELATION = (
+    "找到了：{village}的{name}。\n"
+    "请问您是{name}的什么人？回复数字：\n"
+    "1 本人\n2 子女\n3 配偶\n4 其他亲属\n5 邻居或其他"
+)
+RELATION_NOT_UNDERSTOOD = "请回复 1 到 5 中的一个数字：1 本人 2 子女 3 配偶 4 其他亲属 5 邻居或其他"
+BOUND_FAMILY = (
+    "绑定成功！您已绑定{name}（{relation}）。\n"
+    "负责的协理员：{assistant}。\n"
+    "有事直接在这里说，文字、语音、图片、位置都可以。"
+)
+BOUND_FAMILY_NO_ASSISTANT = "绑定成功！您已绑定{name}（{relation}）。\n有事直接在这里说，乡镇民政办会安排人员联系您。"
+ALREADY_BOUND = "您已经绑定过{name}了，有事直接说就行。"
+BOUND_STAFF = "绑定成功！{name}（{role}），您好。\n发送“任务”查看待办，发送“帮助”查看全部命令。"
+BIND_CODE_WRONG = "绑定码不对，请核对电话卡上的绑定码后再试。今天还可以试{left}次。"
+BIND_LOCKED = "今天绑定失败次数太多，请明天再试，或请协理员、乡镇民政办帮您绑定。"
+BIND_USAGE = "请发送“绑定 绑定码”，例如：绑定 K7P3QX。绑定码印在“关爱服务电话卡”上。"
+INVITE_USED = "这个邀请码已经用过或已过期，请联系管理员重新获取。"
+STAFF_ALREADY_BOUND = "您的微信已绑定工作人员账号{staff_no}，不能再绑定其他工号。"
+UNBOUND_ONE = "已解除与{name}的绑定。以后需要时可以再次扫码绑定。"
+UNBOUND_STAFF = "已解除工作人员账号绑定。"
+NOTHING_TO_UNBIND = "您还没有绑定任何服务对象。"
+UNBIND_WHICH = "您绑定了多位服务对象，请回复“解绑 序号”：\n{options}"
+RELATIONS_BY_NUMBER = ("本人", "子女", "配偶", "其他亲属", "邻居或其他")
+
+# --- requests (beneficiary side) ----------------------------------------------------------------
+
+REQUEST_OPENED = "已收到您的求助，编号 {number}。\n{handler}会尽快联系您。"
+REQUEST_OPENED_HANDLER = "负责人：{name}，电话 {phone}"
+REQUEST_APPENDED = "已补充到求助 {number}，{name}会看到。"
+REQUEST_EMERGENCY = "情况紧急请先拨打 {numbers}！我们也已通知{name}马上处理。"
+WHICH_BENEFICIARY = "请问是为谁求助？回复序号：\n{options}"
+WHICH_NOT_UNDERSTOOD = "请回复上面列出的序号。"
+MY_ASSISTANT = "{name}的协理员：{assistant}，电话 {phone}。\n{town}民政办电话：{office}"
+MY_ASSISTANT_NONE = "{name}暂时没有指定协理员，请联系{town}民政办：{office}"
+PROGRESS_NONE = "您目前没有正在办理的求助。有事直接说就行。"
+PROGRESS_LINE = "{number}号（{name}，{category}）：{status}，负责人{handler}"
+CANCELLED = "求助 {number} 已取消。"
+CANNOT_CANCEL = "求助 {number} 已经{status}，不能取消了。"
+RATED = "谢谢您的评价！求助 {number} 已办结。"
+CANNOT_RATE_YET = "求助 {number} 还没办完，办完后再评价。"
+NOT_YOUR_REQUEST = "没有找到编号 {number} 的求助，请发送“进度”查看您的求助编号。"
+NOTICES_OFF = "好的，以后不再给您发走访和办结通知。发送“订阅通知”可以恢复。"
+NOTICES_ON = "好的，以后会给您发走访和办结通知。"
+HELP_FAMILY = (
+    "有事直接说：文字、语音、图片、位置都可以。\n"
+    "我的协理员 — 看负责人和电话\n"
+    "进度 — 看求助办到哪一步\n"
+    "取消 编号 — 取消求助\n"
+    "评价 编号 1到5分 — 给办理打分\n"
+    "退订通知 / 订阅通知\n"
+    "解绑 — 解除绑定"
+)
+
+STATUS_NAMES = {
+    "open": "待接单",
+    "acknowledged": "办理中",
+    "resolved": "已办好",
+    "closed": "已办结",
+    "cancelled": "已取消",
+}
+URGENCY_NAMES = {"normal": "一般", "urgent": "紧急"}
+
+# --- staff side -------------------------------------------------------------------------------------
+
+HELP_STAFF = (
+    "任务 — 我的待办和到期走访\n"
+    "接单 编号\n"
+    "回复 编号 内容 — 转给求助人\n"
+    "完成 编号 说明 — 办结并请对方评价\n"
+    "转派 编号 工号 — 乡镇及以上\n"
+    "督办 编号 — 市级\n"
+    "走访 对象编号 [住:问题] [帮:购物,政策] [备注:…]"
+)
+TASKS_NONE = "目前没有待办求助。"
+TASKS_HEADER = "待办求助 {count} 件："
+TASK_LINE = "{number}号 {urgency}{category} {name}（{village}）{status}"
+VISITS_DUE_HEADER = "到期走访 {count} 户："
+VISIT_DUE_LINE = "对象{id} {name}（{village}）{when}"
+TASKS_MORE = "……还有 {count} 条，请到工作台查看。"
+ACKNOWLEDGED = "已接单：{number}号。请尽快联系{name}，电话 {phone}。"
+ALREADY_ACKNOWLEDGED = "{number}号已经在办理中。"
+REPLY_SENT = "已转告求助人：{number}号。"
+REPLY_EMPTY = "请写上回复内容，例如：回复 12 下午三点上门"
+RESOLVED = "已办结：{number}号，已请求助人评价。"
+RESOLVE_NEEDS_NOTE = "请写上办理结果，例如：完成 12 已送药上门"
+REASSIGNED = "已转派：{number}号 → {name}（{staff_no}）。"
+SUPERVISED = "已督办：{number}号，已提醒{name}。"
+NOT_ALLOWED = "您没有权限处理{number}号求助。"
+REQUEST_NOT_FOUND = "没有找到{number}号求助。"
+REQUEST_CLOSED_ALREADY = "{number}号已经{status}了。"
+STAFF_NOT_FOUND = "没有找到工号 {staff_no} 的在岗人员。"
+VISIT_RECORDED = "已记录走访：{name}。{problems}"
+VISIT_PROBLEMS_OPENED = "发现的问题已生成求助 {number} 号。"
+VISIT_ALL_FINE = "吃穿住医都好。"
+BENEFICIARY_NOT_FOUND = "没有找到编号 {id} 的服务对象，或不归您负责。"
+STAFF_ONLY = "这个命令只给工作人员使用。"
+
+# --- pushes ------------------------------------------------------------------------------------------
+
+PUSH_NEW_TASK = "新求助 {number}号（{urgency}）\n{name}，{village}\n{category}：{summary}\n回复“接单 {number}”接单。"
+PUSH_NEW_MESSAGE = "求助 {number}号 有新消息：\n{summary}"
+PUSH_REPLY = "求助 {number}号，{staff}回复：\n{text}"
+PUSH_ACKNOWLEDGED = "求助 {number}号：{staff}已接单，电话 {phone}。"
+PUSH_RESOLVED = "求助 {number}号已办好：{note}\n满意请回复“评价 {number} 5”（1到5分）。"
+PUSH_CANCELLED = "求助 {number}号已被求助人取消。"
+PUSH_REASSIGNED = "求助 {number}号 转给您办理（{urgency}）：{name}，{category}。回复“接单 {number}”。"
+PUSH_REASSIGNED_REQUESTER = "求助 {number}号 已改由{staff}负责，电话 {phone}。"
+PUSH_SUPERVISED = "请尽快办理：求助 {number}号 已被市民政局督办。"
+PUSH_FAMILY_RESOLVED = "您关心的{name}的求助已办好：{note}"
+PUSH_FAMILY_VISIT = "{staff}今天走访了{name}：{summary}"

@@ -1,4 +1,4 @@
-"""First contact: following the account, unfollowing, and anything an unbound visitor writes."""
+"""First contact and the edges: unfollowing, message kinds with no handler of their own."""
 
 from __future__ import annotations
 
@@ -9,12 +9,6 @@ from handlers.context import Context
 from handlers.services import identity
 
 
-def on_subscribe(msg: BaseMessage, ctx: Context) -> str:
-    """A new follower: welcome them and say how to bind."""
-    identity.note_subscribe(ctx.user, ctx.now)
-    return texts.WELCOME
-
-
 def on_unsubscribe(msg: BaseMessage, ctx: Context) -> None:
     """An unfollow: remember it; WeChat shows no reply to it anyway."""
     identity.note_unsubscribe(ctx.user, ctx.now)
@@ -22,7 +16,7 @@ def on_unsubscribe(msg: BaseMessage, ctx: Context) -> None:
 
 
 def on_message(msg: BaseMessage, ctx: Context) -> str:
-    """Anything else: unbound visitors learn how to bind; bound users are told it arrived."""
+    """A known type with no handler (links): unbound visitors learn how to bind; others that it arrived."""
     identity.note_message(ctx.user, ctx.now)
     return texts.RECEIVED if ctx.is_bound else texts.HOW_TO_BIND
 

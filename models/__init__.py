@@ -3,7 +3,7 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.cards import CareCard
-from models.messaging import InboundMessage, OutboxMessage
+from models.messaging import InboundMessage, JobRun, OutboxMessage
 from models.people import (
     Assignment,
     Beneficiary,
@@ -28,6 +28,7 @@ __all__ = [
     "CareCard",
     "FamilyLink",
     "InboundMessage",
+    "JobRun",
     "OutboxMessage",
     "Region",
     "RequestEvent",

@@ -20,7 +20,7 @@ def normalize_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin, so that
-    # SAVEPOINTs and "BEGIN IMMEDIATE" work as documented.
+    # SAVEPOINTs and BEGIN IMMEDIATE work as documented.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     # Foreign keys are off by default in SQLite; WAL lets readers run beside one writer.
@@ -30,21 +30,31 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def _sqlite_begin(connection) -> None:
-    # An explicit BEGIN (with isolation_level=None above) makes SAVEPOINT behave.
+def _sqlite_begin_immediate(connection) -> None:
+    # IMMEDIATE takes the write lock up front. A deferred transaction that reads, then writes
+    # after another process committed, fails at once with "database is locked" in WAL mode.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_begin_deferred(connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """Create the engine for a database URL, with the settings each dialect needs."""
+def make_engine(url: str, *, sqlite_immediate: bool = True, **kwargs) -> Engine:
+    """Create the engine for a database URL, with the settings each dialect needs.
+
+    SQL parameters never appear in errors or logs: they hold ID numbers, phones and messages.
+    `sqlite_immediate=False` is for read-mostly tools that must not block writers.
+    """
     url = normalize_url(url)
     parsed = make_url(url)
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", _sqlite_begin_immediate if sqlite_immediate else _sqlite_begin_deferred)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if "poolclass" not in kwargs:

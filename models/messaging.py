@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, JSONType, UTCDateTime, one_of
@@ -15,6 +15,15 @@ class InboundMessage(Base):
     """Every message and event WeChat delivered, stored once per WeChat dedupe key."""
 
     __tablename__ = "inbound_messages"
+    __table_args__ = (
+        # Administrators list the messages whose handling failed; they are few.
+        Index(
+            "ix_inbound_messages_failed",
+            "received_at",
+            postgresql_where=text("handling_error IS NOT NULL"),
+            sqlite_where=text("handling_error IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # `msg:{MsgId}` for messages, `evt:{FromUserName}:{CreateTime}:{Event}` for events.
@@ -45,12 +54,14 @@ class OutboxMessage(Base):
         one_of("status", [s.value for s in OutboxStatus]),
         # The dispatcher claims due rows: status, then time.
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        # Counting customer-service messages sent to a user inside WeChat's 48-hour window.
+        Index("ix_outbox_recipient_kind_sent", "recipient_openid", "kind", "sent_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # e.g. `push:{request}:assignee`, `escalate:{request}:{level}`, `remind:{beneficiary}:{date}`.
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    recipient_openid: Mapped[str] = mapped_column(String(64), index=True)
+    recipient_openid: Mapped[str] = mapped_column(String(64))
     recipient_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -63,3 +74,20 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # WeChat's msgid for a template send, to match its TEMPLATESENDJOBFINISH delivery report.
+    wechat_msgid: Mapped[int | None] = mapped_column(BigInteger, index=True)
+
+
+class JobRun(Base):
+    """One run of a scheduled job for one due instant: what makes catch-up and ticks run once."""
+
+    __tablename__ = "job_runs"
+    __table_args__ = (UniqueConstraint("job_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    detail: Mapped[dict | None] = mapped_column(JSONType)

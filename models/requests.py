@@ -38,7 +38,9 @@ class ServiceRequest(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id"))
-    # Denormalised from the beneficiary's village so boards and digests filter by town cheaply.
+    # Where the beneficiary lived when the request was raised: boards and digests filter by these,
+    # and a later move does not shift old cases to another town's figures.
+    village_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     source: Mapped[str] = mapped_column(String(16), default=RequestSource.WECHAT.value)
     raised_by_wechat_user_id: Mapped[int | None] = mapped_column(ForeignKey("wechat_users.id"))

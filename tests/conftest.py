@@ -100,10 +100,18 @@ def db(engine):
                 connection.execute(text(f"DELETE FROM {name}"))
 
 
+@pytest.fixture(scope="session")
+def test_engine(database_url):
+    """The tests' own engine: deferred SQLite transactions, so a test reading never blocks the app."""
+    engine = make_engine(database_url, sqlite_immediate=False)
+    yield engine
+    engine.dispose()
+
+
 @pytest.fixture
-def session(db):
+def session(db, test_engine):
     """A session for arranging and checking data directly."""
-    with make_session_factory(db)() as session:
+    with make_session_factory(test_engine)() as session:
         yield session
 
 

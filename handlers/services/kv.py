@@ -12,7 +12,18 @@ def make_redis(url: str | None, *, allow_embedded: bool):
     if url:
         import redis
 
-        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
+        # Short timeouts: Redis sits on the webhook's path, and WeChat gives up after 5 s.
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        return redis.Redis.from_url(
+            url,
+            socket_timeout=0.5,
+            socket_connect_timeout=0.5,
+            health_check_interval=30,
+            # One quick retry rides out a dropped connection; more would stall the webhook.
+            retry=Retry(NoBackoff(), 1),
+        )
     if not allow_embedded:
         raise RuntimeError("REDIS_URL is required")
     import fakeredis

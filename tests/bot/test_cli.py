@@ -96,3 +96,85 @@ def test_serve_answers_healthz(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_menu_push_installs_the_menu_through_the_api(tmp_path, fake_wechat):
+    """`wechat menu push` posts the menu to WECHAT_API_BASE_URL."""
+    from handlers.menu import MENU
+
+    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    result = CliRunner().invoke(main, ["wechat", "menu", "push"], env=env)
+    assert result.exit_code == 0, result.output
+    calls = requests.get(f"http://{fake_wechat.host}:{fake_wechat.port}/_calls", timeout=5).json()
+    menu_calls = [c for c in calls if c["path"] == "menu/create"]
+    assert len(menu_calls) == 1 and menu_calls[0]["body"] == MENU
+
+
+def test_menu_push_reports_a_refusal(tmp_path, fake_wechat):
+    """A WeChat error is reported, not a stack trace."""
+    requests.post(f"http://{fake_wechat.host}:{fake_wechat.port}/_faults",
+                  json={"path": "menu/create", "errcode": 45009}, timeout=5)
+    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    result = CliRunner().invoke(main, ["wechat", "menu", "push"], env=env)
+    assert result.exit_code == 1
+    assert "45009" in result.output
+
+
+def test_outbox_dispatch_list_and_retry(tmp_path, fake_wechat):
+    """Dispatch sends due pushes; a dead letter is listed and can be queued again."""
+    from datetime import datetime, timezone
+
+    from models import OutboxMessage
+    from models.db import make_engine, make_session_factory
+
+    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    engine = make_engine(env["DATABASE_URL"])
+    now = datetime.now(timezone.utc)
+    with make_session_factory(engine)() as session:
+        for key in ("k-dead", "k-ok"):  # the first claimed meets the fault
+            session.add(OutboxMessage(
+                idempotency_key=key, recipient_openid=f"o-{key}", kind="custom", status="pending", attempts=0,
+                next_attempt_at=now, created_at=now,
+                payload={"text": "hi", "template": {"template_id": "t", "data": {"thing2": {"value": "hi"}}}},
+            ))
+        session.commit()
+    requests.post(f"http://{fake_wechat.host}:{fake_wechat.port}/_faults",
+                  json={"path": "message/template/send", "errcode": 43004}, timeout=5)
+    sent = runner.invoke(main, ["outbox", "dispatch"], env=env)
+    assert sent.exit_code == 0 and "sent 1" in sent.output and "dead 1" in sent.output
+    listed = runner.invoke(main, ["outbox", "list"], env=env)
+    assert "k-dead" in listed.output and "43004" in listed.output and "k-ok" not in listed.output
+    dead_id = listed.output.split("\t")[0]
+    assert runner.invoke(main, ["outbox", "retry", dead_id], env=env).exit_code == 0
+    again = runner.invoke(main, ["outbox", "retry", dead_id], env=env)
+    assert again.exit_code == 1 and "not a dead letter" in again.output
+    assert "sent 1" in runner.invoke(main, ["outbox", "dispatch"], env=env).output
+    engine.dispose()
+
+
+def test_inbound_failed_lists_messages_whose_handling_failed(tmp_path):
+    """Failed messages are listed for follow-up, without their contents."""
+    from datetime import datetime, timezone
+
+    from models import InboundMessage
+    from models.db import make_engine, make_session_factory
+
+    env = cli_env(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    engine = make_engine(env["DATABASE_URL"])
+    now = datetime.now(timezone.utc)
+    with make_session_factory(engine)() as session:
+        for n, error in enumerate([None, "RuntimeError"]):
+            session.add(InboundMessage(
+                dedupe_key=f"msg:{n}", openid=f"o-{n}", msg_type="text", sent_at=now, received_at=now,
+                content="私人内容13912345678", payload={}, handling_error=error,
+            ))
+        session.commit()
+    engine.dispose()
+    result = runner.invoke(main, ["inbound", "failed"], env=env)
+    assert result.exit_code == 0
+    assert "o-1\ttext\tRuntimeError" in result.output and "o-0" not in result.output
+    assert "13912345678" not in result.output

@@ -17,7 +17,7 @@ from tests.support.wechat import reply_content
 
 def stored_count(session) -> int:
     """How many inbound messages the database holds."""
-    session.expire_all()
+    session.rollback()
     return session.scalar(select(func.count()).select_from(InboundMessage))
 
 
@@ -99,6 +99,63 @@ def test_message_contents_never_reach_the_logs(client, sender, caplog):
     assert "13912345678" not in logged and "11010519491231002X" not in logged
 
 
+def test_a_failing_handler_keeps_the_message_answers_kindly_and_rolls_back(app, client, sender, session, caplog):
+    """A bug in a handler: the message is kept with the error's name, its partial writes are undone,
+    the sender gets the apology, and nothing personal reaches the log."""
+    from models import Region
+
+    def broken(msg, ctx):
+        ctx.session.add(Region(code="partial", name="半截", level="city", created_at=ctx.now))
+        ctx.session.flush()
+        raise RuntimeError("boom")
+
+    app.extensions["sanzhida"].router.on_type("text")(broken)
+    caplog.set_level("DEBUG")
+    response, _ = sender.post(client, sender.text("o-x", "电话13912345678"))
+    assert reply_content(response.data)["Content"] == texts.SORRY_ERROR
+    stored = session.scalars(select(InboundMessage)).one()
+    assert stored.handling_error == "RuntimeError"
+    assert session.scalars(select(Region)).all() == []
+    assert "13912345678" not in caplog.text
+    assert "RuntimeError" in caplog.text
+
+
+def test_a_constraint_violation_is_kept_without_sql_parameters_in_the_log(app, client, sender, session, caplog):
+    """An IntegrityError from a handler is a bug like any other; its SQL parameters stay out of the log."""
+    from models import Region
+
+    def duplicate(msg, ctx):
+        for _ in range(2):
+            ctx.session.add(Region(code="same", name=msg.content, level="city", created_at=ctx.now))
+        ctx.session.flush()
+
+    app.extensions["sanzhida"].router.on_type("text")(duplicate)
+    caplog.set_level("DEBUG")
+    response, _ = sender.post(client, sender.text("o-x", "身份证11010519491231002X"))
+    assert reply_content(response.data)["Content"] == texts.SORRY_ERROR
+    assert session.scalars(select(InboundMessage)).one().handling_error == "IntegrityError"
+    assert "11010519491231002X" not in caplog.text
+
+
+def test_a_lost_database_connection_makes_wechat_retry(app, client, sender, session):
+    """A database outage mid-handler answers 500 and keeps nothing, so WeChat's retry gets a clean run."""
+    from sqlalchemy.exc import OperationalError
+
+    def outage(msg, ctx):
+        raise OperationalError("SELECT 1", {}, ConnectionError("server closed the connection"))
+
+    app.extensions["sanzhida"].router.on_type("text")(outage)
+    xml = sender.text("o-x", "在吗", msg_id=9301)
+    response, _ = sender.post(client, xml)
+    assert response.status_code == 500
+    assert stored_count(session) == 0
+    # The retry, once the database is back, is handled normally.
+    app.extensions["sanzhida"].router.on_type("text")(lambda msg, ctx: "好的")
+    retry, _ = sender.post(client, xml)
+    assert reply_content(retry.data)["Content"] == "好的"
+    assert stored_count(session) == 1
+
+
 def test_unknown_message_type_gets_a_polite_reply(client, sender):
     """A message type the service does not know is answered kindly, not with an error."""
     response, _ = sender.post(client, sender.raw("o-x", "hologram", "<Beam>1</Beam>"))
@@ -158,15 +215,28 @@ def test_same_msgid_three_times_is_stored_once_with_the_same_reply(client, sende
     assert stored_count(session) == 1
 
 
-def test_retry_is_answered_from_the_database_when_redis_forgot(client, sender, session, redis_client, redis_prefix):
+def test_retry_is_answered_from_the_database_when_redis_forgot(client, sender, session, redis_client, redis_prefix, clock):
     """The database, not Redis, is the source of truth: with Redis emptied, a retry is still a retry."""
     xml = sender.text("o-retry", "有人吗", msg_id=7002)
     first, _ = sender.post(client, xml)
     for key in redis_client.scan_iter(match=f"{redis_prefix}:*"):
         redis_client.delete(key)
+    clock.advance(seconds=5)  # a fresh rendering would carry a new CreateTime
     second, _ = sender.post(client, xml)
     assert second.data == first.data
     assert stored_count(session) == 1
+
+
+def test_redis_answers_retries_before_the_database(client, sender, session, clock):
+    """The fast filter: a retry is answered from Redis without reading the stored reply."""
+    xml = sender.text("o-retry", "有人吗", msg_id=7003)
+    first, _ = sender.post(client, xml)
+    stored = session.scalars(select(InboundMessage)).one()
+    stored.reply_xml = "<xml>changed in the database</xml>"
+    session.commit()
+    clock.advance(seconds=5)
+    second, _ = sender.post(client, xml)
+    assert second.data == first.data
 
 
 def test_event_retries_dedupe_on_sender_and_create_time(client, sender, session):
@@ -190,25 +260,25 @@ def test_concurrent_deliveries_of_one_msgid_store_it_once(app, sender, session):
         for msg_id in (8101, 8102, 8103):
             xml = sender.text(f"o-race-{msg_id}", "快来人", msg_id=msg_id)
             barrier = threading.Barrier(6)
-            results: list[bytes] = []
+            results: list[tuple[int, bytes]] = []
 
             def deliver():
                 barrier.wait()
                 ts = str(int(sender.clock().timestamp()))
-                query = {"signature": sender.signature(ts, "race"), "timestamp": ts, "nonce": "race"}
+                nonce = f"race-{msg_id}"
+                query = {"signature": sender.signature(ts, nonce), "timestamp": ts, "nonce": nonce}
                 res = requests.post(
                     f"http://127.0.0.1:{server.server_port}/wechat", params=query, data=xml.encode(), timeout=30
                 )
-                assert res.status_code == 200
-                results.append(res.content)
+                results.append((res.status_code, res.content))
 
             workers = [threading.Thread(target=deliver) for _ in range(6)]
             for worker in workers:
                 worker.start()
             for worker in workers:
                 worker.join()
-            assert len(results) == 6
-            assert len(set(results)) == 1, "every delivery gets the same reply"
+            assert [status for status, _ in results] == [200] * 6
+            assert len({body for _, body in results}) == 1, "every delivery gets the same reply"
     finally:
         server.shutdown()
     assert stored_count(session) == 3
@@ -268,6 +338,9 @@ def test_bad_input_is_refused_and_nothing_stored(client, sender, session, case, 
     response = requests_by_case[case]()
     assert response.status_code == status
     assert b"Traceback" not in response.data
+    if case in ("xxe", "billion_laughs"):
+        # Refused by the DTD guard itself, before any expanding parser ran.
+        assert "不接受含 DTD" in response.get_json()["message"]
     assert stored_count(session) == 0
 
     after, _ = sender.post(client, sender.text("o-ok", "还在吗"))
@@ -275,9 +348,45 @@ def test_bad_input_is_refused_and_nothing_stored(client, sender, session, case, 
     assert reply_content(after.data)["Content"] == texts.HOW_TO_BIND
 
 
+def test_a_signed_url_cannot_carry_a_second_body(client, sender, session):
+    """The signature does not cover the body: reusing a captured URL with another body is refused."""
+    first, params = sender.post(client, sender.text("o-a", "第一条", msg_id=9101), nonce="fixed")
+    assert first.status_code == 200
+    again = client.post("/wechat?" + urlencode(params), data=sender.text("o-a", "第一条", msg_id=9101).encode(),
+                        content_type="text/xml")
+    assert again.status_code == 200, "a retry with the same body is still answered"
+    forged = client.post("/wechat?" + urlencode(params), data=sender.text("o-evil", "伪造", msg_id=9102).encode(),
+                         content_type="text/xml")
+    assert forged.status_code == 403
+    assert stored_count(session) == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>text</MsgType><Content>a</Content><MsgId>abc</MsgId></xml>",
+        "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>text</MsgType><Content>a</Content><MsgId>99999999999999999999999</MsgId></xml>",
+        "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>text</MsgType><Content>a</Content><Content>b</Content><MsgId>5</MsgId></xml>",
+        "<xml><ToUserName>gh</ToUserName><FromUserName>o</FromUserName><CreateTime>1</CreateTime>"
+        "<MsgType>text</MsgType><Content>a</Content></xml>",
+        "<xml><ToUserName>gh</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><MsgId>5</MsgId></xml>",
+    ],
+    ids=["msgid-not-digits", "msgid-overflow", "repeated-field", "no-msgid", "no-sender"],
+)
+def test_malformed_wechat_fields_get_400(client, sender, session, body):
+    """Messages that parse as XML but break WeChat's format are refused with 400, not 500."""
+    response = post_raw(client, sender, body.encode())
+    assert response.status_code == 400
+    assert stored_count(session) == 0
+
+
 def test_entity_payload_inside_ciphertext_is_refused(make_app, sender, session):
     """A DTD hidden inside the encrypted payload is refused after decryption, before parsing."""
     client = make_app(wechat_encoding_aes_key=TEST_AES_KEY).test_client()
     response, _ = sender.post(client, BILLION_LAUGHS, mode="aes")
     assert response.status_code == 400
+    assert "不接受含 DTD" in response.get_json()["message"]
     assert stored_count(session) == 0

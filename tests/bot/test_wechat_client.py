@@ -114,3 +114,43 @@ def test_http_errors_become_client_errors(settings, redis_client, fake_wechat):
     with pytest.raises(WeChatClientException):
         client.post("message/template/send", data=TEMPLATE)
     assert client.post("message/template/send", data=TEMPLATE)["errcode"] == 0
+
+
+def test_processes_racing_for_a_token_fetch_it_once(settings, redis_client, fake_wechat):
+    """Five processes needing a token at the same moment: one fetch, the others wait and share it."""
+    import threading
+
+    fault(fake_wechat, path="token", delay=0.5, times=1)  # a slow fetch widens the race
+    clients = [client_for(settings, redis_client) for _ in range(5)]
+    barrier = threading.Barrier(5)
+    tokens = []
+
+    def need_token(client):
+        barrier.wait()
+        tokens.append(client.access_token)
+
+    threads = [threading.Thread(target=need_token, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls(fake_wechat, "token")) == 1
+    assert len(set(tokens)) == 1 and len(tokens) == 5
+
+
+def test_a_non_json_answer_is_a_failure_not_a_success(settings, redis_client, fake_wechat):
+    """An answer that is not a JSON object (a wrong base URL, a proxy's page) raises instead of passing."""
+    client_for(settings, redis_client).access_token  # the shared token, fetched from the right place
+    client = client_for(settings, redis_client, wechat_api_base_url=f"http://{fake_wechat.host}:{fake_wechat.port}/")
+    with pytest.raises(WeChatClientException, match="not JSON"):
+        client.get("_calls")
+
+
+def test_redis_down_is_reported_as_a_client_error(settings, fake_wechat):
+    """With the token store unreachable, callers get the one exception type they handle."""
+    from handlers.services.kv import make_redis
+
+    dead = make_redis("redis://127.0.0.1:1/0", allow_embedded=False)
+    client = client_for(settings, dead)
+    with pytest.raises(WeChatClientException, match="token store unavailable"):
+        client.post("message/template/send", data=TEMPLATE)

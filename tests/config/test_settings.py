@@ -21,8 +21,10 @@ PRODUCTION = {
     "WECHAT_APP_ID": "wx1",
     "WECHAT_APP_SECRET": "sec",
     "SECRET_KEY": "s" * 40,
-    "ADMIN_API_TOKEN": "adm",
+    "ADMIN_API_TOKEN": "a" * 40,
     "PII_KEY": "p" * 40,
+    "WECHAT_TEMPLATE_TASK": "tpl-task",
+    "WECHAT_TEMPLATE_PROGRESS": "tpl-progress",
 }
 
 
@@ -74,10 +76,38 @@ def test_malformed_values_are_refused_naming_the_variable(name, value):
         load_settings({name: value}, read_dotenv=False)
 
 
+@pytest.mark.parametrize("name", ["SECRET_KEY", "ADMIN_API_TOKEN", "PII_KEY"])
+def test_production_refuses_short_secrets(name):
+    """Production secrets must be long enough to resist guessing."""
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**PRODUCTION, name: "short-but-set"}, read_dotenv=False)
+
+
+@pytest.mark.parametrize("name", sorted(DEV_DEFAULTS))
+def test_production_refuses_development_values(name):
+    """A development default copied into production is refused by name."""
+    with pytest.raises(ConfigError, match=name):
+        load_settings({**PRODUCTION, name: DEV_DEFAULTS[name]}, read_dotenv=False)
+
+
+def test_secrets_stay_out_of_repr():
+    """Printing the settings (or an object holding them) shows no secret."""
+    settings = load_settings({**PRODUCTION, "REDIS_URL": "redis://:hunter2-password@cache:6379/0"}, read_dotenv=False)
+    shown = repr(settings)
+    for value in (PRODUCTION["PII_KEY"], PRODUCTION["SECRET_KEY"], PRODUCTION["ADMIN_API_TOKEN"], "sec", "hunter2"):
+        assert value not in shown
+
+
+def test_an_aes_key_that_is_not_base64_is_refused():
+    """43 characters are not enough: the key must decode to 32 bytes."""
+    with pytest.raises(ConfigError, match="WECHAT_ENCODING_AES_KEY"):
+        load_settings({"WECHAT_ENCODING_AES_KEY": "!" * 43}, read_dotenv=False)
+
+
 def test_safe_mode_and_base_url():
     """An AES key switches on safe mode; the base URL gets its trailing slash."""
     settings = load_settings(
-        {"WECHAT_ENCODING_AES_KEY": "a" * 43, "WECHAT_API_BASE_URL": "http://127.0.0.1:8900/cgi-bin"},
+        {"WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", "WECHAT_API_BASE_URL": "http://127.0.0.1:8900/cgi-bin"},
         read_dotenv=False,
     )
     assert settings.safe_mode

@@ -1,8 +1,8 @@
-"""The whole domain model: regions, people, requests, visits, messaging, audit, cards.
+"""The whole domain model: regions, people, requests, visits, messaging, jobs, audit, cards.
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-25 20:15:29.962079
+Create Date: 2026-11-25 20:35:07.288880
 """
 
 from __future__ import annotations
@@ -21,6 +21,17 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('job_runs',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('job_id', sa.String(length=64), nullable=False),
+    sa.Column('due_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('started_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('finished_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('status', sa.String(length=16), nullable=False),
+    sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_job_runs')),
+    sa.UniqueConstraint('job_id', 'due_at', name=op.f('uq_job_runs_job_id_due_at'))
+    )
     op.create_table('regions',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('code', sa.String(length=20), nullable=False),
@@ -211,6 +222,7 @@ def upgrade() -> None:
     op.create_table('service_requests',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('beneficiary_id', sa.Integer(), nullable=False),
+    sa.Column('village_id', sa.Integer(), nullable=False),
     sa.Column('town_id', sa.Integer(), nullable=False),
     sa.Column('source', sa.String(length=16), nullable=False),
     sa.Column('raised_by_wechat_user_id', sa.Integer(), nullable=True),
@@ -244,6 +256,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['raised_by_staff_id'], ['staff.id'], name=op.f('fk_service_requests_raised_by_staff_id_staff')),
     sa.ForeignKeyConstraint(['raised_by_wechat_user_id'], ['wechat_users.id'], name=op.f('fk_service_requests_raised_by_wechat_user_id_wechat_users')),
     sa.ForeignKeyConstraint(['town_id'], ['regions.id'], name=op.f('fk_service_requests_town_id_regions')),
+    sa.ForeignKeyConstraint(['village_id'], ['regions.id'], name=op.f('fk_service_requests_village_id_regions')),
     sa.ForeignKeyConstraint(['visit_id'], ['visits.id'], name=op.f('fk_service_requests_visit_id_visits')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_service_requests'))
     )
@@ -252,6 +265,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_service_requests_created_at'), 'service_requests', ['created_at'], unique=False)
     op.create_index('ix_service_requests_status_next_escalation', 'service_requests', ['status', 'next_escalation_at'], unique=False)
     op.create_index('ix_service_requests_town_status', 'service_requests', ['town_id', 'status'], unique=False)
+    op.create_index(op.f('ix_service_requests_village_id'), 'service_requests', ['village_id'], unique=False)
     op.create_table('inbound_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('dedupe_key', sa.String(length=160), nullable=False),
@@ -270,6 +284,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_inbound_messages')),
     sa.UniqueConstraint('dedupe_key', name=op.f('uq_inbound_messages_dedupe_key'))
     )
+    op.create_index('ix_inbound_messages_failed', 'inbound_messages', ['received_at'], unique=False, postgresql_where=sa.text('handling_error IS NOT NULL'), sqlite_where=sa.text('handling_error IS NOT NULL'))
     op.create_index(op.f('ix_inbound_messages_openid'), 'inbound_messages', ['openid'], unique=False)
     op.create_index(op.f('ix_inbound_messages_received_at'), 'inbound_messages', ['received_at'], unique=False)
     op.create_table('outbox',
@@ -287,6 +302,7 @@ def upgrade() -> None:
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
     sa.Column('sent_at', models.base.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('wechat_msgid', sa.BigInteger(), nullable=True),
     sa.CheckConstraint("kind IN ('template', 'custom')", name=op.f('ck_outbox_kind_valid')),
     sa.CheckConstraint("status IN ('pending', 'sending', 'sent', 'dead')", name=op.f('ck_outbox_status_valid')),
     sa.ForeignKeyConstraint(['recipient_staff_id'], ['staff.id'], name=op.f('fk_outbox_recipient_staff_id_staff')),
@@ -294,9 +310,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('idempotency_key', name=op.f('uq_outbox_idempotency_key'))
     )
-    op.create_index(op.f('ix_outbox_recipient_openid'), 'outbox', ['recipient_openid'], unique=False)
+    op.create_index('ix_outbox_recipient_kind_sent', 'outbox', ['recipient_openid', 'kind', 'sent_at'], unique=False)
     op.create_index(op.f('ix_outbox_request_id'), 'outbox', ['request_id'], unique=False)
     op.create_index('ix_outbox_status_next_attempt', 'outbox', ['status', 'next_attempt_at'], unique=False)
+    op.create_index(op.f('ix_outbox_wechat_msgid'), 'outbox', ['wechat_msgid'], unique=False)
     op.create_table('request_events',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('request_id', sa.Integer(), nullable=False),
@@ -322,13 +339,16 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_request_events_request_created', table_name='request_events')
     op.drop_table('request_events')
+    op.drop_index(op.f('ix_outbox_wechat_msgid'), table_name='outbox')
     op.drop_index('ix_outbox_status_next_attempt', table_name='outbox')
     op.drop_index(op.f('ix_outbox_request_id'), table_name='outbox')
-    op.drop_index(op.f('ix_outbox_recipient_openid'), table_name='outbox')
+    op.drop_index('ix_outbox_recipient_kind_sent', table_name='outbox')
     op.drop_table('outbox')
     op.drop_index(op.f('ix_inbound_messages_received_at'), table_name='inbound_messages')
     op.drop_index(op.f('ix_inbound_messages_openid'), table_name='inbound_messages')
+    op.drop_index('ix_inbound_messages_failed', table_name='inbound_messages', postgresql_where=sa.text('handling_error IS NOT NULL'), sqlite_where=sa.text('handling_error IS NOT NULL'))
     op.drop_table('inbound_messages')
+    op.drop_index(op.f('ix_service_requests_village_id'), table_name='service_requests')
     op.drop_index('ix_service_requests_town_status', table_name='service_requests')
     op.drop_index('ix_service_requests_status_next_escalation', table_name='service_requests')
     op.drop_index(op.f('ix_service_requests_created_at'), table_name='service_requests')
@@ -363,3 +383,4 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_regions_parent_id'), table_name='regions')
     op.drop_index(op.f('ix_regions_level'), table_name='regions')
     op.drop_table('regions')
+    op.drop_table('job_runs')

@@ -1,0 +1,59 @@
+"""Policy tables operators may tune: classification words, visit frequencies, push limits.
+
+Pure functions in handlers/policy/ evaluate these; nothing here reads the clock or a database.
+"""
+
+from __future__ import annotations
+
+from models.enums import BeneficiaryCategory, RequestCategory
+
+# Keywords per request category; the category with most hits wins, ties go to the earlier row.
+CATEGORY_KEYWORDS: tuple[tuple[RequestCategory, tuple[str, ...]], ...] = (
+    (RequestCategory.MEDICAL, ("医", "病", "药", "疼", "痛", "住院", "发烧", "血压", "摔", "晕", "咳", "不舒服")),
+    (RequestCategory.FOOD, ("吃", "饭", "米", "油", "粮", "饿", "菜", "食堂", "喝")),
+    (RequestCategory.CLOTHING, ("衣", "穿", "被子", "棉", "鞋", "冷", "冻")),
+    (RequestCategory.HOUSING, ("房", "屋", "漏", "墙", "门", "窗", "危房", "停电", "停水", "电灯", "水管", "着火")),
+    (RequestCategory.SHOPPING, ("买", "帮购", "代购", "捎", "带点")),
+    (RequestCategory.CONTACT_FAMILY, ("儿子", "女儿", "孩子", "亲人", "想家", "联系不上", "打电话")),
+    (RequestCategory.POLICY, ("低保", "补贴", "政策", "证明", "申请", "救助", "保险", "残疾证", "养老金", "手续")),
+)
+
+# Words that make a request urgent all year round.
+URGENT_WORDS = (
+    "摔倒", "摔了", "救命", "晕倒", "昏迷", "着火", "失火", "火灾", "没饭吃", "断粮",
+    "出血", "流血", "喘不上气", "胸口疼", "中风", "走失", "找不到人",
+)
+# Words that are urgent only in the cold months, when a cut supply endangers the elderly.
+WINTER_URGENT_WORDS = ("停电", "停水", "没暖气", "冻得", "太冷")
+WINTER_MONTHS = frozenset({11, 12, 1, 2, 3})
+
+# When a life may be at risk, tell the sender which number to call as well.
+EMERGENCY_NUMBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("120", ("摔倒", "摔了", "晕倒", "昏迷", "救命", "出血", "流血", "喘不上气", "胸口疼", "中风")),
+    ("119", ("着火", "失火", "火灾")),
+    ("110", ("走失", "找不到人", "被打", "抢劫", "救命")),
+)
+
+# 四查四帮 visit frequency in days per beneficiary category; the strictest category wins.
+VISIT_FREQUENCY_DAYS: dict[BeneficiaryCategory, int] = {
+    BeneficiaryCategory.TEKUN: 7,
+    BeneficiaryCategory.LIUSHOU_ELDERLY: 7,
+    BeneficiaryCategory.LIUSHOU_CHILD: 14,
+    BeneficiaryCategory.DISABLED: 14,
+    BeneficiaryCategory.ORPHAN: 14,
+    BeneficiaryCategory.DIBAO: 30,
+    BeneficiaryCategory.OTHER: 30,
+}
+
+# WeChat's customer-service window: messages allowed after a user's last message.
+CUSTOM_WINDOW_HOURS = 48
+CUSTOM_WINDOW_MAX_MESSAGES = 5
+# Template message fields: at most 20 characters since 2023-05-04.
+TEMPLATE_FIELD_MAX = 20
+
+# Outbox retries: exponential backoff with full jitter, then a dead letter.
+OUTBOX_BACKOFF_BASE_SECONDS = 5
+OUTBOX_BACKOFF_CAP_SECONDS = 30 * 60
+OUTBOX_MAX_ATTEMPTS = 8
+# How long a dispatcher holds a claimed row before another may take it over.
+OUTBOX_CLAIM_SECONDS = 60

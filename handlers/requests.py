@@ -1,0 +1,155 @@
+"""Chat handlers for the requester's side: help messages, 我的协理员, 进度, 取消, 评价, 帮助."""
+
+from __future__ import annotations
+
+import re
+
+from wechatpy.messages import BaseMessage
+
+from handlers import texts
+from handlers.context import Context
+from handlers.policy.classify import Classification, classify
+from handlers.policy.commands import normalize, parse_number_and_rest, parse_rating
+from handlers.services import binding, identity, roster
+from handlers.services import requests as service
+from handlers.services.errors import DomainError
+from models import Beneficiary, InboundMessage
+from models.enums import RequestCategory, Urgency
+
+
+def on_message(msg: BaseMessage, ctx: Context) -> str:
+    """Anything that is not a command: staff get a hint, unbound users binding help, the bound a request."""
+    identity.note_message(ctx.user, ctx.now)
+    if ctx.staff is not None:
+        return texts.HELP_STAFF
+    links = binding.active_links(ctx.session, ctx.user)
+    if not links:
+        return texts.HOW_TO_BIND
+    beneficiaries = [link.beneficiary for link in links]
+    target = _clear_from_context(ctx, beneficiaries)
+    if target is None:
+        options = "\n".join(f"{i} {b.name}" for i, b in enumerate(beneficiaries, start=1))
+        ctx.user.dialog = {
+            "kind": "which_beneficiary",
+            "inbound_id": ctx.inbound.id,
+            "options": [b.id for b in beneficiaries],
+        }
+        ctx.user.dialog_expires_at = ctx.now + binding.DIALOG_TTL
+        return texts.WHICH_BENEFICIARY.format(options=options)
+    return _raise_for(ctx, target, ctx.inbound)
+
+
+def on_which_beneficiary(msg: BaseMessage, ctx: Context) -> str:
+    """The answer to "for whom": the pending message becomes that beneficiary's request."""
+    identity.note_message(ctx.user, ctx.now)
+    answer = re.sub(r"\D", "", normalize(msg.content if msg.type == "text" else ""))
+    options = ctx.user.dialog.get("options", [])
+    if not answer or not 1 <= int(answer) <= len(options):
+        raise DomainError(texts.WHICH_NOT_UNDERSTOOD)
+    pending = ctx.session.get(InboundMessage, ctx.user.dialog["inbound_id"])
+    binding.clear_dialog(ctx.user)
+    beneficiary = ctx.session.get(Beneficiary, options[int(answer) - 1])
+    return _raise_for(ctx, beneficiary, pending)
+
+
+def _clear_from_context(ctx: Context, beneficiaries: list[Beneficiary]) -> Beneficiary | None:
+    """One beneficiary; else the one the message names; else the one with a request open right now."""
+    if len(beneficiaries) == 1:
+        return beneficiaries[0]
+    text = ctx.inbound.content or ""
+    named = [b for b in beneficiaries if b.name and b.name in text]
+    if len(named) == 1:
+        return named[0]
+    hours = ctx.request_env.merge_hours
+    with_open = [b for b in beneficiaries if service.mergeable_request(ctx.session, b.id, ctx.now, hours)]
+    return with_open[0] if len(with_open) == 1 else None
+
+
+def _raise_for(ctx: Context, beneficiary: Beneficiary, inbound: InboundMessage) -> str:
+    """Add the message to the beneficiary's open request, or open a new one, and say who has it."""
+    env = ctx.request_env
+    open_request = service.mergeable_request(ctx.session, beneficiary.id, ctx.now, env.merge_hours)
+    if open_request is not None:
+        service.append_message(ctx.session, env, open_request, ctx.user, inbound, ctx.now)
+        name = open_request.assignee.name if open_request.assignee else "乡镇民政办"
+        return texts.REQUEST_APPENDED.format(number=open_request.id, name=name)
+    summary, data = service.describe_message(inbound)
+    text = summary if inbound.msg_type in ("text", "voice") else ""
+    result = (
+        classify(text, ctx.now.astimezone(ctx.tz).month)
+        if text
+        else Classification(RequestCategory.OTHER, Urgency.NORMAL)
+    )
+    request = service.open_request(
+        ctx.session, env, beneficiary=beneficiary, classification=result, summary=summary,
+        now=ctx.now, user=ctx.user, inbound=inbound, data=data,
+    )
+    reply = texts.REQUEST_OPENED.format(number=request.id, handler=service.handler_line(request))
+    if result.emergency_numbers:
+        name = request.assignee.name if request.assignee else "乡镇民政办"
+        reply = texts.REQUEST_EMERGENCY.format(numbers="、".join(result.emergency_numbers), name=name) + "\n" + reply
+    return reply
+
+
+def on_my_assistant(msg: BaseMessage, ctx: Context) -> str:
+    """`我的协理员`: the contact card of each bound beneficiary's assistant."""
+    identity.note_message(ctx.user, ctx.now)
+    links = binding.active_links(ctx.session, ctx.user)
+    if not links:
+        return texts.HOW_TO_BIND
+    cards = []
+    for link in links:
+        beneficiary = link.beneficiary
+        town = beneficiary.village.parent
+        office = town.office_phone or "—"
+        assignment = roster.current_assignment(ctx.session, beneficiary)
+        if assignment is None:
+            cards.append(texts.MY_ASSISTANT_NONE.format(name=beneficiary.name, town=town.name, office=office))
+        else:
+            cards.append(texts.MY_ASSISTANT.format(
+                name=beneficiary.name, assistant=assignment.staff.name, phone=assignment.staff.phone,
+                town=town.name, office=office,
+            ))
+    return "\n\n".join(cards)
+
+
+def on_progress(msg: BaseMessage, ctx: Context) -> str:
+    """`进度`: the bound beneficiaries' open requests and who has each."""
+    identity.note_message(ctx.user, ctx.now)
+    if not binding.active_links(ctx.session, ctx.user):
+        return texts.HOW_TO_BIND
+    rows = service.requests_for_user(ctx.session, ctx.user)
+    if not rows:
+        return texts.PROGRESS_NONE
+    return "\n".join(
+        texts.PROGRESS_LINE.format(
+            number=r.id, name=r.beneficiary.name, category=r.category, status=texts.STATUS_NAMES[r.status],
+            handler=r.assignee.name if r.assignee else "乡镇民政办",
+        )
+        for r in rows
+    )
+
+
+def on_cancel(msg: BaseMessage, ctx: Context) -> str:
+    """`取消 12`."""
+    identity.note_message(ctx.user, ctx.now)
+    number, _ = parse_number_and_rest(msg.content, "取消", "取消 求助编号，例如：取消 12")
+    request = service.get_request(ctx.session, number)
+    return service.cancel(ctx.session, ctx.request_env, request, ctx.user, ctx.now)
+
+
+def on_rate(msg: BaseMessage, ctx: Context) -> str:
+    """`评价 12 5 很及时`."""
+    identity.note_message(ctx.user, ctx.now)
+    number, stars, comment = parse_rating(msg.content)
+    request = service.get_request(ctx.session, number)
+    return service.rate(ctx.session, request, ctx.user, stars, comment, ctx.now)
+
+
+def on_help(msg: BaseMessage, ctx: Context) -> str:
+    """`帮助` / `菜单`: the commands for who is asking."""
+    if msg.type == "text":
+        identity.note_message(ctx.user, ctx.now)
+    if ctx.staff is not None:
+        return texts.HELP_STAFF
+    return texts.HELP_FAMILY if binding.active_links(ctx.session, ctx.user) else texts.HOW_TO_BIND

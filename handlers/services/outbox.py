@@ -1,0 +1,157 @@
+"""The outbox: claim due pushes safely, decide how each goes, and record the outcome.
+
+These functions never commit; `scheduler.jobs.dispatch_outbox` runs them in short transactions
+so that nothing is sent while a database transaction is open.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session
+from wechatpy.exceptions import WeChatClientException
+
+from config import policy
+from handlers.policy.push import (
+    CUSTOM_FALLBACK_ERRORS,
+    PERMANENT_ERRORS,
+    backoff_seconds,
+    client_msg_id,
+    custom_window_open,
+)
+from models import OutboxMessage, WeChatUser
+from models.enums import OutboxKind, OutboxStatus
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A claimed row, detached from any session: what the sender needs."""
+
+    id: int
+    key: str
+    openid: str
+    payload: dict
+    attempts: int
+
+
+def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
+    """Claim up to `limit` due rows (and rows whose claim expired) in one atomic statement."""
+    due = or_(
+        and_(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now),
+        # A dispatcher that died after claiming: take its rows over once the claim lapses.
+        and_(OutboxMessage.status == OutboxStatus.SENDING.value, OutboxMessage.claimed_until < now),
+    )
+    pick = select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    if session.get_bind().dialect.name == "postgresql":
+        # Concurrent dispatchers skip each other's rows instead of waiting or double-claiming.
+        pick = pick.with_for_update(skip_locked=True)
+    # SQLite runs one writer at a time, so the single UPDATE … RETURNING is atomic there too.
+    rows = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(pick))
+        .values(
+            status=OutboxStatus.SENDING.value,
+            claimed_until=now + timedelta(seconds=policy.OUTBOX_CLAIM_SECONDS),
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(
+            OutboxMessage.id,
+            OutboxMessage.idempotency_key,
+            OutboxMessage.recipient_openid,
+            OutboxMessage.payload,
+            OutboxMessage.attempts,
+        )
+    ).all()
+    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+
+
+def custom_allowed(session: Session, openid: str, now: datetime) -> bool:
+    """True when a customer-service message may go to this user now (48 h window, 5 messages)."""
+    last = session.scalar(select(WeChatUser.last_message_at).where(WeChatUser.openid == openid))
+    if last is None:
+        return False
+    sent = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_openid == openid,
+            OutboxMessage.kind == OutboxKind.CUSTOM.value,
+            OutboxMessage.status == OutboxStatus.SENT.value,
+            OutboxMessage.sent_at >= last,
+        )
+    )
+    return custom_window_open(last, sent, now)
+
+
+def send(client, row: Claimed, use_custom: bool) -> str:
+    """Send one push; a customer-service message falls back to a template. Returns the kind used."""
+    if use_custom:
+        try:
+            client.post(
+                "message/custom/send",
+                data={"touser": row.openid, "msgtype": "text", "text": {"content": row.payload["text"]}},
+            )
+            return OutboxKind.CUSTOM.value
+        except WeChatClientException as exc:
+            if exc.errcode not in CUSTOM_FALLBACK_ERRORS:
+                raise
+    template = row.payload["template"]
+    body = {
+        "touser": row.openid,
+        "template_id": template["template_id"],
+        "data": template["data"],
+        # WeChat drops a repeat of the same id to the same user within 10 minutes.
+        "client_msg_id": client_msg_id(row.key),
+    }
+    if template.get("url"):
+        body["url"] = template["url"]
+    client.post("message/template/send", data=body)
+    return OutboxKind.TEMPLATE.value
+
+
+def _still_ours(row: Claimed):
+    # Only the claimant may record the outcome: a row taken over after a lapsed claim is not ours.
+    return and_(
+        OutboxMessage.id == row.id,
+        OutboxMessage.status == OutboxStatus.SENDING.value,
+        OutboxMessage.attempts == row.attempts,
+    )
+
+
+def mark_sent(session: Session, row: Claimed, kind: str, now: datetime) -> None:
+    """Record a successful send."""
+    session.execute(
+        update(OutboxMessage)
+        .where(_still_ours(row))
+        .values(status=OutboxStatus.SENT.value, kind=kind, sent_at=now, claimed_until=None, last_error=None)
+    )
+
+
+def mark_failed(session: Session, row: Claimed, errcode: int | None, error: str, now: datetime, rng: random.Random) -> str:
+    """Record a failure: retry later with backoff, or dead-letter it. Returns the new status."""
+    dead = errcode in PERMANENT_ERRORS or row.attempts >= policy.OUTBOX_MAX_ATTEMPTS
+    status = OutboxStatus.DEAD.value if dead else OutboxStatus.PENDING.value
+    session.execute(
+        update(OutboxMessage)
+        .where(_still_ours(row))
+        .values(
+            status=status,
+            claimed_until=None,
+            last_error=error[:500],
+            next_attempt_at=now if dead else now + timedelta(seconds=backoff_seconds(row.attempts, rng)),
+        )
+    )
+    return status
+
+
+def requeue(session: Session, row_id: int, now: datetime) -> bool:
+    """Put a dead letter back in the queue (after the cause was fixed); False if it is not dead."""
+    result = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.DEAD.value)
+        .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
+    )
+    return result.rowcount == 1

@@ -1,0 +1,108 @@
+"""四查四帮 home visits: record a visit, open a request for a problem found, list visits due."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from handlers import texts
+from handlers.policy import permissions
+from handlers.policy import visits as schedule
+from handlers.policy.classify import Classification
+from handlers.policy.commands import VisitReport
+from handlers.services import requests as request_service
+from handlers.services import roster
+from handlers.services.errors import DomainError
+from models import Assignment, Beneficiary, Staff, Visit
+from models.enums import RequestCategory, RequestSource, StaffRole, Urgency
+
+CHECK_CATEGORY = {
+    "food": RequestCategory.FOOD,
+    "clothing": RequestCategory.CLOTHING,
+    "housing": RequestCategory.HOUSING,
+    "medical": RequestCategory.MEDICAL,
+}
+CHECK_LABEL = {"food": "吃", "clothing": "穿", "housing": "住", "medical": "医"}
+
+
+@dataclass(frozen=True)
+class DueVisit:
+    """A beneficiary whose visit is due on or before today."""
+
+    beneficiary: Beneficiary
+    due: date
+    last_visit: date | None
+
+
+def _may_visit(session: Session, staff: Staff, beneficiary: Beneficiary) -> bool:
+    town_id = beneficiary.village.parent_id
+    if staff.role == StaffRole.ASSISTANT.value:
+        assignment = roster.current_assignment(session, beneficiary)
+        return assignment is not None and assignment.staff_id == staff.id
+    return permissions.may_reassign(staff.role, staff.region_id, town_id)
+
+
+def record_visit(
+    session: Session, env: request_service.RequestEnv, staff: Staff, report: VisitReport, now: datetime
+) -> str:
+    """Record a visit; problems found open one request on the beneficiary; family gets a notice."""
+    beneficiary = session.get(Beneficiary, report.beneficiary_id)
+    if beneficiary is None or not beneficiary.active or not _may_visit(session, staff, beneficiary):
+        raise DomainError(texts.BENEFICIARY_NOT_FOUND.format(id=report.beneficiary_id))
+    visit = Visit(beneficiary=beneficiary, staff=staff, visited_at=now, created_at=now, notes=report.notes or None)
+    for name in CHECK_CATEGORY:
+        result, note = report.check(name)
+        setattr(visit, name, result)
+        setattr(visit, f"{name}_note", note)
+    for help_field in report.helps:
+        setattr(visit, help_field, True)
+    session.add(visit)
+    session.flush()
+
+    summary = "；".join(f"{CHECK_LABEL[k]}：{v}" for k, v in report.problems.items())
+    opened = ""
+    if report.problems:
+        first = next(iter(report.problems))
+        request = request_service.open_request(
+            session, env, beneficiary=beneficiary,
+            classification=Classification(CHECK_CATEGORY[first], Urgency.NORMAL),
+            summary=f"走访发现：{summary}", now=now, staff=staff,
+            source=RequestSource.VISIT, visit_id=visit.id, data={"visit_id": visit.id},
+        )
+        opened = texts.VISIT_PROBLEMS_OPENED.format(number=request.id)
+    family_summary = summary if report.problems else texts.VISIT_ALL_FINE
+    request_service.notify_family(
+        session, env, beneficiary, now,
+        key=f"family-visit:{visit.id}",
+        text=texts.PUSH_FAMILY_VISIT.format(staff=staff.name, name=beneficiary.name, summary=family_summary),
+        what=f"走访 {family_summary}", who=staff.name,
+    )
+    return texts.VISIT_RECORDED.format(name=beneficiary.name, problems=opened or texts.VISIT_ALL_FINE)
+
+
+def visits_due(session: Session, staff: Staff, today: date, tz, limit: int = 10) -> tuple[list[DueVisit], int]:
+    """The assistant's beneficiaries due for a visit by `today`, most overdue first, and the total."""
+    last_visit = (
+        select(Visit.beneficiary_id, func.max(Visit.visited_at).label("last"))
+        .group_by(Visit.beneficiary_id)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Beneficiary, last_visit.c.last)
+        .join(Assignment, (Assignment.beneficiary_id == Beneficiary.id) & Assignment.ended_at.is_(None))
+        .outerjoin(last_visit, last_visit.c.beneficiary_id == Beneficiary.id)
+        .where(Assignment.staff_id == staff.id, Beneficiary.active.is_(True))
+        .options(selectinload(Beneficiary.categories), selectinload(Beneficiary.village))
+    ).all()
+    due: list[DueVisit] = []
+    for beneficiary, last in rows:
+        last_day = last.astimezone(tz).date() if last else None
+        registered = beneficiary.created_at.astimezone(tz).date()
+        next_day = schedule.next_due(beneficiary.category_names, last_day, registered)
+        if next_day <= today:
+            due.append(DueVisit(beneficiary, next_day, last_day))
+    due.sort(key=lambda d: (d.due, d.beneficiary.id))
+    return due[:limit], len(due)

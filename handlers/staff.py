@@ -1,0 +1,97 @@
+"""Chat handlers for staff: 任务, 接单, 回复, 完成, 转派, 督办, 走访."""
+
+from __future__ import annotations
+
+from wechatpy.messages import BaseMessage
+
+from handlers import texts
+from handlers.context import Context
+from handlers.policy.commands import parse_number_and_rest, parse_visit
+from handlers.services import identity
+from handlers.services import requests as service
+from handlers.services import visits
+from handlers.services.errors import DomainError
+from models import Staff
+from models.enums import StaffRole
+
+
+def _staff(ctx: Context) -> Staff:
+    identity.note_message(ctx.user, ctx.now)
+    if ctx.staff is None:
+        raise DomainError(texts.STAFF_ONLY)
+    return ctx.staff
+
+
+def on_tasks(msg: BaseMessage, ctx: Context) -> str:
+    """`任务`: open requests first (urgent first), then visits due, short enough for a phone."""
+    staff = _staff(ctx)
+    rows, total = service.tasks_for_staff(ctx.session, staff)
+    lines = [texts.TASKS_HEADER.format(count=total)] if rows else [texts.TASKS_NONE]
+    for r in rows:
+        lines.append(texts.TASK_LINE.format(
+            number=r.id, urgency="【急】" if r.urgency == "urgent" else "", category=r.category,
+            name=r.beneficiary.name, village=r.beneficiary.village.name, status=texts.STATUS_NAMES[r.status],
+        ))
+    if total > len(rows):
+        lines.append(texts.TASKS_MORE.format(count=total - len(rows)))
+    if staff.role == StaffRole.ASSISTANT.value:
+        today = ctx.now.astimezone(ctx.tz).date()
+        due, due_total = visits.visits_due(ctx.session, staff, today, ctx.tz)
+        if due:
+            lines.append(texts.VISITS_DUE_HEADER.format(count=due_total))
+            for item in due:
+                late = (today - item.due).days
+                lines.append(texts.VISIT_DUE_LINE.format(
+                    id=item.beneficiary.id, name=item.beneficiary.name, village=item.beneficiary.village.name,
+                    when=f"超期{late}天" if late else "今天到期",
+                ))
+            if due_total > len(due):
+                lines.append(texts.TASKS_MORE.format(count=due_total - len(due)))
+    return "\n".join(lines)
+
+
+def on_accept(msg: BaseMessage, ctx: Context) -> str:
+    """`接单 12`."""
+    staff = _staff(ctx)
+    number, _ = parse_number_and_rest(msg.content, "接单", "接单 求助编号，例如：接单 12")
+    return service.acknowledge(ctx.session, ctx.request_env, service.get_request(ctx.session, number), staff, ctx.now)
+
+
+def on_reply(msg: BaseMessage, ctx: Context) -> str:
+    """`回复 12 下午三点上门`: relayed to the requester."""
+    staff = _staff(ctx)
+    number, text = parse_number_and_rest(msg.content, "回复", "回复 求助编号 内容，例如：回复 12 下午三点上门")
+    request = service.get_request(ctx.session, number)
+    return service.reply(ctx.session, ctx.request_env, request, staff, text, ctx.now)
+
+
+def on_resolve(msg: BaseMessage, ctx: Context) -> str:
+    """`完成 12 已送药上门`: resolved; the requester is asked to rate."""
+    staff = _staff(ctx)
+    number, note = parse_number_and_rest(msg.content, "完成", "完成 求助编号 办理结果，例如：完成 12 已送药上门")
+    request = service.get_request(ctx.session, number)
+    return service.resolve(ctx.session, ctx.request_env, request, staff, note, ctx.now)
+
+
+def on_reassign(msg: BaseMessage, ctx: Context) -> str:
+    """`转派 12 A0031`: a town officer or above hands the request to another member of staff."""
+    staff = _staff(ctx)
+    number, staff_no = parse_number_and_rest(msg.content, "转派", "转派 求助编号 工号，例如：转派 12 A0031")
+    if not staff_no:
+        raise DomainError("请写上要转给的工号，例如：转派 12 A0031")
+    request = service.get_request(ctx.session, number)
+    return service.reassign(ctx.session, ctx.request_env, request, staff, staff_no.split()[0], ctx.now)
+
+
+def on_supervise(msg: BaseMessage, ctx: Context) -> str:
+    """`督办 12`: city supervisors press a request."""
+    staff = _staff(ctx)
+    number, _ = parse_number_and_rest(msg.content, "督办", "督办 求助编号，例如：督办 12")
+    return service.supervise(ctx.session, ctx.request_env, service.get_request(ctx.session, number), staff, ctx.now)
+
+
+def on_visit(msg: BaseMessage, ctx: Context) -> str:
+    """`走访 15 医:缺降压药 帮:购物`: record a 四查四帮 visit."""
+    staff = _staff(ctx)
+    report = parse_visit(msg.content)
+    return visits.record_visit(ctx.session, ctx.request_env, staff, report, ctx.now)
