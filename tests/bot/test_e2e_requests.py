@@ -311,3 +311,52 @@ def test_menu_clicks_do_what_the_commands_do(phone, town, session, clock):
     assert "王芳" in phone.event("o-fam", "CLICK", key="MY_ASSISTANT")
     assert phone.event("o-fam", "CLICK", key="PROGRESS") == texts.PROGRESS_NONE
     assert phone.event("o-assistant", "CLICK", key="TASKS") == texts.TASKS_NONE
+
+
+def test_progress_cancel_supervise_and_unbind(phone, town, session, clock):
+    """A follower scans the card (SCAN), checks progress, a supervisor presses, the family cancels,
+    then unbinds: the case and its history stay."""
+    elder = make_beneficiary(session, town.village, clock(), assistant=town.assistant, name="郑玉梅")
+    session.commit()
+    phone.event("o-niece", "subscribe")
+    assert "郑玉梅" in phone.event("o-niece", "SCAN", key=f"bind:{elder.bind_code}")
+    phone.say("o-niece", "4")
+    phone.say("o-niece", "想问问高龄补贴")
+    number = session.scalar(select(func.max(ServiceRequest.id)))
+    progress = phone.say("o-niece", "进度")
+    assert f"{number}号（郑玉梅，政策）：待接单，负责人王芳" in progress
+
+    assert phone.say("o-officer", f"督办 {number}") == texts.NOT_ALLOWED.format(number=number)
+    assert "已督办" in phone.say("o-supervisor", f"督办 {number}")
+    phone.dispatch()
+    assert any("督办" in m for m in phone.inbox("o-assistant"))
+
+    assert phone.say("o-niece", f"取消 {number}") == texts.CANCELLED.format(number=number)
+    assert "已取消" in phone.say("o-niece", f"取消 {number}")
+    assert phone.say("o-stranger", f"取消 {number}") == texts.NOT_YOUR_REQUEST.format(number=number)
+
+    assert "已解除与郑玉梅的绑定" in phone.say("o-niece", "解绑")
+    assert phone.say("o-niece", "还在吗") == texts.HOW_TO_BIND
+    fresh(session)
+    case = session.get(ServiceRequest, number)
+    assert case.status == "cancelled" and case.raised_by_wechat_user.openid == "o-niece"
+    kinds = [e.kind for e in case.events]
+    assert "supervised" in kinds and "cancelled" in kinds
+
+
+def test_an_unfollowed_user_is_not_pushed_to(phone, town, session, clock):
+    """After unsubscribe nothing is queued for that user; the binding and the case remain."""
+    elder = make_beneficiary(session, town.village, clock(), assistant=town.assistant)
+    session.commit()
+    phone.say("o-fam", f"绑定 {elder.bind_code}")
+    phone.say("o-fam", "2")
+    phone.say("o-fam", "帮忙买药")
+    number = session.scalar(select(func.max(ServiceRequest.id)))
+    phone.event("o-fam", "unsubscribe")
+    phone.say("o-assistant", f"接单 {number}")
+    fresh(session)
+    queued_for_family = session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.recipient_openid == "o-fam")
+    )
+    assert queued_for_family == 0
+    assert session.get(ServiceRequest, number).status == "acknowledged"
