@@ -5,6 +5,9 @@ Pure functions in handlers/policy/ evaluate these; nothing here reads the clock 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import time, timedelta
+
 from models.enums import BeneficiaryCategory, RequestCategory
 
 # Keywords per request category; the category with most hits wins, ties go to the earlier row.
@@ -57,3 +60,41 @@ OUTBOX_BACKOFF_CAP_SECONDS = 30 * 60
 OUTBOX_MAX_ATTEMPTS = 8
 # How long a dispatcher holds a claimed row before another may take it over.
 OUTBOX_CLAIM_SECONDS = 60
+
+
+# --- escalation ladder ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LadderStep:
+    """One rung: if `condition` still holds `after` the request was raised, go to `level`.
+
+    condition: "not_accepted" (still open) or "not_resolved" (open or acknowledged).
+    clock: "wall" counts every minute; "service" counts only service hours.
+    notify: who is alerted — "town_officers", "city_supervisors", "assignee".
+    """
+
+    level: int
+    condition: str
+    after: timedelta
+    clock: str
+    notify: tuple[str, ...]
+
+
+ESCALATION_LADDER: dict[str, tuple[LadderStep, ...]] = {
+    "urgent": (
+        LadderStep(1, "not_accepted", timedelta(minutes=15), "wall", ("town_officers", "assignee")),
+        LadderStep(2, "not_accepted", timedelta(minutes=45), "wall", ("city_supervisors",)),
+    ),
+    "normal": (
+        LadderStep(1, "not_accepted", timedelta(hours=2), "service", ("town_officers",)),
+        LadderStep(2, "not_resolved", timedelta(hours=48), "wall", ("town_officers",)),
+        LadderStep(3, "not_resolved", timedelta(hours=96), "wall", ("city_supervisors",)),
+    ),
+}
+
+# Service hours (local time) for "service" clocks: 08:00-20:00 every day.
+SERVICE_HOURS = (time(8, 0), time(20, 0))
+# Quiet hours (local time): non-urgent pushes wait until they end; urgent ones go at once.
+QUIET_HOURS = (time(22, 0), time(7, 0))
+
+# A visit overdue by more than this many days is escalated to the town officers.
+VISIT_OVERDUE_SLACK_DAYS = 7

@@ -70,6 +70,11 @@ class Settings:
     request_merge_hours: int = 6
     # Wrong bind codes allowed per openid per day before binding is locked for the day.
     bind_max_failures: int = 5
+    # The scheduler leader's lock lives this many seconds unless renewed; a dead leader is
+    # replaced within it.
+    scheduler_leader_ttl: int = 30
+    # A daily or weekly job missed while no scheduler ran is still run this long after its time.
+    scheduler_catchup_grace_minutes: int = 180
     secret_key: str = field(default="", repr=False)
     admin_api_token: str = field(default="", repr=False)
     pii_key: str = field(default="", repr=False)
@@ -119,6 +124,8 @@ ENV_NAMES = {
     "wechat_template_progress": "WECHAT_TEMPLATE_PROGRESS",
     "request_merge_hours": "REQUEST_MERGE_HOURS",
     "bind_max_failures": "BIND_MAX_FAILURES",
+    "scheduler_leader_ttl": "SCHEDULER_LEADER_TTL",
+    "scheduler_catchup_grace_minutes": "SCHEDULER_CATCHUP_GRACE_MINUTES",
     "secret_key": "SECRET_KEY",
     "admin_api_token": "ADMIN_API_TOKEN",
     "pii_key": "PII_KEY",
@@ -226,6 +233,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         wechat_template_progress=secret("WECHAT_TEMPLATE_PROGRESS"),
         request_merge_hours=_number(environ, "REQUEST_MERGE_HOURS", 6, int),
         bind_max_failures=_number(environ, "BIND_MAX_FAILURES", 5, int),
+        scheduler_leader_ttl=_number(environ, "SCHEDULER_LEADER_TTL", 30, int),
+        scheduler_catchup_grace_minutes=_number(environ, "SCHEDULER_CATCHUP_GRACE_MINUTES", 180, int),
         secret_key=secret("SECRET_KEY"),
         admin_api_token=secret("ADMIN_API_TOKEN"),
         pii_key=pii_key,

@@ -143,7 +143,7 @@ def on_rate(msg: BaseMessage, ctx: Context) -> str:
     identity.note_message(ctx.user, ctx.now)
     number, stars, comment = parse_rating(msg.content)
     request = service.get_request(ctx.session, number)
-    return service.rate(ctx.session, request, ctx.user, stars, comment, ctx.now)
+    return service.rate(ctx.session, ctx.request_env, request, ctx.user, stars, comment, ctx.now)
 
 
 def on_help(msg: BaseMessage, ctx: Context) -> str:

@@ -133,3 +133,22 @@ PUSH_REASSIGNED_REQUESTER = "求助 {number}号 已改由{staff}负责，电话 
 PUSH_SUPERVISED = "请尽快办理：求助 {number}号 已被市民政局督办。"
 PUSH_FAMILY_RESOLVED = "您关心的{name}的求助已办好：{note}"
 PUSH_FAMILY_VISIT = "{staff}今天走访了{name}：{summary}"
+
+# --- scheduler: escalations, reminders, digests -------------------------------------------------------
+
+PUSH_ESCALATION = "请督办：求助 {number}号 已等待{waited}，{state}。\n{name}（{village}），{category}，负责人{assignee}。"
+PUSH_ESCALATION_REMINDER = "提醒：求助 {number}号（{name}，{category}）已等待{waited}，{state}，请马上处理。"
+PUSH_ESCALATION_REQUESTER = "您的求助 {number}号 还在办理中，已提请{office}督办，请放心。"
+VISIT_DIGEST_HEADER = "今日走访：{count} 户到期或超期"
+VISIT_DIGEST_LINE = "{name}（{village}）{when}"
+VISIT_DIGEST_MORE = "……共 {count} 户，发送“任务”查看全部。"
+VISIT_DIGEST_FOOTER = "走访后发送“走访 对象编号”记录。"
+VISIT_OVERDUE_ALERT = "走访超期提醒：{count} 户超期{slack}天以上未走访：\n{lines}"
+TOWN_DIGEST = (
+    "{town}民政日报（{date}）\n"
+    "在办求助 {open} 件，其中督办中 {escalated} 件、超过48小时 {overdue} 件；\n"
+    "超期未走访 {visits_overdue} 户。"
+)
+CITY_SUMMARY_HEADER = "全市民政周报（{start}—{end}）"
+CITY_SUMMARY_LINE = "{town}：求助{requests}件，接单中位{accept}，办结中位{resolve}，走访覆盖{coverage}，评分{rating}"
+NO_DATA = "—"

@@ -15,7 +15,7 @@ from models.people import (
 )
 from models.regions import Region
 from models.requests import RequestEvent, ServiceRequest
-from models.visits import Visit
+from models.visits import Visit, VisitAlert
 
 metadata = Base.metadata
 
@@ -36,6 +36,7 @@ __all__ = [
     "Staff",
     "StaffInvite",
     "Visit",
+    "VisitAlert",
     "WeChatUser",
     "metadata",
 ]

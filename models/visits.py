@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, UTCDateTime, one_of
@@ -56,3 +56,16 @@ class Visit(Base):
     def has_problem(self) -> bool:
         """True when any of the four checks found a problem."""
         return CheckResult.PROBLEM.value in (self.food, self.clothing, self.housing, self.medical)
+
+
+class VisitAlert(Base):
+    """A visit overdue beyond the slack was reported to the town officers, once per overdue period."""
+
+    __tablename__ = "visit_alerts"
+    __table_args__ = (UniqueConstraint("beneficiary_id", "due_on"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiaries.id"))
+    # The due date of the missed visit: a new visit starts a new period with a new due date.
+    due_on: Mapped[date] = mapped_column(Date)
+    alerted_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,4 +1,7 @@
-"""Thin job wrappers: each opens its own sessions, calls services, and commits."""
+"""Thin job wrappers: each opens its own sessions, calls services, and commits.
+
+Every job takes the time it runs for (`now`) as an argument; none reads the wall clock.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 from wechatpy.exceptions import WeChatClientException
 
-from handlers.services import outbox
+from handlers.services import escalation, outbox
+from handlers.services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
 
@@ -74,3 +78,37 @@ def _record(session_factory, action):
         result = action(session)
         session.commit()
         return result
+
+
+@dataclass(frozen=True)
+class JobContext:
+    """What jobs need: sessions, the WeChat client and the request settings."""
+
+    session_factory: sessionmaker[Session]
+    wechat: object
+    env: RequestEnv
+
+
+def run_in_session(ctx: JobContext, work: Callable[[Session], int]) -> int:
+    """Run `work` in one session and commit it (one session per job)."""
+    with ctx.session_factory() as session:
+        result = work(session)
+        session.commit()
+        return result
+
+
+def outbox_job(ctx: JobContext, now: datetime) -> int:
+    """Send what is due in the outbox (every few seconds)."""
+    report = DispatchReport()
+    # Drain in batches so a backlog does not wait for the next run.
+    while True:
+        batch = dispatch_outbox(ctx.session_factory, ctx.wechat, lambda: now)
+        report.sent += batch.sent
+        if batch.claimed < 50:
+            return report.sent
+
+
+def escalation_job(ctx: JobContext, now: datetime) -> int:
+    """Take every due rung of the escalation ladder (every minute)."""
+    return run_in_session(ctx, lambda s: escalation.scan(s, ctx.env, now))
+

@@ -1,35 +1,132 @@
-"""The scheduler process: one APScheduler BlockingScheduler in the deployment's time zone."""
+"""The scheduler process: APScheduler's BlockingScheduler in the deployment's time zone.
+
+Several processes may run for availability; only the leader (see leader.py) runs jobs. Each job
+is idempotent anyway, so a moment with two leaders changes nothing.
+"""
 
 from __future__ import annotations
 
 import logging
+import signal
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
+from scheduler import calendar, jobs
+from scheduler.leader import Leadership
 
 logger = logging.getLogger(__name__)
 
-# Every job: one run at a time, late runs merged into one, a short grace for late starts.
-JOB_DEFAULTS = {"coalesce": True, "max_instances": 1, "misfire_grace_time": 60}
+# One run at a time per job; runs missed while busy merge into one.
+JOB_DEFAULTS = {"coalesce": True, "max_instances": 1}
+# Interval jobs may start this late and still run; calendar jobs use the catch-up grace.
+INTERVAL_GRACE_SECONDS = 30
 
 
-def build_scheduler(settings: Settings) -> BlockingScheduler:
-    """The scheduler with its time zone and job defaults; jobs are added by `register_jobs`."""
+@dataclass
+class SchedulerProcess:
+    """Everything one scheduler process holds."""
+
+    settings: Settings
+    context: jobs.JobContext
+    clock: object
+    leadership: Leadership
+    engine: object
+
+    @property
+    def grace(self) -> timedelta:
+        """How late a missed daily or weekly job may still run."""
+        return timedelta(minutes=self.settings.scheduler_catchup_grace_minutes)
+
+    def heartbeat(self) -> None:
+        """Keep or take the leader lock; a new leader first catches up missed calendar jobs."""
+        if self.leadership.heartbeat() == "acquired":
+            self.catch_up()
+
+    def catch_up(self) -> None:
+        """Run each calendar job whose last due time passed while no leader ran (within the grace)."""
+        now = self.clock()
+        for job in calendar.calendar_jobs(self.settings.tz):
+            self._guarded(job.id, lambda job=job: calendar.run_calendar_job(self.context, job, now, self.grace))
+
+    def interval(self, job: calendar.IntervalJob) -> None:
+        """An interval job's body, on the leader only."""
+        if self.leadership.is_leader:
+            self._guarded(job.id, lambda: job.run(self.context, self.clock()))
+
+    def scheduled(self, job: calendar.CalendarJob) -> None:
+        """A calendar job's body, on the leader only; the ledger makes it once per due time."""
+        if self.leadership.is_leader:
+            self._guarded(job.id, lambda: calendar.run_calendar_job(self.context, job, self.clock(), self.grace))
+
+    def _guarded(self, job_id: str, work) -> None:
+        try:
+            work()
+        except Exception:
+            # One failed run must not stop the scheduler; the next run tries again.
+            logger.exception("scheduler=job_failed job=%s", job_id)
+
+
+def build_process(settings: Settings, clock=None) -> SchedulerProcess:
+    """Connect to the database, Redis and WeChat the way the web app does."""
+    from bot.app import request_env, system_clock
+    from bot.wechat import make_wechat_client
+    from handlers.services.kv import make_redis
+    from models.db import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    redis = make_redis(settings.redis_url, allow_embedded=not settings.is_production)
+    context = jobs.JobContext(
+        session_factory=make_session_factory(engine),
+        wechat=make_wechat_client(settings, redis),
+        env=request_env(settings),
+    )
+    leadership = Leadership(redis, f"{settings.redis_prefix}:scheduler:leader", settings.scheduler_leader_ttl)
+    return SchedulerProcess(settings, context, clock or system_clock, leadership, engine)
+
+
+def build_scheduler(process: SchedulerProcess) -> BlockingScheduler:
+    """The APScheduler instance with the heartbeat and every job under a stable id."""
+    settings = process.settings
     scheduler = BlockingScheduler(timezone=settings.tz, job_defaults=JOB_DEFAULTS)
-    register_jobs(scheduler, settings)
+    heartbeat_every = max(settings.scheduler_leader_ttl / 3, 0.5)
+    scheduler.add_job(
+        process.heartbeat, IntervalTrigger(seconds=heartbeat_every), id="leader_heartbeat",
+        next_run_time=datetime.now(settings.tz), misfire_grace_time=INTERVAL_GRACE_SECONDS,
+    )
+    for job in calendar.INTERVAL_JOBS:
+        scheduler.add_job(
+            process.interval, IntervalTrigger(seconds=job.seconds), args=[job], id=job.id,
+            misfire_grace_time=INTERVAL_GRACE_SECONDS,
+        )
+    for job in calendar.calendar_jobs(settings.tz):
+        scheduler.add_job(
+            process.scheduled, job.trigger, args=[job], id=job.id,
+            misfire_grace_time=int(process.grace.total_seconds()),
+        )
     return scheduler
 
 
-def register_jobs(scheduler: BlockingScheduler, settings: Settings) -> None:
-    """Add every periodic job, each under a stable id (none are defined yet)."""
-
-
 def run_forever(settings: Settings) -> None:
-    """Run the scheduler in the foreground until interrupted."""
-    scheduler = build_scheduler(settings)
-    logger.info("scheduler=starting tz=%s jobs=%s", settings.tz_name, len(scheduler.get_jobs()))
+    """Run the scheduler in the foreground until SIGTERM or Ctrl-C, then give up leadership."""
+    process = build_process(settings)
+    scheduler = build_scheduler(process)
+
+    def stop(signum, _frame):
+        logger.info("scheduler=stopping signal=%s", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    logger.info("scheduler=starting identity=%s tz=%s jobs=%s", process.leadership.identity, settings.tz_name,
+                len(scheduler.get_jobs()))
     try:
         scheduler.start()
     except (KeyboardInterrupt, SystemExit):
-        logger.info("scheduler=stopped")
+        pass
+    finally:
+        process.leadership.release()
+        process.engine.dispose()
+        logger.info("scheduler=stopped identity=%s", process.leadership.identity)

@@ -8,10 +8,12 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from config import policy
+from handlers.policy.hours import release_time
 from handlers.policy.push import template_data
 from models import OutboxMessage, RequestEvent, ServiceRequest, Staff, WeChatUser
 from models.db import insert_ignoring_conflicts
-from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus
+from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, Urgency
 
 
 @dataclass(frozen=True)
@@ -65,12 +67,21 @@ def enqueue(
     recipient: WeChatUser | None,
     now: datetime,
     *,
+    tz: ZoneInfo,
     request: ServiceRequest | None = None,
     staff: Staff | None = None,
+    urgent: bool | None = None,
 ) -> bool:
-    """Queue a push once per idempotency key; False when there is nobody to reach or it was queued before."""
+    """Queue a push once per idempotency key; False when there is nobody to reach or it was queued before.
+
+    Non-urgent pushes made in quiet hours wait until the morning; urgent ones (by default, those
+    about an urgent request) go at once.
+    """
     if recipient is None or not recipient.subscribed:
         return False
+    if urgent is None:
+        urgent = request is not None and request.urgency == Urgency.URGENT.value
+    send_at = now if urgent else release_time(now, tz, policy.QUIET_HOURS)
     stmt = (
         insert_ignoring_conflicts(session, OutboxMessage)
         .values(
@@ -86,7 +97,7 @@ def enqueue(
             },
             status=OutboxStatus.PENDING.value,
             attempts=0,
-            next_attempt_at=now,
+            next_attempt_at=send_at,
             created_at=now,
         )
         .returning(OutboxMessage.id)

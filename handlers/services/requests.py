@@ -14,7 +14,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from handlers import texts
-from handlers.policy import permissions
+from config import policy
+from handlers.policy import ladder, permissions
 from handlers.policy.classify import Classification
 from handlers.services import roster
 from handlers.services.errors import DomainError
@@ -60,6 +61,12 @@ class Routing:
 
 
 # --- reading -------------------------------------------------------------------------------------
+
+
+def next_escalation(request: ServiceRequest, tz: ZoneInfo):
+    """When the escalation scan should next look at this request (None: never again)."""
+    facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level)
+    return ladder.next_check_at(facts, policy.ESCALATION_LADDER[request.urgency], tz, policy.SERVICE_HOURS)
 
 
 def get_request(session: Session, number: int) -> ServiceRequest:
@@ -172,6 +179,7 @@ def handler_line(request: ServiceRequest) -> str:
 
 def _event(
     session: Session,
+    env: RequestEnv,
     request: ServiceRequest,
     kind: EventKind,
     now: datetime,
@@ -183,6 +191,8 @@ def _event(
     inbound: InboundMessage | None = None,
 ) -> RequestEvent:
     actor = ActorKind.STAFF if staff else ActorKind.WECHAT_USER if user else ActorKind.SYSTEM
+    # Every change goes through here, so the escalation scan always sees the current next step.
+    request.next_escalation_at = next_escalation(request, env.tz)
     event = RequestEvent(
         request_id=request.id,
         kind=kind.value,
@@ -235,8 +245,7 @@ def open_request(
     )
     session.add(request)
     session.flush()
-    _event(
-        session, request, EventKind.CREATED, now, staff=staff, user=user, inbound=inbound, body=summary,
+    _event(session, env, request, EventKind.CREATED, now, staff=staff, user=user, inbound=inbound, body=summary,
         data={**(data or {}), "routed_to": routing.level, "emergency_numbers": list(classification.emergency_numbers)},
     )
     if inbound is not None:
@@ -257,7 +266,7 @@ def _alert_new_request(session: Session, env: RequestEnv, request: ServiceReques
                 template_id=env.templates.task,
                 fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
             )
-            reached |= enqueue(session, push, staff.wechat_user, now, request=request, staff=staff)
+            reached |= enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff)
         if reached:
             return
 
@@ -279,7 +288,7 @@ def append_message(
 ) -> None:
     """Add a follow-up message to an open request and tell whoever has it."""
     body, data = describe_message(inbound)
-    event = _event(session, request, EventKind.MESSAGE, now, user=user, inbound=inbound, body=body, data=data)
+    event = _event(session, env, request, EventKind.MESSAGE, now, user=user, inbound=inbound, body=body, data=data)
     inbound.request_id = request.id
     request.updated_at = now
     if request.assignee is not None:
@@ -289,7 +298,7 @@ def append_message(
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, f"新消息 {body}"),
         )
-        enqueue(session, push, request.assignee.wechat_user, now, request=request, staff=request.assignee)
+        enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee)
 
 
 # --- staff actions -------------------------------------------------------------------------------
@@ -310,7 +319,7 @@ def _require_open(request: ServiceRequest) -> None:
 def _notify_requester(session, env, request, *, key, text, what, who, now) -> None:
     push = Push(key=key, text=text, template_id=env.templates.progress,
                 fields=progress_fields(request, env.tz, what, who, now))
-    enqueue(session, push, request.raised_by_wechat_user, now, request=request)
+    enqueue(session, push, request.raised_by_wechat_user, now, tz=env.tz, request=request)
 
 
 def acknowledge(session: Session, env: RequestEnv, request: ServiceRequest, staff: Staff, now: datetime) -> str:
@@ -324,7 +333,7 @@ def acknowledge(session: Session, env: RequestEnv, request: ServiceRequest, staf
     request.status = RequestStatus.ACKNOWLEDGED.value
     request.acknowledged_at = request.acknowledged_at or now
     request.updated_at = now
-    event = _event(session, request, EventKind.ACKNOWLEDGED, now, staff=staff,
+    event = _event(session, env, request, EventKind.ACKNOWLEDGED, now, staff=staff,
                    data={"previous_assignee_id": previous} if previous != staff.id else None)
     _notify_requester(
         session, env, request, key=f"ack:{event.id}", now=now,
@@ -346,7 +355,7 @@ def reply(session: Session, env: RequestEnv, request: ServiceRequest, staff: Sta
         request.acknowledged_at = now
         request.assignee = staff
     request.updated_at = now
-    event = _event(session, request, EventKind.REPLY, now, staff=staff, body=text[:1000])
+    event = _event(session, env, request, EventKind.REPLY, now, staff=staff, body=text[:1000])
     _notify_requester(
         session, env, request, key=f"reply:{event.id}", now=now,
         text=texts.PUSH_REPLY.format(number=request.id, staff=staff.name, text=text[:600]),
@@ -366,7 +375,7 @@ def resolve(session: Session, env: RequestEnv, request: ServiceRequest, staff: S
     request.resolved_at = now
     request.resolution_note = note[:1000]
     request.updated_at = now
-    event = _event(session, request, EventKind.RESOLVED, now, staff=staff, body=note[:1000])
+    event = _event(session, env, request, EventKind.RESOLVED, now, staff=staff, body=note[:1000])
     _notify_requester(
         session, env, request, key=f"resolved:{event.id}", now=now,
         text=texts.PUSH_RESOLVED.format(number=request.id, note=note[:300]),
@@ -400,7 +409,7 @@ def notify_family(session, env, beneficiary, now, *, key, text, what, who, reque
                   "time4": now.astimezone(env.tz).strftime("%Y-%m-%d %H:%M")}
         )
         push = Push(key=f"{key}:{link.wechat_user_id}", text=text, template_id=env.templates.progress, fields=fields)
-        queued += enqueue(session, push, link.wechat_user, now, request=request)
+        queued += enqueue(session, push, link.wechat_user, now, tz=env.tz, request=request)
     return queued
 
 
@@ -418,7 +427,7 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
     request.assignee = target
     request.status = RequestStatus.OPEN.value
     request.updated_at = now
-    event = _event(session, request, EventKind.REASSIGNED, now, staff=staff,
+    event = _event(session, env, request, EventKind.REASSIGNED, now, staff=staff,
                    data={"from_staff_id": previous, "to_staff_id": target.id})
     push = Push(
         key=f"reassigned:{event.id}",
@@ -429,7 +438,7 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
         template_id=env.templates.task,
         fields=task_fields(request, env.tz, f"转派 {request.category} {request.summary}"),
     )
-    enqueue(session, push, target.wechat_user, now, request=request, staff=target)
+    enqueue(session, push, target.wechat_user, now, tz=env.tz, request=request, staff=target)
     _notify_requester(
         session, env, request, key=f"reassigned-requester:{event.id}", now=now,
         text=texts.PUSH_REASSIGNED_REQUESTER.format(number=request.id, staff=target.name, phone=target.phone),
@@ -451,7 +460,7 @@ def supervise(session: Session, env: RequestEnv, request: ServiceRequest, staff:
     if not permissions.may_supervise(staff.role):
         raise DomainError(texts.NOT_ALLOWED.format(number=request.id))
     _require_open(request)
-    event = _event(session, request, EventKind.SUPERVISED, now, staff=staff)
+    event = _event(session, env, request, EventKind.SUPERVISED, now, staff=staff)
     request.updated_at = now
     assignee = request.assignee
     if assignee is not None:
@@ -461,7 +470,7 @@ def supervise(session: Session, env: RequestEnv, request: ServiceRequest, staff:
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, f"督办 {request.category} {request.summary}"),
         )
-        enqueue(session, push, assignee.wechat_user, now, request=request, staff=assignee)
+        enqueue(session, push, assignee.wechat_user, now, tz=env.tz, request=request, staff=assignee)
     return texts.SUPERVISED.format(number=request.id, name=assignee.name if assignee else "乡镇民政办")
 
 
@@ -488,7 +497,7 @@ def cancel(session: Session, env: RequestEnv, request: ServiceRequest, user: WeC
     request.status = RequestStatus.CANCELLED.value
     request.cancelled_at = now
     request.updated_at = now
-    event = _event(session, request, EventKind.CANCELLED, now, user=user)
+    event = _event(session, env, request, EventKind.CANCELLED, now, user=user)
     if request.assignee is not None:
         push = Push(
             key=f"cancelled:{event.id}",
@@ -496,11 +505,13 @@ def cancel(session: Session, env: RequestEnv, request: ServiceRequest, user: WeC
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, "求助人已取消"),
         )
-        enqueue(session, push, request.assignee.wechat_user, now, request=request, staff=request.assignee)
+        enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee)
     return texts.CANCELLED.format(number=request.id)
 
 
-def rate(session: Session, request: ServiceRequest, user: WeChatUser, stars: int, comment: str, now) -> str:
+def rate(
+    session: Session, env: RequestEnv, request: ServiceRequest, user: WeChatUser, stars: int, comment: str, now
+) -> str:
     """评价: after resolution, the requester's side rates 1-5; the request is then closed."""
     _require_linked(session, user, request)
     if request.status != RequestStatus.RESOLVED.value:
@@ -512,7 +523,7 @@ def rate(session: Session, request: ServiceRequest, user: WeChatUser, stars: int
     request.status = RequestStatus.CLOSED.value
     request.closed_at = now
     request.updated_at = now
-    _event(session, request, EventKind.RATED, now, user=user, body=comment[:500] or None, data={"rating": stars})
+    _event(session, env, request, EventKind.RATED, now, user=user, body=comment[:500] or None, data={"rating": stars})
     return texts.RATED.format(number=request.id)
 
 

@@ -16,7 +16,7 @@ from handlers.policy.commands import VisitReport
 from handlers.services import requests as request_service
 from handlers.services import roster
 from handlers.services.errors import DomainError
-from models import Assignment, Beneficiary, Staff, Visit
+from models import Assignment, Beneficiary, Region, Staff, Visit
 from models.enums import RequestCategory, RequestSource, StaffRole, Urgency
 
 CHECK_CATEGORY = {
@@ -30,11 +30,12 @@ CHECK_LABEL = {"food": "吃", "clothing": "穿", "housing": "住", "medical": "�
 
 @dataclass(frozen=True)
 class DueVisit:
-    """A beneficiary whose visit is due on or before today."""
+    """A beneficiary whose visit is due on or before a given day."""
 
     beneficiary: Beneficiary
     due: date
     last_visit: date | None
+    staff_id: int | None
 
 
 def _may_visit(session: Session, staff: Staff, beneficiary: Beneficiary) -> bool:
@@ -83,26 +84,43 @@ def record_visit(
     return texts.VISIT_RECORDED.format(name=beneficiary.name, problems=opened or texts.VISIT_ALL_FINE)
 
 
-def visits_due(session: Session, staff: Staff, today: date, tz, limit: int = 10) -> tuple[list[DueVisit], int]:
-    """The assistant's beneficiaries due for a visit by `today`, most overdue first, and the total."""
+def due_visits(
+    session: Session,
+    tz,
+    today: date,
+    *,
+    staff_id: int | None = None,
+    town_id: int | None = None,
+) -> list[DueVisit]:
+    """Active beneficiaries due for a visit by `today` (of one assistant or one town), most overdue first."""
     last_visit = (
         select(Visit.beneficiary_id, func.max(Visit.visited_at).label("last"))
         .group_by(Visit.beneficiary_id)
         .subquery()
     )
-    rows = session.execute(
-        select(Beneficiary, last_visit.c.last)
-        .join(Assignment, (Assignment.beneficiary_id == Beneficiary.id) & Assignment.ended_at.is_(None))
+    stmt = (
+        select(Beneficiary, last_visit.c.last, Assignment.staff_id)
+        .outerjoin(Assignment, (Assignment.beneficiary_id == Beneficiary.id) & Assignment.ended_at.is_(None))
         .outerjoin(last_visit, last_visit.c.beneficiary_id == Beneficiary.id)
-        .where(Assignment.staff_id == staff.id, Beneficiary.active.is_(True))
+        .where(Beneficiary.active.is_(True))
         .options(selectinload(Beneficiary.categories), selectinload(Beneficiary.village))
-    ).all()
+    )
+    if staff_id is not None:
+        stmt = stmt.where(Assignment.staff_id == staff_id)
+    if town_id is not None:
+        stmt = stmt.join(Region, Region.id == Beneficiary.village_id).where(Region.parent_id == town_id)
     due: list[DueVisit] = []
-    for beneficiary, last in rows:
+    for beneficiary, last, assigned_to in session.execute(stmt).all():
         last_day = last.astimezone(tz).date() if last else None
         registered = beneficiary.created_at.astimezone(tz).date()
         next_day = schedule.next_due(beneficiary.category_names, last_day, registered)
         if next_day <= today:
-            due.append(DueVisit(beneficiary, next_day, last_day))
+            due.append(DueVisit(beneficiary, next_day, last_day, assigned_to))
     due.sort(key=lambda d: (d.due, d.beneficiary.id))
+    return due
+
+
+def visits_due(session: Session, staff: Staff, today: date, tz, limit: int = 10) -> tuple[list[DueVisit], int]:
+    """The assistant's beneficiaries due for a visit by `today`, most overdue first, and the total."""
+    due = due_visits(session, tz, today, staff_id=staff.id)
     return due[:limit], len(due)

@@ -1,0 +1,119 @@
+"""The job table, and the ledger that makes each calendar job run once per due instant.
+
+Interval jobs (outbox, escalation scan) are idempotent by themselves and simply run. Calendar
+jobs (08:00 reminders, digests) run through `run_calendar_job`: it finds the latest instant the
+job was due, runs it once for that instant (the `job_runs` unique key decides, across
+processes), catches up a missed run within the grace, and skips, with a log line, after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from handlers.services import reminders
+from handlers.services.requests import RequestEnv
+from models import JobRun
+from models.db import insert_ignoring_conflicts
+from scheduler import jobs
+
+logger = logging.getLogger(__name__)
+
+@dataclass(frozen=True)
+class IntervalJob:
+    """A job that runs every `seconds`."""
+
+    id: str
+    seconds: int
+    run: Callable[[jobs.JobContext, datetime], int]
+
+
+@dataclass(frozen=True)
+class CalendarJob:
+    """A job due at fixed local times (a cron trigger in the deployment's time zone)."""
+
+    id: str
+    trigger: CronTrigger
+    run: Callable[[Session, RequestEnv, datetime], int]
+
+
+INTERVAL_JOBS = (
+    IntervalJob("outbox_dispatch", 5, jobs.outbox_job),
+    IntervalJob("escalation_scan", 60, jobs.escalation_job),
+)
+
+
+def calendar_jobs(tz: ZoneInfo) -> tuple[CalendarJob, ...]:
+    """The daily and weekly jobs, at local times."""
+    return (
+        CalendarJob("visit_reminders", CronTrigger(hour=8, minute=0, timezone=tz), reminders.morning_visits),
+        CalendarJob("town_digest", CronTrigger(hour=8, minute=30, timezone=tz), reminders.town_digests),
+        CalendarJob("city_summary", CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=tz),
+                    reminders.city_summaries),
+    )
+
+
+def last_due(trigger: CronTrigger, now: datetime) -> datetime | None:
+    """The latest instant at or before `now` when the trigger fired (looking back 8 days)."""
+    fire = trigger.get_next_fire_time(None, now - timedelta(days=8))
+    last = None
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return last
+
+
+def run_calendar_job(ctx: jobs.JobContext, job: CalendarJob, now: datetime, grace: timedelta) -> str:
+    """Run `job` once for its latest due instant: "ran", "already", "skipped" or "not_due".
+
+    The ledger row and the job's work commit in one transaction: a crash mid-job leaves no
+    trace, so the next run or tick does it again; a finished job is never done twice.
+    """
+    due = last_due(job.trigger, now)
+    if due is None:
+        return "not_due"
+    late = now - due
+    skipped = late > grace
+    with ctx.session_factory() as session:
+        # On PostgreSQL a second process waits here until the first commits, then sees the row.
+        claimed = session.execute(
+            insert_ignoring_conflicts(session, JobRun)
+            .values(job_id=job.id, due_at=due, started_at=now, status="skipped" if skipped else "running")
+            .returning(JobRun.id)
+        ).scalar_one_or_none()
+        if claimed is None:
+            return "already"
+        detail = {"late_seconds": int(late.total_seconds())}
+        if skipped:
+            logger.warning(
+                "scheduler=skipped job=%s due=%s late_minutes=%s grace_minutes=%s reason=missed_beyond_grace",
+                job.id, due.isoformat(), int(late.total_seconds() // 60), int(grace.total_seconds() // 60),
+            )
+        else:
+            detail["pushes"] = job.run(session, ctx.env, now)
+        session.execute(
+            update(JobRun).where(JobRun.id == claimed)
+            .values(status="skipped" if skipped else "done", finished_at=now, detail=detail)
+        )
+        session.commit()
+    if not skipped:
+        logger.info("scheduler=ran job=%s due=%s pushes=%s late_seconds=%s",
+                    job.id, due.isoformat(), detail["pushes"], detail["late_seconds"])
+    return "skipped" if skipped else "ran"
+
+
+def tick(ctx: jobs.JobContext, tz: ZoneInfo, at: datetime, grace: timedelta) -> dict[str, object]:
+    """Run every job due at `at` once: the interval jobs, and each calendar job for its last due time."""
+    results: dict[str, object] = {}
+    for job in INTERVAL_JOBS:
+        results[job.id] = job.run(ctx, at)
+    for job in calendar_jobs(tz):
+        results[job.id] = run_calendar_job(ctx, job, at, grace)
+    return results

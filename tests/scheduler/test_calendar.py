@@ -1,0 +1,155 @@
+"""Daily jobs: visit digests, overdue alerts, digests; `tick` exactly once; catch-up after a restart;
+a simulated day driven by ticks with every push queued exactly once."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from handlers.policy.classify import Classification
+from handlers.services import requests as service
+from models import JobRun, OutboxMessage, Visit
+from models.enums import BeneficiaryCategory, RequestCategory, Urgency
+from scheduler import calendar
+from tests.scheduler.conftest import at
+from tests.support.factories import fresh, make_beneficiary, make_wechat_user
+
+TZ = ZoneInfo("Asia/Shanghai")
+GRACE = timedelta(minutes=180)
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    """A Shanghai time in December 2026."""
+    return datetime(2026, 12, day, hour, minute, tzinfo=TZ)
+
+
+def outbox_keys(session) -> list[str]:
+    """Every idempotency key in the outbox."""
+    fresh(session)
+    return sorted(session.scalars(select(OutboxMessage.idempotency_key)))
+
+
+def registered_long_ago(session, town, clock, categories, days_ago: int, visited_days_ago: int | None = None):
+    """A beneficiary of the town's assistant, registered `days_ago` days before now."""
+    when = clock() - timedelta(days=days_ago)
+    person = make_beneficiary(session, town.village, when, assistant=town.assistant, categories=categories)
+    if visited_days_ago is not None:
+        session.add(Visit(beneficiary=person, staff=town.assistant, visited_at=clock() - timedelta(days=visited_days_ago),
+                          created_at=clock()))
+    session.commit()
+    return person
+
+
+def test_morning_digest_lists_due_and_overdue_most_overdue_first(session, clock, jobs_ctx, town):
+    """One digest per assistant at 08:00: overdue first, then due today; nobody not yet due."""
+    at(clock, local(10, 8))
+    due_today = registered_long_ago(session, town, clock, [BeneficiaryCategory.TEKUN], 7)
+    very_late = registered_long_ago(session, town, clock, [BeneficiaryCategory.DIBAO], 60, visited_days_ago=40)
+    registered_long_ago(session, town, clock, [BeneficiaryCategory.LIUSHOU_ELDERLY], 20, visited_days_ago=2)
+    assert calendar.tick(jobs_ctx, TZ, local(10, 8), GRACE)["visit_reminders"] == "ran"
+    fresh(session)
+    digest = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"remind:{town.assistant.id}:2026-12-10")).one()
+    text = digest.payload["text"]
+    assert "2 户到期或超期" in text
+    assert text.index(very_late.name) < text.index(due_today.name)
+    assert "超期10天" in text and "今天到期" in text
+    assert "任务" in text or "走访 对象编号" in text
+
+
+def test_overdue_beyond_slack_alerts_town_officers_once_per_period(session, clock, jobs_ctx, town):
+    """A visit 10 days late (slack 7) is reported once; the next day it is not reported again;
+    after a new visit and a new lapse, it is reported again."""
+    at(clock, local(10, 8))
+    late = registered_long_ago(session, town, clock, [BeneficiaryCategory.TEKUN], 40, visited_days_ago=17)
+    calendar.tick(jobs_ctx, TZ, local(10, 8), GRACE)
+    assert f"visit-overdue:{town.officer.id}:2026-12-10" in outbox_keys(session)
+    calendar.tick(jobs_ctx, TZ, at(clock, local(11, 8)), GRACE)
+    assert f"visit-overdue:{town.officer.id}:2026-12-11" not in outbox_keys(session)
+    session.add(Visit(beneficiary_id=late.id, staff_id=town.assistant.id, visited_at=local(11, 10), created_at=local(11, 10)))
+    session.commit()
+    calendar.tick(jobs_ctx, TZ, at(clock, local(26, 8)), GRACE)  # due 18th, 8 days late on the 26th
+    assert f"visit-overdue:{town.officer.id}:2026-12-26" in outbox_keys(session)
+
+
+def test_tick_runs_each_job_once_per_due_instant(session, clock, jobs_ctx, town):
+    """The same tick twice: the second finds every calendar job already done."""
+    at(clock, local(7, 9))  # a Monday
+    registered_long_ago(session, town, clock, [BeneficiaryCategory.TEKUN], 8)
+    first = calendar.tick(jobs_ctx, TZ, local(7, 9), GRACE)
+    keys = outbox_keys(session)
+    second = calendar.tick(jobs_ctx, TZ, local(7, 9), GRACE)
+    assert first == {"outbox_dispatch": first["outbox_dispatch"], "escalation_scan": 0,
+                     "visit_reminders": "ran", "town_digest": "ran", "city_summary": "ran"}
+    assert {k: v for k, v in second.items() if k not in ("outbox_dispatch", "escalation_scan")} == {
+        "visit_reminders": "already", "town_digest": "already", "city_summary": "already"}
+    assert outbox_keys(session) == keys
+    assert f"digest-city:{town.supervisor.id}:2026-W50" in keys
+    assert f"digest-town:{town.officer.id}:2026-12-07" in keys
+
+
+def test_a_restart_after_a_missed_0800_sends_that_days_reminders_once(session, clock, jobs_ctx, town, caplog):
+    """Down at 08:00, back at 10:00 (within the grace): reminders once. Back at 12:00 the next day
+    (beyond it): skipped, with the reason in the log."""
+    at(clock, local(10, 10))
+    registered_long_ago(session, town, clock, [BeneficiaryCategory.TEKUN], 8)
+    visits_job = calendar.calendar_jobs(TZ)[0]
+    assert calendar.run_calendar_job(jobs_ctx, visits_job, local(10, 10), GRACE) == "ran"
+    assert calendar.run_calendar_job(jobs_ctx, visits_job, local(10, 10, 1), GRACE) == "already"
+    assert outbox_keys(session).count(f"remind:{town.assistant.id}:2026-12-10") == 1
+    caplog.set_level(logging.WARNING)
+    assert calendar.run_calendar_job(jobs_ctx, visits_job, at(clock, local(11, 12)), GRACE) == "skipped"
+    assert f"remind:{town.assistant.id}:2026-12-11" not in outbox_keys(session)
+    assert "reason=missed_beyond_grace" in caplog.text and "job=visit_reminders" in caplog.text
+    fresh(session)
+    assert session.scalars(select(JobRun.status).where(JobRun.job_id == "visit_reminders").order_by(JobRun.id)).all() == ["done", "skipped"]
+
+
+def test_a_simulated_day_of_ticks_queues_every_push_exactly_once(app, session, clock, jobs_ctx, town):
+    """Ticks every 5 minutes from 00:00 to 24:00, each instant ticked twice (two processes):
+    the outbox holds exactly the expected pushes, none missing, none doubled."""
+    env = app.extensions["sanzhida"].request_env
+    day = 8  # a Tuesday
+    at(clock, local(day, 0))
+    registered_long_ago(session, town, clock, [BeneficiaryCategory.TEKUN], 8)
+    elder = make_beneficiary(session, town.village, local(day, 0), assistant=town.assistant)
+    family = make_wechat_user(session, "o-family", local(day, 0), last_message_at=local(day, 0))
+    session.commit()
+
+    def raise_at(when, urgency):
+        with app.extensions["sanzhida"].session_factory() as s:
+            request = service.open_request(
+                s, env, beneficiary=s.get(type(elder), elder.id),
+                classification=Classification(RequestCategory.FOOD, urgency), summary="求助", now=when,
+                user=s.get(type(family), family.id),
+            )
+            s.commit()
+            return request.id
+
+    planned = {local(day, 9, 2): Urgency.URGENT, local(day, 14, 1): Urgency.NORMAL}
+    numbers = {}
+    moment = local(day, 0)
+    while moment <= local(day + 1, 0):
+        for when, urgency in planned.items():
+            if moment - timedelta(minutes=5) < when <= moment and when not in numbers:
+                numbers[when] = raise_at(when, urgency)
+        at(clock, moment)
+        calendar.tick(jobs_ctx, TZ, moment, GRACE)
+        calendar.tick(jobs_ctx, TZ, moment, GRACE)
+        moment += timedelta(minutes=5)
+
+    urgent, normal = numbers[local(day, 9, 2)], numbers[local(day, 14, 1)]
+    a, o, s = town.assistant.id, town.officer.id, town.supervisor.id
+    expected = sorted([
+        f"remind:{a}:2026-12-08",
+        f"digest-town:{o}:2026-12-08",
+        f"task:{urgent}:{a}", f"task:{normal}:{a}",
+        f"escalate:{urgent}:1:{o}", f"escalate:{urgent}:1:{a}", f"escalate:{urgent}:1:requester",
+        f"escalate:{urgent}:2:{s}", f"escalate:{urgent}:2:requester",
+        f"escalate:{normal}:1:{o}", f"escalate:{normal}:1:requester",
+    ])
+    assert outbox_keys(session) == expected
+    fresh(session)
+    assert session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")) == 0

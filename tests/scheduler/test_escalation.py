@@ -1,0 +1,135 @@
+"""Fixed-clock walks of an urgent and a normal request up the escalation ladder."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from handlers.policy.classify import Classification
+from handlers.services import escalation
+from handlers.services import requests as service
+from models import OutboxMessage, RequestEvent, ServiceRequest, WeChatUser
+from models.enums import RequestCategory, Urgency
+from scheduler.jobs import escalation_job
+from tests.scheduler.conftest import at
+from tests.support.factories import fresh, make_beneficiary, make_wechat_user
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    """A Shanghai time in December 2026."""
+    return datetime(2026, 12, day, hour, minute, tzinfo=TZ)
+
+
+def raise_request(session, app, town, urgency: Urgency, when: datetime) -> int:
+    """A family member's request, raised at `when` through the real service."""
+    elder = make_beneficiary(session, town.village, when, assistant=town.assistant)
+    family = make_wechat_user(session, f"o-family-{elder.id}", when, last_message_at=when)
+    request = service.open_request(
+        session, app.extensions["sanzhida"].request_env, beneficiary=elder,
+        classification=Classification(RequestCategory.MEDICAL, urgency), summary="需要帮助",
+        now=when, user=family,
+    )
+    session.commit()
+    return request.id
+
+
+def pushes(session, number: int) -> dict[str, datetime]:
+    """Escalation pushes queued for a request: key -> when they may go."""
+    fresh(session)
+    rows = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.request_id == number, OutboxMessage.idempotency_key.like("escalate:%"))
+    )
+    return {row.idempotency_key: row.next_attempt_at for row in rows}
+
+
+def level(session, number: int) -> int:
+    """The request's escalation level now."""
+    fresh(session)
+    return session.get(ServiceRequest, number).escalation_level
+
+
+def test_urgent_request_climbs_at_15_and_45_minutes_even_at_night(app, session, clock, jobs_ctx, town):
+    """Urgent at 23:00: town officers and the assistant at 23:15, city supervisors at 23:45, sent at once."""
+    number = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 23)))
+    assert escalation_job(jobs_ctx, at(clock, local(1, 23, 14))) == 0
+    assert escalation_job(jobs_ctx, at(clock, local(1, 23, 15))) == 1
+    assert level(session, number) == 1
+    first = pushes(session, number)
+    assert set(first) == {
+        f"escalate:{number}:1:{town.officer.id}",
+        f"escalate:{number}:1:{town.assistant.id}",
+        f"escalate:{number}:1:requester",
+    }
+    assert set(first.values()) == {local(1, 23, 15)}, "urgent pushes ignore quiet hours"
+    # Running the scan again at the same minute changes nothing.
+    assert escalation_job(jobs_ctx, local(1, 23, 15)) == 0
+    assert escalation_job(jobs_ctx, at(clock, local(1, 23, 44))) == 0
+    assert escalation_job(jobs_ctx, at(clock, local(1, 23, 45))) == 1
+    assert level(session, number) == 2
+    assert f"escalate:{number}:2:{town.supervisor.id}" in pushes(session, number)
+    events = session.scalars(select(RequestEvent).where(RequestEvent.request_id == number, RequestEvent.kind == "escalated")).all()
+    assert [e.data["level"] for e in events] == [1, 2]
+    assert "已等待15分钟" in events[0].body and "已等待45分钟" in events[1].body
+    # Nothing left to climb.
+    assert session.get(ServiceRequest, number).next_escalation_at is None
+
+
+def test_urgent_request_accepted_in_time_never_escalates(app, session, clock, jobs_ctx, town):
+    """Accepted at 10 minutes: the 15- and 45-minute rungs no longer apply."""
+    number = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 10)))
+    with app.extensions["sanzhida"].session_factory() as s:
+        request = s.get(ServiceRequest, number)
+        service.acknowledge(s, app.extensions["sanzhida"].request_env, request, request.assignee, local(1, 10, 10))
+        s.commit()
+    assert escalation_job(jobs_ctx, at(clock, local(1, 12))) == 0
+    assert level(session, number) == 0
+
+
+def test_normal_request_counts_service_hours_then_wall_time(app, session, clock, jobs_ctx, town):
+    """Raised 19:30: town officers at 09:30 next day (2 service hours); accepted, then 48 h and
+    96 h unresolved rungs; the 48 h rung falls in quiet hours and waits until 07:00."""
+    number = raise_request(session, app, town, Urgency.NORMAL, at(clock, local(1, 19, 30)))
+    # The new-task push itself is at 19:30, outside quiet hours: it goes at once.
+    assert escalation_job(jobs_ctx, at(clock, local(1, 23))) == 0
+    assert escalation_job(jobs_ctx, at(clock, local(2, 9, 29))) == 0
+    assert escalation_job(jobs_ctx, at(clock, local(2, 9, 30))) == 1
+    assert pushes(session, number)[f"escalate:{number}:1:{town.officer.id}"] == local(2, 9, 30)
+    with app.extensions["sanzhida"].session_factory() as s:
+        request = s.get(ServiceRequest, number)
+        service.acknowledge(s, app.extensions["sanzhida"].request_env, request, request.assignee, local(2, 10))
+        s.commit()
+    assert escalation_job(jobs_ctx, at(clock, local(3, 19, 29))) == 0
+    assert escalation_job(jobs_ctx, at(clock, local(3, 23, 30))) == 1
+    assert level(session, number) == 2
+    second = pushes(session, number)
+    assert second[f"escalate:{number}:2:{town.officer.id}"] == local(4, 7), "quiet hours hold it until 07:00"
+    assert escalation_job(jobs_ctx, at(clock, local(5, 19, 30))) == 1
+    third = pushes(session, number)
+    assert f"escalate:{number}:3:{town.supervisor.id}" in third
+    requester_note = [k for k in third if k.endswith(":requester")]
+    assert requester_note == [f"escalate:{number}:1:requester", f"escalate:{number}:2:requester",
+                              f"escalate:{number}:3:requester"]
+
+
+def test_requester_is_told_the_case_was_pressed(app, session, clock, jobs_ctx, town):
+    """The requester's notice names who was asked to press the case."""
+    number = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 9)))
+    escalation_job(jobs_ctx, at(clock, local(1, 9, 15)))
+    fresh(session)
+    row = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"escalate:{number}:1:requester")).one()
+    assert "已提请乡镇民政办督办" in row.payload["text"]
+    user = session.scalars(select(WeChatUser).where(WeChatUser.openid == row.recipient_openid)).one()
+    assert user.openid.startswith("o-family-")
+
+
+def test_waited_reads_naturally():
+    """Durations read as people say them."""
+    start = local(1, 9)
+    assert escalation.waited(start, local(1, 9, 15)) == "15分钟"
+    assert escalation.waited(start, local(1, 11)) == "2小时"
+    assert escalation.waited(start, local(1, 11, 5)) == "2小时5分钟"
+    assert escalation.waited(start, local(3, 12)) == "2天3小时"

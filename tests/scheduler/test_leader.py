@@ -1,0 +1,102 @@
+"""One leader among scheduler processes, handed over within the lock's TTL when the leader dies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import redis as redis_lib
+
+from scheduler.leader import Leadership
+
+
+def test_one_leader_and_handover_after_the_ttl(redis_client, redis_prefix):
+    """Two contenders: exactly one leads; when it stops renewing, the other takes over within the TTL."""
+    key = f"{redis_prefix}:scheduler:leader"
+    first, second = Leadership(redis_client, key, 1), Leadership(redis_client, key, 1)
+    assert first.heartbeat() == "acquired"
+    assert second.heartbeat() == "follower"
+    assert first.heartbeat() == "renewed"
+    assert [first.is_leader, second.is_leader] == [True, False]
+    # The leader "dies": it stops renewing. Within the TTL its lock lapses.
+    deadline = time.monotonic() + 3
+    while second.heartbeat() != "acquired":
+        assert time.monotonic() < deadline, "no handover within the TTL"
+        time.sleep(0.1)
+    assert first.heartbeat() == "follower", "the old leader learns it lost the lock"
+    assert second.is_leader and not first.is_leader
+
+
+def test_a_clean_shutdown_hands_over_at_once(redis_client, redis_prefix):
+    """Releasing on shutdown lets the next process lead without waiting for the TTL."""
+    key = f"{redis_prefix}:scheduler:leader"
+    first, second = Leadership(redis_client, key, 30), Leadership(redis_client, key, 30)
+    first.heartbeat()
+    first.release()
+    assert second.heartbeat() == "acquired"
+
+
+def test_two_scheduler_processes_one_leads_and_a_killed_leader_is_replaced(database_url, tmp_path, fake_wechat):
+    """Two real `sanzhida scheduler run` processes on one database and one Redis."""
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+    client = redis_lib.Redis.from_url(url)
+    prefix = f"t-proc-{os.getpid()}"
+    key = f"{prefix}:scheduler:leader"
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": url,
+        "REDIS_KEY_PREFIX": prefix,
+        "SCHEDULER_LEADER_TTL": "2",
+        "WECHAT_API_BASE_URL": fake_wechat.base_url,
+        "SANZHIDA_ENV": "test",
+    }
+    procs = [
+        subprocess.Popen([sys.executable, "-m", "bot.cli", "scheduler", "run"], env=env,
+                         stdout=open(tmp_path / f"s{i}.log", "w"), stderr=subprocess.STDOUT)
+        for i in range(2)
+    ]
+
+    def leader_pid(timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            owner = client.get(key)
+            if owner:
+                return int(owner.decode().split(":")[1])
+            time.sleep(0.1)
+        raise AssertionError("no leader: " + (tmp_path / "s0.log").read_text()[-2000:])
+
+    try:
+        first = leader_pid(20)
+        assert first in {p.pid for p in procs}
+        time.sleep(2.5)  # longer than the TTL: the leader keeps renewing, nobody else takes over
+        assert leader_pid(1) == first
+        logs = [(tmp_path / f"s{i}.log").read_text() for i in range(2)]
+        assert sum("scheduler=leader_acquired" in log for log in logs) == 1
+        os.kill(first, signal.SIGKILL)
+        # The lock lapses after the 2 s TTL and the survivor's next heartbeat (every TTL/3) takes
+        # it; the 10 s bound only keeps a broken handover from hanging the suite.
+        deadline = time.monotonic() + 10
+        while True:
+            owner = client.get(key)
+            if owner and int(owner.decode().split(":")[1]) != first:
+                break
+            assert time.monotonic() < deadline, "the survivor did not take over"
+            time.sleep(0.1)
+        survivor = next(p for p in procs if p.pid != first)
+        assert survivor.poll() is None
+    finally:
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        for leftover in client.scan_iter(match=f"{prefix}:*"):
+            client.delete(leftover)
+        client.close()
