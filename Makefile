@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 BIN := $(VENV)/bin
 
-.PHONY: install run test clean help
+.PHONY: install browser run test clean help
 
 help: ## Show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -23,12 +23,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed ## Create .venv and install the project with its test tools
 
-run: install ## Migrate, seed the demo if empty, and serve on http://$(HOST):$(PORT)
-	$(BIN)/sanzhida db upgrade
-	$(BIN)/sanzhida seed demo --if-empty
-	$(BIN)/sanzhida serve --host $(HOST) --port $(PORT)
+run: install ## Migrate, seed the demo if empty, run web + scheduler + WeChat stand-in (simulator on http://$(HOST):$(PORT)/dev/simulator/)
+	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT)
 
-test: install ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
+# The browser test drives Debian's Chromium (with a CJK font for readable screenshots).
+browser: ## Install Chromium and a CJK font from the system's packages if missing (needs root)
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing chromium and fonts-wqy-zenhei with apt-get (needs root) …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; }
+
+test: install browser ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean: ## Remove the virtualenv and the embedded database

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
 
 from flask import Flask, current_app, g, jsonify, request
 from sqlalchemy import Engine
@@ -13,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
 from wechatpy.crypto import WeChatCrypto
 
+from bot.clock import Clock, ShiftedClock, system_clock
 from bot.wechat import SanzhidaWeChatClient, make_wechat_client
 from config.logging import setup_logging
 from config.settings import Settings, load_settings
@@ -26,14 +25,6 @@ from handlers.services.requests import RequestEnv
 from models.db import make_engine, make_session_factory
 
 logger = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def system_clock() -> datetime:
-    """The real time, timezone-aware UTC; everything else receives it injected."""
-    return datetime.now(timezone.utc)
-
 
 @dataclass
 class AppServices:
@@ -76,7 +67,7 @@ def create_app(
     redis = _init_redis(settings, redis)
     app.extensions["sanzhida"] = AppServices(
         settings=settings,
-        clock=clock or system_clock,
+        clock=clock or make_clock(settings),
         engine=engine,
         session_factory=make_session_factory(engine),
         redis=redis,
@@ -88,11 +79,16 @@ def create_app(
         bind_guard=BindGuard(redis, Keys(settings.redis_prefix), settings.bind_max_failures),
         request_env=request_env(settings),
     )
-    _register_blueprints(app)
+    _register_blueprints(app, settings)
     _register_errors(app)
     app.teardown_appcontext(_close_session)
     logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
     return app
+
+
+def make_clock(settings: Settings) -> Clock:
+    """The system clock, or in development the shared shifted clock the simulator moves."""
+    return ShiftedClock(settings.dev_clock_file) if settings.dev_clock_file else system_clock
 
 
 def request_env(settings: Settings) -> RequestEnv:
@@ -126,7 +122,7 @@ def _init_crypto(settings: Settings) -> WeChatCrypto | None:
     return WeChatCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)
 
 
-def _register_blueprints(app: Flask) -> None:
+def _register_blueprints(app: Flask, settings: Settings) -> None:
     from bot.api import bp as api_bp
     from bot.health import bp as health_bp
     from bot.webhook import bp as webhook_bp
@@ -134,6 +130,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(webhook_bp)
     app.register_blueprint(api_bp)
+    if not settings.is_production:
+        # The simulator signs messages with the real token: never part of a production app.
+        from bot.simulator import bp as simulator_bp
+
+        app.register_blueprint(simulator_bp)
 
 
 def _register_errors(app: Flask) -> None:

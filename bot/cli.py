@@ -89,6 +89,30 @@ def serve(host: str, port: int, debug: bool) -> None:
     app.run(host=host, port=port, debug=debug, use_reloader=debug)
 
 
+@main.group("dev")
+def dev_group() -> None:
+    """Development tools."""
+
+
+@dev_group.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web service listens on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Web service port.")
+@click.option("--standin-port", default=8900, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the local WeChat API stand-in.")
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Demo seed when the database is empty.")
+@click.pass_context
+def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, seed_value: int) -> None:
+    """Migrate, seed the small demo if empty, then run web, scheduler and WeChat stand-in together."""
+    from bot.devstack import run_stack
+
+    settings = _settings()
+    if settings.is_production:
+        raise click.ClickException("dev run is for development; SANZHIDA_ENV is production")
+    ctx.invoke(db_upgrade, revision="head")
+    ctx.invoke(seed_demo, scale="small", seed_value=seed_value, if_empty=True)
+    sys.exit(run_stack(host, port, standin_port, click.echo))
+
+
 @main.command("fake-wechat")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
@@ -112,31 +136,51 @@ def seed() -> None:
 
 
 @seed.command("demo")
-@click.option("--scale", type=click.Choice(["small"]), default="small", show_default=True, help="How much data.")
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True,
+              help="small: one town, 60 beneficiaries, visits and cases; city: the reference city, 110,000 beneficiaries.")
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Random seed; same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database already has data.")
 def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
-    """Create a generated demo town with staff of every role and beneficiaries."""
-    from bot.app import system_clock
-    from handlers.services import demo
+    """Create a generated demo: a small town with some history, or a city of the reference city's size."""
+    import time
+
+    from bot.app import request_env
+    from bot.clock import system_clock
+    from handlers.services import demo, demo_city
     from handlers.services.pii import PiiCipher
     from models.db import make_engine, make_session_factory
 
     settings = _settings()
+    pii = PiiCipher(settings.pii_key)
+    started = time.monotonic()
+
+    def progress(phase: str, rows: int) -> None:
+        # The city takes a while: say what is being written, on stderr so stdout stays the summary.
+        click.echo(f"[{time.monotonic() - started:6.1f}s] {phase}: {rows}", err=True)
+
     engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as session:
-        try:
-            summary = demo.seed_small(session, PiiCipher(settings.pii_key), system_clock(), seed=seed_value)
-        except demo.AlreadySeeded:
-            if if_empty:
-                click.echo("The database already has data; demo not loaded.")
-                return
-            raise click.ClickException("The database already has regions; use an empty database for the demo.")
-        session.commit()
-    engine.dispose()
+    try:
+        with make_session_factory(engine)() as session:
+            try:
+                if scale == "city":
+                    summary = demo_city.seed_city(
+                        session, pii, system_clock(), tz=settings.tz, seed=seed_value, progress=progress
+                    )
+                else:
+                    summary = demo.seed_small(session, pii, system_clock(), seed=seed_value, env=request_env(settings))
+            except demo.AlreadySeeded:
+                if if_empty:
+                    click.echo("The database already has data; demo not loaded.")
+                    return
+                raise click.ClickException("The database already has regions; use an empty database for the demo.")
+            session.commit()
+            if scale == "city":
+                click.echo(f"[{time.monotonic() - started:6.1f}s] committed", err=True)
+    finally:
+        engine.dispose()
     click.echo(
         f"Demo loaded ({scale}): {summary.regions} regions, {summary.staff} staff, "
-        f"{summary.beneficiaries} beneficiaries."
+        f"{summary.beneficiaries} beneficiaries, {summary.visits} visits, {summary.requests} requests."
     )
 
 
@@ -211,7 +255,7 @@ def outbox_dispatch(batch: int, loop: bool, interval: float) -> None:
     """Send every due push once (or keep going with --loop)."""
     import time
 
-    from bot.app import system_clock
+    from bot.clock import system_clock
     from models.db import make_engine, make_session_factory
     from scheduler.jobs import dispatch_outbox
 
@@ -262,7 +306,7 @@ def outbox_list(status: str, limit: int) -> None:
 @click.argument("row_id", type=int)
 def outbox_retry(row_id: int) -> None:
     """Put a dead letter back in the queue once its cause is fixed."""
-    from bot.app import system_clock
+    from bot.clock import system_clock
     from handlers.services import outbox
     from models.db import make_engine, make_session_factory
 

@@ -79,6 +79,8 @@ class Settings:
     admin_api_token: str = field(default="", repr=False)
     pii_key: str = field(default="", repr=False)
     tz_name: str = "Asia/Shanghai"
+    # Development only: a file holding a time offset, so the simulator can move time forward.
+    dev_clock_file: str | None = None
     log_level: str = "INFO"
 
     @property
@@ -130,6 +132,7 @@ ENV_NAMES = {
     "admin_api_token": "ADMIN_API_TOKEN",
     "pii_key": "PII_KEY",
     "tz_name": "SANZHIDA_TZ",
+    "dev_clock_file": "SANZHIDA_DEV_CLOCK_FILE",
     "log_level": "LOG_LEVEL",
 }
 
@@ -196,6 +199,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     pii_key = secret("PII_KEY")
     if len(pii_key) < 32:
         raise ConfigError("PII_KEY must be at least 32 characters")
+    if production and text("SANZHIDA_DEV_CLOCK_FILE"):
+        raise ConfigError("SANZHIDA_DEV_CLOCK_FILE is for development only; unset it in production")
     if production:
         for name in ("SECRET_KEY", "ADMIN_API_TOKEN", "PII_KEY"):
             if len(text(name)) < 32:
@@ -239,10 +244,16 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         admin_api_token=secret("ADMIN_API_TOKEN"),
         pii_key=pii_key,
         tz_name=tz_name,
+        dev_clock_file=text("SANZHIDA_DEV_CLOCK_FILE") or None,
         log_level=(text("LOG_LEVEL") or "INFO").upper(),
     )
 
 
-def settings_variables() -> list[str]:
+# Read in development only; production refuses them, so deployment files leave them out.
+DEV_ONLY_VARIABLES = frozenset({"SANZHIDA_DEV_CLOCK_FILE"})
+
+
+def settings_variables(*, include_dev_only: bool = True) -> list[str]:
     """Every environment variable the settings read, for docs and deployment checks."""
-    return [ENV_NAMES[f.name] for f in fields(Settings) if f.name in ENV_NAMES]
+    names = [ENV_NAMES[f.name] for f in fields(Settings) if f.name in ENV_NAMES]
+    return names if include_dev_only else [n for n in names if n not in DEV_ONLY_VARIABLES]

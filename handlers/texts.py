@@ -49,8 +49,9 @@ RELATIONS_BY_NUMBER = ("本人", "子女", "配偶", "其他亲属", "邻居或�
 
 # --- requests (beneficiary side) ----------------------------------------------------------------
 
-REQUEST_OPENED = "已收到您的求助，编号 {number}。\n{handler}会尽快联系您。"
-REQUEST_OPENED_HANDLER = "负责人：{name}，电话 {phone}"
+REQUEST_OPENED = "已收到您的求助，编号 {number}。\n{handler}"
+REQUEST_OPENED_HANDLER = "负责人：{name}，电话 {phone}，会尽快联系您。"
+REQUEST_OPENED_OFFICE = "乡镇民政办会尽快联系您。"
 REQUEST_APPENDED = "已补充到求助 {number}，{name}会看到。"
 REQUEST_EMERGENCY = "情况紧急请先拨打 {numbers}！我们也已通知{name}马上处理。"
 WHICH_BENEFICIARY = "请问是为谁求助？回复序号：\n{options}"

@@ -1,5 +1,8 @@
 """The scheduler process: APScheduler's BlockingScheduler in the deployment's time zone.
 
+This module is the process's composition root (like `bot.app.create_app` for the web): it wires
+the database, Redis, the WeChat client and the clock; the jobs themselves only call services.
+
 Several processes may run for availability; only the leader (see leader.py) runs jobs. Each job
 is idempotent anyway, so a moment with two leaders changes nothing.
 """
@@ -72,7 +75,7 @@ class SchedulerProcess:
 
 def build_process(settings: Settings, clock=None) -> SchedulerProcess:
     """Connect to the database, Redis and WeChat the way the web app does."""
-    from bot.app import request_env, system_clock
+    from bot.app import make_clock, request_env
     from bot.wechat import make_wechat_client
     from handlers.services.kv import make_redis
     from models.db import make_engine, make_session_factory
@@ -85,7 +88,7 @@ def build_process(settings: Settings, clock=None) -> SchedulerProcess:
         env=request_env(settings),
     )
     leadership = Leadership(redis, f"{settings.redis_prefix}:scheduler:leader", settings.scheduler_leader_ttl)
-    return SchedulerProcess(settings, context, clock or system_clock, leadership, engine)
+    return SchedulerProcess(settings, context, clock or make_clock(settings), leadership, engine)
 
 
 def build_scheduler(process: SchedulerProcess) -> BlockingScheduler:

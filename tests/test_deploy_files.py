@@ -78,7 +78,7 @@ def test_compose_defines_the_four_services(compose):
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_services_get_exactly_the_settings_variables(compose, name):
     """Every settings variable is passed, and nothing the settings do not read."""
-    assert set(environment(compose["services"][name])) == set(settings_variables())
+    assert set(environment(compose["services"][name])) == set(settings_variables(include_dev_only=False))
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)

@@ -167,10 +167,10 @@ def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hour
 
 
 def handler_line(request: ServiceRequest) -> str:
-    """`负责人：王芳，电话 138…` for replies to the requester."""
+    """`负责人：王芳，电话 138…，会尽快联系您。` for replies to the requester."""
     staff = request.assignee
     if staff is None:
-        return "乡镇民政办"
+        return texts.REQUEST_OPENED_OFFICE
     return texts.REQUEST_OPENED_HANDLER.format(name=staff.name, phone=staff.phone)
 
 

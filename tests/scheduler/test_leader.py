@@ -10,6 +10,7 @@ import time
 
 import redis as redis_lib
 
+from bot.devstack import stop_processes
 from scheduler.leader import Leadership
 
 
@@ -89,14 +90,7 @@ def test_two_scheduler_processes_one_leads_and_a_killed_leader_is_replaced(datab
         survivor = next(p for p in procs if p.pid != first)
         assert survivor.poll() is None
     finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
         for leftover in client.scan_iter(match=f"{prefix}:*"):
             client.delete(leftover)
         client.close()

@@ -1,0 +1,151 @@
+// The simulator page: personas, a phone-like chat per persona, pushes polled from the WeChat stand-in.
+"use strict";
+
+const chats = {};        // openid -> list of chat items
+const unread = {};       // openid -> count of pushes not yet seen
+let personas = [];
+let current = null;
+let lastCall = -1;
+
+async function api(path, options) {
+  const response = await fetch(`/dev/simulator/api/${path}`, options);
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(body.message || `HTTP ${response.status}`);
+  return body;
+}
+
+function post(path, data) {
+  return api(path, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(data) });
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+function renderItem(item) {
+  if (item.kind === "template") {
+    const card = el("div", "card");
+    card.appendChild(el("div", "title", item.title));
+    const list = el("dl");
+    for (const [label, value] of item.fields) {
+      list.appendChild(el("dt", "", label));
+      list.appendChild(el("dd", "", value));
+    }
+    card.appendChild(list);
+    return card;
+  }
+  return el("div", `msg ${item.from || "account"}`, item.text);
+}
+
+function renderChat() {
+  const chat = document.getElementById("chat");
+  chat.replaceChildren(...(chats[current] || []).map(renderItem));
+  chat.scrollTop = chat.scrollHeight;
+}
+
+function renderPersonas() {
+  const list = document.getElementById("personas");
+  list.replaceChildren(...personas.map((p) => {
+    const item = el("li");
+    const button = el("button", p.openid === current ? "active" : "", p.label);
+    button.dataset.openid = p.openid;
+    if (unread[p.openid]) button.appendChild(el("span", "badge", String(unread[p.openid])));
+    button.addEventListener("click", () => choose(p.openid));
+    item.appendChild(button);
+    return item;
+  }));
+}
+
+function choose(openid) {
+  current = openid;
+  unread[openid] = 0;
+  const persona = personas.find((p) => p.openid === openid);
+  document.getElementById("phone-title").textContent = persona ? persona.label : "请选择身份";
+  renderPersonas();
+  renderChat();
+}
+
+function add(openid, items) {
+  chats[openid] = (chats[openid] || []).concat(items);
+  if (openid === current) renderChat();
+}
+
+async function send(data) {
+  if (!current) { alert("请先选择身份"); return; }
+  const openid = current;
+  try {
+    const result = await post("send", { openid, ...data });
+    add(openid, result.messages);
+    await poll();
+  } catch (error) {
+    add(openid, [{ from: "system", text: `发送失败：${error.message}` }]);
+  }
+}
+
+async function poll() {
+  try {
+    const result = await api(`inbox?after=${lastCall}`);
+    lastCall = Math.max(lastCall, result.last);
+    for (const item of result.items) {
+      add(item.openid, [item]);
+      if (item.openid !== current) unread[item.openid] = (unread[item.openid] || 0) + 1;
+    }
+    if (result.items.length) renderPersonas();
+  } catch (error) {
+    document.getElementById("tick-log").textContent = `读取推送失败：${error.message}`;
+  }
+}
+
+async function load() {
+  const state = await api("state");
+  personas = state.personas;
+  document.getElementById("now").textContent = state.now;
+  for (const button of document.querySelectorAll(".clock-btn")) button.disabled = !state.clock_movable;
+  const cards = document.getElementById("cards");
+  cards.className = "cards";
+  cards.replaceChildren(...state.cards.map((c) => {
+    const item = el("li", "", `${c.name}（${c.village}）协理员：${c.assistant || "未指定"}  绑定码 ${c.bind_code}`);
+    const scan = el("button", "scan-btn", "扫码");
+    scan.dataset.code = c.bind_code;
+    scan.addEventListener("click", () => send({ kind: "scan", bind_code: c.bind_code }));
+    item.appendChild(scan);
+    return item;
+  }));
+  renderPersonas();
+}
+
+document.getElementById("composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = document.getElementById("text");
+  const text = input.value.trim();
+  if (!text) return;
+  input.value = "";
+  send({ kind: "text", text });
+});
+document.getElementById("voice-btn").addEventListener("click", () => {
+  const said = prompt("语音里说了什么？");
+  if (said) send({ kind: "voice", text: said });
+});
+document.getElementById("location-btn").addEventListener("click", () => send({ kind: "location" }));
+for (const button of document.querySelectorAll(".menu-btn")) {
+  button.addEventListener("click", () => send({ kind: "click", key: button.dataset.key, label: button.textContent }));
+}
+for (const button of document.querySelectorAll(".clock-btn")) {
+  button.addEventListener("click", async () => {
+    try {
+      const result = await post("clock", { minutes: Number(button.dataset.minutes) });
+      document.getElementById("now").textContent = result.now;
+      document.getElementById("tick-log").textContent =
+        `模拟时间 ${result.now}\n` + Object.entries(result.results).map(([k, v]) => `${k}: ${v}`).join("\n");
+      await poll();
+    } catch (error) {
+      document.getElementById("tick-log").textContent = `调整时间失败：${error.message}`;
+    }
+  });
+}
+
+load().then(poll);
+setInterval(poll, 3000);

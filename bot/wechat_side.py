@@ -1,0 +1,107 @@
+"""WeChat's side of the webhook: build messages and sign (and encrypt) them exactly as WeChat's
+servers do. Used by the development simulator and by the tests; never by production code paths."""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from datetime import datetime
+
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+_msg_ids = itertools.count(6_000_000_000_000_000_001)
+
+
+def cdata(value) -> str:
+    """Wrap a value as WeChat does for string fields."""
+    return f"<![CDATA[{value}]]>"
+
+
+def message_xml(openid: str, msg_type: str, created: int, inner: str, *, account: str,
+                msg_id: int | None = None) -> str:
+    """The plaintext XML of one message or event."""
+    parts = [
+        f"<ToUserName>{cdata(account)}</ToUserName>",
+        f"<FromUserName>{cdata(openid)}</FromUserName>",
+        f"<CreateTime>{created}</CreateTime>",
+        f"<MsgType>{cdata(msg_type)}</MsgType>",
+        inner,
+    ]
+    if msg_type != "event":
+        parts.append(f"<MsgId>{msg_id if msg_id is not None else next(_msg_ids)}</MsgId>")
+    return "<xml>" + "".join(parts) + "</xml>"
+
+
+def text_inner(content: str) -> str:
+    """Fields of a text message."""
+    return f"<Content>{cdata(content)}</Content>"
+
+
+def voice_inner(media_id: str, recognition: str = "") -> str:
+    """Fields of a voice message (Recognition only when WeChat recognised speech)."""
+    inner = f"<MediaId>{cdata(media_id)}</MediaId><Format>{cdata('amr')}</Format>"
+    return inner + (f"<Recognition>{cdata(recognition)}</Recognition>" if recognition else "")
+
+
+def location_inner(lat: float, lng: float, label: str, scale: int = 15) -> str:
+    """Fields of a location message."""
+    return (f"<Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y>"
+            f"<Scale>{scale}</Scale><Label>{cdata(label)}</Label>")
+
+
+def event_inner(event: str, key: str | None = None) -> str:
+    """Fields of an event."""
+    inner = f"<Event>{cdata(event)}</Event>"
+    return inner + (f"<EventKey>{cdata(key)}</EventKey>" if key is not None else "")
+
+
+@dataclass
+class WeChatSide:
+    """Signs and, in safe or compatible mode, encrypts a message for the /wechat endpoint."""
+
+    token: str
+    app_id: str
+    aes_key: str | None = None
+    account: str = "gh_sanzhida"
+
+    def signature(self, timestamp: str, nonce: str) -> str:
+        """WeChat's URL signature: sha1 of the sorted token, timestamp and nonce."""
+        signer = WeChatSigner()
+        signer.add_data(self.token, timestamp, nonce)
+        return signer.signature
+
+    def envelope(self, xml: str, now: datetime, *, mode: str = "plain", nonce: str | None = None,
+                 signature: str | None = None, msg_signature: str | None = None) -> tuple[dict, str]:
+        """(query parameters, body) as WeChat posts them in `plain`, `aes` or `compatible` mode."""
+        ts = str(int(now.timestamp()))
+        nonce = nonce or secrets.token_hex(6)
+        params = {"signature": signature or self.signature(ts, nonce), "timestamp": ts, "nonce": nonce}
+        if mode == "plain":
+            return params, xml
+        sealed = ET.fromstring(WeChatCrypto(self.token, self.aes_key, self.app_id).encrypt_message(xml, nonce, ts))
+        encrypt = sealed.findtext("Encrypt")
+        params["encrypt_type"] = "aes"
+        params["msg_signature"] = msg_signature or sealed.findtext("MsgSignature")
+        if mode == "aes":
+            return params, f"<xml><ToUserName>{cdata(self.account)}</ToUserName><Encrypt>{cdata(encrypt)}</Encrypt></xml>"
+        return params, xml.replace("</xml>", f"<Encrypt>{cdata(encrypt)}</Encrypt></xml>")
+
+    def open_reply(self, body: bytes | str) -> str:
+        """The plaintext of a passive reply (decrypted when it came encrypted)."""
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        if "<Encrypt>" not in text:
+            return text
+        sealed = ET.fromstring(text)
+        return WeChatCrypto(self.token, self.aes_key, self.app_id).decrypt_message(
+            text, sealed.findtext("MsgSignature"), sealed.findtext("TimeStamp"), sealed.findtext("Nonce")
+        )
+
+
+def reply_fields(xml: str) -> dict:
+    """The fields of a passive reply (empty for WeChat's "success")."""
+    if not xml or xml == "success":
+        return {}
+    return {child.tag: child.text for child in ET.fromstring(xml)}

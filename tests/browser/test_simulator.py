@@ -1,0 +1,144 @@
+"""The whole 三直达 loop in the simulator, in headless Chromium: a family member scans the card and
+asks for help; the assistant sees the push and accepts; time moves on and an unanswered second
+request escalates to the town officer; the first is resolved and rated.
+
+Screenshots of each persona's chat go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from bot.app import create_app
+from bot.clock import ShiftedClock
+from handlers.services import demo, roster
+from handlers.services.pii import PiiCipher
+from models import Beneficiary, Staff
+from models.enums import StaffRole
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_simulator(settings, db, redis_client, session, tmp_path):
+    """The app on a real port with a shifted clock set to 09:00 Shanghai and the small demo loaded."""
+    settings = settings.with_overrides(dev_clock_file=str(tmp_path / "clock-offset"))
+    clock = ShiftedClock(settings.dev_clock_file)
+    local_now = clock().astimezone(settings.tz)
+    nine = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time().replace(hour=9), settings.tz)
+    clock.advance(nine - local_now)
+    demo.seed_small(session, PiiCipher(settings.pii_key), clock() - timedelta(days=60), seed=3)
+    session.commit()
+    app = create_app(settings, engine=db, redis=redis_client)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/dev/simulator/"
+    server.shutdown()
+
+
+@pytest.fixture
+def page(live_simulator):
+    """A headless Chromium page on the simulator."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        page.goto(live_simulator)
+        yield page
+        browser.close()
+
+
+def persona(page, label_start: str):
+    """Switch to the persona whose label starts with `label_start`."""
+    page.locator("#personas button", has_text=label_start).first.click()
+    expect(page.locator("#phone-title")).to_contain_text(label_start)
+
+
+def say(page, text: str) -> None:
+    """Type and send a text message as the current persona."""
+    page.fill("#text", text)
+    page.click("#send-btn")
+
+
+def chat(page):
+    """The current persona's chat pane."""
+    return page.locator("#chat")
+
+
+def shot(page, name: str) -> None:
+    """Save a screenshot of the current persona's chat."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"simulator-{name}.png"), full_page=True)
+
+
+def test_the_whole_loop_in_the_browser(page, session):
+    """Bind by scanning, ask by voice, accept, escalate after time moves, resolve, rate."""
+    first, second = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(2)).all()
+    assistant = roster.current_assignment(session, first).staff
+    officer = session.scalars(select(Staff).where(Staff.role == StaffRole.TOWN_OFFICER.value).order_by(Staff.id)).first()
+    expect(page.locator("#personas button")).not_to_have_count(0)
+
+    # A family member scans the care card and binds as 子女.
+    persona(page, f"{first.name}的家属")
+    page.locator("#cards li", has_text=first.bind_code).locator("button").click()
+    expect(chat(page)).to_contain_text("请问您是")
+    say(page, "2")
+    expect(chat(page)).to_contain_text("绑定成功")
+    # A voice message (what was said is typed in the prompt) raises the request.
+    page.once("dialog", lambda dialog: dialog.accept("我妈腿疼得厉害，降压药也吃完了"))
+    page.click("#voice-btn")
+    expect(chat(page)).to_contain_text("已收到您的求助，编号")
+    number = re.search(r"编号 (\d+)", chat(page).inner_text()).group(1)
+    expect(chat(page)).to_contain_text(assistant.name)
+    shot(page, "family-asks")
+
+    # The assistant sees the task push (a customer-service message: they wrote to the account
+    # when they bound, so WeChat's 48-hour window is open), and accepts.
+    persona(page, f"{assistant.name}（协理员")
+    expect(chat(page)).to_contain_text(f"新求助 {number}号", timeout=15000)
+    say(page, f"接单 {number}")
+    expect(chat(page)).to_contain_text(f"已接单：{number}号")
+    shot(page, "assistant-accepts")
+
+    # A second family raises a request nobody answers.
+    persona(page, f"{second.name}的家属")
+    page.locator("#cards li", has_text=second.bind_code).locator("button").click()
+    expect(chat(page)).to_contain_text("请问您是")
+    say(page, "4")
+    expect(chat(page)).to_contain_text("绑定成功")
+    say(page, "家里房子漏雨了，墙也裂了")
+    expect(chat(page)).to_contain_text("已收到您的求助，编号")
+    second_number = re.findall(r"编号 (\d+)", chat(page).inner_text())[-1]
+
+    # Time moves on three hours: the scheduler escalates the unanswered request to the town officer.
+    page.click("button[data-minutes='180']")
+    expect(page.locator("#tick-log")).to_contain_text("escalation_scan: 1")
+    persona(page, officer.name)
+    expect(chat(page)).to_contain_text(f"请督办：求助 {second_number}号", timeout=15000)
+    shot(page, "town-officer-escalation")
+    expect(page.locator("#chat")).to_contain_text("已等待3小时")
+
+    # The assistant resolves the first request; the family member is asked to rate, and rates.
+    persona(page, f"{assistant.name}（协理员")
+    say(page, f"完成 {number} 已送药上门，血压正常")
+    expect(chat(page)).to_contain_text(f"已办结：{number}号")
+    persona(page, f"{first.name}的家属")
+    expect(chat(page)).to_contain_text(f"评价 {number} 5", timeout=15000)
+    say(page, f"评价 {number} 5 很及时")
+    expect(chat(page)).to_contain_text("谢谢您的评价")
+    shot(page, "family-rates")
+    persona(page, f"{second.name}的家属")
+    expect(chat(page)).to_contain_text("已提请乡镇民政办督办", timeout=15000)
+    shot(page, "second-family-pressed")
