@@ -164,3 +164,17 @@ def test_visit_frequency_strictest_category_wins(categories, expected):
     """The shortest period among the beneficiary's categories."""
     assert visits.frequency_days(categories) == expected
     assert visits.next_due(categories, date(2026, 12, 1), date(2026, 1, 1)) == date(2026, 12, 1) + timedelta(days=expected)
+
+
+@pytest.mark.parametrize(
+    "categories, last_visit, registered, expected",
+    [
+        (["特困"], None, date(2026, 11, 1), date(2026, 11, 8)),  # never visited: one period after registration
+        (["低保"], None, date(2026, 11, 1), date(2026, 12, 1)),
+        (["低保", "留守老人"], date(2026, 11, 20), date(2025, 1, 1), date(2026, 11, 27)),
+        (["残疾人"], date(2026, 11, 20), date(2025, 1, 1), date(2026, 12, 4)),
+    ],
+)
+def test_next_visit_due_table(categories, last_visit, registered, expected):
+    """Next due date from the last visit, or from registration for a first visit."""
+    assert visits.next_due(categories, last_visit, registered) == expected
