@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.app import db_session, services
 from bot.openapi import openapi_document
 from handlers.policy import id_number
+from handlers.policy.validate import PHONE_PATTERN, REGION_CODE_PATTERN, STAFF_NO_PATTERN
 from handlers.services import binding, listing, roster
 from handlers.services.listing import MAX_PER_PAGE, PageRequest
 from models import AuditEntry, Beneficiary, Staff
@@ -40,13 +41,6 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 # Admin payloads are a few fields; anything bigger is a mistake or an attack.
 MAX_BODY_BYTES = 64 * 1024
 AUDIT_LABEL = "admin-api"
-
-# Mainland mobile numbers, or a landline with its area code (0716-1234567).
-PHONE_PATTERN = re.compile(r"^(?:1[3-9]\d{9}|0\d{2,3}-\d{7,8})$")
-# 行政区划代码 are digits only.
-REGION_CODE_PATTERN = re.compile(r"^\d{1,20}$")
-# 工号 are typed in chat commands (`转派 12 A0031`), which upper-case them and split on spaces.
-STAFF_NO_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,31}$")
 
 # What the caller reads, in one place.
 MSG_UNAUTHORIZED = "缺少或错误的访问令牌"

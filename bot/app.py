@@ -59,6 +59,9 @@ def create_app(
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_NAME="sanzhida_session",
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        WTF_CSRF_TIME_LIMIT=8 * 3600,
         SESSION_COOKIE_SECURE=settings.is_production,
         JSON_AS_ASCII=False,
     )
@@ -80,6 +83,7 @@ def create_app(
         request_env=request_env(settings),
     )
     _register_blueprints(app, settings)
+    _init_csrf(app)
     _register_errors(app)
     app.teardown_appcontext(_close_session)
     logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
@@ -130,6 +134,9 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
     app.register_blueprint(health_bp)
     app.register_blueprint(webhook_bp)
     app.register_blueprint(api_bp)
+    from bot.office import bp as office_bp
+
+    app.register_blueprint(office_bp)
     if not settings.is_production:
         # The simulator signs messages with the real token: never part of a production app.
         from bot.simulator import bp as simulator_bp
@@ -137,9 +144,27 @@ def _register_blueprints(app: Flask, settings: Settings) -> None:
         app.register_blueprint(simulator_bp)
 
 
+def _init_csrf(app: Flask) -> None:
+    from flask_wtf.csrf import CSRFProtect
+
+    csrf = CSRFProtect(app)
+    # WeChat, API clients and the simulator's JSON calls cannot carry a form token; they are
+    # authenticated by signature, bearer token, or exist only in development.
+    for name in ("wechat", "api", "simulator"):
+        if name in app.blueprints:
+            csrf.exempt(app.blueprints[name])
+
+
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
+        if request.path.startswith("/office"):
+            # People read these pages: a short page in Chinese, not JSON.
+            from flask import render_template
+            from flask_wtf.csrf import CSRFError
+
+            message = "页面已过期，请刷新后重试" if isinstance(exc, CSRFError) else exc.description
+            return render_template("office/error.html", code=exc.code, message=message), exc.code
         return jsonify(error=exc.name, message=exc.description), exc.code
 
     @app.errorhandler(Exception)

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import requests
 
+from handlers.services.demo import DEMO_PASSWORD
+
 STARTUP_SECONDS = 30
 
 
@@ -76,6 +78,7 @@ def run_stack(host: str, port: int, standin_port: int, echo) -> int:
     echo(
         "\n三直达 is running with the WeChat simulator:\n"
         f"  Simulator:   {base}/dev/simulator/\n"
+        f"  Dashboard:   {base}/office/   (demo sign-in: S0001 / {DEMO_PASSWORD})\n"
         f"  Health:      {base}/healthz\n"
         f"  WeChat API stand-in: http://127.0.0.1:{standin_port}/_calls\n"
         "Press Ctrl-C to stop everything.\n"

@@ -98,3 +98,7 @@ QUIET_HOURS = (time(22, 0), time(7, 0))
 
 # A visit overdue by more than this many days is escalated to the town officers.
 VISIT_OVERDUE_SLACK_DAYS = 7
+
+# Dashboard sign-in: this many wrong passwords in a row lock the account for a while.
+LOGIN_MAX_FAILURES = 5
+LOGIN_LOCK_MINUTES = 15

@@ -56,14 +56,14 @@ def dispatch_outbox(
         try:
             kind = outbox.send(client, row, use_custom)
         except WeChatClientException as exc:
-            status = _record(session_factory, lambda s: outbox.mark_failed(
-                s, row, exc.errcode, f"{exc.errcode}: {exc.errmsg}", clock(), rng))
+            errcode, error = exc.errcode, f"{exc.errcode}: {exc.errmsg}"
+            status = _record(session_factory, lambda s: outbox.mark_failed(s, row, errcode, error, clock(), rng))
             if status == "dead":
                 report.dead += 1
-                logger.warning("outbox=dead id=%s errcode=%s attempts=%s", row.id, exc.errcode, row.attempts)
+                logger.warning("outbox=dead id=%s errcode=%s attempts=%s", row.id, errcode, row.attempts)
             else:
                 report.retried += 1
-                logger.info("outbox=retry id=%s errcode=%s attempts=%s", row.id, exc.errcode, row.attempts)
+                logger.info("outbox=retry id=%s errcode=%s attempts=%s", row.id, errcode, row.attempts)
             continue
         _record(session_factory, lambda s: outbox.mark_sent(s, row, kind, clock()))
         report.sent += 1

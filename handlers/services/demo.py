@@ -20,7 +20,7 @@ from handlers.policy import id_number
 from handlers.policy import visits as schedule
 from handlers.policy.classify import classify
 from handlers.policy.commands import VisitReport
-from handlers.services import escalation, roster, visits
+from handlers.services import accounts, escalation, roster, visits
 from handlers.services import requests as request_service
 from handlers.services.pii import PiiCipher
 from models import Beneficiary, FamilyLink, Region, ServiceRequest, Staff, Visit, WeChatUser
@@ -106,6 +106,10 @@ class DemoSummary:
     requests: int = 0
 
 
+# The dashboard password of every staff member in the small demo (development only).
+DEMO_PASSWORD = "sanzhida-demo"
+
+
 class AlreadySeeded(Exception):
     """The database already has regions; seeding again would mix two demos."""
 
@@ -138,8 +142,10 @@ def seed_small(
     now: datetime,
     seed: int = 1,
     env: request_service.RequestEnv | None = None,
+    password: str | None = None,
 ) -> DemoSummary:
-    """One town, three villages, staff of every role and sixty beneficiaries; with `env`, visits and cases too."""
+    """One town, three villages, staff of every role and sixty beneficiaries; with `env`, visits and
+    cases too; with `password`, every demo staff member can sign in to the dashboard with it."""
     if session.scalar(select(func.count()).select_from(Region)):
         raise AlreadySeeded("数据库里已有区域数据")
     rng = random.Random(seed)
@@ -165,10 +171,13 @@ def seed_small(
     def add_staff(prefix: str, role: StaffRole, region: Region) -> Staff:
         nonlocal staff_count
         staff_count += 1
-        return roster.create_staff(
+        staff = roster.create_staff(
             session, staff_no=f"{prefix}{staff_count:04d}", name=_name(rng), phone=_phone(rng),
             role=role, region=region, now=founded,
         )
+        if password:
+            accounts.set_password(staff, password, founded)
+        return staff
 
     add_staff("S", StaffRole.ADMIN, city)
     add_staff("S", StaffRole.CITY_SUPERVISOR, city)

@@ -474,6 +474,15 @@ def supervise(session: Session, env: RequestEnv, request: ServiceRequest, staff:
     return texts.SUPERVISED.format(number=request.id, name=assignee.name if assignee else "乡镇民政办")
 
 
+def comment(session: Session, env: RequestEnv, request: ServiceRequest, staff: Staff, text: str, now) -> None:
+    """An internal note on the case timeline (from the dashboard); the requester is not told."""
+    _require_handle(staff, request)
+    if not text.strip():
+        raise DomainError("请写上备注内容")
+    request.updated_at = now
+    _event(session, env, request, EventKind.COMMENT, now, staff=staff, body=text.strip()[:1000])
+
+
 # --- requester actions -------------------------------------------------------------------------
 
 

@@ -6,12 +6,12 @@ import random
 import secrets
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.policy import id_number
 from handlers.services.pii import PiiCipher
-from models import Assignment, Beneficiary, BeneficiaryCategoryLink, Region, Staff
+from models import Assignment, Beneficiary, BeneficiaryCategoryLink, CareCard, Region, Staff
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
 
 # No 0/O, 1/I/L: codes are read off a printed card by elderly people and typed on phones.
@@ -159,6 +159,13 @@ def assign_assistant(
         previous.ended_at = now
         # The partial unique index allows one open row: close the old one first.
         session.flush()
+    # The cards on the beneficiary's wall now show the wrong person (or nobody): mark them
+    # outdated so the office knows to reprint.
+    session.execute(
+        update(CareCard)
+        .where(CareCard.beneficiary_id == beneficiary.id, CareCard.outdated_at.is_(None))
+        .values(outdated_at=now)
+    )
     assignment = Assignment(
         beneficiary=beneficiary,
         staff=assistant,

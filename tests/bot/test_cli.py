@@ -178,3 +178,24 @@ def test_inbound_failed_lists_messages_whose_handling_failed(tmp_path):
     assert result.exit_code == 0
     assert "o-1\ttext\tRuntimeError" in result.output and "o-0" not in result.output
     assert "13912345678" not in result.output
+
+
+def test_staff_set_password_lets_them_sign_in(tmp_path):
+    """`staff set-password` stores a hash that the dashboard's sign-in accepts; short ones are refused."""
+    from handlers.services import accounts
+    from models.db import make_engine, make_session_factory
+
+    env = cli_env(tmp_path)
+    runner = CliRunner()
+    runner.invoke(main, ["db", "upgrade"], env=env)
+    runner.invoke(main, ["seed", "demo"], env=env)
+    short = runner.invoke(main, ["staff", "set-password", "T0003", "--password", "short"], env=env)
+    assert short.exit_code == 1 and "至少8位" in short.output
+    done = runner.invoke(main, ["staff", "set-password", "t0003", "--password", "a-long-password"], env=env)
+    assert done.exit_code == 0, done.output
+    engine = make_engine(env["DATABASE_URL"])
+    from datetime import datetime, timezone
+
+    with make_session_factory(engine)() as session:
+        assert accounts.authenticate(session, "T0003", "a-long-password", datetime.now(timezone.utc)).staff_no == "T0003"
+    engine.dispose()
