@@ -7,57 +7,24 @@ Screenshots of each persona's chat go to test-artifacts/ (gitignored)."""
 from __future__ import annotations
 
 import re
-import threading
-from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
-from bot.app import create_app
-from bot.clock import ShiftedClock
-from handlers.services import demo, roster
-from handlers.services.pii import PiiCipher
+from handlers.services import roster
 from models import Beneficiary, Staff
 from models.enums import StaffRole
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
+from tests.browser.conftest import screenshot
 
 
 @pytest.fixture
-def live_simulator(settings, db, redis_client, session, tmp_path):
-    """The app on a real port with a shifted clock set to 09:00 Shanghai and the small demo loaded."""
-    settings = settings.with_overrides(dev_clock_file=str(tmp_path / "clock-offset"))
-    clock = ShiftedClock(settings.dev_clock_file)
-    local_now = clock().astimezone(settings.tz)
-    nine = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time().replace(hour=9), settings.tz)
-    clock.advance(nine - local_now)
-    demo.seed_small(session, PiiCipher(settings.pii_key), clock() - timedelta(days=60), seed=3)
-    session.commit()
-    app = create_app(settings, engine=db, redis=redis_client)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}/dev/simulator/"
-    server.shutdown()
-
-
-@pytest.fixture
-def page(live_simulator):
+def page(live_base, browser):
     """A headless Chromium page on the simulator."""
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-        page.goto(live_simulator)
-        yield page
-        browser.close()
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+    page.goto(f"{live_base}/dev/simulator/")
+    yield page
+    page.close()
 
 
 def persona(page, label_start: str):
@@ -79,8 +46,7 @@ def chat(page):
 
 def shot(page, name: str) -> None:
     """Save a screenshot of the current persona's chat."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"simulator-{name}.png"), full_page=True)
+    screenshot(page, f"simulator-{name}")
 
 
 def test_the_whole_loop_in_the_browser(page, session):

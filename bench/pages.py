@@ -1,0 +1,346 @@
+"""Time the office dashboard pages in-process (server time, no network) against a real database.
+
+    .venv/bin/python bench/pages.py --database-url postgresql://postgres@127.0.0.1/sz_city \
+        [--redis-url redis://127.0.0.1:6379/14] [--runs 7] [--json out.json]
+
+The app is built by `create_app` as in development and driven by Flask's test client. For each
+role (admin, city_supervisor, town_officer, assistant) one member of staff is picked from the
+database, given a known password (bench data, committed) and signed in through the real form.
+Each page is fetched once to warm up, then `--runs` times; the table shows median, p90 and max,
+the SQL statements per request and the time spent in them. `/healthz` is timed alongside as the
+baseline for machine noise. The target is a median under 300 ms per page.
+
+A measurement, not a test: the exit code is 0 unless a page answers with something other than 200.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import resource
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, event, func, select
+from sqlalchemy.orm import Session
+
+from bot.app import create_app
+from config.settings import load_settings
+from handlers.services import accounts
+from handlers.services import scope as scoping
+from handlers.services.dashboard import OPEN
+from handlers.services.scope import Scope, scope_for
+from models import Assignment, Beneficiary, Region, RequestEvent, ServiceRequest, Staff, Visit
+from models.db import make_engine
+from models.enums import RegionLevel, StaffRole
+
+TARGET_MS = 300.0
+PASSWORD = "bench-pages-password"
+ROLES = (StaffRole.ADMIN, StaffRole.CITY_SUPERVISOR, StaffRole.TOWN_OFFICER, StaffRole.ASSISTANT)
+CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
+
+
+@dataclass
+class SqlMeter:
+    """Counts SQL statements and the time spent in them, between `reset()` calls."""
+
+    statements: int = 0
+    seconds: float = 0.0
+    _started: list[float] = field(default_factory=list)
+
+    def attach(self, engine: Engine) -> None:
+        """Listen to every statement the engine runs."""
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def reset(self) -> None:
+        """Start a new count."""
+        self.statements, self.seconds = 0, 0.0
+
+    def _before(self, *_args) -> None:
+        self._started.append(time.perf_counter())
+
+    def _after(self, *_args) -> None:
+        self.seconds += time.perf_counter() - self._started.pop()
+        self.statements += 1
+
+
+@dataclass
+class Subject:
+    """One signed-in role and the pages timed for it."""
+
+    role: str
+    staff_no: str
+    pages: list[str]
+
+
+@dataclass
+class Timing:
+    """The timings of one page for one role, in milliseconds."""
+
+    role: str
+    page: str
+    runs: list[float]
+    statements: int
+    sql_ms: float
+
+    @property
+    def median(self) -> float:
+        """Median of the runs."""
+        return statistics.median(self.runs)
+
+    @property
+    def p90(self) -> float:
+        """90th percentile, nearest rank (with 7 runs: the 7th, i.e. the slowest)."""
+        ordered = sorted(self.runs)
+        return ordered[max(math.ceil(0.9 * len(ordered)) - 1, 0)]
+
+    @property
+    def worst(self) -> float:
+        """The slowest run."""
+        return max(self.runs)
+
+    @property
+    def meets_target(self) -> bool:
+        """Median under the 300 ms target."""
+        return self.median < TARGET_MS
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(
+        description="Time the /office dashboard pages per role, in-process, against a database.")
+    parser.add_argument("--database-url", required=True, help="e.g. postgresql://postgres@127.0.0.1/sz_city")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14",
+                        help="Redis for the app (default: DB 14 on localhost; keys under the prefix 'bench')")
+    parser.add_argument("--runs", type=int, default=7, help="timed requests per page after one warm-up (default 7)")
+    parser.add_argument("--json", type=Path, help="also write the results to this file")
+    args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
+    return args
+
+
+def pick_subjects(session: Session, now: datetime) -> list[Subject]:
+    """One active member of staff per role, their pages, and a known password for each (committed).
+
+    Where there is a choice, the busiest: the town officer of the town with the most open
+    requests, the assistant with the most people, the village with the most people, the request
+    with the longest timeline, the beneficiary with the most visits.
+    """
+    subjects = []
+    for role in ROLES:
+        staff = _pick_staff(session, role)
+        if staff is None:
+            raise SystemExit(f"no active staff with role {role.value} in the database: seed the demo first")
+        accounts.set_password(staff, PASSWORD, now)
+        subjects.append(Subject(role.value, staff.staff_no, _pages(session, staff, scope_for(staff))))
+    session.commit()
+    return subjects
+
+
+def _pick_staff(session: Session, role: StaffRole) -> Staff | None:
+    active = select(Staff).where(Staff.role == role.value, Staff.active.is_(True))
+    if role == StaffRole.TOWN_OFFICER:
+        open_requests = (
+            select(func.count()).where(ServiceRequest.town_id == Staff.region_id, ServiceRequest.status.in_(OPEN))
+            .scalar_subquery()
+        )
+        active = active.order_by(open_requests.desc(), Staff.staff_no)
+    elif role == StaffRole.ASSISTANT:
+        people = (
+            select(func.count()).where(Assignment.staff_id == Staff.id, Assignment.ended_at.is_(None))
+            .scalar_subquery()
+        )
+        active = active.order_by(people.desc(), Staff.staff_no)
+    else:
+        active = active.order_by(Staff.staff_no)
+    return session.scalars(active.limit(1)).first()
+
+
+def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
+    village = _busiest_village(session, staff, scope)
+    case = session.scalar(
+        scoping.requests(scope, select(ServiceRequest.id))
+        .where(ServiceRequest.status.in_(OPEN))
+        .order_by(
+            select(func.count()).where(RequestEvent.request_id == ServiceRequest.id).scalar_subquery().desc(),
+            ServiceRequest.id,
+        )
+        .limit(1)
+    )
+    person = session.scalar(
+        scoping.beneficiaries(scope, select(Beneficiary.id))
+        .where(Beneficiary.active.is_(True))
+        .order_by(
+            select(func.count()).where(Visit.beneficiary_id == Beneficiary.id).scalar_subquery().desc(),
+            Beneficiary.id,
+        )
+        .limit(1)
+    )
+    missing = [name for name, value in (("village", village), ("open request", case), ("beneficiary", person))
+               if value is None]
+    if missing:
+        raise SystemExit(f"{staff.staff_no} ({staff.role}) has no {', '.join(missing)} in scope")
+    pages = [
+        "/office/map",
+        f"/office/villages/{village}",
+        "/office/cases",
+        "/office/cases?escalated=1",
+        "/office/cases?page=5",
+        f"/office/cases/{case}",
+        f"/office/beneficiaries/{person}",
+        "/office/visits",
+    ]
+    if scope.is_city:
+        town = session.scalar(
+            select(Region.parent_id)
+            .join(Beneficiary, Beneficiary.village_id == Region.id)
+            .group_by(Region.parent_id)
+            .order_by(func.count().desc(), Region.parent_id)
+            .limit(1)
+        )
+        pages.append(f"/office/visits?town={town}")
+    if staff.role == StaffRole.ADMIN.value:
+        pages.append("/office/audit")
+    return pages
+
+
+def _busiest_village(session: Session, staff: Staff, scope: Scope) -> int | None:
+    if scope.kind == "own":
+        return staff.region_id
+    stmt = (
+        select(Region.id)
+        .join(Beneficiary, Beneficiary.village_id == Region.id)
+        .where(Region.level == RegionLevel.VILLAGE.value, Beneficiary.active.is_(True))
+        .group_by(Region.id)
+        .order_by(func.count().desc(), Region.id)
+        .limit(1)
+    )
+    if scope.kind == "town":
+        stmt = stmt.where(Region.parent_id == scope.town_id)
+    return session.scalar(stmt)
+
+
+def sign_in(client, staff_no: str) -> None:
+    """Sign in through the real form: fetch it, read its CSRF token, post it."""
+    form = client.get("/office/login")
+    found = CSRF.search(form.get_data(as_text=True))
+    if form.status_code != 200 or found is None:
+        raise SystemExit(f"GET /office/login answered {form.status_code} without a csrf_token field")
+    answer = client.post("/office/login", data={"staff_no": staff_no, "password": PASSWORD,
+                                                 "csrf_token": found.group(1)})
+    if answer.status_code != 302 or not answer.headers.get("Location", "").startswith("/office"):
+        raise SystemExit(f"sign-in as {staff_no} failed: {answer.status_code}")
+
+
+def time_page(client, meter: SqlMeter, role: str, path: str, runs: int) -> Timing:
+    """One warm-up, then `runs` timed GETs; anything but 200 stops the benchmark."""
+    _get(client, path)
+    times, statements, sql_seconds = [], [], []
+    for _ in range(runs):
+        meter.reset()
+        started = time.perf_counter()
+        _get(client, path)
+        times.append((time.perf_counter() - started) * 1000)
+        statements.append(meter.statements)
+        sql_seconds.append(meter.seconds)
+    return Timing(role, path, times, max(statements), statistics.median(sql_seconds) * 1000)
+
+
+def _get(client, path: str) -> None:
+    response = client.get(path)
+    if response.status_code != 200:
+        raise SystemExit(f"GET {path} answered {response.status_code}, expected 200")
+
+
+def machine() -> dict:
+    """What the numbers were measured on."""
+    memory_kb = next((int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                      if line.startswith("MemTotal:")), 0) if Path("/proc/meminfo").exists() else 0
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def report(baseline: Timing, timings: list[Timing], peak_rss_mb: float, server: str) -> str:
+    """The results as a plain-text table."""
+    lines = [f"database: {server}",
+             f"{'role':<16} {'page':<34} {'median':>8} {'p90':>8} {'max':>8} {'sql':>5} {'sql ms':>7}  <300ms"]
+    for t in [baseline, *timings]:
+        lines.append(f"{t.role:<16} {t.page:<34} {t.median:8.1f} {t.p90:8.1f} {t.worst:8.1f} {t.statements:5d} "
+                     f"{t.sql_ms:7.1f}  {'yes' if t.meets_target else 'NO'}")
+    slow = [t for t in timings if not t.meets_target]
+    lines.append(f"pages over {TARGET_MS:.0f} ms (median): {len(slow)} of {len(timings)}")
+    lines.append(f"peak RSS: {peak_rss_mb:.0f} MB")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the app, sign each role in, time the pages, print (and optionally save) the table."""
+    args = parse_args(argv)
+    settings = load_settings({
+        "SANZHIDA_ENV": "development",
+        "DATABASE_URL": args.database_url,
+        "REDIS_URL": args.redis_url,
+        "REDIS_KEY_PREFIX": "bench",
+        "LOG_LEVEL": "WARNING",
+    }, read_dotenv=False)
+    engine = make_engine(settings.database_url)
+    meter = SqlMeter()
+    meter.attach(engine)
+    app = create_app(settings, engine=engine)
+    services = app.extensions["sanzhida"]
+    with services.session_factory() as session:
+        subjects = pick_subjects(session, services.clock())
+        server = session.connection().exec_driver_sql("SHOW server_version").scalar() \
+            if engine.dialect.name == "postgresql" else engine.dialect.name
+
+    with app.test_client() as client:
+        baseline = time_page(client, meter, "-", "/healthz", args.runs)
+    timings = []
+    for subject in subjects:
+        with app.test_client() as client:
+            sign_in(client, subject.staff_no)
+            for path in subject.pages:
+                timings.append(time_page(client, meter, f"{subject.role}", path, args.runs))
+                print(f"  {subject.role} {path}: {timings[-1].median:.1f} ms", file=sys.stderr, flush=True)
+    engine.dispose()
+
+    peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+    print(report(baseline, timings, peak_rss_mb, f"{engine.dialect.name} {server}"))
+    if args.json:
+        args.json.write_text(json.dumps({
+            "machine": machine(),
+            "database": {"dialect": engine.dialect.name, "server_version": server},
+            "runs": args.runs,
+            "target_ms": TARGET_MS,
+            "staff": [asdict(s) for s in subjects],
+            "baseline": _as_dict(baseline),
+            "pages": [_as_dict(t) for t in timings],
+            "peak_rss_mb": round(peak_rss_mb, 1),
+        }, ensure_ascii=False, indent=2) + "\n")
+    return 0
+
+
+def _as_dict(timing: Timing) -> dict:
+    return {"role": timing.role, "page": timing.page, "runs_ms": [round(r, 2) for r in timing.runs],
+            "median_ms": round(timing.median, 2), "p90_ms": round(timing.p90, 2), "max_ms": round(timing.worst, 2),
+            "sql_statements": timing.statements, "sql_ms_median": round(timing.sql_ms, 2),
+            "under_target": timing.meets_target}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""A live app on a real port (the small demo loaded, a shifted clock at 09:00 Shanghai) and a
+headless Chromium page driving it."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from werkzeug.serving import make_server
+
+from bot.app import create_app, request_env
+from bot.clock import ShiftedClock
+from handlers.services import demo
+from handlers.services.pii import PiiCipher
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+@pytest.fixture
+def live_base(settings, db, redis_client, session, tmp_path) -> str:
+    """The app's root URL; the demo is seeded as of 60 days ago, with dashboard passwords."""
+    settings = settings.with_overrides(dev_clock_file=str(tmp_path / "clock-offset"))
+    clock = ShiftedClock(settings.dev_clock_file)
+    local_now = clock().astimezone(settings.tz)
+    nine = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time().replace(hour=9), settings.tz)
+    clock.advance(nine - local_now)
+    demo.seed_small(session, PiiCipher(settings.pii_key), clock() - timedelta(days=60), seed=3,
+                    env=request_env(settings), password=demo.DEMO_PASSWORD)
+    session.commit()
+    app = create_app(settings, engine=db, redis=redis_client)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def browser():
+    """Headless Debian Chromium."""
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def screenshot(page, name: str) -> None:
+    """Save a full-page screenshot under test-artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -1,0 +1,154 @@
+"""The office dashboard in headless Chromium: each role sees only what it may; filter the board and
+open a case; reassign a beneficiary; import a spreadsheet with one bad row; print a village's cards."""
+
+from __future__ import annotations
+
+import pytest
+from openpyxl import Workbook
+from playwright.sync_api import expect
+from sqlalchemy import func, select
+
+from handlers.policy import id_number
+from handlers.services import demo, roster
+from handlers.services.cards import display_phone
+from models import Beneficiary, Region, ServiceRequest, Staff
+from tests.browser.conftest import screenshot
+
+
+@pytest.fixture
+def office(live_base, browser):
+    """A function that opens a fresh browser session signed in as a staff number."""
+    pages = []
+
+    def sign_in(staff_no: str):
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, locale="zh-CN")
+        pages.append(page)
+        page.goto(f"{live_base}/office/")
+        page.fill("input[name=staff_no]", staff_no)
+        page.fill("input[name=password]", demo.DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        expect(page.locator(".nav")).to_contain_text("退出")
+        return page
+
+    yield sign_in
+    for page in pages:
+        page.close()
+
+
+def test_each_role_sees_only_what_it_may(office, live_base, session):
+    """Admin: audit log; supervisor: the city but no audit; town officer: the town; assistant: own cases, read-only."""
+    admin = office("S0001")
+    expect(admin.locator(".nav")).to_contain_text("审计日志")
+    admin.click("text=审计日志")
+    expect(admin.locator("#audit")).to_contain_text("login")
+    screenshot(admin, "office-admin-audit")
+
+    supervisor = office("S0002")
+    expect(supervisor.locator(".nav")).not_to_contain_text("审计日志")
+    supervisor.goto(f"{live_base}/office/audit")
+    expect(supervisor.locator("body")).to_contain_text("您的角色不能查看这个页面")
+    supervisor.goto(f"{live_base}/office/map")
+    expect(supervisor.locator("#map")).to_contain_text("柳河镇")
+    screenshot(supervisor, "office-supervisor-map")
+
+    assistant_no = "A0005"
+    assistant = session.scalars(select(Staff).where(Staff.staff_no == assistant_no)).one()
+    own = office(assistant_no)
+    own.goto(f"{live_base}/office/cases?status=all")
+    rows = own.locator("#board tbody tr")
+    theirs = session.scalars(select(ServiceRequest).where(ServiceRequest.assignee_staff_id == assistant.id)).all()
+    others = session.scalars(select(ServiceRequest).where(ServiceRequest.assignee_staff_id != assistant.id)).all()
+    expect(rows).to_have_count(max(len(theirs), 1))
+    board = own.locator("#board").inner_text()
+    for case in others:
+        people_of_theirs = {c.beneficiary_id for c in theirs}
+        if case.beneficiary_id not in people_of_theirs:
+            assert f"\n{case.id}\t" not in f"\n{board}"
+    expect(own.locator(".nav")).not_to_contain_text("导入导出")
+    screenshot(own, "office-assistant-cases")
+
+
+def test_filter_the_board_open_a_case_and_comment(office, live_base, session):
+    """The town officer filters by category, opens a case, and adds a note that lands on the timeline."""
+    case = session.scalars(select(ServiceRequest).where(ServiceRequest.status.in_(["open", "acknowledged"]))
+                           .order_by(ServiceRequest.id)).first()
+    page = office("T0003")
+    page.click("text=案件看板")
+    page.select_option("select[name=category]", case.category)
+    page.click("#filters button")
+    expect(page.locator("#board tbody tr").first).to_contain_text(case.category)
+    page.click(f"#board a:text-is('{case.id}')")
+    expect(page.locator("h1")).to_contain_text(f"求助 {case.id}号")
+    page.fill("input[name=text] >> nth=0", "已电话联系家属，明早上门")
+    page.click("text=添加备注")
+    expect(page.locator("#timeline")).to_contain_text("已电话联系家属，明早上门")
+    screenshot(page, "office-case")
+
+
+def test_reassign_a_beneficiary(office, live_base, session):
+    """One action moves a beneficiary to another assistant of the village; the page shows the new one."""
+    person = session.scalars(select(Beneficiary).order_by(Beneficiary.id)).first()
+    current = roster.current_assignment(session, person).staff
+    other = session.scalars(select(Staff).where(Staff.region_id == person.village_id, Staff.role == "assistant",
+                                                Staff.id != current.id)).first()
+    page = office("T0003")
+    page.goto(f"{live_base}/office/beneficiaries/{person.id}")
+    page.select_option("#reassign select[name=staff_id]", str(other.id))
+    page.click("#reassign button")
+    expect(page.locator(".flash.ok")).to_contain_text(f"已改由{other.name}负责")
+    expect(page.locator("#assistant")).to_contain_text(other.name)
+    screenshot(page, "office-reassigned")
+
+
+def test_import_with_one_bad_row_then_confirm_the_good_rows(office, live_base, session, tmp_path):
+    """A file with a bad ID number imports nothing; the report names the row; confirming imports the rest."""
+    village = session.scalars(select(Region).where(Region.level == "village").order_by(Region.code)).first()
+    assistant = session.scalars(select(Staff).where(Staff.region_id == village.id, Staff.role == "assistant")).first()
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["姓名", "身份证号", "联系电话", "对象类别", "所属村（社区）代码", "家庭住址", "协理员工号"])
+    sheet.append(["新甲", "11010519491231002X", "13900001111", "低保", village.code, "东头组1号", assistant.staff_no])
+    sheet.append(["新乙", "110105194912310021", "13900002222", "特困", village.code, "东头组2号", assistant.staff_no])
+    third = "44030119800101003" + id_number.check_digit("44030119800101003")
+    sheet.append(["新丙", third, "13900003333", "残疾人、低保", village.code, "东头组3号", assistant.staff_no])
+    path = tmp_path / "新增对象.xlsx"
+    book.save(path)
+    before = session.scalar(select(func.count()).select_from(Beneficiary))
+
+    page = office("S0001")
+    page.click("text=导入导出")
+    page.set_input_files("#file-beneficiaries", str(path))
+    page.click("#upload-beneficiaries")
+    expect(page.locator("#import-report")).to_contain_text("还没有导入任何数据")
+    expect(page.locator("#import-errors")).to_contain_text("3")
+    expect(page.locator("#import-errors")).to_contain_text("校验位")
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Beneficiary)) == before
+    with page.expect_download() as download:
+        page.click("text=下载问题报告")
+    assert download.value.suggested_filename.endswith(".xlsx")
+    screenshot(page, "office-import-report")
+    page.click("#import-good-rows")
+    expect(page.locator("#import-report")).to_contain_text("已导入 2 行")
+    session.rollback()
+    assert session.scalar(select(func.count()).select_from(Beneficiary)) == before + 2
+    assert {"新甲", "新丙"} <= set(session.scalars(select(Beneficiary.name)))
+
+
+def test_print_a_villages_cards(office, live_base, session):
+    """The village's cards carry a QR code each and the assistant's phone."""
+    village = session.scalars(select(Region).where(Region.level == "village").order_by(Region.code)).first()
+    people = session.scalars(select(Beneficiary).where(Beneficiary.village_id == village.id,
+                                                       Beneficiary.active.is_(True))).all()
+    first = sorted(people, key=lambda p: p.name)[0]
+    phone = display_phone(roster.current_assignment(session, first).staff.phone)
+    page = office("T0003")
+    page.goto(f"{live_base}/office/villages/{village.id}")
+    page.click("text=打印本村关爱服务电话卡")
+    expect(page.locator("svg")).to_have_count(len(people))
+    expect(page.locator("body")).to_contain_text(phone)
+    expect(page.locator("body")).to_contain_text(first.bind_code)
+    expect(page.locator("body")).to_contain_text("120")
+    screenshot(page, "office-cards")
+    pdf = page.pdf(format="A4")
+    assert pdf.startswith(b"%PDF")
