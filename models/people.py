@@ -9,6 +9,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -112,6 +113,10 @@ class Beneficiary(Base):
     bind_code: Mapped[str | None] = mapped_column(String(16), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     notes: Mapped[str | None] = mapped_column(Text)
+    # Kept with the categories and the visits so coverage over a whole city is one pass over
+    # this table: the strictest category's visit period, and the latest visit.
+    visit_every_days: Mapped[int] = mapped_column(SmallInteger, default=30, server_default="30")
+    last_visited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from config import policy
@@ -16,7 +16,6 @@ from handlers.services.scope import Scope
 from models import (
     Assignment,
     Beneficiary,
-    BeneficiaryCategoryLink,
     Region,
     RequestEvent,
     ServiceRequest,
@@ -296,31 +295,18 @@ class CoverageRow:
         return self.covered / self.beneficiaries if self.beneficiaries else 1.0
 
 
-def _frequency_column():
-    """Per beneficiary, the strictest visit frequency of their categories, in SQL."""
-    whens = {category.value: days for category, days in policy.VISIT_FREQUENCY_DAYS.items()}
-    return func.min(case(whens, value=BeneficiaryCategoryLink.category,
-                         else_=policy.VISIT_FREQUENCY_DAYS[next(iter(policy.VISIT_FREQUENCY_DAYS))]))
-
-
 def visit_coverage(session: Session, scope: Scope, now: datetime, tz: ZoneInfo, town_id: int | None = None
                    ) -> list[CoverageRow]:
-    """Coverage per town (or per village of `town_id`), computed in the database.
+    """Coverage per town (or per village of `town_id`): one pass over the beneficiaries.
 
     Overdue means: the last visit (or registration, never visited) is older than the strictest
-    category's frequency. Only three frequencies exist, so the cut-offs are computed here.
+    category's period (`visit_every_days`). Only a few periods exist, so the cut-offs are
+    computed here and the database compares plain timestamps.
     """
-    frequency = (
-        select(BeneficiaryCategoryLink.beneficiary_id.label("bid"), _frequency_column().cast(Integer).label("days"))
-        .group_by(BeneficiaryCategoryLink.beneficiary_id)
-        .subquery()
-    )
-    last = select(Visit.beneficiary_id.label("bid"), func.max(Visit.visited_at).label("at")) \
-        .group_by(Visit.beneficiary_id).subquery()
     today_start = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
-    since = func.coalesce(last.c.at, Beneficiary.created_at)
+    since = func.coalesce(Beneficiary.last_visited_at, Beneficiary.created_at)
     overdue = or_(*[
-        and_(frequency.c.days == days, since < today_start - timedelta(days=days))
+        and_(Beneficiary.visit_every_days == days, since < today_start - timedelta(days=days))
         for days in sorted(set(policy.VISIT_FREQUENCY_DAYS.values()))
     ])
     village = Region.__table__.alias("village")
@@ -329,8 +315,6 @@ def visit_coverage(session: Session, scope: Scope, now: datetime, tz: ZoneInfo, 
         select(group_col, func.count(), func.sum(case((overdue, 1), else_=0)))
         .select_from(Beneficiary)
         .join(village, village.c.id == Beneficiary.village_id)
-        .join(frequency, frequency.c.bid == Beneficiary.id)
-        .outerjoin(last, last.c.bid == Beneficiary.id)
         .where(Beneficiary.active.is_(True))
         .group_by(group_col)
     )

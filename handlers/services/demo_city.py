@@ -29,6 +29,7 @@ from handlers.policy import id_number, ladder
 from handlers.policy import visits as schedule
 from handlers.policy.classify import classify
 from handlers.services import demo, escalation, roster
+from handlers.services import visits as visit_service
 from handlers.services import requests as request_service
 from handlers.services.pii import PiiCipher
 from handlers.services.visits import CHECK_CATEGORY, CHECK_LABEL
@@ -429,7 +430,7 @@ class _CityBuilder:
                 staff_id = rng.choice(village.assistants)
                 rows.append((beneficiary_id, demo._name(rng), village.id, address,
                              None if child else demo._phone(rng), self.pii.encrypt(id_no), self.pii.lookup_hash(id_no),
-                             code, True, since, since))
+                             code, True, schedule.frequency_days(cats), since, since))
                 cats_rows.extend((beneficiary_id, c.value) for c in cats)
                 assignments.append((self.ids(Assignment, 1)[0], beneficiary_id, staff_id, since))
                 user_id = family_since = None
@@ -453,7 +454,7 @@ class _CityBuilder:
             written["beneficiaries"] += self.writer.write(
                 Beneficiary.__table__,
                 ("id", "name", "village_id", "address", "phone", "id_number_encrypted", "id_number_hash",
-                 "bind_code", "active", "created_at", "updated_at"),
+                 "bind_code", "active", "visit_every_days", "created_at", "updated_at"),
                 rows,
             )
             self.writer.write(BeneficiaryCategoryLink.__table__, ("beneficiary_id", "category"), cats_rows)
@@ -513,6 +514,7 @@ class _CityBuilder:
             total += self.writer.write(Visit.__table__, columns, rows_for(people))
             if total and people[-1] is not self.people[-1]:
                 self.report("visits", total)
+        visit_service.refresh_last_visits(self.writer.session)
         self.done("visits", total)
 
     # --- requests ----------------------------------------------------------------------------------

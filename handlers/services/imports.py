@@ -886,6 +886,7 @@ def _update_beneficiary(session, plan: BeneficiaryPlan, person: Beneficiary, vil
     have = {link.category for link in person.categories}
     for category in sorted(wanted - have):
         person.categories.append(BeneficiaryCategoryLink(category=category))
+    roster.refresh_visit_plan(person)
     person.updated_at = now
     if plan.assistant_id is not None and plan.assistant_id != plan.existing.assistant_id:
         # Through the roster, which ends the old assignment and keeps it as history.

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from handlers.policy import id_number
+from handlers.policy import visits as visit_schedule
 from handlers.services.pii import PiiCipher
 from models import Assignment, Beneficiary, BeneficiaryCategoryLink, CareCard, Region, Staff
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
@@ -122,8 +123,14 @@ def create_beneficiary(
         beneficiary.id_number_hash = pii.lookup_hash(id_no)
     for category in sorted({BeneficiaryCategory(c).value for c in categories}):
         beneficiary.categories.append(BeneficiaryCategoryLink(category=category))
+    refresh_visit_plan(beneficiary)
     session.add(beneficiary)
     return beneficiary
+
+
+def refresh_visit_plan(beneficiary: Beneficiary) -> None:
+    """Recompute the visit period after the beneficiary's categories changed."""
+    beneficiary.visit_every_days = visit_schedule.frequency_days(link.category for link in beneficiary.categories)
 
 
 def new_bind_code(rng: random.Random | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from handlers import texts
@@ -61,6 +61,8 @@ def record_visit(
     for help_field in report.helps:
         setattr(visit, help_field, True)
     session.add(visit)
+    if beneficiary.last_visited_at is None or beneficiary.last_visited_at < now:
+        beneficiary.last_visited_at = now
     session.flush()
 
     summary = "；".join(f"{CHECK_LABEL[k]}：{v}" for k, v in report.problems.items())
@@ -124,3 +126,9 @@ def visits_due(session: Session, staff: Staff, today: date, tz, limit: int = 10)
     """The assistant's beneficiaries due for a visit by `today`, most overdue first, and the total."""
     due = due_visits(session, tz, today, staff_id=staff.id)
     return due[:limit], len(due)
+
+
+def refresh_last_visits(session: Session) -> None:
+    """Recompute every beneficiary's latest visit from the visits (after bulk loads)."""
+    latest = select(func.max(Visit.visited_at)).where(Visit.beneficiary_id == Beneficiary.id).scalar_subquery()
+    session.execute(update(Beneficiary).values(last_visited_at=latest))

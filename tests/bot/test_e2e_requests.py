@@ -246,6 +246,8 @@ def test_visit_with_a_problem_opens_a_request_and_tells_family(phone, town, sess
     assert "黄德福" in reply and "生成求助" in reply
     case = session.scalars(select(ServiceRequest)).one()
     assert (case.source, case.category, case.assignee_staff_id) == ("visit", "住", town.assistant.id)
+    fresh(session)
+    assert session.get(type(elder), elder.id).last_visited_at is not None, "coverage reads the latest visit"
     phone.dispatch()
     assert any("走访" in m and "屋顶漏雨" in m for m in phone.inbox("o-grandson"))
     # 退订通知 stops the notices.

@@ -12,9 +12,9 @@ from handlers.policy.classify import Classification
 from handlers.services import audit, dashboard
 from handlers.services import requests as service
 from handlers.services.scope import scope_for
-from models import ServiceRequest, Visit
+from models import ServiceRequest
 from models.enums import RegionLevel, RequestCategory, StaffRole, Urgency
-from tests.support.factories import make_beneficiary, make_region, make_staff, make_town
+from tests.support.factories import make_beneficiary, make_region, make_staff, make_town, make_visit
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -37,8 +37,7 @@ def two_towns(session, clock, app):
     for person in people.values():
         service.open_request(session, env, beneficiary=person, summary="求助", now=clock(),
                              classification=Classification(RequestCategory.OTHER, Urgency.NORMAL))
-        session.add(Visit(beneficiary=person, staff=a.assistant, visited_at=clock() - timedelta(days=40), created_at=clock(),
-                          food="problem", food_note="缺粮"))
+        make_visit(session, person, a.assistant, clock() - timedelta(days=40), food="problem", food_note="缺粮")
     session.commit()
     return a, officer_b, people
 
@@ -106,8 +105,7 @@ def test_visit_coverage_and_problems_scope(session, clock, two_towns):
     assert dashboard.visit_coverage(session, scope_for(officer_b), clock(), tz)[0].region.name == "青湖镇"
     # The visits were 40 days ago, last month: nothing found this month.
     assert dashboard.problems_this_month(session, scope_for(a.supervisor), clock(), tz) == {"吃": 0, "穿": 0, "住": 0, "医": 0}
-    session.add(Visit(beneficiary_id=two_towns[2]["other_town"].id, staff_id=a.assistant.id, visited_at=clock(),
-                      created_at=clock(), housing="problem", housing_note="漏雨"))
+    make_visit(session, two_towns[2]["other_town"], a.assistant, clock(), housing="problem", housing_note="漏雨")
     session.commit()
     assert dashboard.problems_this_month(session, scope_for(a.supervisor), clock(), tz)["住"] == 1
     assert dashboard.problems_this_month(session, scope_for(a.officer), clock(), tz)["住"] == 0

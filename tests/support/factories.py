@@ -8,7 +8,7 @@ from datetime import datetime
 
 from handlers.services import roster
 from handlers.services.pii import PiiCipher
-from models import Beneficiary, Region, Staff, WeChatUser
+from models import Beneficiary, Region, Staff, Visit, WeChatUser
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
 
 _seq = itertools.count(1)
@@ -87,3 +87,13 @@ def fresh(session) -> None:
     """See what other sessions committed: end this session's snapshot and forget loaded state."""
     session.rollback()
     session.expire_all()
+
+
+def make_visit(session, beneficiary, staff, at: datetime, **checks) -> Visit:
+    """A visit recorded directly, keeping the beneficiary's latest-visit time as the service does."""
+    visit = Visit(beneficiary_id=beneficiary.id, staff_id=staff.id, visited_at=at, created_at=at, **checks)
+    session.add(visit)
+    person = session.get(Beneficiary, beneficiary.id)
+    if person.last_visited_at is None or person.last_visited_at < at:
+        person.last_visited_at = at
+    return visit
