@@ -119,3 +119,30 @@ def test_audit_search(session, clock, two_towns):
     session.commit()
     assert [e.action for e, _ in audit.search(session, action="beneficiary")] == ["beneficiary.reassign"]
     assert [e.action for e, _ in audit.search(session, staff_no=a.supervisor.staff_no)] == ["export.cases"]
+
+
+def test_exports_follow_the_scope(session, clock, two_towns):
+    """An export narrowed by a town officer's scope holds only that town's cases and visits."""
+    import io
+    from functools import partial
+
+    from openpyxl import load_workbook
+
+    from handlers.services import exports
+    from handlers.services import scope as scoping
+
+    a, officer_b, _ = two_towns
+
+    def rows(kind, staff):
+        scope = scope_for(staff)
+        narrow = partial(scoping.requests if kind == "cases" else scoping.visits, scope)
+        export = exports.export_cases if kind == "cases" else exports.export_visits
+        result = export(session, now=clock(), tz=TZ, actor=staff, narrow=narrow)
+        sheet = load_workbook(io.BytesIO(result.content), read_only=True).active
+        return [row for row in sheet.iter_rows(min_row=2, values_only=True) if any(row)]
+
+    assert len(rows("cases", officer_b)) == 1
+    assert len(rows("cases", a.officer)) == 3
+    assert len(rows("cases", a.supervisor)) == 4
+    assert len(rows("visits", officer_b)) == 1
+    assert len(rows("visits", a.assistant)) == 1
