@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 
 from handlers.policy.classify import Classification
 from handlers.services import requests as service
-from models import JobRun, OutboxMessage, Visit
+from models import JobRun, OutboxMessage
 from models.enums import BeneficiaryCategory, RequestCategory, Urgency
 from scheduler import calendar
 from tests.scheduler.conftest import at
-from tests.support.factories import fresh, make_beneficiary, make_wechat_user
+from tests.support.factories import fresh, make_beneficiary, make_visit, make_wechat_user
 
 TZ = ZoneInfo("Asia/Shanghai")
 GRACE = timedelta(minutes=180)
@@ -37,8 +37,7 @@ def registered_long_ago(session, town, clock, categories, days_ago: int, visited
     when = clock() - timedelta(days=days_ago)
     person = make_beneficiary(session, town.village, when, assistant=town.assistant, categories=categories)
     if visited_days_ago is not None:
-        session.add(Visit(beneficiary=person, staff=town.assistant, visited_at=clock() - timedelta(days=visited_days_ago),
-                          created_at=clock()))
+        make_visit(session, person, town.assistant, clock() - timedelta(days=visited_days_ago))
     session.commit()
     return person
 
@@ -68,7 +67,7 @@ def test_overdue_beyond_slack_alerts_town_officers_once_per_period(session, cloc
     assert f"visit-overdue:{town.officer.id}:2026-12-10" in outbox_keys(session)
     calendar.tick(jobs_ctx, TZ, at(clock, local(11, 8)), GRACE)
     assert f"visit-overdue:{town.officer.id}:2026-12-11" not in outbox_keys(session)
-    session.add(Visit(beneficiary_id=late.id, staff_id=town.assistant.id, visited_at=local(11, 10), created_at=local(11, 10)))
+    make_visit(session, late, town.assistant, local(11, 10))
     session.commit()
     calendar.tick(jobs_ctx, TZ, at(clock, local(26, 8)), GRACE)  # due 18th, 8 days late on the 26th
     assert f"visit-overdue:{town.officer.id}:2026-12-26" in outbox_keys(session)
