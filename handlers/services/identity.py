@@ -13,18 +13,24 @@ from models.db import insert_ignoring_conflicts
 
 def get_or_create_user(session: Session, openid: str, now: datetime) -> WeChatUser:
     """Load the user for an openid, creating it; safe when two first messages race."""
-    stmt = insert_ignoring_conflicts(session, WeChatUser).values(
-        openid=openid, subscribed=True, subscribed_at=now, created_at=now
-    )
-    session.execute(stmt)
-    return session.scalars(
+    query = (
         select(WeChatUser)
         .where(WeChatUser.openid == openid)
         .options(
             selectinload(WeChatUser.staff).selectinload(Staff.region),
             selectinload(WeChatUser.family_links),
         )
-    ).one()
+    )
+    # Nearly every message comes from someone already known: read first, insert only when new.
+    user = session.scalars(query).one_or_none()
+    if user is not None:
+        return user
+    session.execute(
+        insert_ignoring_conflicts(session, WeChatUser).values(
+            openid=openid, subscribed=True, subscribed_at=now, created_at=now
+        )
+    )
+    return session.scalars(query).one()
 
 
 def note_message(user: WeChatUser, now: datetime) -> None:

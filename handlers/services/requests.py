@@ -6,6 +6,7 @@ actor and time, and queues its pushes in the same transaction.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -110,20 +111,20 @@ def describe_message(inbound: InboundMessage) -> tuple[str, dict]:
 
 def active_staff(session: Session, role: StaffRole, region_id: int) -> list[Staff]:
     """Active staff of a role in a region, least loaded first (fewest open requests)."""
-    load = (
-        select(ServiceRequest.assignee_staff_id, func.count().label("n"))
-        .where(ServiceRequest.status.in_(OPEN))
-        .group_by(ServiceRequest.assignee_staff_id)
-        .subquery()
-    )
-    rows = session.execute(
+    candidates = session.scalars(
         select(Staff)
-        .outerjoin(load, load.c.assignee_staff_id == Staff.id)
         .where(Staff.role == role.value, Staff.region_id == region_id, Staff.active.is_(True))
-        .order_by(func.coalesce(load.c.n, 0), Staff.id)
         .options(selectinload(Staff.wechat_user))
-    ).scalars()
-    return list(rows)
+    ).all()
+    if len(candidates) < 2:
+        return list(candidates)
+    # Count open requests only for these few people, not for the whole city.
+    load = dict(session.execute(
+        select(ServiceRequest.assignee_staff_id, func.count())
+        .where(ServiceRequest.status.in_(OPEN), ServiceRequest.assignee_staff_id.in_([c.id for c in candidates]))
+        .group_by(ServiceRequest.assignee_staff_id)
+    ).all())
+    return sorted(candidates, key=lambda staff: (load.get(staff.id, 0), staff.id))
 
 
 def route(session: Session, beneficiary: Beneficiary) -> Routing:
@@ -142,14 +143,13 @@ def route(session: Session, beneficiary: Beneficiary) -> Routing:
     return Routing(None, [], "none")
 
 
-def fallback_chain(session: Session, request: ServiceRequest) -> list[list[Staff]]:
+def fallback_chain(session: Session, request: ServiceRequest):
     """Who to alert, level by level, when the people before could not be reached on WeChat."""
     town = session.get(Region, request.town_id)
-    return [
-        active_staff(session, StaffRole.TOWN_OFFICER, town.id),
-        active_staff(session, StaffRole.CITY_SUPERVISOR, town.parent_id),
-        active_staff(session, StaffRole.ADMIN, town.parent_id),
-    ]
+    # Lazily: most requests reach the first level, and each level costs queries.
+    yield active_staff(session, StaffRole.TOWN_OFFICER, town.id)
+    yield active_staff(session, StaffRole.CITY_SUPERVISOR, town.parent_id)
+    yield active_staff(session, StaffRole.ADMIN, town.parent_id)
 
 
 def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hours: int) -> ServiceRequest | None:
@@ -256,8 +256,7 @@ def open_request(
 
 def _alert_new_request(session: Session, env: RequestEnv, request: ServiceRequest, alert: list[Staff], now) -> None:
     """Push the new task to everyone alerted; if none can be reached on WeChat, go up a level."""
-    levels = [alert, *fallback_chain(session, request)]
-    for staff_list in levels:
+    for staff_list in itertools.chain([alert], fallback_chain(session, request)):
         reached = False
         for staff in staff_list:
             push = Push(

@@ -1,0 +1,115 @@
+"""Smoke version of bench/webhook.py: the same message generator on a tiny town, posted through
+Flask's test client (no wrk, no gunicorn), and each baseline app answering once.
+
+Keeps the benchmark script from rotting: a message it generates must be accepted (signature,
+timestamp, nonce, distinct MsgId) and stored by the real app, and the Lua script must be writable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, text
+
+from bench import baselines
+from bench.webhook import MessageFactory, load_bound_openids, parse_wrk, write_wrk_inputs
+from models import FamilyLink, InboundMessage
+from models.db import make_engine
+from models.enums import Relation
+from tests.support.factories import make_beneficiary, make_town, make_wechat_user
+
+
+@pytest.fixture
+def bound_openids(session, clock):
+    """A town with four beneficiaries, each bound to one family member on WeChat."""
+    now = clock()
+    town = make_town(session, now)
+    for i in range(4):
+        person = make_beneficiary(session, town.village, now, assistant=town.assistant)
+        user = make_wechat_user(session, f"o-family-{i}", now)
+        session.add(FamilyLink(beneficiary_id=person.id, wechat_user_id=user.id, relation=Relation.CHILD.value,
+                               notify=True, active=True, created_at=now))
+    session.commit()
+    return load_bound_openids(session.get_bind(), seed=1)
+
+
+def test_generated_messages_are_distinct_and_valid(bound_openids, settings, clock):
+    assert sorted(bound_openids) == [f"o-family-{i}" for i in range(4)]  # staff are not senders
+    factory = MessageFactory(settings.wechat_token, bound_openids, visitors=3, seed=7)
+    messages = factory.generate(120, clock()) + factory.generate(120, clock() + timedelta(seconds=1))
+    assert len({m.key for m in messages}) == len(messages)
+    assert len({m.path for m in messages}) == len(messages)
+    msg_ids = [m.msg_id for m in messages if m.msg_id is not None]
+    assert len(set(msg_ids)) == len(msg_ids)
+    kinds = Counter(m.kind for m in messages)
+    assert set(kinds) == {"help", "command", "event", "visitor"}
+    assert kinds["help"] > len(messages) / 2
+
+
+def test_app_answers_and_stores_every_generated_message(bound_openids, settings, clock, client, session, tmp_path):
+    factory = MessageFactory(settings.wechat_token, bound_openids, visitors=3, seed=11)
+    messages = factory.generate(40, clock())
+    statuses = Counter()
+    for m in messages:
+        response = client.post(m.path, data=m.body.encode("utf-8"), content_type="text/xml")
+        statuses[response.status_code] += 1
+    assert statuses == {200: len(messages)}
+    session.rollback()
+    keys = set(session.scalars(select(InboundMessage.dedupe_key)))
+    assert {m.key for m in messages} <= keys
+    assert session.scalar(select(func.count()).where(InboundMessage.handling_error.is_not(None))) == 0
+
+    # The wrk inputs: one data file per thread, disjoint, every message exactly once.
+    script = write_wrk_inputs(tmp_path / "wrk", messages, threads=2)
+    assert "request()" in script.read_text() and "exhausted" in script.read_text()
+    lines = [line for t in (1, 2) for line in (tmp_path / "wrk" / f"data_{t}.txt").read_text().splitlines()]
+    assert sorted(lines) == sorted(f"{m.path}\t{m.body}" for m in messages)
+
+
+def test_bare_echo_answers(settings, clock, bound_openids):
+    factory = MessageFactory(settings.wechat_token, bound_openids, seed=3)
+    m = next(m for m in factory.generate(20, clock()) if m.kind == "help")
+    client = baselines.bare_app(settings.wechat_token).test_client()
+    response = client.post(m.path, data=m.body.encode(), content_type="text/xml")
+    assert response.status_code == 200
+    assert "<Content><![CDATA[" in response.get_data(as_text=True)
+    bad = client.post(m.path.replace("signature=", "signature=0"), data=m.body.encode(), content_type="text/xml")
+    assert bad.status_code == 403
+
+
+def test_durable_echo_stores_once(settings, clock, bound_openids, redis_client, redis_prefix, tmp_path):
+    # PostgreSQL when the suite runs on it (TEST_DATABASE_URL), else a SQLite file.
+    url = settings.database_url if os.environ.get("TEST_DATABASE_URL") else f"sqlite:///{tmp_path / 'echo.db'}"
+    engine = make_engine(url)
+    try:
+        baselines.create_echo_table(engine, truncate=True)
+        app = baselines.durable_app(settings.wechat_token, engine=engine, redis=redis_client, redis_prefix=redis_prefix)
+        client = app.test_client()
+        messages = MessageFactory(settings.wechat_token, bound_openids, seed=5).generate(10, clock())
+        for m in messages + messages[:2]:  # two retries: answered, not stored again
+            assert client.post(m.path, data=m.body.encode(), content_type="text/xml").status_code == 200
+        with engine.connect() as connection:
+            assert connection.execute(text(f"SELECT COUNT(*) FROM {baselines.ECHO_TABLE}")).scalar_one() == len(messages)
+        baselines.create_echo_table(engine, truncate=True)
+    finally:
+        if os.environ.get("TEST_DATABASE_URL"):
+            with engine.begin() as connection:
+                connection.execute(text(f"DROP TABLE IF EXISTS {baselines.ECHO_TABLE}"))
+        engine.dispose()
+
+
+def test_wrk_output_is_parsed():
+    output = """Running 2s test @ http://127.0.0.1:1/wechat
+  2 threads and 4 connections
+  1000 requests in 2.00s, 1.00MB read
+  Non-2xx or 3xx responses: 3
+Requests/sec:    500.00
+BENCH sent=1004 exhausted=0 requests=1000 duration_us=2000000 connect=0 read=1 write=0 status=3 timeout=0
+BENCH p50=1500 p90=2500 p99=9000 max=12000 mean=1700
+"""
+    result = parse_wrk(output)
+    assert (result.rps, result.p50_ms, result.p99_ms, result.non_2xx, result.socket_errors) == (500.0, 1.5, 9.0, 3, 1)
+    assert result.ok_responses == 997 and result.sent == 1004 and not result.exhausted
