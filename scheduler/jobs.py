@@ -50,11 +50,14 @@ def dispatch_outbox(
         rows = outbox.claim_due(session, clock(), batch)
         session.commit()
     report.claimed = len(rows)
+    if not rows:
+        return report
+    with session_factory() as session:
+        windows = outbox.custom_windows(session, sorted({row.openid for row in rows}))
     for row in rows:
-        with session_factory() as session:
-            use_custom = outbox.custom_allowed(session, row.openid, clock())
+        window = windows[row.openid]
         try:
-            kind = outbox.send(client, row, use_custom)
+            kind = outbox.send(client, row, window.allows(clock()))
         except WeChatClientException as exc:
             errcode, error = exc.errcode, f"{exc.errcode}: {exc.errmsg}"
             status = _record(session_factory, lambda s: outbox.mark_failed(s, row, errcode, error, clock(), rng))
@@ -66,6 +69,9 @@ def dispatch_outbox(
                 logger.info("outbox=retry id=%s errcode=%s attempts=%s", row.id, errcode, row.attempts)
             continue
         _record(session_factory, lambda s: outbox.mark_sent(s, row, kind, clock()))
+        if kind == "custom":
+            # Later rows of this batch to the same user see the message just sent.
+            window.sent += 1
         report.sent += 1
     if report.claimed:
         logger.info("outbox=dispatched claimed=%s sent=%s retried=%s dead=%s",

@@ -46,12 +46,17 @@ def scan(session: Session, env: request_service.RequestEnv, now: datetime, batch
         # Two scans at once (a double run) never work on the same request.
         pick = pick.with_for_update(skip_locked=True, of=ServiceRequest)
     steps = 0
+    # Who serves each town and city does not change during one scan: look each up once.
+    staff_cache: dict = {}
     for request in session.scalars(pick).all():
-        steps += escalate(session, env, request, now)
+        steps += escalate(session, env, request, now, staff_cache)
     return steps
 
 
-def escalate(session: Session, env: request_service.RequestEnv, request: ServiceRequest, now: datetime) -> int:
+def escalate(
+    session: Session, env: request_service.RequestEnv, request: ServiceRequest, now: datetime,
+    staff_cache: dict | None = None,
+) -> int:
     """Take every due rung of one request, then schedule its next check."""
     facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level)
     steps = ladder.due_steps(facts, policy.ESCALATION_LADDER[request.urgency], now, env.tz, policy.SERVICE_HOURS)
@@ -65,12 +70,19 @@ def escalate(session: Session, env: request_service.RequestEnv, request: Service
         if not taken:
             continue
         session.refresh(request, ["escalation_level"])
-        _announce(session, env, request, step, now)
+        _announce(session, env, request, step, now, {} if staff_cache is None else staff_cache)
     request.next_escalation_at = request_service.next_escalation(request, env.tz)
     return len(steps)
 
 
-def _announce(session: Session, env, request: ServiceRequest, step, now: datetime) -> None:
+def _active_staff(session: Session, cache: dict, role: StaffRole, region_id: int) -> list[Staff]:
+    key = (role, region_id)
+    if key not in cache:
+        cache[key] = request_service.active_staff(session, role, region_id)
+    return cache[key]
+
+
+def _announce(session: Session, env, request: ServiceRequest, step, now: datetime, cache: dict) -> None:
     """The event and the pushes for one rung."""
     how_long = waited(request.created_at, now)
     town = session.get(Region, request.town_id)
@@ -88,10 +100,10 @@ def _announce(session: Session, env, request: ServiceRequest, step, now: datetim
     state = "未接单" if step.condition == "not_accepted" else "未办结"
     recipients: list[tuple[Staff, str]] = []
     if "town_officers" in step.notify:
-        recipients += [(s, "town") for s in request_service.active_staff(session, StaffRole.TOWN_OFFICER, town.id)]
+        recipients += [(s, "town") for s in _active_staff(session, cache, StaffRole.TOWN_OFFICER, town.id)]
     if to_city:
         for role in (StaffRole.CITY_SUPERVISOR, StaffRole.ADMIN):
-            city_staff = request_service.active_staff(session, role, town.parent_id)
+            city_staff = _active_staff(session, cache, role, town.parent_id)
             if city_staff:
                 recipients += [(s, "city") for s in city_staff]
                 break

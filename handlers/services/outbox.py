@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -68,22 +68,40 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
-def custom_allowed(session: Session, openid: str, now: datetime) -> bool:
-    """True when a customer-service message may go to this user now (48 h window, 5 messages)."""
-    last = session.scalar(select(WeChatUser.last_message_at).where(WeChatUser.openid == openid))
-    if last is None:
-        return False
-    sent = session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(
-            OutboxMessage.recipient_openid == openid,
-            OutboxMessage.kind == OutboxKind.CUSTOM.value,
-            OutboxMessage.status == OutboxStatus.SENT.value,
-            OutboxMessage.sent_at >= last,
+@dataclass
+class Window:
+    """A user's customer-service window: their last message and what we sent since."""
+
+    last_message_at: datetime | None
+    sent: int = 0
+
+    def allows(self, now: datetime) -> bool:
+        """True when one more customer-service message may go now (48 h, 5 messages)."""
+        return custom_window_open(self.last_message_at, self.sent, now)
+
+
+def custom_windows(session: Session, openids: list[str]) -> dict[str, Window]:
+    """The windows of a batch of recipients, in two queries whatever the batch size."""
+    last = dict(session.execute(
+        select(WeChatUser.openid, WeChatUser.last_message_at).where(WeChatUser.openid.in_(openids))
+    ).all())
+    windows = {openid: Window(last.get(openid)) for openid in openids}
+    open_since = {o: w.last_message_at for o, w in windows.items() if w.last_message_at is not None}
+    if open_since:
+        rows = session.execute(
+            select(OutboxMessage.recipient_openid, OutboxMessage.sent_at)
+            .where(
+                OutboxMessage.recipient_openid.in_(list(open_since)),
+                OutboxMessage.kind == OutboxKind.CUSTOM.value,
+                OutboxMessage.status == OutboxStatus.SENT.value,
+                OutboxMessage.sent_at >= min(open_since.values()),
+            )
         )
-    )
-    return custom_window_open(last, sent, now)
+        for openid, sent_at in rows:
+            if sent_at >= open_since[openid]:
+                windows[openid].sent += 1
+    return windows
+
 
 
 def send(client, row: Claimed, use_custom: bool) -> str:

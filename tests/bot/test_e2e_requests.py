@@ -362,3 +362,21 @@ def test_an_unfollowed_user_is_not_pushed_to(phone, town, session, clock):
     )
     assert queued_for_family == 0
     assert session.get(ServiceRequest, number).status == "acknowledged"
+
+
+def test_at_most_five_customer_service_messages_then_templates(phone, town, session, clock):
+    """Within WeChat's 48-hour window at most 5 customer-service messages go to a user, even when
+    they are dispatched in one batch; the rest go as template messages."""
+    elder = make_beneficiary(session, town.village, clock(), assistant=town.assistant)
+    session.commit()
+    phone.say("o-fam", f"绑定 {elder.bind_code}")
+    phone.say("o-fam", "2")
+    phone.say("o-fam", "家里没米了")
+    number = session.scalar(select(func.max(ServiceRequest.id)))
+    for n in range(7):
+        phone.say("o-assistant", f"回复 {number} 第{n + 1}条消息")
+    phone.dispatch()
+    kinds = [c["path"] for c in phone.calls()
+             if (c.get("body") or {}).get("touser") == "o-fam" and c["outcome"] == "delivered"]
+    assert kinds.count("message/custom/send") == 5
+    assert kinds.count("message/template/send") == 2
