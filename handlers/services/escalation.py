@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from config import policy
+from config.policy import LadderStep
 from handlers import texts
 from handlers.policy import ladder
 from handlers.services import requests as request_service
-from handlers.services.notify import Push, enqueue, progress_fields, task_fields
-from models import Beneficiary, Region, RequestEvent, ServiceRequest, Staff
+from handlers.services.notify import Delivery, Push, add_events, progress_fields, push_event, task_fields, write_outbox
+from models import Beneficiary, Region, ServiceRequest, Staff
 from models.enums import OPEN_STATUSES, ActorKind, EventKind, StaffRole
 
 logger = logging.getLogger(__name__)
@@ -40,63 +42,134 @@ def scan(session: Session, env: request_service.RequestEnv, now: datetime, batch
         .where(ServiceRequest.status.in_(OPEN), ServiceRequest.next_escalation_at <= now)
         .order_by(ServiceRequest.next_escalation_at, ServiceRequest.id)
         .limit(batch)
-        .options(selectinload(ServiceRequest.beneficiary).selectinload(Beneficiary.village))
+        .options(
+            selectinload(ServiceRequest.beneficiary).selectinload(Beneficiary.village),
+            selectinload(ServiceRequest.assignee).selectinload(Staff.wechat_user),
+            selectinload(ServiceRequest.raised_by_wechat_user),
+        )
     )
     if session.get_bind().dialect.name == "postgresql":
         # Two scans at once (a double run) never work on the same request.
         pick = pick.with_for_update(skip_locked=True, of=ServiceRequest)
-    steps = 0
-    # Who serves each town and city does not change during one scan: look each up once.
-    staff_cache: dict = {}
-    for request in session.scalars(pick).all():
-        steps += escalate(session, env, request, now, staff_cache)
-    return steps
+    return _escalate_all(session, env, session.scalars(pick).all(), now)
 
 
-def escalate(
-    session: Session, env: request_service.RequestEnv, request: ServiceRequest, now: datetime,
-    staff_cache: dict | None = None,
-) -> int:
+def escalate(session: Session, env: request_service.RequestEnv, request: ServiceRequest, now: datetime) -> int:
     """Take every due rung of one request, then schedule its next check."""
+    return _escalate_all(session, env, [request], now)
+
+
+def _escalate_all(
+    session: Session, env: request_service.RequestEnv, requests: list[ServiceRequest], now: datetime
+) -> int:
+    """Take the due rungs of these requests and schedule their next checks; returns the steps due."""
+    if not requests:
+        return 0
+    # The scan writes in a few set-based statements and reads nothing it wrote: no flush in between.
+    with session.no_autoflush:
+        plans = [(request, _due_steps(request, env, now)) for request in requests]
+        taken = _take_rungs(session, env, plans, now)
+        _announce(session, env, [(r, steps) for r, steps in plans if steps and r.id in taken], now)
+    return sum(len(steps) for _, steps in plans)
+
+
+def _due_steps(request: ServiceRequest, env: request_service.RequestEnv, now: datetime) -> list[LadderStep]:
+    """The rungs of the request's ladder that are due at `now`, lowest first."""
     facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level)
-    steps = ladder.due_steps(facts, policy.ESCALATION_LADDER[request.urgency], now, env.tz, policy.SERVICE_HOURS)
-    for step in steps:
-        # Conditional: a concurrent run that already took this rung makes this one a no-op.
-        taken = session.execute(
-            update(ServiceRequest)
-            .where(ServiceRequest.id == request.id, ServiceRequest.escalation_level < step.level)
-            .values(escalation_level=step.level, updated_at=now)
-        ).rowcount
-        if not taken:
+    return ladder.due_steps(facts, policy.ESCALATION_LADDER[request.urgency], now, env.tz, policy.SERVICE_HOURS)
+
+
+def _take_rungs(
+    session: Session, env: request_service.RequestEnv, plans: list[tuple[ServiceRequest, list[LadderStep]]],
+    now: datetime,
+) -> set[int]:
+    """Move each request to its new level and next check in one UPDATE; the ids it took.
+
+    Conditional on the level the scan read: a concurrent run that already took a rung makes the
+    request a no-op here (it is read again, and the next scan sees it as it is now).
+    """
+    seen, levels, checks = {}, {}, {}
+    for request, steps in plans:
+        seen[request.id] = request.escalation_level
+        levels[request.id] = steps[-1].level if steps else request.escalation_level
+        # The next check counts from the new level.
+        set_committed_value(request, "escalation_level", levels[request.id])
+        checks[request.id] = request_service.next_escalation(request, env.tz)
+    column = ServiceRequest.__table__.c
+    climbed = [rid for rid in seen if levels[rid] != seen[rid]]
+    values = {
+        ServiceRequest.escalation_level: _case(levels, column.escalation_level.type),
+        ServiceRequest.next_escalation_at: _case(checks, column.next_escalation_at.type),
+    }
+    if climbed:
+        # Only a request that climbed counts as updated; a new next check alone does not.
+        values[ServiceRequest.updated_at] = case(
+            (ServiceRequest.id.in_(climbed), literal(now, column.updated_at.type)), else_=ServiceRequest.updated_at
+        )
+    stmt = (
+        update(ServiceRequest)
+        .where(ServiceRequest.id.in_(list(seen)), ServiceRequest.escalation_level == _case(seen, column.escalation_level.type))
+        .values(values)
+        .returning(ServiceRequest.id)
+        .execution_options(synchronize_session=False)
+    )
+    taken = set(session.scalars(stmt))
+    for request, _ in plans:
+        if request.id not in taken:
+            session.expire(request)
             continue
-        session.refresh(request, ["escalation_level"])
-        _announce(session, env, request, step, now, {} if staff_cache is None else staff_cache)
-    request.next_escalation_at = request_service.next_escalation(request, env.tz)
-    return len(steps)
+        set_committed_value(request, "next_escalation_at", checks[request.id])
+        if request.id in climbed:
+            set_committed_value(request, "updated_at", now)
+    return taken
+
+
+def _case(by_id: dict, type_):
+    """CASE id WHEN … THEN … END over a request id map, the values bound with the column's type."""
+    return case({rid: literal(value, type_) for rid, value in by_id.items()}, value=ServiceRequest.id)
 
 
 def _active_staff(session: Session, cache: dict, role: StaffRole, region_id: int) -> list[Staff]:
+    """`requests.active_staff`, looked up once per scan for each role and region."""
     key = (role, region_id)
     if key not in cache:
         cache[key] = request_service.active_staff(session, role, region_id)
     return cache[key]
 
 
-def _announce(session: Session, env, request: ServiceRequest, step, now: datetime, cache: dict) -> None:
-    """The event and the pushes for one rung."""
+def _announce(
+    session: Session, env: request_service.RequestEnv, stepped: list[tuple[ServiceRequest, list[LadderStep]]],
+    now: datetime,
+) -> None:
+    """The events and the pushes of every rung taken, written together."""
+    if not stepped:
+        return
+    # Load the towns at once; who serves each town and city does not change during one scan.
+    towns = {t.id: t for t in session.scalars(select(Region).where(Region.id.in_({r.town_id for r, _ in stepped})))}
+    staff_cache: dict = {}
+    deliveries: list[Delivery] = []
+    rungs: list[tuple[dict, int, int]] = []
+    for request, steps in stepped:
+        for step in steps:
+            start = len(deliveries)
+            event = _rung(session, env, request, towns[request.town_id], step, now, staff_cache, deliveries)
+            rungs.append((event, start, len(deliveries)))
+    created = write_outbox(session, deliveries, now, tz=env.tz)
+    # Each rung's event, then the pushes it queued: the timeline reads as if taken one by one.
+    events = []
+    for event, start, end in rungs:
+        events.append(event)
+        events += [push_event(d, now) for d, new in zip(deliveries[start:end], created[start:end]) if new]
+    add_events(session, events)
+
+
+def _rung(
+    session: Session, env: request_service.RequestEnv, request: ServiceRequest, town: Region, step: LadderStep,
+    now: datetime, cache: dict, deliveries: list[Delivery],
+) -> dict:
+    """Add the pushes of one rung to `deliveries`; returns the rung's event row."""
     how_long = waited(request.created_at, now)
-    town = session.get(Region, request.town_id)
     to_city = "city_supervisors" in step.notify
-    session.add(
-        RequestEvent(
-            request_id=request.id,
-            kind=EventKind.ESCALATED.value,
-            actor_kind=ActorKind.SYSTEM.value,
-            body=f"第{step.level}级督办：已等待{how_long}",
-            data={"level": step.level, "condition": step.condition, "notify": list(step.notify)},
-            created_at=now,
-        )
-    )
     state = "未接单" if step.condition == "not_accepted" else "未办结"
     recipients: list[tuple[Staff, str]] = []
     if "town_officers" in step.notify:
@@ -110,19 +183,25 @@ def _announce(session: Session, env, request: ServiceRequest, step, now: datetim
     if "assignee" in step.notify and request.assignee is not None:
         recipients.append((request.assignee, "assignee"))
     beneficiary = request.beneficiary
+    words = dict(
+        number=request.id, waited=how_long, state=state, name=beneficiary.name,
+        village=beneficiary.village.name, category=request.category,
+        assignee=request.assignee.name if request.assignee else "无",
+    )
+    # The same words go to every officer of the rung: format them once.
+    staff_text = {
+        role: (texts.PUSH_ESCALATION_REMINDER if role == "assignee" else texts.PUSH_ESCALATION).format(**words)
+        for role in {role for _, role in recipients}
+    }
+    fields = task_fields(request, env.tz, f"{state} 已等{how_long}")
     for staff, role in recipients:
-        text = (texts.PUSH_ESCALATION_REMINDER if role == "assignee" else texts.PUSH_ESCALATION).format(
-            number=request.id, waited=how_long, state=state, name=beneficiary.name,
-            village=beneficiary.village.name, category=request.category,
-            assignee=request.assignee.name if request.assignee else "无",
-        )
         push = Push(
             key=f"escalate:{request.id}:{step.level}:{staff.id}",
-            text=text,
+            text=staff_text[role],
             template_id=env.templates.task,
-            fields=task_fields(request, env.tz, f"{state} 已等{how_long}"),
+            fields=fields,
         )
-        enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff)
+        deliveries.append(Delivery(push, staff.wechat_user, request, staff))
     office = "市民政局" if to_city else "乡镇民政办"
     push = Push(
         key=f"escalate:{request.id}:{step.level}:requester",
@@ -130,5 +209,13 @@ def _announce(session: Session, env, request: ServiceRequest, step, now: datetim
         template_id=env.templates.progress,
         fields=progress_fields(request, env.tz, f"已提请{office}督办", office, now),
     )
-    enqueue(session, push, request.raised_by_wechat_user, now, tz=env.tz, request=request)
+    deliveries.append(Delivery(push, request.raised_by_wechat_user, request))
     logger.info("escalation=step request=%s level=%s recipients=%s", request.id, step.level, len(recipients))
+    return {
+        "request_id": request.id,
+        "kind": EventKind.ESCALATED.value,
+        "actor_kind": ActorKind.SYSTEM.value,
+        "body": f"第{step.level}级督办：已等待{how_long}",
+        "data": {"level": step.level, "condition": step.condition, "notify": list(step.notify)},
+        "created_at": now,
+    }

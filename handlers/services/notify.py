@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from config import policy
@@ -61,6 +63,23 @@ def progress_fields(request: ServiceRequest, tz: ZoneInfo, what: str, who: str, 
     }
 
 
+# Bulk INSERTs send NULLs rather than leaving out None-valued keys, so that rows with and without
+# a value stay in one batch instead of splitting into one statement per change of shape.
+_ALL_COLUMNS = {"render_nulls": True}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One push to one WeChat user, with the request and staff member it concerns."""
+
+    push: Push
+    recipient: WeChatUser | None
+    request: ServiceRequest | None = None
+    staff: Staff | None = None
+    # None: urgent when the request is urgent.
+    urgent: bool | None = None
+
+
 def enqueue(
     session: Session,
     push: Push,
@@ -77,40 +96,95 @@ def enqueue(
     Non-urgent pushes made in quiet hours wait until the morning; urgent ones (by default, those
     about an urgent request) go at once.
     """
-    if recipient is None or not recipient.subscribed:
-        return False
-    if urgent is None:
-        urgent = request is not None and request.urgency == Urgency.URGENT.value
-    send_at = now if urgent else release_time(now, tz, policy.QUIET_HOURS)
-    stmt = (
-        insert_ignoring_conflicts(session, OutboxMessage)
-        .values(
-            idempotency_key=push.key[:160],
-            recipient_openid=recipient.openid,
-            recipient_staff_id=staff.id if staff else None,
-            request_id=request.id if request else None,
-            # The dispatcher decides at send time whether the customer-service window is open.
-            kind=OutboxKind.CUSTOM.value,
-            payload={
-                "text": push.text,
-                "template": {"template_id": push.template_id, "data": template_data(push.fields)},
-            },
-            status=OutboxStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=send_at,
-            created_at=now,
-        )
-        .returning(OutboxMessage.id)
-    )
-    created = session.execute(stmt).scalar_one_or_none() is not None
-    if created and request is not None:
-        session.add(
-            RequestEvent(
-                request_id=request.id,
-                kind=EventKind.PUSH.value,
-                actor_kind=ActorKind.SYSTEM.value,
-                data={"key": push.key, "to_staff_id": staff.id if staff else None, "to_user_id": recipient.id},
-                created_at=now,
-            )
-        )
+    return enqueue_many(session, [Delivery(push, recipient, request, staff, urgent)], now, tz=tz)[0]
+
+
+def enqueue_many(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo) -> list[bool]:
+    """Queue many pushes as `enqueue` does, in a few multi-row INSERTs; True for each one queued now."""
+    created = write_outbox(session, deliveries, now, tz=tz)
+    add_events(session, [push_event(d, now) for d, new in zip(deliveries, created) if new and d.request is not None])
     return created
+
+
+def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo) -> list[bool]:
+    """Insert the outbox rows of reachable recipients, skipping keys queued before; True where a row was created.
+
+    Writes nothing to the timeline: `push_event` is the entry for each push created.
+    """
+    rows = []
+    for delivery in deliveries:
+        recipient, request = delivery.recipient, delivery.request
+        if not _reachable(delivery):
+            continue
+        urgent = delivery.urgent
+        if urgent is None:
+            urgent = request is not None and request.urgency == Urgency.URGENT.value
+        rows.append({
+            "idempotency_key": _stored_key(delivery),
+            "recipient_openid": recipient.openid,
+            "recipient_staff_id": delivery.staff.id if delivery.staff else None,
+            "request_id": request.id if request else None,
+            # The dispatcher decides at send time whether the customer-service window is open.
+            "kind": OutboxKind.CUSTOM.value,
+            "payload": {
+                "text": delivery.push.text,
+                "template": {"template_id": delivery.push.template_id, "data": template_data(delivery.push.fields)},
+            },
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now if urgent else release_time(now, tz, policy.QUIET_HOURS),
+            "created_at": now,
+        })
+    if not rows:
+        return [False] * len(deliveries)
+    # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
+    # rows in batches under the driver's parameter limit. A key already queued, or repeated within
+    # `rows`, comes back once at most: only new rows are returned.
+    stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key)
+    new_keys = set(session.scalars(stmt, rows, execution_options=_ALL_COLUMNS))
+    created = []
+    for delivery in deliveries:
+        key = _stored_key(delivery)
+        created.append(_reachable(delivery) and key in new_keys)
+        # The first delivery with a key is the one that queued it, as if they had been sent one by one.
+        new_keys.discard(key)
+    return created
+
+
+def _reachable(delivery: Delivery) -> bool:
+    """Whether the push has someone to go to: a follower who has not unsubscribed."""
+    return delivery.recipient is not None and delivery.recipient.subscribed
+
+
+def _stored_key(delivery: Delivery) -> str:
+    """The idempotency key as the outbox column holds it (at most 160 characters)."""
+    return delivery.push.key[:160]
+
+
+def push_event(delivery: Delivery, now: datetime) -> dict:
+    """The timeline entry (kind push) of a push queued about a request, as a row for `add_events`."""
+    return {
+        "request_id": delivery.request.id,
+        "kind": EventKind.PUSH.value,
+        "actor_kind": ActorKind.SYSTEM.value,
+        "data": {
+            "key": delivery.push.key,
+            "to_staff_id": delivery.staff.id if delivery.staff else None,
+            "to_user_id": delivery.recipient.id,
+        },
+        "created_at": now,
+    }
+
+
+def add_events(session: Session, rows: Sequence[dict]) -> None:
+    """Write timeline entries with multi-row INSERTs, in the order given."""
+    if not rows:
+        return
+    columns = ("request_id", "kind", "actor_kind", "actor_staff_id", "actor_wechat_user_id",
+               "inbound_message_id", "body", "data", "created_at")
+    # RETURNING is what makes the driver send multi-row INSERTs rather than one INSERT per row.
+    session.execute(
+        insert(RequestEvent).returning(RequestEvent.id),
+        [{c: row.get(c) for c in columns} for row in rows],
+        execution_options=_ALL_COLUMNS,
+    ).all()

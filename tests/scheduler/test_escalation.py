@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from handlers.policy.classify import Classification
-from handlers.services import escalation
+from handlers.services import escalation, notify
 from handlers.services import requests as service
 from models import OutboxMessage, RequestEvent, ServiceRequest, WeChatUser
 from models.enums import RequestCategory, Urgency
@@ -133,3 +133,49 @@ def test_waited_reads_naturally():
     assert escalation.waited(start, local(1, 11)) == "2小时"
     assert escalation.waited(start, local(1, 11, 5)) == "2小时5分钟"
     assert escalation.waited(start, local(3, 12)) == "2天3小时"
+
+
+def test_one_scan_writes_each_rung_once_in_timeline_order(app, session, clock, jobs_ctx, town):
+    """Three urgent requests climb in one scan: a push queued before is not queued again, an
+    unsubscribed requester gets nothing, and each timeline reads rung event, then its pushes."""
+    env = app.extensions["sanzhida"].request_env
+    numbers = [raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 9, minute))) for minute in (0, 1, 2)]
+    first, second, third = numbers
+    # The first requester's notice was already queued (say, by a run that crashed before committing its rung).
+    request = session.get(ServiceRequest, first)
+    notify.enqueue(session, notify.Push(f"escalate:{first}:1:requester", "先前的通知", "tpl", {}),
+                   request.raised_by_wechat_user, local(1, 9, 10), tz=env.tz, request=request)
+    session.get(ServiceRequest, second).raised_by_wechat_user.subscribed = False
+    session.commit()
+
+    assert escalation_job(jobs_ctx, at(clock, local(1, 9, 20))) == 3
+
+    fresh(session)
+    requester_rows = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like("%:requester"))).all()
+    assert {row.idempotency_key: row.payload["text"] for row in requester_rows} == {
+        f"escalate:{first}:1:requester": "先前的通知",
+        f"escalate:{third}:1:requester": requester_rows[-1].payload["text"],
+    }
+    assert "已提请乡镇民政办督办" in requester_rows[-1].payload["text"]
+    for number in numbers:
+        request = session.get(ServiceRequest, number)
+        assert request.escalation_level == 1
+        assert request.updated_at == local(1, 9, 20)
+        assert request.next_escalation_at == local(1, 9, 45 + numbers.index(number))
+        events = session.scalars(
+            select(RequestEvent).where(RequestEvent.request_id == number, RequestEvent.created_at == local(1, 9, 20))
+            .order_by(RequestEvent.id)
+        ).all()
+        keys = [e.data.get("key") for e in events if e.kind == "push"]
+        assert events[0].kind == "escalated" and events[0].body == "第1级督办：已等待" + escalation.waited(
+            request.created_at, local(1, 9, 20))
+        expected = [f"escalate:{number}:1:{town.officer.id}", f"escalate:{number}:1:{town.assistant.id}"]
+        if number == third:
+            expected.append(f"escalate:{number}:1:requester")
+        assert keys == expected
+        assert [e.kind for e in events] == ["escalated"] + ["push"] * len(expected)
+    # A second scan at the same minute finds nothing due and writes nothing.
+    before = session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert escalation_job(jobs_ctx, local(1, 9, 20)) == 0
+    fresh(session)
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == before
