@@ -88,14 +88,8 @@ def insert_pending(session_factory: sessionmaker[Session], rows: int, now: datet
 
 
 def drain(session_factory: sessionmaker[Session], client, now: datetime = NOW) -> jobs.DispatchReport:
-    """Dispatch until the queue is empty, as the outbox job does; what was done in total."""
-    total = jobs.DispatchReport()
-    while True:
-        batch = jobs.dispatch_outbox(session_factory, client, lambda: now)
-        for name in ("claimed", "sent", "retried", "dead"):
-            setattr(total, name, getattr(total, name) + getattr(batch, name))
-        if batch.claimed < 50:
-            return total
+    """Dispatch until the queue is empty, exactly as the outbox job does; what was done in total."""
+    return jobs.drain_outbox(session_factory, client, lambda: now)
 
 
 def outcome(session_factory: sessionmaker[Session], tag: str) -> dict[str, int]:

@@ -4,7 +4,10 @@ Tests and development point WECHAT_API_BASE_URL at `http://HOST:PORT/cgi-bin/`.
 `GET /_calls` lists recorded calls with their outcome (`delivered`, `deduplicated`, `http 500`,
 `errcode 40001` …), `DELETE /_calls` clears them; `POST /_faults` queues
 failures ({"path": "message/template/send", "http_status": 500 | "errcode": 40001 |
-"delay": 3.0, "times": 2}); `DELETE /_faults` clears them.
+"delay": 3.0 | "revoke_tokens": true, "times": 2, "after": 10}); `DELETE /_faults` clears them.
+`revoke_tokens` retires every live token, as WeChat does some minutes after another fetch, so
+that call and every later one with an old token get 40001. `after` lets that many matching calls
+through before the fault starts.
 """
 
 from __future__ import annotations
@@ -46,6 +49,9 @@ class FakeWeChatState:
         with self.lock:
             for fault in self.faults:
                 if fault.get("path") in (path, "*"):
+                    if fault.get("after", 0) > 0:
+                        fault["after"] -= 1
+                        return None
                     fault["times"] = fault.get("times", 1) - 1
                     if fault["times"] <= 0:
                         self.faults.remove(fault)
@@ -80,6 +86,9 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
             return None, None
         if fault.get("delay"):
             time.sleep(float(fault["delay"]))
+        if fault.get("revoke_tokens"):
+            with state.lock:
+                state.tokens.clear()
         if fault.get("http_status"):
             code = int(fault["http_status"])
             return ("stand-in failure", code), f"http {code}"

@@ -1,8 +1,12 @@
-"""WeChat API client glue: wechatpy's WeChatClient made safe for several processes and a stand-in."""
+"""WeChat API client glue: wechatpy's WeChatClient made safe for several processes, several
+threads and a stand-in."""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Callable
 
 import requests
 from redis.exceptions import LockError, RedisError
@@ -24,7 +28,8 @@ TOKEN_EARLY_REFRESH = 300
 
 class SanzhidaWeChatClient(WeChatClient):
     """A WeChatClient whose every call, token fetch included, honours the base URL and a timeout,
-    whose token lives in Redis for every process, and whose refetch-and-retry is bounded."""
+    whose token lives in Redis for every process (and in memory until it expires), whose
+    refetch-and-retry is bounded, and which may be shared by threads (one HTTP session each)."""
 
     def __init__(
         self,
@@ -36,7 +41,14 @@ class SanzhidaWeChatClient(WeChatClient):
         keys: Keys,
         timeout: float = 5.0,
         max_token_refreshes: int = 1,
+        monotonic: Callable[[], float] = time.monotonic,
     ):
+        # Set before wechatpy's constructor, which assigns `_http`.
+        self._local = threading.local()
+        # (token, monotonic expiry): saves a Redis round trip per call. One tuple, so a thread
+        # never sees a token with another token's expiry.
+        self._memo: tuple[str, float] | None = None
+        self._monotonic = monotonic
         # auto_retry=False: wechatpy's own retry recurses without limit; ours is a bounded loop.
         super().__init__(
             appid,
@@ -54,10 +66,40 @@ class SanzhidaWeChatClient(WeChatClient):
         return f"<SanzhidaWeChatClient appid={self.appid} base={self.API_BASE_URL}>"
 
     @property
+    def _http(self) -> requests.Session:
+        """This thread's HTTP session: connections are pooled per thread, never shared by two."""
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = requests.Session()
+        return http
+
+    @_http.setter
+    def _http(self, value: requests.Session) -> None:
+        # wechatpy's constructor assigns one session; it becomes the constructing thread's.
+        self._local.http = value
+
+    @property
     def access_token(self) -> str:
-        """The shared token from Redis, fetched (once, under a lock) when there is none."""
+        """The token kept in memory until it expires; else the shared one from Redis, fetched
+        (once, under a lock) when there is none."""
+        memo = self._memo
+        if memo is not None and self._monotonic() < memo[1]:
+            return memo[0]
+        return self._shared_token() or self.refresh_token()
+
+    def _shared_token(self) -> str | None:
+        """The token in Redis, remembered in memory for as long as Redis keeps it."""
         token = self.session.get(self.access_token_key)
-        return token or self.refresh_token()
+        if token:
+            self._remember(token, self._redis.ttl(self.session.key_name(self.access_token_key)))
+        return token
+
+    def _remember(self, token: str, ttl_seconds: int | None) -> None:
+        # A key without a TTL (-1) or gone (-2) is not cached: the next call asks Redis again.
+        if ttl_seconds is not None and ttl_seconds > 0:
+            self._memo = (token, self._monotonic() + ttl_seconds)
+        else:
+            self._memo = None
 
     def fetch_access_token(self) -> dict:
         """Fetch a token from `{base}token` with a timeout and store it in Redis for everyone."""
@@ -77,6 +119,7 @@ class SanzhidaWeChatClient(WeChatClient):
         expires_in = int(result.get("expires_in", 7200))
         ttl = max(expires_in - TOKEN_EARLY_REFRESH, 60)
         self.session.set(self.access_token_key, result["access_token"], ttl)
+        self._remember(result["access_token"], ttl)
         logger.info("wechat_token=fetched appid=%s ttl=%s", self.appid, ttl)
         return result
 
@@ -87,6 +130,8 @@ class SanzhidaWeChatClient(WeChatClient):
             with self._redis.lock(self._keys.token_lock(self.appid), timeout=wait, blocking_timeout=wait):
                 current = self.session.get(self.access_token_key)
                 if current and current != stale:
+                    # Another process (or thread) fetched it meanwhile: use theirs.
+                    self._remember(current, self._redis.ttl(self.session.key_name(self.access_token_key)))
                     return current
                 return self.fetch_access_token()["access_token"]
         except (RedisError, LockError) as exc:
@@ -108,6 +153,9 @@ class SanzhidaWeChatClient(WeChatClient):
                     raise
                 attempt += 1
                 logger.warning("wechat_token=rejected errcode=%s attempt=%s", exc.errcode, attempt)
+                if self._memo is not None and self._memo[0] == token:
+                    # Never reuse a rejected token from memory, even if the refresh below fails.
+                    self._memo = None
                 self.refresh_token(stale=token)
                 continue
             except requests.RequestException as exc:

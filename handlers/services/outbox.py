@@ -1,4 +1,4 @@
-"""The outbox: claim due pushes safely, decide how each goes, and record the outcome.
+"""The outbox: claim due pushes safely, decide how each goes, and record the outcomes.
 
 These functions never commit; `scheduler.jobs.dispatch_outbox` runs them in short transactions
 so that nothing is sent while a database transaction is open.
@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Integer, String, and_, bindparam, column, or_, select, update, values
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -139,12 +139,49 @@ def _still_ours(row: Claimed):
     )
 
 
-def mark_sent(session: Session, row: Claimed, kind: str, now: datetime) -> None:
-    """Record a successful send."""
+def by_recipient(rows: list[Claimed]) -> list[list[Claimed]]:
+    """The rows split per recipient, each list in claim order, lists in order of their first row.
+
+    One sender takes one list and sends it in order, so a user gets their pushes in the order
+    they were written, as with a single sender.
+    """
+    lanes: dict[str, list[Claimed]] = {}
+    for row in rows:
+        lanes.setdefault(row.openid, []).append(row)
+    return list(lanes.values())
+
+
+def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime) -> None:
+    """Record a group of successful sends (row, kind used) in one statement."""
+    if not sent:
+        return
+    done = {"status": OutboxStatus.SENT.value, "sent_at": now, "claimed_until": None, "last_error": None}
+    if session.get_bind().dialect.name == "postgresql":
+        group = values(
+            column("id", Integer), column("attempts", Integer), column("kind", String), name="done"
+        ).data([(row.id, row.attempts, kind) for row, kind in sent])
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                # Only the claimant may record the outcome, as in `_still_ours`.
+                OutboxMessage.id == group.c.id,
+                OutboxMessage.status == OutboxStatus.SENDING.value,
+                OutboxMessage.attempts == group.c.attempts,
+            )
+            .values(kind=group.c.kind, **done)
+        )
+        return
+    # SQLite has no column list on a VALUES alias: one prepared UPDATE, executed per row.
+    table = OutboxMessage.__table__
     session.execute(
-        update(OutboxMessage)
-        .where(_still_ours(row))
-        .values(status=OutboxStatus.SENT.value, kind=kind, sent_at=now, claimed_until=None, last_error=None)
+        update(table)
+        .where(
+            table.c.id == bindparam("row_id"),
+            table.c.status == OutboxStatus.SENDING.value,
+            table.c.attempts == bindparam("row_attempts"),
+        )
+        .values(kind=bindparam("row_kind"), **done),
+        [{"row_id": row.id, "row_attempts": row.attempts, "row_kind": kind} for row, kind in sent],
     )
 
 

@@ -154,3 +154,75 @@ def test_redis_down_is_reported_as_a_client_error(settings, fake_wechat):
     client = client_for(settings, dead)
     with pytest.raises(WeChatClientException, match="token store unavailable"):
         client.post("message/template/send", data=TEMPLATE)
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when told."""
+
+    def __init__(self):
+        self.value = 1000.0
+
+    def __call__(self) -> float:
+        return self.value
+
+
+def token_key(settings) -> str:
+    """Where the shared token lives in Redis."""
+    return f"{Keys(settings.redis_prefix).token_storage_prefix()}:{settings.wechat_app_id}_access_token"
+
+
+def test_the_token_is_kept_in_memory_until_it_expires(settings, redis_client, fake_wechat):
+    """Calls use the remembered token without asking Redis; once its time is up, Redis is asked
+    again (and here, with nothing there, a new token is fetched)."""
+    clock = SteppedClock()
+    client = SanzhidaWeChatClient(settings.wechat_app_id, settings.wechat_app_secret, base_url=fake_wechat.base_url,
+                                  redis=redis_client, keys=Keys(settings.redis_prefix), timeout=2.0, monotonic=clock)
+    client.post("message/template/send", data=TEMPLATE)
+    ttl = redis_client.ttl(token_key(settings))
+    redis_client.delete(token_key(settings))
+
+    clock.value += ttl - 1
+    assert client.post("message/template/send", data=TEMPLATE)["errcode"] == 0
+    assert len(calls(fake_wechat, "token")) == 1
+
+    clock.value += 2
+    assert client.post("message/template/send", data=TEMPLATE)["errcode"] == 0
+    assert len(calls(fake_wechat, "token")) == 2
+
+
+def test_a_remembered_token_retired_elsewhere_is_replaced_from_redis(settings, redis_client, fake_wechat):
+    """Another process fetched a new token and WeChat retired ours: the call gets 40001, takes the
+    new token from Redis without fetching again, and succeeds."""
+    ours, theirs = client_for(settings, redis_client), client_for(settings, redis_client)
+    old = ours.access_token
+    requests.post(f"http://{fake_wechat.host}:{fake_wechat.port}/_tokens/revoke", timeout=5)
+    new = theirs.refresh_token(stale=old)
+
+    assert ours.post("message/template/send", data=TEMPLATE)["errcode"] == 0
+    assert new != old and len(calls(fake_wechat, "token")) == 2
+    sends = calls(fake_wechat, "message/template/send")
+    assert [c["outcome"] for c in sends] == ["errcode 40001", "delivered"]
+    assert sends[-1]["params"]["access_token"] == new == ours.access_token
+
+
+def test_one_client_serves_several_threads(settings, redis_client, fake_wechat):
+    """Six threads sending through one client at once: every call succeeds, one token fetch."""
+    import threading
+
+    client = client_for(settings, redis_client)
+    barrier = threading.Barrier(6)
+    results = []
+
+    def send_many(n):
+        barrier.wait()
+        for i in range(15):
+            results.append(client.post("message/custom/send", data={"touser": f"o-{n}-{i}"})["errcode"])
+
+    threads = [threading.Thread(target=send_many, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert results == [0] * 90
+    assert len(calls(fake_wechat, "token")) == 1
+    assert len(calls(fake_wechat, "message/custom/send")) == 90
