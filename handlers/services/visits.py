@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from config import policy
 from handlers import texts
@@ -29,10 +29,19 @@ CHECK_LABEL = {"food": "吃", "clothing": "穿", "housing": "住", "medical": "�
 
 
 @dataclass(frozen=True)
+class DuePerson:
+    """What a visit digest shows of a beneficiary: id, name and village."""
+
+    id: int
+    name: str
+    village: Region
+
+
+@dataclass(frozen=True)
 class DueVisit:
     """A beneficiary whose visit is due on or before a given day."""
 
-    beneficiary: Beneficiary
+    beneficiary: DuePerson
     due: date
     last_visit: date | None
     staff_id: int | None
@@ -86,6 +95,17 @@ def record_visit(
     return texts.VISIT_RECORDED.format(name=beneficiary.name, problems=opened or texts.VISIT_ALL_FINE)
 
 
+def _due_by(tz, today: date):
+    """The SQL condition: an active beneficiary's visit is due by `today` (local dates in `tz`)."""
+    since = func.coalesce(Beneficiary.last_visited_at, Beneficiary.created_at)
+    tomorrow = datetime.combine(today + timedelta(days=1), time.min, tz)
+    # Due when the last visit's local date + period <= today, i.e. it happened before tomorrow - period.
+    return and_(Beneficiary.active.is_(True), or_(*[
+        and_(Beneficiary.visit_every_days == days, since < tomorrow - timedelta(days=days))
+        for days in sorted(set(policy.VISIT_FREQUENCY_DAYS.values()))
+    ]))
+
+
 def due_visits(
     session: Session,
     tz,
@@ -97,32 +117,38 @@ def due_visits(
     """Active beneficiaries due for a visit by `today` (of one assistant or one town), most overdue first.
 
     The database picks the due ones from each beneficiary's visit period and latest visit (kept on
-    the beneficiary), so a city of 110,000 costs one indexed pass, not a scan of every visit.
+    the beneficiary), so a city of 110,000 costs one indexed pass, not a scan of every visit. Only
+    the columns a digest needs are read; the villages are loaded once each.
     """
-    since = func.coalesce(Beneficiary.last_visited_at, Beneficiary.created_at)
-    tomorrow = datetime.combine(today + timedelta(days=1), time.min, tz)
-    # Due when the last visit's local date + period <= today, i.e. it happened before tomorrow - period.
-    due_now = or_(*[
-        and_(Beneficiary.visit_every_days == days, since < tomorrow - timedelta(days=days))
-        for days in sorted(set(policy.VISIT_FREQUENCY_DAYS.values()))
-    ])
     stmt = (
-        select(Beneficiary, Assignment.staff_id)
+        select(Beneficiary.id, Beneficiary.name, Beneficiary.village_id, Beneficiary.last_visited_at,
+               Beneficiary.created_at, Beneficiary.visit_every_days, Assignment.staff_id)
         .outerjoin(Assignment, (Assignment.beneficiary_id == Beneficiary.id) & Assignment.ended_at.is_(None))
-        .where(Beneficiary.active.is_(True), due_now)
-        .options(selectinload(Beneficiary.village))
+        .where(_due_by(tz, today))
     )
     if staff_id is not None:
         stmt = stmt.where(Assignment.staff_id == staff_id)
     if town_id is not None:
         stmt = stmt.join(Region, Region.id == Beneficiary.village_id).where(Region.parent_id == town_id)
+    rows = session.execute(stmt).all()
+    villages = {v.id: v for v in session.scalars(select(Region).where(Region.id.in_({r.village_id for r in rows})))}
     due: list[DueVisit] = []
-    for beneficiary, assigned_to in session.execute(stmt).all():
-        last_day = beneficiary.last_visited_at.astimezone(tz).date() if beneficiary.last_visited_at else None
-        start = last_day or beneficiary.created_at.astimezone(tz).date()
-        due.append(DueVisit(beneficiary, start + timedelta(days=beneficiary.visit_every_days), last_day, assigned_to))
+    for row in rows:
+        last_day = row.last_visited_at.astimezone(tz).date() if row.last_visited_at else None
+        start = last_day or row.created_at.astimezone(tz).date()
+        person = DuePerson(row.id, row.name, villages[row.village_id])
+        due.append(DueVisit(person, start + timedelta(days=row.visit_every_days), last_day, row.staff_id))
     due.sort(key=lambda d: (d.due, d.beneficiary.id))
     return due
+
+
+def overdue_by_town(session: Session, tz, today: date) -> dict[int, int]:
+    """How many active beneficiaries are due for a visit by `today`, per town id, counted in SQL."""
+    town = Region.parent_id
+    return dict(session.execute(
+        select(town, func.count()).select_from(Beneficiary).join(Region, Region.id == Beneficiary.village_id)
+        .where(_due_by(tz, today)).group_by(town)
+    ).all())
 
 
 def visits_due(session: Session, staff: Staff, today: date, tz, limit: int = 10) -> tuple[list[DueVisit], int]:
