@@ -289,6 +289,17 @@ class WrkResult:
     stored: int | None = None
     handler_failures: int | None = None
     store_ok: bool | None = None
+    # Queued mode: seconds after wrk stopped until the inbox workers had handled every stored
+    # message of the run, and messages still unhandled when the wait gave up.
+    drain_s: float | None = None
+    unhandled: int | None = None
+
+    @property
+    def handled_per_s(self) -> float | None:
+        """Messages the inbox workers handled per second, from wrk's start to the last one."""
+        if self.drain_s is None or not self.stored or self.unhandled:
+            return None
+        return self.stored / (self.seconds + self.drain_s)
 
     @property
     def ok_responses(self) -> int:
@@ -453,7 +464,24 @@ def start_fake_wechat(logdir: Path) -> Server:
     raise RuntimeError("the WeChat stand-in did not start")
 
 
-def server_env(database_url: str, redis_url: str, fake_base: str) -> dict:
+def start_inbox_workers(count: int, env: dict, logdir: Path, niceness: int) -> list[Server]:
+    """`sanzhida inbox run` processes at `nice -n niceness`; they run through every round,
+    beside the web workers, as the deployment runs them."""
+    workers = []
+    for i in range(count):
+        log = logdir / f"inbox-{i}.log"
+        proc = subprocess.Popen(["nice", "-n", str(niceness), sys.executable, "-m", "bot.cli", "inbox", "run"],
+                                cwd=ROOT, env=env,
+                                stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+        workers.append(Server(f"inbox-{i}", proc, 0, log))
+    time.sleep(1.0)
+    for worker in workers:
+        if worker.proc.poll() is not None:
+            raise RuntimeError(f"an inbox worker exited; see {worker.log}:\n{worker.log.read_text()[-2000:]}")
+    return workers
+
+
+def server_env(database_url: str, redis_url: str, fake_base: str, reply_mode: str = "queued") -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "SANZHIDA_"))}
     env.update(
         SANZHIDA_ENV="development",
@@ -464,6 +492,7 @@ def server_env(database_url: str, redis_url: str, fake_base: str) -> dict:
         WECHAT_APP_ID=DEV_DEFAULTS["WECHAT_APP_ID"],
         WECHAT_APP_SECRET=DEV_DEFAULTS["WECHAT_APP_SECRET"],
         WECHAT_API_BASE_URL=fake_base,
+        WECHAT_REPLY_MODE=reply_mode,
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
     )
@@ -478,14 +507,23 @@ class StoreCheck:
     """Counts what a run stored: its own rows of `inbound_messages` (by MsgId range and event keys)
     for the app, the rows of `bench_echo` (emptied before the run) for the durable echo."""
 
-    def __init__(self, engine, kind: str):
-        self.engine, self.kind = engine, kind
+    def __init__(self, engine, kind: str, *, queued: bool = False, drain_timeout: float = 900.0):
+        self.engine, self.kind, self.queued, self.drain_timeout = engine, kind, queued, drain_timeout
 
     def before(self) -> None:
         from sqlalchemy import text
 
         # Requests of the warm-up still in flight when wrk stopped finish first.
         time.sleep(1.5)
+        if self.queued:
+            # So is the warm-up's backlog: the main run starts with idle inbox workers.
+            deadline = time.monotonic() + self.drain_timeout
+            with self.engine.connect() as c:
+                while c.execute(text("SELECT COUNT(*) FROM inbound_messages WHERE handled_at IS NULL")).scalar_one():
+                    c.rollback()
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the inbox workers did not drain the warm-up's messages")
+                    time.sleep(0.25)
         if self.kind == "durable":
             with self.engine.begin() as c:
                 c.execute(text("TRUNCATE bench_echo"))
@@ -493,6 +531,7 @@ class StoreCheck:
     def after(self, messages: list[Message], result: WrkResult) -> None:
         from sqlalchemy import bindparam, text
 
+        stopped = time.monotonic()
         time.sleep(1.5)  # let the last in-flight requests finish
         with self.engine.connect() as c:
             if self.kind == "app":
@@ -502,6 +541,17 @@ class StoreCheck:
                 q = lambda sql: text(sql).bindparams(bindparam("events", expanding=True))  # noqa: E731
                 params = {"lo": min(ids, default=0), "hi": max(ids, default=-1), "events": events or ["-"]}
                 stored = c.execute(q(f"SELECT COUNT(*) FROM inbound_messages WHERE {where}"), params).scalar_one()
+                if self.queued:
+                    # The inbox workers go on after wrk stops: wait until they have handled the run.
+                    while True:
+                        left = c.execute(q(f"SELECT COUNT(*) FROM inbound_messages WHERE {where} "
+                                           "AND handled_at IS NULL"), params).scalar_one()
+                        c.rollback()
+                        if left == 0 or time.monotonic() - stopped > self.drain_timeout:
+                            break
+                        time.sleep(0.25)
+                    result.unhandled = left
+                    result.drain_s = time.monotonic() - stopped
                 result.handler_failures = c.execute(
                     q(f"SELECT COUNT(*) FROM inbound_messages WHERE {where} AND handling_error IS NOT NULL"), params
                 ).scalar_one()
@@ -510,7 +560,7 @@ class StoreCheck:
         result.stored = stored
         # Every 2xx answer was stored; nothing beyond what wrk sent (in-flight requests at the end
         # are sent and stored but not counted). The exhausted sentinel (a 404 GET) is no 2xx.
-        result.store_ok = bool(result.ok_responses <= stored <= result.sent)
+        result.store_ok = bool(result.ok_responses <= stored <= result.sent) and not result.unhandled
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,6 +572,7 @@ class TargetRun:
     name: str
     rounds: list[WrkResult] = field(default_factory=list)
     peak_worker_rss_mb: float | None = None
+    inbox_peak_rss_mb: float | None = None
 
     def median(self, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in self.rounds)
@@ -560,6 +611,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--targets", default="bare,durable,app", help="which servers to load (default: %(default)s)")
     parser.add_argument("--users", type=int, default=5000, help="bound users to draw senders from (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for the message mix")
+    parser.add_argument("--reply-mode", choices=("queued", "inline"), default="queued",
+                        help="the app's WECHAT_REPLY_MODE (default: %(default)s)")
+    parser.add_argument("--inbox-workers", type=int, default=1,
+                        help="inbox worker processes running beside the app in queued mode (default: %(default)s)")
+    parser.add_argument("--inbox-nice", type=int, default=10,
+                        help="niceness of the inbox workers, as docker-compose.yml runs them (default: %(default)s)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--py-spy", metavar="PATH", help="record one app worker with py-spy during the last app run "
                         "(.svg flame graph, .txt collapsed stacks, .json speedscope)")
@@ -604,7 +661,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fake = start_fake_wechat(workdir)
         servers["fake-wechat"] = fake
-        env = server_env(args.database_url, args.redis_url, fake.base + "/cgi-bin/")
+        env = server_env(args.database_url, args.redis_url, fake.base + "/cgi-bin/", args.reply_mode)
+        queued = args.reply_mode == "queued" and "app" in targets
+        if queued:
+            for worker in start_inbox_workers(args.inbox_workers, env, workdir, args.inbox_nice):
+                servers[worker.name] = worker
         specs = {"bare": "bench.baselines:bare_app()", "durable": "bench.baselines:durable_app()",
                  "app": "bot.app:create_app()"}
         for name in targets:
@@ -619,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
                                connections=args.connections, duration=args.warmup, threads=args.threads)
                 rate = warm.rps if not warm.exhausted else args.warmup_rps * 2
                 count = max(1000, int(rate * duration_s * 1.6) + 500)
-                check = StoreCheck(engine, name) if name in ("app", "durable") else None
+                check = (StoreCheck(engine, name, queued=queued and name == "app")
+                         if name in ("app", "durable") else None)
                 if check:
                     check.before()
                 messages = factory.generate(count, datetime.now(UTC))
@@ -639,12 +701,18 @@ def main(argv: list[str] | None = None) -> int:
                       f"p90 {result.p90_ms:6.1f}  p99 {result.p99_ms:6.1f} ms  non2xx {result.non_2xx}  "
                       f"sock {result.socket_errors}  sent {result.sent}/{count}"
                       + (f"  stored {result.stored} (failed {result.handler_failures})" if result.stored is not None else "")
+                      + (f"  handled in +{result.drain_s:.1f} s ({result.handled_per_s or 0:.0f}/s)"
+                         if result.drain_s is not None else "")
                       + ("  EXHAUSTED" if result.exhausted else ""), flush=True)
             for name in targets:
                 rss = [peak_rss_mb(pid) for pid in servers[name].worker_pids()]
                 rss = [r for r in rss if r is not None]
                 if rss:
                     runs[name].peak_worker_rss_mb = max(rss)
+            inbox_rss = [peak_rss_mb(s.proc.pid) for n, s in servers.items() if n.startswith("inbox-")]
+            inbox_rss = [r for r in inbox_rss if r is not None]
+            if inbox_rss and "app" in runs:
+                runs["app"].inbox_peak_rss_mb = max(inbox_rss)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench/webhook: {exc}", file=sys.stderr)
         return 2
@@ -687,7 +755,13 @@ def summarize(runs: dict[str, TargetRun], args, started: datetime) -> dict:
             "exhausted": any(r.exhausted for r in run.rounds),
             "store_ok": all(r.store_ok is not False for r in run.rounds),
             "peak_worker_rss_mb": run.peak_worker_rss_mb,
-            "rounds": [asdict(r) | {"ok_responses": r.ok_responses} for r in run.rounds],
+            "drain_s": (statistics.median(r.drain_s for r in run.rounds)
+                        if all(r.drain_s is not None for r in run.rounds) else None),
+            "handled_per_s": (statistics.median(r.handled_per_s for r in run.rounds)
+                              if all(r.handled_per_s is not None for r in run.rounds) else None),
+            "inbox_peak_rss_mb": run.inbox_peak_rss_mb,
+            "rounds": [asdict(r) | {"ok_responses": r.ok_responses, "handled_per_s": r.handled_per_s}
+                       for r in run.rounds],
         }
     ratios = {}
     app = rows.get("app")
@@ -706,7 +780,9 @@ def summarize(runs: dict[str, TargetRun], args, started: datetime) -> dict:
         "benchmark": "webhook", "date": started.isoformat(timespec="seconds"), "machine": machine(),
         "settings": {"workers": args.workers, "connections": args.connections, "duration": args.duration,
                      "threads": args.threads, "rounds": args.rounds, "database_url": _hide_password(args.database_url),
-                     "redis_url": _hide_password(args.redis_url), "smoke": args.smoke},
+                     "redis_url": _hide_password(args.redis_url), "smoke": args.smoke,
+                     "reply_mode": args.reply_mode, "inbox_workers": args.inbox_workers,
+                     "inbox_nice": args.inbox_nice},
         "results": rows, "ratios": ratios, "targets": targets,
         "targets_met": all(targets.values()) if targets else None,
     }
@@ -727,6 +803,12 @@ def print_report(report: dict) -> None:
               f"{row['errors']:7d} {stored:>7s} {rss:>7s}")
     for name, value in report["ratios"].items():
         print(f"{name}: {value:.2f}")
+    app = rows.get("app") or {}
+    if app.get("drain_s") is not None:
+        rate = app["handled_per_s"]
+        print(f"inbox workers: every message handled {app['drain_s']:.1f} s after wrk stopped "
+              f"({'%.0f' % rate if rate else '-'} handled/s over the run), "
+              f"peak RSS {app['inbox_peak_rss_mb'] or 0:.0f} MB")
     for name, met in report["targets"].items():
         print(f"  [{'met' if met else 'MISSED'}] {name}")
 

@@ -15,6 +15,7 @@ from bot.clock import Clock, ShiftedClock, system_clock
 from bot.wechat import SanzhidaWeChatClient, make_wechat_client
 from config.logging import setup_logging
 from config.settings import Settings, load_settings
+from handlers.inbox import InboxEnv
 from handlers.router import Router
 from handlers.routes import build_router
 from handlers.services.kv import Keys, make_redis
@@ -43,6 +44,12 @@ class AppServices:
     bind_guard: BindGuard
     request_env: RequestEnv
 
+    @property
+    def inbox_env(self) -> InboxEnv:
+        """What routing a stored message needs."""
+        return InboxEnv(redis=self.redis, router=self.router, tz=self.settings.tz, pii=self.pii,
+                        bind_guard=self.bind_guard, request_env=self.request_env)
+
 
 def create_app(
     settings: Settings | None = None,
@@ -66,28 +73,35 @@ def create_app(
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
-    engine = _init_db(settings, engine)
-    redis = _init_redis(settings, redis)
-    app.extensions["sanzhida"] = AppServices(
-        settings=settings,
-        clock=clock or make_clock(settings),
-        engine=engine,
-        session_factory=make_session_factory(engine),
-        redis=redis,
-        keys=Keys(settings.redis_prefix),
-        wechat=_init_wechat(settings, redis),
-        crypto=_init_crypto(settings),
-        router=build_router(),
-        pii=PiiCipher(settings.pii_key),
-        bind_guard=BindGuard(redis, Keys(settings.redis_prefix), settings.bind_max_failures),
-        request_env=request_env(settings),
-    )
+    app.extensions["sanzhida"] = build_services(settings, clock=clock, engine=engine, redis=redis)
     _register_blueprints(app, settings)
     _init_csrf(app)
     _register_errors(app)
     app.teardown_appcontext(_close_session)
     logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
     return app
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
+                   redis=None) -> AppServices:
+    """Connect to the database, Redis and WeChat and build the router (web and inbox worker alike)."""
+    engine = _init_db(settings, engine)
+    redis = _init_redis(settings, redis)
+    keys = Keys(settings.redis_prefix)
+    return AppServices(
+        settings=settings,
+        clock=clock or make_clock(settings),
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        redis=redis,
+        keys=keys,
+        wechat=_init_wechat(settings, redis),
+        crypto=_init_crypto(settings),
+        router=build_router(),
+        pii=PiiCipher(settings.pii_key),
+        bind_guard=BindGuard(redis, keys, settings.bind_max_failures),
+        request_env=request_env(settings),
+    )
 
 
 def make_clock(settings: Settings) -> Clock:

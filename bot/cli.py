@@ -1,4 +1,4 @@
-"""The `sanzhida` command line: database, development server, demo data, WeChat stand-in, scheduler."""
+"""The `sanzhida` command line: database, development server, demo data, WeChat stand-in, scheduler, inbox."""
 
 from __future__ import annotations
 
@@ -352,6 +352,55 @@ def inbound_failed(limit: int) -> None:
             click.echo(f"{row.id}\t{local}\t{row.openid}\t{row.msg_type}\t{row.handling_error}")
         click.echo(f"{len(rows)} failed message(s).")
     engine.dispose()
+
+
+@inbound_group.command("waiting")
+def inbound_waiting() -> None:
+    """How many stored messages wait for the inbox worker (queued mode)."""
+    from handlers.inbox import count_waiting
+    from models.db import make_engine, make_session_factory
+
+    settings = _settings()
+    engine = make_engine(settings.database_url, sqlite_immediate=False)
+    with make_session_factory(engine)() as session:
+        click.echo(f"{count_waiting(session)} message(s) waiting.")
+    engine.dispose()
+
+
+@main.group("inbox")
+def inbox_group() -> None:
+    """The inbox worker: handles stored messages and sends the replies (WECHAT_REPLY_MODE=queued)."""
+
+
+@inbox_group.command("run")
+def inbox_run() -> None:
+    """Run one inbox worker in the foreground until stopped (run several for more throughput)."""
+    from bot.inbox import run_forever
+
+    run_forever(_settings())
+
+
+@inbox_group.command("drain")
+def inbox_drain() -> None:
+    """Handle every waiting message once, showing progress, then exit."""
+    from bot.app import build_services
+    from bot.inbox import InboxWorker
+    from handlers.inbox import count_waiting
+
+    step = 50
+    worker = InboxWorker(build_services(_settings()))
+    with worker.services.session_factory() as session:
+        total = count_waiting(session)
+    try:
+        with click.progressbar(length=total, label="Handling waiting messages") as bar:
+            while not worker.stopping:
+                handled = worker.drain(limit=step)
+                bar.update(handled)
+                if handled < step:
+                    break
+    finally:
+        worker.close()
+    click.echo(f"{worker.handled} message(s) handled.")
 
 
 @main.group("import")

@@ -1,5 +1,5 @@
-"""`make run`: the web service, the scheduler and the WeChat stand-in together, for trying the
-whole 三直达 loop on one machine. Ctrl-C stops all three."""
+"""`make run`: the web service, the inbox worker, the scheduler and the WeChat stand-in together,
+for trying the whole 三直达 loop on one machine. Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def stop_processes(procs: list[subprocess.Popen]) -> None:
 
 
 def run_stack(host: str, port: int, standin_port: int, echo) -> int:
-    """Start the three processes, print where to go, and stop them all on Ctrl-C or SIGTERM."""
+    """Start the processes, print where to go, and stop them all on Ctrl-C or SIGTERM."""
     instance = Path.cwd() / "instance"
     instance.mkdir(exist_ok=True)
     env = {
@@ -60,6 +60,7 @@ def run_stack(host: str, port: int, standin_port: int, echo) -> int:
     procs = [
         _spawn(["fake-wechat", "--host", "127.0.0.1", "--port", str(standin_port)], env),
         _spawn(["scheduler", "run"], env),
+        _spawn(["inbox", "run"], env),
         _spawn(["serve", "--host", host, "--port", str(port)], env),
     ]
     stopping = False

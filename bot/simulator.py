@@ -15,6 +15,7 @@ from sqlalchemy.orm import selectinload
 from bot import wechat_side
 from bot.app import db_session, services
 from bot.clock import ShiftedClock
+from bot.inbox import InboxWorker
 from bot.wechat_side import WeChatSide, reply_fields
 from handlers.menu import MENU
 from handlers.services import binding, roster
@@ -113,6 +114,12 @@ def _deliver(openid: str, msg_type: str, inner: str) -> str:
     response = current_app.test_client().post("/wechat?" + urlencode(params), data=body.encode(), content_type="text/xml")
     if response.status_code != 200:
         return f"（公众号返回 HTTP {response.status_code}）"
+    if svc.settings.queued_replies:
+        # The simulator does not wait for the inbox worker: it handles what is waiting itself,
+        # and the reply shows up with the pushes, as the customer-service message it is.
+        db_session().commit()
+        InboxWorker(svc).drain()
+        return ""
     return reply_fields(side.open_reply(response.data)).get("Content") or ""
 
 
@@ -142,7 +149,7 @@ def send():
     notes = []
     if openid.startswith("sim-staff-"):
         bound = _ensure_staff_bound(openid)
-        if bound:
+        if bound is not None:
             notes.append({"from": "system", "text": "（已用邀请码绑定工作人员账号）"})
     if kind == "text":
         text = str(data.get("text") or "").strip()

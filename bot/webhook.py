@@ -1,4 +1,4 @@
-"""The WeChat webhook at /wechat: verify, decrypt, store once, route, reply (encrypted when asked)."""
+"""The WeChat webhook at /wechat: verify, decrypt, store once, then queue or route and reply (encrypted when asked)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as safe_fromstring
 from flask import Blueprint, Response, abort, request
 from redis.exceptions import RedisError
-from sqlalchemy.exc import InterfaceError, OperationalError
 from wechatpy import parse_message
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.messages import BaseMessage
@@ -19,9 +18,8 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
 from bot.app import db_session, services
-from handlers import texts
-from handlers.context import Context
-from handlers.services import identity, inbound
+from handlers import inbox
+from handlers.services import inbound
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +130,9 @@ def receive():
     except (KeyError, TypeError, ValueError, AttributeError):
         abort(400, description="不是微信消息")
 
+    if settings.queued_replies:
+        accept(msg)
+        return Response("success", mimetype="text/plain")
     reply_xml = answer(msg)
     if not reply_xml:
         # "success" stops WeChat's retries and shows the user nothing.
@@ -141,8 +142,38 @@ def receive():
     return Response(reply_xml, mimetype="application/xml")
 
 
+def accept(msg: BaseMessage) -> None:
+    """Queued mode: store the message once for the inbox worker and wake it.
+
+    The reply follows as a customer-service message. A retry of a stored message changes
+    nothing: the database's unique dedupe key decides, in one statement and no other check.
+    """
+    svc = services()
+    key = inbound.dedupe_key(msg)
+    with svc.engine.begin() as connection:
+        new_id = inbound.insert_inbound(connection, msg, key, svc.clock())
+    if new_id is None:
+        logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
+        return
+    _wake_inbox()
+    logger.info("wechat=queued openid=%s key=%s type=%s", msg.source, key, msg.type)
+
+
+def _wake_inbox() -> None:
+    svc = services()
+    try:
+        # Bounded: an idle worker needs one entry to wake, and it clears the list when it drains.
+        pipe = svc.redis.pipeline(transaction=False)
+        pipe.rpush(svc.keys.inbox_wake(), b"1")
+        pipe.ltrim(svc.keys.inbox_wake(), -16, -1)
+        pipe.execute()
+    except RedisError:
+        # The worker also looks for waiting messages every few seconds.
+        logger.warning("redis=unavailable during=inbox_wake")
+
+
 def answer(msg: BaseMessage) -> str:
-    """Store the message once, route it, and return the passive reply XML ('' for none).
+    """Inline mode: store the message once, route it, and return the passive reply XML ('' for none).
 
     A retry of a message already handled gets the very same reply: Redis answers first when
     it can; the database's unique dedupe key decides in every case.
@@ -166,24 +197,8 @@ def answer(msg: BaseMessage) -> str:
             _remember_reply(key, reply_xml)
         return reply_xml
 
-    user = identity.get_or_create_user(session, msg.source, now)
-    ctx = Context(
-        session=session, redis=svc.redis, now=now, tz=svc.settings.tz, user=user, inbound=stored,
-        pii=svc.pii, bind_guard=svc.bind_guard, request_env=svc.request_env,
-    )
-    try:
-        with session.begin_nested():
-            text = svc.router.dispatch(msg, ctx)
-    except (OperationalError, InterfaceError):
-        # The database itself failed (connection lost, deadlock): nothing is kept, WeChat retries.
-        raise
-    except Exception as exc:
-        # A bug: keep the message (listed by `sanzhida inbound failed`) and answer kindly;
-        # WeChat retrying a bug would only fail again.
-        logger.error("wechat=handler_failed openid=%s key=%s type=%s error=%s",
-                     msg.source, key, msg.type, type(exc).__name__, exc_info=True)
-        stored.handling_error = type(exc).__name__[:120]
-        text = texts.SORRY_ERROR
+    # A database failure propagates: nothing is kept, and WeChat retries.
+    text = inbox.handle(session, svc.inbox_env, stored, msg, now)
     reply_xml = _render(msg, text, now)
     stored.reply_xml = reply_xml
     session.commit()

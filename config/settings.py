@@ -42,6 +42,10 @@ PRODUCTION_REQUIRED = (
 )
 
 
+# How the webhook answers; see Settings.wechat_reply_mode.
+REPLY_MODES = ("queued", "inline")
+
+
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names the variable."""
 
@@ -63,6 +67,10 @@ class Settings:
     wechat_http_timeout: float = 5.0
     wechat_timestamp_tolerance: int = 300
     wechat_max_body_bytes: int = 64 * 1024
+    # `queued`: the webhook stores the message and answers at once; the inbox worker handles it
+    # and replies by customer-service message. `inline`: handled inside the request, answered
+    # with a passive reply (for accounts without the customer-service API).
+    wechat_reply_mode: str = "queued"
     # Template ids chosen in the WeChat console: tasks and alerts to staff, progress to requesters.
     wechat_template_task: str = "dev-template-task"
     wechat_template_progress: str = "dev-template-progress"
@@ -94,6 +102,11 @@ class Settings:
         return bool(self.wechat_encoding_aes_key)
 
     @property
+    def queued_replies(self) -> bool:
+        """True when the inbox worker handles messages and replies by customer-service message."""
+        return self.wechat_reply_mode == "queued"
+
+    @property
     def tz(self) -> ZoneInfo:
         """The local time zone used for display, service hours and schedules."""
         return ZoneInfo(self.tz_name)
@@ -122,6 +135,7 @@ ENV_NAMES = {
     "wechat_http_timeout": "WECHAT_HTTP_TIMEOUT",
     "wechat_timestamp_tolerance": "WECHAT_TIMESTAMP_TOLERANCE",
     "wechat_max_body_bytes": "WECHAT_MAX_BODY_BYTES",
+    "wechat_reply_mode": "WECHAT_REPLY_MODE",
     "wechat_template_task": "WECHAT_TEMPLATE_TASK",
     "wechat_template_progress": "WECHAT_TEMPLATE_PROGRESS",
     "request_merge_hours": "REQUEST_MERGE_HOURS",
@@ -221,6 +235,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     if not base_url.endswith("/"):
         base_url += "/"
 
+    reply_mode = (text("WECHAT_REPLY_MODE") or "queued").lower()
+    if reply_mode not in REPLY_MODES:
+        raise ConfigError(f"WECHAT_REPLY_MODE must be one of {', '.join(REPLY_MODES)}, got {reply_mode!r}")
+
     return Settings(
         env=env,
         database_url=text("DATABASE_URL") or default_database_url(),
@@ -234,6 +252,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         wechat_http_timeout=_number(environ, "WECHAT_HTTP_TIMEOUT", 5.0, float),
         wechat_timestamp_tolerance=_number(environ, "WECHAT_TIMESTAMP_TOLERANCE", 300, int),
         wechat_max_body_bytes=_number(environ, "WECHAT_MAX_BODY_BYTES", 64 * 1024, int),
+        wechat_reply_mode=reply_mode,
         wechat_template_task=secret("WECHAT_TEMPLATE_TASK"),
         wechat_template_progress=secret("WECHAT_TEMPLATE_PROGRESS"),
         request_merge_hours=_number(environ, "REQUEST_MERGE_HOURS", 6, int),

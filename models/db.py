@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,9 +68,10 @@ def make_session_factory(bind) -> sessionmaker[Session]:
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
-def insert_ignoring_conflicts(session: Session, model):
-    """An INSERT … ON CONFLICT DO NOTHING for the session's dialect (PostgreSQL or SQLite)."""
-    if session.get_bind().dialect.name == "postgresql":
+def insert_ignoring_conflicts(bind: Session | Connection, model):
+    """An INSERT … ON CONFLICT DO NOTHING for the dialect of a session or connection (PostgreSQL or SQLite)."""
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert

@@ -23,6 +23,21 @@ class InboundMessage(Base):
             postgresql_where=text("handling_error IS NOT NULL"),
             sqlite_where=text("handling_error IS NOT NULL"),
         ),
+        # The inbox worker takes unhandled messages oldest first, and never ahead of an earlier
+        # one from the same sender; both indexes hold only the few messages still waiting.
+        Index(
+            "ix_inbound_messages_unhandled",
+            "id",
+            postgresql_where=text("handled_at IS NULL"),
+            sqlite_where=text("handled_at IS NULL"),
+        ),
+        Index(
+            "ix_inbound_messages_unhandled_sender",
+            "openid",
+            "id",
+            postgresql_where=text("handled_at IS NULL"),
+            sqlite_where=text("handled_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -42,6 +57,8 @@ class InboundMessage(Base):
     reply_xml: Mapped[str | None] = mapped_column(Text)
     # Set when handling failed and the message was kept with an apology instead of lost.
     handling_error: Mapped[str | None] = mapped_column(String(120))
+    # Set once the router has handled the message; NULL while it waits for the inbox worker.
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
 
 

@@ -57,6 +57,7 @@ def dispatch_outbox(
     batch: int = 50,
     rng: random.Random | None = None,
     senders: ThreadPoolExecutor | None = None,
+    only_ids: list[int] | None = None,
 ) -> DispatchReport:
     """Claim due pushes, send them outside any transaction on a few threads, record the outcomes
     in short transactions.
@@ -66,12 +67,13 @@ def dispatch_outbox(
     it is sent again. Template messages carry a client_msg_id, so WeChat drops that repeat; a
     customer-service message may arrive twice, which is why those are recorded at once (at most
     about one per sending thread is ever unrecorded). `senders` lets a caller reuse one pool,
-    and its threads' HTTP connections, across batches.
+    and its threads' HTTP connections, across batches. `only_ids` sends just those rows (a
+    reply, the moment it is queued).
     """
     rng = rng or random.Random()
     report = DispatchReport()
     with session_factory() as session:
-        rows = outbox.claim_due(session, clock(), batch)
+        rows = outbox.claim_due(session, clock(), batch, only_ids)
         session.commit()
     report.claimed = len(rows)
     if not rows:

@@ -167,6 +167,8 @@ def settings(database_url, redis_prefix, fake_wechat) -> Settings:
         wechat_app_secret="test-app-secret",
         wechat_api_base_url=fake_wechat.base_url,
         wechat_http_timeout=2.0,
+        # Most tests read the passive reply; tests/bot/test_inbox.py covers queued replies.
+        wechat_reply_mode="inline",
         secret_key="test-secret-key-000000000000000000000",
         admin_api_token="test-admin-token",
         pii_key="test-pii-key-0000000000000000000000000",

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 from wechatpy.messages import BaseMessage
 
 from models import InboundMessage
-from models.db import insert_ignoring_conflicts
 
 
 MAX_MSG_ID = 2**63 - 1
@@ -61,29 +60,51 @@ def _content(msg: BaseMessage) -> str | None:
     return None
 
 
-def store_inbound(session: Session, msg: BaseMessage, key: str, now: datetime) -> InboundMessage | None:
-    """Insert the message; None when this dedupe key was already stored (a retry)."""
+def _values(msg: BaseMessage, key: str, now: datetime) -> dict:
+    """The stored row's columns for a message."""
     raw = dict(msg._data)
     try:
         sent_at = datetime.fromtimestamp(int(raw.get("CreateTime", 0)), tz=timezone.utc)
     except (TypeError, ValueError, OverflowError):
         sent_at = now
-    stmt = (
-        insert_ignoring_conflicts(session, InboundMessage)
-        .values(
-            dedupe_key=key,
-            openid=str(msg.source or ""),
-            msg_type=str(raw.get("MsgType", msg.type)).lower()[:32],
-            event=(str(raw["Event"]).lower()[:48] if raw.get("Event") else None),
-            msg_id=int(raw["MsgId"]) if key.startswith("msg:") else None,
-            sent_at=sent_at,
-            received_at=now,
-            content=_content(msg),
-            payload=raw,
-        )
-        .returning(InboundMessage.id)
+    return dict(
+        dedupe_key=key,
+        openid=str(msg.source or ""),
+        msg_type=str(raw.get("MsgType", msg.type)).lower()[:32],
+        event=(str(raw["Event"]).lower()[:48] if raw.get("Event") else None),
+        msg_id=int(raw["MsgId"]) if key.startswith("msg:") else None,
+        sent_at=sent_at,
+        received_at=now,
+        content=_content(msg),
+        payload=raw,
     )
-    new_id = session.execute(stmt).scalar_one_or_none()
+
+
+def _insert_statement(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id on the table (Core, built once per dialect):
+    on the webhook's path a statement built per message costs more than the round trip."""
+    if dialect not in _INSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = InboundMessage.__table__
+        _INSERTS[dialect] = insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return _INSERTS[dialect]
+
+
+_INSERTS: dict[str, object] = {}
+
+
+def insert_inbound(bind: Session | Connection, msg: BaseMessage, key: str, now: datetime) -> int | None:
+    """Insert the message, not yet handled; its id, or None when this dedupe key was stored before."""
+    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
+    return bind.execute(_insert_statement(dialect.name), _values(msg, key, now)).scalar_one_or_none()
+
+
+def store_inbound(session: Session, msg: BaseMessage, key: str, now: datetime) -> InboundMessage | None:
+    """Insert the message and load it; None when this dedupe key was already stored (a retry)."""
+    new_id = insert_inbound(session, msg, key, now)
     if new_id is None:
         return None
     return session.get(InboundMessage, new_id)

@@ -37,14 +37,19 @@ class Claimed:
     attempts: int
 
 
-def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
-    """Claim up to `limit` due rows (and rows whose claim expired) in one atomic statement."""
+def claim_due(session: Session, now: datetime, limit: int, only_ids: list[int] | None = None) -> list[Claimed]:
+    """Claim up to `limit` due rows (and rows whose claim expired) in one atomic statement.
+
+    `only_ids` limits the claim to those rows, for a reply sent the moment it is queued.
+    """
     due = or_(
         and_(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now),
         # A dispatcher that died after claiming: take its rows over once the claim lapses.
         and_(OutboxMessage.status == OutboxStatus.SENDING.value, OutboxMessage.claimed_until < now),
     )
     pick = select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    if only_ids is not None:
+        pick = pick.where(OutboxMessage.id.in_(only_ids))
     if session.get_bind().dialect.name == "postgresql":
         # Concurrent dispatchers skip each other's rows instead of waiting or double-claiming.
         pick = pick.with_for_update(skip_locked=True)
@@ -105,8 +110,13 @@ def custom_windows(session: Session, openids: list[str]) -> dict[str, Window]:
 
 
 def send(client, row: Claimed, use_custom: bool) -> str:
-    """Send one push; a customer-service message falls back to a template. Returns the kind used."""
-    if use_custom:
+    """Send one push; a customer-service message falls back to a template. Returns the kind used.
+
+    A reply to a user's message carries no template: it always goes as a customer-service
+    message, since the user's message has just opened the window.
+    """
+    template = row.payload.get("template")
+    if use_custom or template is None:
         try:
             client.post(
                 "message/custom/send",
@@ -114,9 +124,8 @@ def send(client, row: Claimed, use_custom: bool) -> str:
             )
             return OutboxKind.CUSTOM.value
         except WeChatClientException as exc:
-            if exc.errcode not in CUSTOM_FALLBACK_ERRORS:
+            if template is None or exc.errcode not in CUSTOM_FALLBACK_ERRORS:
                 raise
-    template = row.payload["template"]
     body = {
         "touser": row.openid,
         "template_id": template["template_id"],

@@ -67,6 +67,7 @@ def test_production_refuses_to_start_without_each_required_variable(missing):
         ("WECHAT_API_BASE_URL", "ftp://example"),
         ("WECHAT_HTTP_TIMEOUT", "soon"),
         ("WECHAT_MAX_BODY_BYTES", "-1"),
+        ("WECHAT_REPLY_MODE", "later"),
         ("PII_KEY", "short"),
     ],
 )

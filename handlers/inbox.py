@@ -1,0 +1,131 @@
+"""The inbox: route one stored WeChat message, in its webhook request or later in the inbox worker.
+
+Either way a message is handled exactly once: `handled_at` is set in the same transaction as
+everything the handler wrote. In queued mode the worker takes unhandled messages under a row lock,
+oldest first and never ahead of an earlier message from the same sender, and queues the reply
+as a customer-service message in that same transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import xmltodict
+from sqlalchemy import exists, func, select
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session, aliased
+from wechatpy import parse_message
+from wechatpy.messages import BaseMessage
+
+from handlers import texts
+from handlers.context import Context
+from handlers.router import Router
+from handlers.services import identity
+from handlers.services.binding import BindGuard
+from handlers.services.pii import PiiCipher
+from handlers.services.requests import RequestEnv
+from models import InboundMessage, OutboxMessage
+from models.db import insert_ignoring_conflicts
+from models.enums import OutboxKind, OutboxStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class InboxEnv:
+    """What handling a message needs besides the session and the time."""
+
+    redis: object
+    router: Router
+    tz: ZoneInfo
+    pii: PiiCipher
+    bind_guard: BindGuard
+    request_env: RequestEnv
+
+
+def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMessage, now: datetime) -> str | None:
+    """Route a stored message and mark it handled; return the reply text (None for none).
+
+    A handler bug keeps the message (listed by `sanzhida inbound failed`) and answers kindly;
+    a database failure is raised so that nothing of this message is kept and it is tried again.
+    """
+    user = identity.get_or_create_user(session, msg.source, now)
+    ctx = Context(
+        session=session, redis=env.redis, now=now, tz=env.tz, user=user, inbound=stored,
+        pii=env.pii, bind_guard=env.bind_guard, request_env=env.request_env,
+    )
+    try:
+        with session.begin_nested():
+            text = env.router.dispatch(msg, ctx)
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception as exc:
+        logger.error("wechat=handler_failed openid=%s key=%s type=%s error=%s",
+                     msg.source, stored.dedupe_key, msg.type, type(exc).__name__, exc_info=True)
+        stored.handling_error = type(exc).__name__[:120]
+        text = texts.SORRY_ERROR
+    stored.handled_at = now
+    return text
+
+
+def message_of(stored: InboundMessage) -> BaseMessage:
+    """The wechatpy message again, parsed from the stored payload exactly as the webhook parsed it."""
+    return parse_message(xmltodict.unparse({"xml": stored.payload}))
+
+
+def take_next(session: Session) -> InboundMessage | None:
+    """Lock the oldest unhandled message whose sender has no earlier one still waiting.
+
+    On PostgreSQL the row lock is taken with SKIP LOCKED, so several workers share the queue;
+    a message locked by one worker also holds back its sender's later messages, which keeps
+    each sender's messages in order. A worker that dies releases its lock with its connection.
+    """
+    earlier = aliased(InboundMessage)
+    query = (
+        select(InboundMessage)
+        .where(
+            InboundMessage.handled_at.is_(None),
+            ~exists().where(
+                earlier.openid == InboundMessage.openid,
+                earlier.handled_at.is_(None),
+                earlier.id < InboundMessage.id,
+            ),
+        )
+        .order_by(InboundMessage.id)
+        .limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=InboundMessage)
+    return session.scalars(query).one_or_none()
+
+
+def queue_reply(session: Session, stored: InboundMessage, text: str, now: datetime) -> int | None:
+    """Queue the reply to a handled message as a customer-service message; its outbox id.
+
+    The user has just written, so WeChat's customer-service window is open: there is no
+    template fallback, and no quiet-hours delay for an answer the user is waiting for.
+    """
+    stmt = (
+        insert_ignoring_conflicts(session, OutboxMessage)
+        .values(
+            idempotency_key=f"reply:{stored.id}",
+            recipient_openid=stored.openid,
+            request_id=stored.request_id,
+            kind=OutboxKind.CUSTOM.value,
+            payload={"text": text, "template": None, "reply_to": stored.id},
+            status=OutboxStatus.PENDING.value,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .returning(OutboxMessage.id)
+    )
+    return session.execute(stmt).scalar_one_or_none()
+
+
+def count_waiting(session: Session) -> int:
+    """How many stored messages still wait for the inbox worker."""
+    return session.scalar(select(func.count()).select_from(InboundMessage).where(InboundMessage.handled_at.is_(None)))
