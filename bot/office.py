@@ -247,8 +247,11 @@ def case(number: int):
     if item is None:
         abort(404, description="没有这件求助，或不在您的范围内")
     events = dashboard.events_for(item)
-    staff = dashboard.staff_names(db, [e.actor_staff_id for e in events] + [item.assignee_staff_id])
-    return render_template("office/case.html", item=item, events=events, staff=staff)
+    alerted = dashboard.alerted_staff(events)
+    staff = dashboard.staff_names(
+        db, [e.actor_staff_id for e in events] + [item.assignee_staff_id] + [i for ids in alerted.values() for i in ids]
+    )
+    return render_template("office/case.html", item=item, events=events, staff=staff, alerted=alerted)
 
 
 @bp.post("/cases/<int:number>/<action>")

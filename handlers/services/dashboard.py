@@ -22,7 +22,7 @@ from models import (
     Staff,
     Visit,
 )
-from models.enums import OPEN_STATUSES, RegionLevel, StaffRole
+from models.enums import OPEN_STATUSES, EventKind, RegionLevel, StaffRole
 
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 # An assistant responsible for more than this many people is flagged on the map.
@@ -340,3 +340,17 @@ def problems_this_month(session: Session, scope: Scope, now: datetime, tz: ZoneI
 def events_for(request: ServiceRequest) -> list[RequestEvent]:
     """A request's timeline in order."""
     return sorted(request.events, key=lambda e: (e.created_at, e.id))
+
+
+def alerted_staff(events: list[RequestEvent]) -> dict[int, list[int]]:
+    """The staff each push entry of a timeline reached, by event id; empty for a push to a WeChat user."""
+    alerted = {}
+    for event in events:
+        if event.kind != EventKind.PUSH.value or not event.data:
+            continue
+        # An escalation rung names everyone it alerted in one entry; any other push names one person.
+        ids = event.data.get("to_staff_ids")
+        if ids is None:
+            ids = [event.data["to_staff_id"]] if event.data.get("to_staff_id") else []
+        alerted[event.id] = ids
+    return alerted

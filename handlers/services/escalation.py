@@ -1,8 +1,10 @@
-"""The escalation scan: requests nobody answered in time climb the ladder, once per rung."""
+"""The escalation scan: overdue requests climb the ladder once per rung; each person gets one push per scan."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, literal, select, update
@@ -14,13 +16,17 @@ from config.policy import LadderStep
 from handlers import texts
 from handlers.policy import ladder
 from handlers.services import requests as request_service
-from handlers.services.notify import Delivery, Push, add_events, progress_fields, push_event, task_fields, write_outbox
+from handlers.services.notify import (
+    Delivery, Push, add_events, local_time, progress_fields, push_event, task_fields, write_outbox,
+)
 from models import Beneficiary, Region, ServiceRequest, Staff
-from models.enums import OPEN_STATUSES, ActorKind, EventKind, StaffRole
+from models.enums import OPEN_STATUSES, ActorKind, EventKind, StaffRole, Urgency
 
 logger = logging.getLogger(__name__)
 
 OPEN = tuple(s.value for s in OPEN_STATUSES)
+# Cases listed in one escalation digest; the rest are counted and left to the workbench.
+DIGEST_LINES = 10
 
 
 def waited(since: datetime, now: datetime) -> str:
@@ -137,37 +143,124 @@ def _active_staff(session: Session, cache: dict, role: StaffRole, region_id: int
     return cache[key]
 
 
+@dataclass(frozen=True)
+class _Alert:
+    """One rung's alert to one member of staff, before the scan groups alerts per person."""
+
+    staff: Staff
+    request: ServiceRequest
+    level: int
+    # The assignee's own reminder, rather than a request to press someone else's case.
+    reminder: bool
+    push: Push
+    waited: str
+
+
 def _announce(
     session: Session, env: request_service.RequestEnv, stepped: list[tuple[ServiceRequest, list[LadderStep]]],
     now: datetime,
 ) -> None:
-    """The events and the pushes of every rung taken, written together."""
+    """The events and the pushes of every rung taken, written together; one push per person per scan."""
     if not stepped:
         return
     # Load the towns at once; who serves each town and city does not change during one scan.
     towns = {t.id: t for t in session.scalars(select(Region).where(Region.id.in_({r.town_id for r, _ in stepped})))}
     staff_cache: dict = {}
-    deliveries: list[Delivery] = []
-    rungs: list[tuple[dict, int, int]] = []
+    rungs: list[tuple[dict, list[_Alert], Delivery]] = []
     for request, steps in stepped:
         for step in steps:
-            start = len(deliveries)
-            event = _rung(session, env, request, towns[request.town_id], step, now, staff_cache, deliveries)
-            rungs.append((event, start, len(deliveries)))
-    created = write_outbox(session, deliveries, now, tz=env.tz)
-    # Each rung's event, then the pushes it queued: the timeline reads as if taken one by one.
+            rungs.append(_rung(session, env, request, towns[request.town_id], step, now, staff_cache))
+    by_staff: dict[int, list[_Alert]] = {}
+    for _, alerts, _ in rungs:
+        for alert in alerts:
+            by_staff.setdefault(alert.staff.id, []).append(alert)
+    # Someone with one alert gets the case's own push; with several, one digest listing them all.
+    staff_deliveries = {
+        staff_id: _single(alerts[0]) if len(alerts) == 1 else _digest(alerts, env, now)
+        for staff_id, alerts in by_staff.items()
+    }
+    requester_deliveries = [requester for _, _, requester in rungs]
+    created = write_outbox(session, [*staff_deliveries.values(), *requester_deliveries], now, tz=env.tz)
+    reached = {
+        staff_id: delivery.push.key
+        for (staff_id, delivery), new in zip(staff_deliveries.items(), created) if new
+    }
+    # Each rung's event, then whom it alerted: the timeline reads as if taken one by one.
     events = []
-    for event, start, end in rungs:
+    for (event, alerts, requester), new in zip(rungs, created[len(staff_deliveries):]):
         events.append(event)
-        events += [push_event(d, now) for d, new in zip(deliveries[start:end], created[start:end]) if new]
+        alerted = [a.staff.id for a in alerts if a.staff.id in reached]
+        if alerted:
+            events.append(_alerted_event(event, alerted, [reached[i] for i in alerted]))
+        if new:
+            events.append(push_event(requester, now))
     add_events(session, events)
+
+
+def _single(alert: _Alert) -> Delivery:
+    """The push of a case to someone it alone alerts in this scan, as it always was."""
+    return Delivery(alert.push, alert.staff.wechat_user, alert.request, alert.staff)
+
+
+def _digest(alerts: list[_Alert], env: request_service.RequestEnv, now: datetime) -> Delivery:
+    """One push listing every case that alerts this person in the scan: most urgent, then longest waiting."""
+    staff = alerts[0].staff
+    cases: dict[int, _Alert] = {}
+    for alert in alerts:
+        # A case that climbed two rungs at once is listed once.
+        cases.setdefault(alert.request.id, alert)
+    ordered = sorted(cases.values(), key=lambda a: (not _urgent(a.request), a.request.created_at, a.request.id))
+    reminder = all(a.reminder for a in alerts)
+    header = texts.PUSH_ESCALATION_DIGEST_REMINDER if reminder else texts.PUSH_ESCALATION_DIGEST
+    lines = [header.format(count=len(ordered))]
+    for alert in ordered[:DIGEST_LINES]:
+        beneficiary = alert.request.beneficiary
+        lines.append(texts.PUSH_ESCALATION_DIGEST_LINE.format(
+            number=alert.request.id, name=beneficiary.name, village=beneficiary.village.name,
+            urgent=texts.PUSH_ESCALATION_DIGEST_URGENT if _urgent(alert.request) else "", waited=alert.waited,
+        ))
+    if len(ordered) > DIGEST_LINES:
+        lines.append(texts.PUSH_ESCALATION_DIGEST_MORE.format(count=len(ordered) - DIGEST_LINES))
+    urgent = any(_urgent(a.request) for a in alerts)
+    fields = {
+        "character_string1": ordered[0].request.id,
+        "thing2": texts.ESCALATION_DIGEST_WHAT.format(count=len(ordered)),
+        "thing3": texts.ESCALATION_DIGEST_STATE_REMINDER if reminder else texts.ESCALATION_DIGEST_STATE,
+        "phrase4": "紧急" if urgent else "一般",
+        "time5": local_time(now, env.tz),
+    }
+    push = Push(key=digest_key(staff.id, [(a.request.id, a.level) for a in alerts]), text="\n".join(lines),
+                template_id=env.templates.task, fields=fields)
+    return Delivery(push, staff.wechat_user, None, staff, urgent=urgent)
+
+
+def digest_key(staff_id: int, rungs: list[tuple[int, int]]) -> str:
+    """The idempotency key of a digest: the person and the (request, level) rungs it covers, hashed."""
+    covered = ",".join(f"{request_id}:{level}" for request_id, level in sorted(set(rungs)))
+    return f"escalate:digest:{staff_id}:{hashlib.sha256(covered.encode()).hexdigest()[:20]}"
+
+
+def _urgent(request: ServiceRequest) -> bool:
+    """Whether the request is urgent."""
+    return request.urgency == Urgency.URGENT.value
+
+
+def _alerted_event(rung_event: dict, staff_ids: list[int], keys: list[str]) -> dict:
+    """The timeline entry (kind push) naming the staff one rung alerted and the push that reached each."""
+    return {
+        "request_id": rung_event["request_id"],
+        "kind": EventKind.PUSH.value,
+        "actor_kind": ActorKind.SYSTEM.value,
+        "data": {"level": rung_event["data"]["level"], "to_staff_ids": staff_ids, "keys": keys},
+        "created_at": rung_event["created_at"],
+    }
 
 
 def _rung(
     session: Session, env: request_service.RequestEnv, request: ServiceRequest, town: Region, step: LadderStep,
-    now: datetime, cache: dict, deliveries: list[Delivery],
-) -> dict:
-    """Add the pushes of one rung to `deliveries`; returns the rung's event row."""
+    now: datetime, cache: dict,
+) -> tuple[dict, list[_Alert], Delivery]:
+    """One rung: its event row, its alerts to staff and its notice to the requester."""
     how_long = waited(request.created_at, now)
     to_city = "city_supervisors" in step.notify
     state = "未接单" if step.condition == "not_accepted" else "未办结"
@@ -194,6 +287,7 @@ def _rung(
         for role in {role for _, role in recipients}
     }
     fields = task_fields(request, env.tz, f"{state} 已等{how_long}")
+    alerts: dict[int, _Alert] = {}
     for staff, role in recipients:
         push = Push(
             key=f"escalate:{request.id}:{step.level}:{staff.id}",
@@ -201,7 +295,8 @@ def _rung(
             template_id=env.templates.task,
             fields=fields,
         )
-        deliveries.append(Delivery(push, staff.wechat_user, request, staff))
+        # Someone named twice on a rung (an officer who is also the assignee) is alerted once.
+        alerts.setdefault(staff.id, _Alert(staff, request, step.level, role == "assignee", push, how_long))
     office = "市民政局" if to_city else "乡镇民政办"
     push = Push(
         key=f"escalate:{request.id}:{step.level}:requester",
@@ -209,9 +304,9 @@ def _rung(
         template_id=env.templates.progress,
         fields=progress_fields(request, env.tz, f"已提请{office}督办", office, now),
     )
-    deliveries.append(Delivery(push, request.raised_by_wechat_user, request))
-    logger.info("escalation=step request=%s level=%s recipients=%s", request.id, step.level, len(recipients))
-    return {
+    requester = Delivery(push, request.raised_by_wechat_user, request)
+    logger.info("escalation=step request=%s level=%s recipients=%s", request.id, step.level, len(alerts))
+    event = {
         "request_id": request.id,
         "kind": EventKind.ESCALATED.value,
         "actor_kind": ActorKind.SYSTEM.value,
@@ -219,3 +314,4 @@ def _rung(
         "data": {"level": step.level, "condition": step.condition, "notify": list(step.notify)},
         "created_at": now,
     }
+    return event, list(alerts.values()), requester

@@ -150,3 +150,32 @@ def test_an_assistant_cannot_post_actions(app, town, session):
     response = client.post(f"{path}/close", data={"text": "x", "csrf_token": csrf(client, path)})
     assert response.status_code == 403
 
+
+
+def test_the_case_timeline_names_who_an_escalation_alerted(client, app, town, session, clock):
+    """Two urgent cases escalate in one scan: the officer gets one digest, and each case's timeline
+    still says that the officer and the assistant were alerted, and the requester told."""
+    from datetime import timedelta
+
+    from handlers.services import escalation
+    from tests.support.factories import make_wechat_user
+
+    env = app.extensions["sanzhida"].request_env
+    start = clock()
+    family = make_wechat_user(session, "o-family-office", start, last_message_at=start)
+    numbers = [
+        service.open_request(session, env, beneficiary=town.person, summary="摔倒了", user=family,
+                             classification=Classification(RequestCategory.MEDICAL, Urgency.URGENT), now=start).id,
+        service.open_request(session, env, beneficiary=make_beneficiary(session, town.village, start,
+                                                                        assistant=town.assistant, name="刘大爷"),
+                             summary="停电了", user=family,
+                             classification=Classification(RequestCategory.MEDICAL, Urgency.URGENT), now=start).id,
+    ]
+    session.commit()
+    assert escalation.scan(session, env, start + timedelta(minutes=20)) >= 2
+    session.commit()
+    sign_in(client, town.officer.staff_no)
+    for number in numbers:
+        page = client.get(f"/office/cases/{number}").get_data(as_text=True)
+        assert "已通知：赵敏、王芳" in page
+        assert "已通知求助人" in page

@@ -7,14 +7,16 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from handlers import texts
 from handlers.policy.classify import Classification
+from handlers.policy.push import template_data
 from handlers.services import escalation, notify
 from handlers.services import requests as service
 from models import OutboxMessage, RequestEvent, ServiceRequest, WeChatUser
-from models.enums import RequestCategory, Urgency
+from models.enums import RequestCategory, StaffRole, Urgency
 from scheduler.jobs import escalation_job
 from tests.scheduler.conftest import at
-from tests.support.factories import fresh, make_beneficiary, make_wechat_user
+from tests.support.factories import fresh, make_beneficiary, make_staff, make_wechat_user
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -166,16 +168,112 @@ def test_one_scan_writes_each_rung_once_in_timeline_order(app, session, clock, j
             select(RequestEvent).where(RequestEvent.request_id == number, RequestEvent.created_at == local(1, 9, 20))
             .order_by(RequestEvent.id)
         ).all()
-        keys = [e.data.get("key") for e in events if e.kind == "push"]
         assert events[0].kind == "escalated" and events[0].body == "第1级督办：已等待" + escalation.waited(
             request.created_at, local(1, 9, 20))
-        expected = [f"escalate:{number}:1:{town.officer.id}", f"escalate:{number}:1:{town.assistant.id}"]
-        if number == third:
-            expected.append(f"escalate:{number}:1:requester")
-        assert keys == expected
-        assert [e.kind for e in events] == ["escalated"] + ["push"] * len(expected)
+        # The officer and the assistant each got one digest of the three cases; the rung names both.
+        assert events[1].kind == "push" and events[1].data == {
+            "level": 1, "to_staff_ids": [town.officer.id, town.assistant.id],
+            "keys": [escalation.digest_key(town.officer.id, [(n, 1) for n in numbers]),
+                     escalation.digest_key(town.assistant.id, [(n, 1) for n in numbers])],
+        }
+        requester_keys = [e.data["key"] for e in events[2:] if e.kind == "push"]
+        assert requester_keys == ([f"escalate:{number}:1:requester"] if number == third else [])
+        assert [e.kind for e in events] == ["escalated", "push"] + ["push"] * len(requester_keys)
     # A second scan at the same minute finds nothing due and writes nothing.
     before = session.scalar(select(func.count()).select_from(OutboxMessage))
     assert escalation_job(jobs_ctx, local(1, 9, 20)) == 0
     fresh(session)
     assert session.scalar(select(func.count()).select_from(OutboxMessage)) == before
+
+
+def staff_rows(session, staff) -> list[OutboxMessage]:
+    """Escalation pushes queued for one member of staff, oldest first."""
+    fresh(session)
+    return session.scalars(
+        select(OutboxMessage).where(OutboxMessage.recipient_staff_id == staff.id,
+                                    OutboxMessage.idempotency_key.like("escalate:%")).order_by(OutboxMessage.id)
+    ).all()
+
+
+def test_a_single_case_still_gets_its_own_push(app, session, clock, jobs_ctx, town):
+    """One case in the scan: the officer's push is the case's own, text and template fields as before."""
+    number = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 9)))
+    assert escalation_job(jobs_ctx, at(clock, local(1, 9, 15))) == 1
+    (row,) = staff_rows(session, town.officer)
+    request = session.get(ServiceRequest, number)
+    assert row.idempotency_key == f"escalate:{number}:1:{town.officer.id}"
+    assert row.request_id == number
+    assert row.payload["text"] == texts.PUSH_ESCALATION.format(
+        number=number, waited="15分钟", state="未接单", name=request.beneficiary.name,
+        village="东湾村", category=request.category, assignee="王芳")
+    env = app.extensions["sanzhida"].request_env
+    assert row.payload["template"]["data"] == template_data(notify.task_fields(request, env.tz, "未接单 已等15分钟"))
+
+
+def test_an_officer_alerted_about_three_cases_gets_one_digest(app, session, clock, jobs_ctx, town):
+    """Three cases escalate in one scan: one push to the officer listing them, urgent ones first and
+    the longest waiting first among them; the requesters are still told one by one."""
+    normal = raise_request(session, app, town, Urgency.NORMAL, at(clock, local(1, 9)))
+    older = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 10, 40)))
+    newer = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 10, 45)))
+    assert escalation_job(jobs_ctx, at(clock, local(1, 11))) == 3
+
+    (row,) = staff_rows(session, town.officer)
+    assert row.idempotency_key == escalation.digest_key(town.officer.id, [(normal, 1), (older, 1), (newer, 1)])
+    lines = row.payload["text"].split("\n")
+    assert lines[0] == "请督办：3件求助超时未办："
+    assert [int(line.split("号")[0]) for line in lines[1:]] == [older, newer, normal]
+    assert "紧急，已等待20分钟" in lines[1] and lines[3].endswith("）已等待2小时")
+    assert row.next_attempt_at == local(1, 11), "an urgent case in the digest sends it at once"
+    data = row.payload["template"]["data"]
+    assert {k: v["value"] for k, v in data.items()} == {
+        "character_string1": str(older), "thing2": "3件求助", "thing3": "超时待督办", "phrase4": "紧急",
+        "time5": "2026-12-01 11:00",
+    }
+    # The assistant was reminded about the two urgent ones, in one push too.
+    (reminder,) = staff_rows(session, town.assistant)
+    assert reminder.payload["text"].startswith("提醒：您有2件求助超时未办")
+    for number in (normal, older, newer):
+        assert set(pushes(session, number)) == {f"escalate:{number}:1:requester"}
+
+    # A second scan at the same instant pushes nothing more; nor does one that takes the same rungs again.
+    before = session.scalar(select(func.count()).select_from(OutboxMessage))
+    assert escalation_job(jobs_ctx, local(1, 11)) == 0
+    with app.extensions["sanzhida"].session_factory() as s:
+        for number in (normal, older, newer):
+            request = s.get(ServiceRequest, number)
+            request.escalation_level, request.next_escalation_at = 0, local(1, 10)
+        s.commit()
+    assert escalation_job(jobs_ctx, local(1, 11)) == 3
+    fresh(session)
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)) == before
+
+
+def test_a_long_digest_lists_ten_and_counts_the_rest(app, session, clock, jobs_ctx, town):
+    """Twelve cases: ten lines, then how many more; every template field within WeChat's 20 characters."""
+    numbers = [raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 9, m))) for m in range(12)]
+    assert escalation_job(jobs_ctx, at(clock, local(1, 9, 30))) == 12
+    (row,) = staff_rows(session, town.officer)
+    lines = row.payload["text"].split("\n")
+    assert lines[0] == "请督办：12件求助超时未办："
+    assert [int(line.split("号")[0]) for line in lines[1:11]] == numbers[:10]
+    assert lines[11:] == ["……另有2件，请到工作台查看。"]
+    assert all(len(v["value"]) <= 20 for v in row.payload["template"]["data"].values())
+
+
+def test_city_supervisors_get_one_digest_each(app, session, clock, jobs_ctx, town):
+    """Two urgent cases reach the city rung together: each supervisor gets one push, and the rung's
+    timeline entry names every one of them."""
+    second = make_staff(session, StaffRole.CITY_SUPERVISOR, town.city, clock(), openid="o-supervisor-2")
+    session.commit()
+    numbers = [raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 9, minute))) for minute in (0, 1)]
+    escalation_job(jobs_ctx, at(clock, local(1, 9, 20)))
+    assert escalation_job(jobs_ctx, at(clock, local(1, 9, 50))) == 2
+    for supervisor in (town.supervisor, second):
+        (row,) = staff_rows(session, supervisor)
+        assert row.idempotency_key == escalation.digest_key(supervisor.id, [(n, 2) for n in numbers])
+    events = session.scalars(select(RequestEvent).where(
+        RequestEvent.request_id == numbers[0], RequestEvent.kind == "push", RequestEvent.created_at == local(1, 9, 50),
+    ).order_by(RequestEvent.id)).all()
+    assert events[0].data["to_staff_ids"] == [town.supervisor.id, second.id]
+    assert events[1].data["key"] == f"escalate:{numbers[0]}:2:requester"
