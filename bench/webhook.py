@@ -662,7 +662,8 @@ def main(argv: list[str] | None = None) -> int:
         fake = start_fake_wechat(workdir)
         servers["fake-wechat"] = fake
         env = server_env(args.database_url, args.redis_url, fake.base + "/cgi-bin/", args.reply_mode)
-        queued = args.reply_mode == "queued" and "app" in targets
+        # With --inbox-workers 0 the stored messages wait (a measure of the webhook alone).
+        queued = args.reply_mode == "queued" and "app" in targets and args.inbox_workers > 0
         if queued:
             for worker in start_inbox_workers(args.inbox_workers, env, workdir, args.inbox_nice):
                 servers[worker.name] = worker

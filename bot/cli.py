@@ -393,7 +393,7 @@ def inbox_drain() -> None:
         total = count_waiting(session)
     try:
         with click.progressbar(length=total, label="Handling waiting messages") as bar:
-            while not worker.stopping:
+            while True:
                 handled = worker.drain(limit=step)
                 bar.update(handled)
                 if handled < step:

@@ -155,21 +155,7 @@ def accept(msg: BaseMessage) -> None:
     if new_id is None:
         logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
         return
-    _wake_inbox()
     logger.info("wechat=queued openid=%s key=%s type=%s", msg.source, key, msg.type)
-
-
-def _wake_inbox() -> None:
-    svc = services()
-    try:
-        # Bounded: an idle worker needs one entry to wake, and it clears the list when it drains.
-        pipe = svc.redis.pipeline(transaction=False)
-        pipe.rpush(svc.keys.inbox_wake(), b"1")
-        pipe.ltrim(svc.keys.inbox_wake(), -16, -1)
-        pipe.execute()
-    except RedisError:
-        # The worker also looks for waiting messages every few seconds.
-        logger.warning("redis=unavailable during=inbox_wake")
 
 
 def answer(msg: BaseMessage) -> str:

@@ -46,10 +46,6 @@ class Keys:
         """The reply given to a message, for retries."""
         return f"{self.prefix}:wx:reply:{dedupe_key}"
 
-    def inbox_wake(self) -> str:
-        """A list the webhook pushes to after storing a message, so an idle inbox worker wakes."""
-        return f"{self.prefix}:wx:inbox-wake"
-
     def token_storage_prefix(self) -> str:
         """Prefix for wechatpy's RedisStorage (it appends `:{appid}_access_token`)."""
         return f"{self.prefix}:wechatpy"

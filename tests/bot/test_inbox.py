@@ -216,3 +216,33 @@ def test_the_simulator_shows_a_queued_reply_with_the_pushes(queued_app, fake_wec
     items = client.get("/dev/simulator/api/inbox").get_json()["items"]
     assert [(i["openid"], i["kind"]) for i in items] == [("sim-visitor-1", "text")]
     assert items[0]["text"] == delivered_texts(fake_wechat, "sim-visitor-1")[0]
+
+
+def test_a_bug_in_one_message_of_a_group_leaves_the_others_handled(queued_app, queued, sender, session, clock,
+                                                                   fake_wechat):
+    """Messages share a transaction in groups; a handler bug is still confined to its own message."""
+    from models import Region
+
+    client, worker = queued
+    router = queued_app.extensions["sanzhida"].router
+    normal = router.types["text"]
+
+    def sometimes_broken(msg, ctx):
+        if msg.content == "坏":
+            ctx.session.add(Region(code="partial", name="半截", level="city", created_at=ctx.now))
+            ctx.session.flush()
+            raise RuntimeError("boom")
+        return normal(msg, ctx)
+
+    router.on_type("text")(sometimes_broken)
+    for openid, text in (("o-a", "你好"), ("o-b", "坏"), ("o-a", "还在吗")):
+        sender.post(client, sender.text(openid, text))
+        clock.advance(seconds=1)
+    assert worker.drain() == 3
+    fresh(session)
+    rows = session.scalars(select(InboundMessage).order_by(InboundMessage.id)).all()
+    assert [r.handling_error for r in rows] == [None, "RuntimeError", None]
+    assert all(r.handled_at is not None for r in rows)
+    assert session.scalars(select(Region).where(Region.code == "partial")).all() == []
+    assert delivered_texts(fake_wechat, "o-b") == [texts.SORRY_ERROR]
+    assert len(delivered_texts(fake_wechat, "o-a")) == 2
