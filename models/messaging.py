@@ -44,12 +44,14 @@ class InboundMessage(Base):
     # `msg:{MsgId}` for messages, `evt:{FromUserName}:{CreateTime}:{Event}` for events.
     # Unique: the database is the source of truth for "handled once".
     dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
-    openid: Mapped[str] = mapped_column(String(64), index=True)
+    # Not indexed on its own: every insert is on the webhook's path, and lookups by sender
+    # only concern waiting messages (the partial index below).
+    openid: Mapped[str] = mapped_column(String(64))
     msg_type: Mapped[str] = mapped_column(String(32))
     event: Mapped[str | None] = mapped_column(String(48))
     msg_id: Mapped[int | None] = mapped_column(BigInteger)
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
     content: Mapped[str | None] = mapped_column(Text)
     # The parsed message as WeChat sent it (media ids, location, event key …).
     payload: Mapped[dict] = mapped_column(JSONType)
