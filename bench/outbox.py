@@ -8,9 +8,9 @@ dropped afterwards. The stand-in runs as a subprocess (`python -m bot.cli fake-w
 its request handling does not share this process's GIL. For each run, N pending pushes are
 inserted to N distinct openids: half to WeChat users who wrote within the last hour (the
 dispatcher sends a customer-service message), half to users who never wrote (a template message).
-Then `scheduler.jobs.dispatch_outbox` drains them exactly as the outbox job does (batches of 50
-until a batch comes back short), in one process, or in several processes at once to show the
-claims' SKIP LOCKED sharing the work. Reported: pushes/s (rows sent / wall time), and the check
+Then `scheduler.jobs.drain_outbox` drains them exactly as the outbox job does (batches of 50
+until a batch comes back short, each sent on the job's pool of sender threads), in one process,
+or in several processes at once to show the claims' SKIP LOCKED sharing the work. Reported: pushes/s (rows sent / wall time), and the check
 that every row was sent once and the stand-in recorded one delivery per row.
 """
 

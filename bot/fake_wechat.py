@@ -8,16 +8,22 @@ failures ({"path": "message/template/send", "http_status": 500 | "errcode": 4000
 `revoke_tokens` retires every live token, as WeChat does some minutes after another fetch, so
 that call and every later one with an old token get 40001. `after` lets that many matching calls
 through before the fault starts.
+
+The server keeps connections open between calls (HTTP/1.1, a thread per connection), as WeChat's
+API does, so a client's connection pooling is measured as it will behave in production.
 """
 
 from __future__ import annotations
 
+import io
 import itertools
 import threading
 import time
 
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
+
 from flask import Flask, jsonify, request
-from werkzeug.serving import WSGIRequestHandler, make_server
 
 ERRMSG = {
     40001: "invalid credential",
@@ -179,11 +185,73 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
     return app
 
 
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: token URLs carry the app secret, which must not reach a console or file."""
+class _Response(ServerHandler):
+    """wsgiref's response writer, answering in HTTP/1.1 so that clients keep the connection."""
 
-    def log_request(self, *args, **kwargs) -> None:
+    http_version = "1.1"
+    # Whether the answer carried its length: `close` forgets the headers, so note it here.
+    length_known = False
+
+    def cleanup_headers(self) -> None:
+        """wsgiref's header completion, noting whether the length is known."""
+        super().cleanup_headers()
+        self.length_known = "Content-Length" in self.headers
+
+
+class _KeepAliveHandler(WSGIRequestHandler):
+    """Serves one connection request after request, as WeChat's API servers do, and writes no
+    access log: token URLs carry the app secret, which must not reach a console or file."""
+
+    protocol_version = "HTTP/1.1"
+    # wsgiref writes the head and the body separately; with Nagle's algorithm on a kept
+    # connection the body would wait for the client's delayed ACK (about 40 ms a call).
+    disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        """Serve requests on this connection until the client closes it or asks to."""
+        self.close_connection = True
+        self._serve_one()
+        while not self.close_connection:
+            self._serve_one()
+
+    def _serve_one(self) -> None:
+        """Read one request and answer it with the app."""
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline or len(self.raw_requestline) > 65536:
+            self.close_connection = True
+            return
+        if not self.parse_request():  # also decides keep-alive from the version and headers
+            return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            # wsgiref reads bodies by Content-Length only: end the connection after this one.
+            self.close_connection = True
+        response = _Response(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        response.request_handler = self
+        response.run(self.server.get_app())
+        if not response.length_known:
+            # Without a length the client can only find the end of the answer by the close.
+            self.close_connection = True
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - http.server's signature
         pass
+
+
+class _ThreadedServer(ThreadingMixIn, WSGIServer):
+    """One thread per connection; they never keep the process alive."""
+
+    daemon_threads = True
+
+
+def _read_whole_body(app):
+    """WSGI middleware: read each request body fully before the app runs, so that a body the app
+    leaves unread is never taken for the next request on a kept connection."""
+
+    def wrapped(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length) if length > 0 else b"")
+        return app(environ, start_response)
+
+    return wrapped
 
 
 class FakeWeChatServer:
@@ -192,7 +260,8 @@ class FakeWeChatServer:
     def __init__(self, host: str = "127.0.0.1", port: int = 0):
         self.state = FakeWeChatState()
         self._server = make_server(
-            host, port, create_fake_wechat_app(self.state), threaded=True, request_handler=_QuietHandler
+            host, port, _read_whole_body(create_fake_wechat_app(self.state)),
+            server_class=_ThreadedServer, handler_class=_KeepAliveHandler,
         )
         self.host, self.port = host, self._server.server_port
         # A short poll interval keeps shutdown quick for tests.
@@ -218,4 +287,5 @@ class FakeWeChatServer:
     def stop(self) -> None:
         """Stop serving and wait for the thread."""
         self._server.shutdown()
+        self._server.server_close()
         self._thread.join(timeout=5)

@@ -10,7 +10,8 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, bindparam, column, or_, select, update, values
+from sqlalchemy import Integer, String, and_, bindparam, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
@@ -166,9 +167,13 @@ def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime) 
         return
     done = {"status": OutboxStatus.SENT.value, "sent_at": now, "claimed_until": None, "last_error": None}
     if session.get_bind().dialect.name == "postgresql":
-        group = values(
-            column("id", Integer), column("attempts", Integer), column("kind", String), name="done"
-        ).data([(row.id, row.attempts, kind) for row, kind in sent])
+        # One array per column: the statement's text is the same for every group size, so it is
+        # compiled and planned once, not once per size.
+        group = func.unnest(
+            bindparam("ids", [row.id for row, _ in sent], type_=ARRAY(Integer)),
+            bindparam("attempts", [row.attempts for row, _ in sent], type_=ARRAY(Integer)),
+            bindparam("kinds", [kind for _, kind in sent], type_=ARRAY(String)),
+        ).table_valued("id", "attempts", "kind").render_derived(name="done")
         session.execute(
             update(OutboxMessage)
             .where(
@@ -180,7 +185,7 @@ def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime) 
             .values(kind=group.c.kind, **done)
         )
         return
-    # SQLite has no column list on a VALUES alias: one prepared UPDATE, executed per row.
+    # SQLite has no arrays: one prepared UPDATE, executed per row.
     table = OutboxMessage.__table__
     session.execute(
         update(table)
