@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/outbox.py [--rows 5000] [--processes 1 --processes 2] [--runs 3]
     .venv/bin/python bench/outbox.py --smoke      # 100 rows, one run, seconds
+    .venv/bin/python bench/outbox.py --latency 0.03   # every stand-in answer 30 ms late, like a WAN
 
 A throwaway database is created next to --admin-url, migrated with `models.migrate.upgrade`, and
 dropped afterwards. The stand-in runs as a subprocess (`python -m bot.cli fake-wechat --port P`) so
@@ -213,6 +214,13 @@ class StandIn:
     def clear(self) -> None:
         urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{self.port}/_calls", method="DELETE"))
 
+    def delay_every_answer(self, seconds: float) -> None:
+        """Answer every call `seconds` late (a delay-only fault on every path), as across a WAN."""
+        fault = json.dumps({"path": "*", "delay": seconds, "times": 10**9}).encode()
+        urllib.request.urlopen(urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/_faults", data=fault, method="POST",
+            headers={"Content-Type": "application/json"}))
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -241,8 +249,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="Dispatcher processes (repeatable; default 1 and 2).")
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
                         help="Where the access token is kept (empty: in-process stand-in). Default: %(default)s")
-    parser.add_argument("--profile", type=Path, help="Write a pyinstrument profile of one 1-process run here.")
+    parser.add_argument("--profile", type=Path, help="Write a pyinstrument profile of one 1-process run here "
+                        "(the dispatching thread only; `py-spy record` sees the sender threads too).")
     parser.add_argument("--json", type=Path, help="Also write the figures as JSON here.")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="Seconds the stand-in waits before every answer (default 0: local speed).")
     parser.add_argument("--smoke", action="store_true", help="100 rows, one run, 1 process: seconds.")
     args = parser.parse_args(argv)
     if args.smoke:
@@ -260,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         upgrade(url)
         standin = StandIn()
+        if args.latency:
+            standin.delay_every_answer(args.latency)
         redis_url = args.redis_url or None
         if args.profile:
             from pyinstrument import Profiler
@@ -273,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
             (args.profile / "outbox.html").write_text(profiler.output_html())
             standin.clear()
         print(f"machine: nproc={os.cpu_count()} date={datetime.now().isoformat(timespec='seconds')} "
-              f"rows={args.rows} runs={args.runs}")
+              f"rows={args.rows} runs={args.runs} latency={args.latency}s")
         print(f"{'processes':>9} {'median/s':>9}  runs (pushes/s)            check")
         for processes in process_counts:
             timings = []
