@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/webhook.py [--database-url postgresql://postgres@127.0.0.1/sz_city] \
         [--redis-url redis://127.0.0.1:6379/13] [--connections 16] [--duration 20s] [--workers 5] \
-        [--rounds 3] [--json out.json] [--py-spy /tmp/app.svg] [--smoke]
+        [--rounds 3] [--reply-mode queued|inline] [--inbox-workers 1] [--inbox-nice 19] \
+        [--json out.json] [--py-spy /tmp/app.svg] [--smoke]
 
 Needs `wrk` on PATH (Debian: `apt-get install wrk`); installs nothing itself.
 
@@ -25,7 +26,13 @@ What it does:
    during the run must be at least the 2xx responses wrk counted and at most the requests it sent
    (requests in flight when wrk stops are sent and stored but not counted). Messages whose handler
    failed (kept with an apology, `handling_error` set) count as errors.
-4. Prints a table (medians over rounds), the ratios app/bare and app/durable, and the targets:
+4. In queued mode (the default, as deployed) it also starts `--inbox-workers` inbox worker
+   processes (`sanzhida inbox run` under `nice -n --inbox-nice`) that run beside the web workers
+   through every round, and after each app run waits until they have handled every message of
+   the run: the seconds that took after wrk stopped, and the messages handled per second from
+   wrk's start, are reported. A message still unhandled counts as not stored. With
+   `--inbox-workers 0` the messages only queue: a measure of the webhook alone.
+5. Prints a table (medians over rounds), the ratios app/bare and app/durable, and the targets:
    app ≥ 0.7 × durable echo, p99 < 100 ms, zero errors, every message stored.
 
 The app run writes to the database (inbound messages, requests, outbox rows): point
@@ -293,6 +300,8 @@ class WrkResult:
     # message of the run, and messages still unhandled when the wait gave up.
     drain_s: float | None = None
     unhandled: int | None = None
+    # Share of the machine's CPU (both cores = 100) per process group during the wrk run.
+    cpu_percent: dict | None = None
 
     @property
     def handled_per_s(self) -> float | None:
@@ -411,6 +420,50 @@ def children_of(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 pids.append(int(entry.name))
     return sorted(pids)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes have used so far (gone processes count 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def pids_named(name: str) -> list[int]:
+    """Processes whose command name is `name` (e.g. every PostgreSQL backend)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
+
+
+class CpuSplit:
+    """Where the machine's CPU went during one wrk run: web workers, inbox workers, PostgreSQL,
+    Redis and wrk itself (the children this script waited for)."""
+
+    def __init__(self, web: list[int], inbox: list[int]):
+        self.groups = {"web": web, "inbox": inbox, "postgres": pids_named("postgres"),
+                       "redis": pids_named("redis-server")}
+        self.start = {k: cpu_seconds(v) for k, v in self.groups.items()}
+        self.children = os.times().children_user + os.times().children_system
+
+    def done(self, seconds: float) -> dict[str, float]:
+        """Each group's share of the machine's capacity (all cores) over `seconds`, in percent."""
+        capacity = seconds * (os.cpu_count() or 1) / 100
+        used = {k: cpu_seconds(v) - self.start[k] for k, v in self.groups.items()}
+        used["wrk"] = os.times().children_user + os.times().children_system - self.children
+        return {k: round(v / capacity, 1) for k, v in used.items()}
 
 
 def peak_rss_mb(pid: int) -> float | None:
@@ -615,11 +668,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="the app's WECHAT_REPLY_MODE (default: %(default)s)")
     parser.add_argument("--inbox-workers", type=int, default=1,
                         help="inbox worker processes running beside the app in queued mode (default: %(default)s)")
-    parser.add_argument("--inbox-nice", type=int, default=10,
+    parser.add_argument("--inbox-nice", type=int, default=19,
                         help="niceness of the inbox workers, as docker-compose.yml runs them (default: %(default)s)")
     parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     parser.add_argument("--py-spy", metavar="PATH", help="record one app worker with py-spy during the last app run "
                         "(.svg flame graph, .txt collapsed stacks, .json speedscope)")
+    parser.add_argument("--py-spy-inbox", metavar="PATH", help="record the first inbox worker with py-spy during the "
+                        "last app run and its drain (same formats as --py-spy)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (Lua, data, server logs)")
     parser.add_argument("--smoke", action="store_true", help="tiny quick run: 2 workers, 4 connections, 2 s, 1 s warm-up")
     return parser
@@ -690,11 +745,18 @@ def main(argv: list[str] | None = None) -> int:
                 spy = None
                 if args.py_spy and name == "app" and rnd == args.rounds:
                     spy = start_py_spy(args.py_spy, server.worker_pids()[0], duration_s)
+                inbox_spy = None
+                if args.py_spy_inbox and queued and name == "app" and rnd == args.rounds:
+                    inbox_spy = start_py_spy(args.py_spy_inbox, servers["inbox-0"].proc.pid, duration_s)
+                inbox_pids = [s.proc.pid for n, s in servers.items() if n.startswith("inbox-")]
+                split = CpuSplit(server.worker_pids(), inbox_pids if name == "app" else [])
                 result = run_wrk(url, script, connections=args.connections, duration=args.duration,
                                  threads=args.threads)
+                result.cpu_percent = split.done(result.seconds or duration_s)
                 result.generated = count
-                if spy is not None:
-                    spy.wait(timeout=duration_s + 60)
+                for recorder in (spy, inbox_spy):
+                    if recorder is not None:
+                        recorder.wait(timeout=duration_s + 60)
                 if check:
                     check.after(messages, result)
                 runs[name].rounds.append(result)
@@ -704,7 +766,9 @@ def main(argv: list[str] | None = None) -> int:
                       + (f"  stored {result.stored} (failed {result.handler_failures})" if result.stored is not None else "")
                       + (f"  handled in +{result.drain_s:.1f} s ({result.handled_per_s or 0:.0f}/s)"
                          if result.drain_s is not None else "")
-                      + ("  EXHAUSTED" if result.exhausted else ""), flush=True)
+                      + ("  EXHAUSTED" if result.exhausted else "")
+                      + "\n      cpu %: " + "  ".join(f"{k} {v}" for k, v in (result.cpu_percent or {}).items()),
+                      flush=True)
             for name in targets:
                 rss = [peak_rss_mb(pid) for pid in servers[name].worker_pids()]
                 rss = [r for r in rss if r is not None]

@@ -8,6 +8,9 @@ timestamp, nonce, distinct MsgId) and stored by the real app, and the Lua script
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -113,3 +116,18 @@ BENCH p50=1500 p90=2500 p99=9000 max=12000 mean=1700
     result = parse_wrk(output)
     assert (result.rps, result.p50_ms, result.p99_ms, result.non_2xx, result.socket_errors) == (500.0, 1.5, 9.0, 3, 1)
     assert result.ok_responses == 997 and result.sent == 1004 and not result.exhausted
+
+
+def test_the_cpu_split_counts_this_process_and_its_children():
+    """The per-group CPU shares the report prints come from /proc and the children's times."""
+    from bench.webhook import CpuSplit
+
+    split = CpuSplit([os.getpid()], [])
+    deadline = time.process_time() + 0.2
+    while time.process_time() < deadline:
+        pass
+    subprocess.run([sys.executable, "-c", "import time\nt = time.process_time() + 0.2\nwhile time.process_time() < t: pass"],
+                   check=True)
+    shares = split.done(1.0)
+    assert shares["web"] > 0 and shares["wrk"] > 0
+    assert shares["inbox"] == 0
