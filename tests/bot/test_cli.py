@@ -181,6 +181,36 @@ def test_inbound_failed_lists_messages_whose_handling_failed(tmp_path):
     assert "13912345678" not in result.output
 
 
+def test_inbox_drain_handles_what_waits_and_answers_each_sender(tmp_path, fake_wechat):
+    """`inbound waiting` counts stored messages; `inbox drain` handles them and sends the replies."""
+    from datetime import datetime, timezone
+
+    from models import InboundMessage
+    from models.db import make_engine, make_session_factory
+
+    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
+    engine = make_engine(env["DATABASE_URL"])
+    now = datetime.now(timezone.utc)
+    with make_session_factory(engine)() as session:
+        for n in (1, 2):
+            payload = {"ToUserName": "gh_sanzhida", "FromUserName": f"o-cli-{n}", "MsgType": "text",
+                       "CreateTime": str(int(now.timestamp())), "Content": "帮助", "MsgId": str(n)}
+            session.add(InboundMessage(dedupe_key=f"msg:{n}", openid=f"o-cli-{n}", msg_type="text", msg_id=n,
+                                       sent_at=now, received_at=now, content="帮助", payload=payload))
+        session.commit()
+    engine.dispose()
+    assert "2 message(s) waiting." in runner.invoke(main, ["inbound", "waiting"], env=env).output
+    drained = runner.invoke(main, ["inbox", "drain"], env=env)
+    assert drained.exit_code == 0, drained.output
+    assert "2 message(s) handled." in drained.output
+    assert "0 message(s) waiting." in runner.invoke(main, ["inbound", "waiting"], env=env).output
+    calls = requests.get(f"{fake_wechat.base_url.split('/cgi-bin')[0]}/_calls", timeout=5).json()
+    answered = sorted(c["body"]["touser"] for c in calls if c["path"] == "message/custom/send")
+    assert answered == ["o-cli-1", "o-cli-2"]
+
+
 def test_staff_set_password_lets_them_sign_in(tmp_path):
     """`staff set-password` stores a hash that the dashboard's sign-in accepts; short ones are refused."""
     from handlers.services import accounts
