@@ -18,7 +18,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from bot.app import AppServices, build_services
 from config.settings import Settings
-from handlers import inbox
+from handlers import inbox, texts
+from models import InboundMessage
 from scheduler.jobs import dispatch_outbox
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ FAILURE_BACKOFF_SECONDS = 1.0
 # affects only its own message (a savepoint each); a database failure retries the group.
 GROUP = 10
 REPLY_SEND_THREADS = 4
+# Database failures on one message, handled alone, before it is kept as failed with an apology.
+MAX_ATTEMPTS = 3
 
 
 @dataclass
@@ -44,28 +47,74 @@ class InboxWorker:
     # A long-running worker keeps one pool for every reply group, so its threads keep their
     # HTTP connections to WeChat; without one, each group uses a pool of its own.
     senders: ThreadPoolExecutor | None = None
+    # The message being handled, and database failures per message since the last success:
+    # what lets one message that always fails stop holding up the queue.
+    current: int | None = None
+    failures: dict[int, int] = field(default_factory=dict)
 
     def handle_group(self, size: int = GROUP) -> tuple[int, list[int]]:
         """Handle up to `size` waiting messages in one transaction; (how many, their reply ids)."""
         svc = self.services
-        handled, replies = 0, []
+        done, replies = [], []
+        if self.failures:
+            # After a database failure, one message per transaction until the culprit is found.
+            size = 1
+        self.current = None
         with svc.session_factory() as session:
-            while handled < size and not self.stopping:
+            while len(done) < size and not self.stopping:
                 # Sees this transaction's own work: a handled message no longer waits, so the
                 # same sender's next one may follow it in order.
                 stored = inbox.take_next(session)
                 if stored is None:
                     break
+                self.current = stored.id
                 now = svc.clock()
                 text = inbox.handle(session, svc.inbox_env, stored, inbox.message_of(stored), now)
                 if text:
                     replies.append(inbox.queue_reply(session, stored, text, now))
-                handled += 1
-                logger.info("inbox=handled openid=%s key=%s waited_ms=%d", stored.openid, stored.dedupe_key,
-                            max(0, (now - stored.received_at).total_seconds() * 1000))
+                done.append((stored.openid, stored.dedupe_key, now - stored.received_at))
             session.commit()
-        self.handled += handled
-        return handled, [reply for reply in replies if reply is not None]
+        self.current = None
+        self.failures.clear()
+        for openid, key, waited in done:
+            logger.info("inbox=handled openid=%s key=%s waited_ms=%d", openid, key,
+                        max(0, waited.total_seconds() * 1000))
+        self.handled += len(done)
+        return len(done), [reply for reply in replies if reply is not None]
+
+    def give_up_on(self, message_id: int) -> None:
+        """Keep a message the database keeps failing on as failed, and apologise to its sender.
+
+        Without this, one such message would be retried forever ahead of everyone else's.
+        """
+        svc = self.services
+        with svc.session_factory() as session:
+            stored = session.get(InboundMessage, message_id)
+            if stored is None or stored.handled_at is not None:
+                return
+            now = svc.clock()
+            stored.handling_error = "DatabaseError"
+            stored.handled_at = now
+            reply = None if stored.msg_type == "event" else inbox.queue_reply(session, stored, texts.SORRY_ERROR, now)
+            session.commit()
+        logger.error("inbox=gave_up openid=%s key=%s attempts=%d", stored.openid, stored.dedupe_key, MAX_ATTEMPTS)
+        self.send_replies([reply] if reply else [])
+
+    def failed(self) -> None:
+        """Count a database failure against the message being handled when it happened.
+
+        The next tries go one message per transaction (a group's failure does not say which
+        message caused it); a success clears the counts.
+        """
+        message_id, self.current = self.current, None
+        if message_id is None:
+            return
+        count = self.failures.get(message_id, 0) + 1
+        if count >= MAX_ATTEMPTS:
+            self.failures.pop(message_id, None)
+            self.give_up_on(message_id)
+        else:
+            self.failures[message_id] = count
 
     def send_replies(self, reply_ids: list[int]) -> None:
         """Send queued replies at once rather than at the scheduler's next outbox run.
@@ -94,18 +143,25 @@ class InboxWorker:
             self.senders.shutdown(wait=True)
         self.services.engine.dispose()
 
+    def step(self) -> int:
+        """One pass: drain what waits; how many were handled, or -1 after a database failure."""
+        try:
+            return self.drain()
+        except (OperationalError, InterfaceError):
+            # The database is unreachable or the transaction died: nothing of the group was kept.
+            logger.warning("inbox=database_failed; retrying", exc_info=True)
+            try:
+                self.failed()
+            except (OperationalError, InterfaceError):
+                pass
+            return -1
+
     def run(self) -> None:
         """Drain, then look again shortly, until stopped."""
         while not self.stopping:
-            try:
-                self.drain()
-            except (OperationalError, InterfaceError):
-                # The database is unreachable or the transaction died: nothing was kept.
-                logger.warning("inbox=database_unavailable; retrying", exc_info=True)
-                time.sleep(FAILURE_BACKOFF_SECONDS)
-                continue
+            outcome = self.step()
             if not self.stopping:
-                time.sleep(IDLE_POLL_SECONDS)
+                time.sleep(FAILURE_BACKOFF_SECONDS if outcome < 0 else IDLE_POLL_SECONDS)
 
 
 def run_forever(settings: Settings) -> None:

@@ -130,7 +130,9 @@ def receive():
     except (KeyError, TypeError, ValueError, AttributeError):
         abort(400, description="不是微信消息")
 
-    if settings.queued_replies:
+    # Events are answered in the request even in queued mode: after a follow, scan or menu click
+    # WeChat allows customer-service messages for one minute only, too short for a queue in a rush.
+    if settings.queued_replies and msg.type != "event":
         accept(msg)
         return Response("success", mimetype="text/plain")
     reply_xml = answer(msg)

@@ -17,6 +17,7 @@ from bot.inbox import InboxWorker
 from handlers import inbox, texts
 from models import InboundMessage, OutboxMessage, ServiceRequest
 from models.enums import OutboxStatus
+from scheduler.jobs import dispatch_outbox
 from tests.support.factories import fresh, make_beneficiary, make_town
 from tests.support.wechat import reply_content
 
@@ -150,15 +151,18 @@ def test_one_senders_messages_are_handled_in_order_and_others_are_not_held_up(qu
             other = inbox.take_next(second)
             assert (other.openid, other.content) == ("o-b", "别人的")
         else:
-            # SQLite has one writer and no row locks: the next message in line is still o-a's second.
-            first.rollback()
-            assert inbox.take_next(second).content == "第一条"
+            # SQLite has one writer and no row locks: once o-a's first is handled, the same
+            # transaction's next take is o-a's second, before o-b's later message.
+            taken.handled_at = clock()
+            follow = inbox.take_next(first)
+            assert (follow.openid, follow.content) == ("o-a", "第二条")
     finally:
         first.close()
         second.close()
 
 
-def test_a_reply_wechat_refused_stays_in_the_outbox_and_goes_later(queued, sender, session, fake_wechat):
+def test_a_reply_wechat_refused_stays_in_the_outbox_and_goes_later(queued, queued_app, sender, session, clock,
+                                                                    fake_wechat):
     client, worker = queued
     base = fake_wechat.base_url.split("/cgi-bin")[0]
     http.post(f"{base}/_faults", json={"path": "message/custom/send", "http_status": 500, "times": 1}, timeout=5)
@@ -168,11 +172,16 @@ def test_a_reply_wechat_refused_stays_in_the_outbox_and_goes_later(queued, sende
     fresh(session)
     row = session.scalars(select(OutboxMessage)).one()
     assert row.status == OutboxStatus.PENDING.value and row.attempts == 1
+    # The scheduler's outbox run sends it once its backoff has passed.
+    clock.advance(minutes=10)
+    svc = queued_app.extensions["sanzhida"]
+    dispatch_outbox(svc.session_factory, svc.wechat, svc.clock)
+    assert len(delivered_texts(fake_wechat, "o-x")) == 1
 
 
 def test_a_real_inbox_worker_process_answers_and_stops_on_sigterm(database_url, tmp_path, fake_wechat, sender,
                                                                   make_app, redis_prefix):
-    """`sanzhida inbox run` as its own process, woken by the webhook through Redis when there is one."""
+    """`sanzhida inbox run` as its own process finds what the webhook stored, answers, and stops cleanly."""
     redis_url = os.environ.get("TEST_REDIS_URL")
     env = {
         **os.environ,
@@ -246,3 +255,46 @@ def test_a_bug_in_one_message_of_a_group_leaves_the_others_handled(queued_app, q
     assert session.scalars(select(Region).where(Region.code == "partial")).all() == []
     assert delivered_texts(fake_wechat, "o-b") == [texts.SORRY_ERROR]
     assert len(delivered_texts(fake_wechat, "o-a")) == 2
+
+
+def test_events_are_answered_in_the_request_even_when_replies_are_queued(queued, sender, session, fake_wechat):
+    """After a follow, scan or menu click WeChat allows customer-service messages for one minute
+    only, so events get a passive reply at once instead of waiting in the queue."""
+    client, worker = queued
+    response, _ = sender.post(client, sender.event("o-new", "subscribe"))
+    assert reply_content(response.data)["Content"]
+    stored = session.scalars(select(InboundMessage)).one()
+    assert stored.handled_at is not None and stored.reply_xml
+    assert worker.drain() == 0
+    assert delivered_texts(fake_wechat, "o-new") == []
+
+
+def test_a_message_the_database_keeps_failing_on_is_given_up_and_others_go_on(queued_app, queued, sender, session,
+                                                                               clock, fake_wechat):
+    """A database error is retried, one message at a time; after three the message is kept as
+    failed with an apology, instead of holding up everyone else's for ever."""
+    from sqlalchemy.exc import OperationalError
+
+    client, worker = queued
+    router = queued_app.extensions["sanzhida"].router
+    normal = router.types["text"]
+
+    def database_fails_on_this_one(msg, ctx):
+        if msg.content == "坏":
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+        return normal(msg, ctx)
+
+    router.on_type("text")(database_fails_on_this_one)
+    for openid, text in (("o-a", "你好"), ("o-b", "坏"), ("o-c", "在吗")):
+        sender.post(client, sender.text(openid, text))
+        clock.advance(seconds=1)
+    outcomes = [worker.step() for _ in range(6)]
+    # Once in a group of messages, then three times alone; then the rest goes on.
+    assert outcomes.count(-1) == 4 and outcomes[-1] == 0
+    fresh(session)
+    rows = {r.openid: r for r in session.scalars(select(InboundMessage))}
+    assert all(r.handled_at is not None for r in rows.values())
+    assert rows["o-b"].handling_error == "DatabaseError"
+    assert rows["o-a"].handling_error is None and rows["o-c"].handling_error is None
+    assert delivered_texts(fake_wechat, "o-b") == [texts.SORRY_ERROR]
+    assert len(delivered_texts(fake_wechat, "o-a")) == 1 and len(delivered_texts(fake_wechat, "o-c")) == 1

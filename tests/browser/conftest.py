@@ -25,9 +25,13 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture
-def live_base(settings, db, redis_client, session, tmp_path) -> str:
-    """The app's root URL; the demo is seeded as of 60 days ago, with dashboard passwords."""
-    settings = settings.with_overrides(dev_clock_file=str(tmp_path / "clock-offset"))
+def live_base(request, settings, db, redis_client, session, tmp_path) -> str:
+    """The app's root URL; the demo is seeded as of 60 days ago, with dashboard passwords.
+
+    Tests may ask for a reply mode (`inline` unless parametrized indirectly with `queued`).
+    """
+    reply_mode = getattr(request, "param", "inline")
+    settings = settings.with_overrides(dev_clock_file=str(tmp_path / "clock-offset"), wechat_reply_mode=reply_mode)
     clock = ShiftedClock(settings.dev_clock_file)
     local_now = clock().astimezone(settings.tz)
     nine = datetime.combine(local_now.date() + timedelta(days=1), datetime.min.time().replace(hour=9), settings.tz)

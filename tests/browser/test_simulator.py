@@ -49,8 +49,10 @@ def shot(page, name: str) -> None:
     screenshot(page, f"simulator-{name}")
 
 
-def test_the_whole_loop_in_the_browser(page, session):
-    """Bind by scanning, ask by voice, accept, escalate after time moves, resolve, rate."""
+@pytest.mark.parametrize("live_base", ["inline", "queued"], indirect=True)
+def test_the_whole_loop_in_the_browser(page, session, live_base):
+    """Bind by scanning, ask by voice, accept, escalate after time moves, resolve, rate: with passive
+    replies, and with queued replies that arrive as customer-service messages."""
     first, second = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(2)).all()
     assistant = roster.current_assignment(session, first).staff
     officer = session.scalars(select(Staff).where(Staff.role == StaffRole.TOWN_OFFICER.value).order_by(Staff.id)).first()
