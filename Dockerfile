@@ -39,6 +39,5 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=3)"]
 
 # Migrate first so the app never serves an old schema, then exec so gunicorn gets the
-# stop signals. WeChat gives up after 5 s; --timeout only kills truly stuck workers.
-# /dev/shm keeps worker heartbeats off the (slow) overlay filesystem.
-CMD ["sh", "-c", "sanzhida db upgrade && exec gunicorn --bind 0.0.0.0:8000 --workers \"${WEB_CONCURRENCY:-3}\" --timeout 30 --worker-tmp-dir /dev/shm --access-logfile - --error-logfile - 'bot.app:create_app()'"]
+# stop signals. config/gunicorn.py holds the server settings (port 8000, WEB_CONCURRENCY workers).
+CMD ["sh", "-c", "sanzhida db upgrade && exec gunicorn -c python:config.gunicorn 'bot.app:create_app()'"]

@@ -117,6 +117,24 @@ class Message:
     key: str = ""
 
 
+def parse_mix(text: str) -> tuple[tuple[str, float], ...]:
+    """`help=70,command=12,event=8,visitor=10` as (kind, weight) pairs; ValueError when malformed."""
+    known = {kind for kind, _ in MIX}
+    pairs = []
+    for part in text.split(","):
+        kind, sep, weight = part.partition("=")
+        kind = kind.strip()
+        if not sep or kind not in known:
+            raise ValueError(f"expected kind=weight with kind one of {', '.join(sorted(known))}, got {part!r}")
+        value = float(weight)
+        if value < 0:
+            raise ValueError(f"weight of {kind} is negative")
+        pairs.append((kind, value))
+    if not any(weight > 0 for _, weight in pairs):
+        raise ValueError("every weight is zero")
+    return tuple(pairs)
+
+
 def first_msg_id() -> int:
     """A MsgId base no earlier run used: microseconds since the epoch × 1000, above 7e18."""
     return 7_000_000_000_000_000_000 + (time.time_ns() // 1000) * 1000
@@ -127,7 +145,8 @@ class MessageFactory:
     no MsgId, nonce or event key (openid + CreateTime + event) is ever produced twice."""
 
     def __init__(self, token: str, bound_openids: list[str], *, visitors: int = 500,
-                 msg_id_start: int | None = None, seed: int | None = None, account: str = ACCOUNT):
+                 msg_id_start: int | None = None, seed: int | None = None, account: str = ACCOUNT,
+                 mix: tuple[tuple[str, float], ...] = MIX):
         if not bound_openids:
             raise ValueError("no bound WeChat users: is the database seeded with family links?")
         self.side = WeChatSide(token=token, app_id="", account=account)
@@ -140,7 +159,7 @@ class MessageFactory:
         self.nonce_tag = secrets.token_hex(3)
         self.events_used: set[tuple[str, int, str]] = set()
         self.event_turn = 0
-        kinds, weights = zip(*MIX)
+        kinds, weights = zip(*mix)
         self.kinds, self.weights = list(kinds), list(weights)
 
     def generate(self, count: int, now: datetime) -> list[Message]:
@@ -485,8 +504,9 @@ def start_gunicorn(name: str, spec: str, env: dict, workers: int, logdir: Path) 
     port = free_port()
     log = logdir / f"{name}.log"
     proc = subprocess.Popen(
-        [gunicorn_bin(), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning",
-         "--graceful-timeout", "5", spec],
+        # Production's settings (config/gunicorn.py) for all three servers, without the access log.
+        [gunicorn_bin(), "-c", "python:config.gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
+         "--log-level", "warning", "--access-logfile", "/dev/null", "--graceful-timeout", "5", spec],
         cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     server = Server(name, proc, port, log)
@@ -664,6 +684,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--targets", default="bare,durable,app", help="which servers to load (default: %(default)s)")
     parser.add_argument("--users", type=int, default=5000, help="bound users to draw senders from (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=None, help="random seed for the message mix")
+    parser.add_argument("--mix", default=",".join(f"{kind}={weight * 100:g}" for kind, weight in MIX),
+                        help="message mix as kind=weight (default: %(default)s)")
     parser.add_argument("--reply-mode", choices=("queued", "inline"), default="queued",
                         help="the app's WECHAT_REPLY_MODE (default: %(default)s)")
     parser.add_argument("--inbox-workers", type=int, default=1,
@@ -695,6 +717,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     duration_s = parse_seconds(args.duration)
     warmup_s = parse_seconds(args.warmup)
+    try:
+        mix = parse_mix(args.mix)
+    except ValueError as exc:
+        print(f"--mix: {exc}", file=sys.stderr)
+        return 2
 
     from models.db import make_engine
     from bench.baselines import create_echo_table
@@ -705,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no bound WeChat users in {args.database_url}: seed the city demo first", file=sys.stderr)
         return 2
     create_echo_table(engine)
-    factory = MessageFactory(DEV_DEFAULTS["WECHAT_TOKEN"], bound, seed=args.seed)
+    factory = MessageFactory(DEV_DEFAULTS["WECHAT_TOKEN"], bound, seed=args.seed, mix=mix)
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     servers: dict[str, Server] = {}
@@ -828,12 +855,15 @@ def summarize(runs: dict[str, TargetRun], args, started: datetime) -> dict:
             "rounds": [asdict(r) | {"ok_responses": r.ok_responses, "handled_per_s": r.handled_per_s}
                        for r in run.rounds],
         }
-    ratios = {}
+    ratios, round_ratios = {}, {}
     app = rows.get("app")
     if app:
         for base in ("bare", "durable"):
             if base in rows and rows[base]["rps"]:
                 ratios[f"app/{base}"] = app["rps"] / rows[base]["rps"]
+                # Each round's servers ran back to back: their ratio shows how much of the spread is noise.
+                round_ratios[f"app/{base}"] = [a.rps / b.rps for a, b in zip(runs["app"].rounds, runs[base].rounds)
+                                               if b.rps]
     targets = {}
     if app:
         if "app/durable" in ratios:
@@ -847,8 +877,8 @@ def summarize(runs: dict[str, TargetRun], args, started: datetime) -> dict:
                      "threads": args.threads, "rounds": args.rounds, "database_url": _hide_password(args.database_url),
                      "redis_url": _hide_password(args.redis_url), "smoke": args.smoke,
                      "reply_mode": args.reply_mode, "inbox_workers": args.inbox_workers,
-                     "inbox_nice": args.inbox_nice},
-        "results": rows, "ratios": ratios, "targets": targets,
+                     "inbox_nice": args.inbox_nice, "mix": dict(parse_mix(args.mix))},
+        "results": rows, "ratios": ratios, "round_ratios": round_ratios, "targets": targets,
         "targets_met": all(targets.values()) if targets else None,
     }
 
@@ -867,7 +897,9 @@ def print_report(report: dict) -> None:
         print(f"{name:10s} {row['rps']:9.1f} {row['p50_ms']:8.1f} {row['p90_ms']:8.1f} {row['p99_ms']:8.1f} "
               f"{row['errors']:7d} {stored:>7s} {rss:>7s}")
     for name, value in report["ratios"].items():
-        print(f"{name}: {value:.2f}")
+        per_round = report.get("round_ratios", {}).get(name) or []
+        rounds = f"  (rounds: {', '.join(f'{r:.2f}' for r in per_round)})" if len(per_round) > 1 else ""
+        print(f"{name}: {value:.2f}{rounds}")
     app = rows.get("app") or {}
     if app.get("drain_s") is not None:
         rate = app["handled_per_s"]

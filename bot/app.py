@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from flask import Flask, current_app, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import HTTPException
@@ -73,6 +74,7 @@ def create_app(
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False
+    app.session_interface = _SessionInterface()
     app.extensions["sanzhida"] = build_services(settings, clock=clock, engine=engine, redis=redis)
     _register_blueprints(app, settings)
     _init_csrf(app)
@@ -80,6 +82,20 @@ def create_app(
     app.teardown_appcontext(_close_session)
     logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
     return app
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie session, with its signer built once instead of on every request:
+    the webhook never uses the session but would pay for the signer on every message."""
+
+    def __init__(self):
+        self._serializer = None
+
+    def get_signing_serializer(self, app: Flask):
+        """The signer for this app's session cookie, made on first use."""
+        if self._serializer is None:
+            self._serializer = super().get_signing_serializer(app)
+        return self._serializer
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,

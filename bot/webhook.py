@@ -25,9 +25,6 @@ logger = logging.getLogger(__name__)
 
 bp = Blueprint("wechat", __name__)
 
-# Long enough to cover WeChat's three tries (about 15 s) with a wide margin.
-DEDUPE_TTL_SECONDS = 600
-
 
 def _check_signature_or_403() -> None:
     """Refuse requests not signed with our token, and replays outside the time window."""
@@ -163,27 +160,20 @@ def accept(msg: BaseMessage) -> None:
 def answer(msg: BaseMessage) -> str:
     """Inline mode: store the message once, route it, and return the passive reply XML ('' for none).
 
-    A retry of a message already handled gets the very same reply: Redis answers first when
-    it can; the database's unique dedupe key decides in every case.
+    A retry of a message already handled gets the very same reply, read back from the database:
+    its unique dedupe key decides, and on PostgreSQL a retry that arrives while the first delivery
+    is still being handled waits for it.
     """
     svc = services()
     key = inbound.dedupe_key(msg)
-    cached, redis_ok = _cached_reply(key)
-    if cached is not None:
-        return cached
-
     session = db_session()
     now = svc.clock()
     stored = inbound.store_inbound(session, msg, key, now)
     if stored is None:
-        # A retry: on PostgreSQL the insert waited for the first delivery's transaction.
         existing = inbound.find_inbound(session, key)
         session.rollback()
-        reply_xml = (existing.reply_xml if existing else "") or ""
         logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
-        if redis_ok:
-            _remember_reply(key, reply_xml)
-        return reply_xml
+        return (existing.reply_xml if existing else "") or ""
 
     # A database failure propagates: nothing is kept, and WeChat retries.
     text = inbox.handle(session, svc.inbox_env, stored, msg, now)
@@ -191,36 +181,11 @@ def answer(msg: BaseMessage) -> str:
     stored.reply_xml = reply_xml
     session.commit()
     logger.info("wechat=handled openid=%s key=%s type=%s", msg.source, key, msg.type)
-    if redis_ok:
-        _remember_reply(key, reply_xml)
     return reply_xml
 
 
 def _render(msg: BaseMessage, text: str | None, now) -> str:
+    """The passive reply XML for a reply text (empty for none)."""
     if not text:
         return ""
     return TextReply(source=msg.target, target=msg.source, content=text, time=int(now.timestamp())).render()
-
-
-def _cached_reply(key: str) -> tuple[str | None, bool]:
-    """The fast filter: (a reply Redis already holds for this key or None, whether Redis answered)."""
-    svc = services()
-    try:
-        first_seen = svc.redis.set(svc.keys.seen(key), b"1", nx=True, ex=DEDUPE_TTL_SECONDS)
-        if first_seen:
-            return None, True
-        cached = svc.redis.get(svc.keys.reply(key))
-    except RedisError:
-        # One slow Redis call per message at most: the rest of this request skips Redis.
-        logger.warning("redis=unavailable during=dedupe; falling back to the database")
-        return None, False
-    return (cached.decode("utf-8") if cached is not None else None), True
-
-
-def _remember_reply(key: str, reply_xml: str) -> None:
-    svc = services()
-    try:
-        svc.redis.set(svc.keys.reply(key), reply_xml.encode("utf-8"), ex=DEDUPE_TTL_SECONDS)
-    except RedisError:
-        logger.warning("redis=unavailable during=remember_reply")
-

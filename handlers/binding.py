@@ -14,7 +14,6 @@ from handlers.services import binding, identity, roster
 
 def on_bind_command(msg: BaseMessage, ctx: Context) -> str:
     """`绑定 K7P3QX`: a beneficiary's code (then the relation question) or a staff invite."""
-    identity.note_message(ctx.user, ctx.now)
     code = split_command(msg.content, "绑定")
     return binding.start_binding(ctx.session, ctx.pii, ctx.bind_guard, ctx.user, code, ctx.now, ctx.local_day)
 
@@ -31,7 +30,6 @@ def on_follow_or_scan(msg: BaseMessage, ctx: Context) -> str:
 
 def on_relation_answer(msg: BaseMessage, ctx: Context) -> str:
     """The answer to "what is your relation": links the user to the beneficiary."""
-    identity.note_message(ctx.user, ctx.now)
     answer = msg.content if msg.type == "text" else (msg._data.get("Recognition") or "")
     link, beneficiary = binding.finish_binding(ctx.session, ctx.user, answer, ctx.now)
     assignment = roster.current_assignment(ctx.session, beneficiary)
@@ -45,18 +43,15 @@ def on_relation_answer(msg: BaseMessage, ctx: Context) -> str:
 
 def on_unbind(msg: BaseMessage, ctx: Context) -> str:
     """`解绑` or `解绑 2`: end a binding (cases keep their history)."""
-    identity.note_message(ctx.user, ctx.now)
     choice = re.sub(r"\D", "", split_command(msg.content, "解绑")) if msg.type == "text" else ""
     return binding.unbind(ctx.session, ctx.user, int(choice) if choice else None, ctx.now)
 
 
 def on_notices_off(msg: BaseMessage, ctx: Context) -> str:
     """`退订通知`: no more visit and resolution notices."""
-    identity.note_message(ctx.user, ctx.now)
     return binding.set_notices(ctx.session, ctx.user, enabled=False)
 
 
 def on_notices_on(msg: BaseMessage, ctx: Context) -> str:
     """`订阅通知`: visit and resolution notices again."""
-    identity.note_message(ctx.user, ctx.now)
     return binding.set_notices(ctx.session, ctx.user, enabled=True)

@@ -53,6 +53,9 @@ def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMes
     a database failure is raised so that nothing of this message is kept and it is tried again.
     """
     user = identity.get_or_create_user(session, msg.source, now)
+    if msg.type != "event":
+        # Kept even when the handler fails: the user did write, and the window is open.
+        identity.note_message(user, now)
     ctx = Context(
         session=session, redis=env.redis, now=now, tz=env.tz, user=user, inbound=stored,
         pii=env.pii, bind_guard=env.bind_guard, request_env=env.request_env,

@@ -10,7 +10,7 @@ from handlers import texts
 from handlers.context import Context
 from handlers.policy.classify import Classification, classify
 from handlers.policy.commands import normalize, parse_number_and_rest, parse_rating
-from handlers.services import binding, identity, roster
+from handlers.services import binding, roster
 from handlers.services import requests as service
 from handlers.services.errors import DomainError
 from models import Beneficiary, InboundMessage
@@ -19,10 +19,9 @@ from models.enums import RequestCategory, Urgency
 
 def on_message(msg: BaseMessage, ctx: Context) -> str:
     """Anything that is not a command: staff get a hint, unbound users binding help, the bound a request."""
-    identity.note_message(ctx.user, ctx.now)
     if ctx.staff is not None:
         return texts.HELP_STAFF
-    links = binding.active_links(ctx.session, ctx.user)
+    links = binding.active_links(ctx.user)
     if not links:
         return texts.HOW_TO_BIND
     beneficiaries = [link.beneficiary for link in links]
@@ -41,7 +40,6 @@ def on_message(msg: BaseMessage, ctx: Context) -> str:
 
 def on_which_beneficiary(msg: BaseMessage, ctx: Context) -> str:
     """The answer to "for whom": the pending message becomes that beneficiary's request."""
-    identity.note_message(ctx.user, ctx.now)
     answer = re.sub(r"\D", "", normalize(msg.content if msg.type == "text" else ""))
     options = ctx.user.dialog.get("options", [])
     if not answer or not 1 <= int(answer) <= len(options):
@@ -93,30 +91,24 @@ def _raise_for(ctx: Context, beneficiary: Beneficiary, inbound: InboundMessage) 
 
 def on_my_assistant(msg: BaseMessage, ctx: Context) -> str:
     """`我的协理员`: the contact card of each bound beneficiary's assistant."""
-    identity.note_message(ctx.user, ctx.now)
-    links = binding.active_links(ctx.session, ctx.user)
+    links = binding.active_links(ctx.user)
     if not links:
         return texts.HOW_TO_BIND
     cards = []
-    for link in links:
-        beneficiary = link.beneficiary
-        town = beneficiary.village.parent
+    for beneficiary, town, assistant in roster.contact_cards(ctx.session, [link.beneficiary_id for link in links]):
         office = town.office_phone or "—"
-        assignment = roster.current_assignment(ctx.session, beneficiary)
-        if assignment is None:
+        if assistant is None:
             cards.append(texts.MY_ASSISTANT_NONE.format(name=beneficiary.name, town=town.name, office=office))
         else:
             cards.append(texts.MY_ASSISTANT.format(
-                name=beneficiary.name, assistant=assignment.staff.name, phone=assignment.staff.phone,
-                town=town.name, office=office,
+                name=beneficiary.name, assistant=assistant.name, phone=assistant.phone, town=town.name, office=office,
             ))
     return "\n\n".join(cards)
 
 
 def on_progress(msg: BaseMessage, ctx: Context) -> str:
     """`进度`: the bound beneficiaries' open requests and who has each."""
-    identity.note_message(ctx.user, ctx.now)
-    if not binding.active_links(ctx.session, ctx.user):
+    if not binding.active_links(ctx.user):
         return texts.HOW_TO_BIND
     rows = service.requests_for_user(ctx.session, ctx.user)
     if not rows:
@@ -132,7 +124,6 @@ def on_progress(msg: BaseMessage, ctx: Context) -> str:
 
 def on_cancel(msg: BaseMessage, ctx: Context) -> str:
     """`取消 12`."""
-    identity.note_message(ctx.user, ctx.now)
     number, _ = parse_number_and_rest(msg.content, "取消", "取消 求助编号，例如：取消 12")
     request = service.get_request(ctx.session, number)
     return service.cancel(ctx.session, ctx.request_env, request, ctx.user, ctx.now)
@@ -140,7 +131,6 @@ def on_cancel(msg: BaseMessage, ctx: Context) -> str:
 
 def on_rate(msg: BaseMessage, ctx: Context) -> str:
     """`评价 12 5 很及时`."""
-    identity.note_message(ctx.user, ctx.now)
     number, stars, comment = parse_rating(msg.content)
     request = service.get_request(ctx.session, number)
     return service.rate(ctx.session, ctx.request_env, request, ctx.user, stars, comment, ctx.now)
@@ -148,8 +138,6 @@ def on_rate(msg: BaseMessage, ctx: Context) -> str:
 
 def on_help(msg: BaseMessage, ctx: Context) -> str:
     """`帮助` / `菜单`: the commands for who is asking."""
-    if msg.type == "text":
-        identity.note_message(ctx.user, ctx.now)
     if ctx.staff is not None:
         return texts.HELP_STAFF
-    return texts.HELP_FAMILY if binding.active_links(ctx.session, ctx.user) else texts.HOW_TO_BIND
+    return texts.HELP_FAMILY if binding.active_links(ctx.user) else texts.HOW_TO_BIND

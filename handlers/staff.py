@@ -7,7 +7,6 @@ from wechatpy.messages import BaseMessage
 from handlers import texts
 from handlers.context import Context
 from handlers.policy.commands import parse_number_and_rest, parse_visit
-from handlers.services import identity
 from handlers.services import requests as service
 from handlers.services import visits
 from handlers.services.errors import DomainError
@@ -16,7 +15,6 @@ from models.enums import StaffRole
 
 
 def _staff(ctx: Context) -> Staff:
-    identity.note_message(ctx.user, ctx.now)
     if ctx.staff is None:
         raise DomainError(texts.STAFF_ONLY)
     return ctx.staff

@@ -17,11 +17,9 @@ def on_unsubscribe(msg: BaseMessage, ctx: Context) -> None:
 
 def on_message(msg: BaseMessage, ctx: Context) -> str:
     """A known type with no handler (links): unbound visitors learn how to bind; others that it arrived."""
-    identity.note_message(ctx.user, ctx.now)
     return texts.RECEIVED if ctx.is_bound else texts.HOW_TO_BIND
 
 
 def on_unknown(msg: BaseMessage, ctx: Context) -> str:
     """A message type we do not handle: a polite answer, never an error."""
-    identity.note_message(ctx.user, ctx.now)
     return texts.UNSUPPORTED_TYPE

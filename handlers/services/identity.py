@@ -4,25 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import bindparam, select
+from sqlalchemy.orm import Session, joinedload
 
 from models import Staff, WeChatUser
 from models.db import insert_ignoring_conflicts
 
 
+# One round trip, built once: every handler asks whether the sender is staff and whom they are
+# bound to, and a statement with loader options costs more to build than to run.
+_USER_BY_OPENID = (
+    select(WeChatUser)
+    .where(WeChatUser.openid == bindparam("openid"))
+    .options(joinedload(WeChatUser.staff).joinedload(Staff.region), joinedload(WeChatUser.family_links))
+)
+
+
 def get_or_create_user(session: Session, openid: str, now: datetime) -> WeChatUser:
     """Load the user for an openid, creating it; safe when two first messages race."""
-    query = (
-        select(WeChatUser)
-        .where(WeChatUser.openid == openid)
-        .options(
-            selectinload(WeChatUser.staff).selectinload(Staff.region),
-            selectinload(WeChatUser.family_links),
-        )
-    )
     # Nearly every message comes from someone already known: read first, insert only when new.
-    user = session.scalars(query).one_or_none()
+    user = session.scalars(_USER_BY_OPENID, {"openid": openid}).unique().one_or_none()
     if user is not None:
         return user
     session.execute(
@@ -30,11 +31,14 @@ def get_or_create_user(session: Session, openid: str, now: datetime) -> WeChatUs
             openid=openid, subscribed=True, subscribed_at=now, created_at=now
         )
     )
-    return session.scalars(query).one()
+    return session.scalars(_USER_BY_OPENID, {"openid": openid}).unique().one()
 
 
 def note_message(user: WeChatUser, now: datetime) -> None:
-    """Record that the user wrote: this opens WeChat's 48-hour customer-service window."""
+    """Record that the user wrote: this opens WeChat's 48-hour customer-service window.
+
+    Only a message does; a follow, scan or menu click opens a one-minute window, not this one.
+    """
     user.last_message_at = now
     user.subscribed = True
 

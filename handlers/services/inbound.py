@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 from wechatpy.messages import BaseMessage
 
 from models import InboundMessage
@@ -96,18 +96,29 @@ def _insert_statement(dialect: str):
 _INSERTS: dict[str, object] = {}
 
 
-def insert_inbound(bind: Session | Connection, msg: BaseMessage, key: str, now: datetime) -> int | None:
+def insert_inbound(connection: Connection, msg: BaseMessage, key: str, now: datetime) -> int | None:
     """Insert the message, not yet handled; its id, or None when this dedupe key was stored before."""
-    dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
-    return bind.execute(_insert_statement(dialect.name), _values(msg, key, now)).scalar_one_or_none()
+    return _insert_row(connection, _values(msg, key, now))
+
+
+def _insert_row(connection: Connection, values: dict) -> int | None:
+    """Run the cached insert for one row's values; the new id or None."""
+    return connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
 
 
 def store_inbound(session: Session, msg: BaseMessage, key: str, now: datetime) -> InboundMessage | None:
-    """Insert the message and load it; None when this dedupe key was already stored (a retry)."""
-    new_id = insert_inbound(session, msg, key, now)
+    """Insert the message and return it, in one statement; None when this dedupe key was already
+    stored (a retry)."""
+    values = _values(msg, key, now)
+    new_id = _insert_row(session.connection(), values)
     if new_id is None:
         return None
-    return session.get(InboundMessage, new_id)
+    # Every column is known, so the row becomes an entity without reading it back.
+    stored = InboundMessage(id=new_id, reply_xml=None, handling_error=None, handled_at=None, request_id=None,
+                            **values)
+    make_transient_to_detached(stored)
+    session.add(stored)
+    return stored
 
 
 def find_inbound(session: Session, key: str) -> InboundMessage | None:

@@ -38,14 +38,6 @@ class Keys:
     def __init__(self, prefix: str):
         self.prefix = prefix
 
-    def seen(self, dedupe_key: str) -> str:
-        """Set when a WeChat message was first seen (the fast duplicate filter)."""
-        return f"{self.prefix}:wx:seen:{dedupe_key}"
-
-    def reply(self, dedupe_key: str) -> str:
-        """The reply given to a message, for retries."""
-        return f"{self.prefix}:wx:reply:{dedupe_key}"
-
     def token_storage_prefix(self) -> str:
         """Prefix for wechatpy's RedisStorage (it appends `:{appid}_access_token`)."""
         return f"{self.prefix}:wechatpy"

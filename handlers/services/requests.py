@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from handlers import texts
 from config import policy
@@ -549,7 +549,7 @@ def requests_for_user(session: Session, user: WeChatUser, limit: int = 10) -> li
             )
             .order_by(ServiceRequest.created_at.desc())
             .limit(limit)
-            .options(selectinload(ServiceRequest.beneficiary), selectinload(ServiceRequest.assignee))
+            .options(joinedload(ServiceRequest.beneficiary), joinedload(ServiceRequest.assignee))
         )
     )
 

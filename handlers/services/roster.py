@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from handlers.policy import id_number
 from handlers.policy import visits as visit_schedule
@@ -144,6 +144,21 @@ def current_assignment(session: Session, beneficiary: Beneficiary) -> Assignment
     return session.scalars(
         select(Assignment).where(Assignment.beneficiary_id == beneficiary.id, Assignment.ended_at.is_(None))
     ).one_or_none()
+
+
+def contact_cards(session: Session, beneficiary_ids: list[int]) -> list[tuple[Beneficiary, Region, Staff | None]]:
+    """(beneficiary, town, current assistant or None) for each id, in the order given, in one query."""
+    village, town = aliased(Region), aliased(Region)
+    rows = session.execute(
+        select(Beneficiary, town, Staff)
+        .join(village, village.id == Beneficiary.village_id)
+        .join(town, town.id == village.parent_id)
+        .outerjoin(Assignment, (Assignment.beneficiary_id == Beneficiary.id) & Assignment.ended_at.is_(None))
+        .outerjoin(Staff, Staff.id == Assignment.staff_id)
+        .where(Beneficiary.id.in_(beneficiary_ids))
+    ).all()
+    by_id = {beneficiary.id: (beneficiary, town_row, staff) for beneficiary, town_row, staff in rows}
+    return [by_id[i] for i in beneficiary_ids if i in by_id]
 
 
 def assign_assistant(

@@ -79,6 +79,19 @@ def test_unsubscribe_answers_success_and_marks_the_user(client, sender, session,
     assert user.unsubscribed_at == clock()
 
 
+def test_only_a_message_opens_the_48_hour_window(client, sender, session, clock):
+    """A menu click or a follow opens WeChat's one-minute window only; a message opens 48 hours."""
+    sender.post(client, sender.event("o-window", "subscribe"))
+    clock.advance(seconds=10)
+    sender.post(client, sender.event("o-window", "CLICK", key="PROGRESS"))
+    user = session.scalars(select(WeChatUser).where(WeChatUser.openid == "o-window")).one()
+    assert user.last_message_at is None
+    clock.advance(seconds=10)
+    sender.post(client, sender.text("o-window", "你好", msg_id=7101))
+    session.rollback()  # a fresh snapshot: the app wrote on its own connection
+    assert user.last_message_at == clock()
+
+
 def test_voice_is_stored_with_media_id_and_recognition(client, sender, session):
     """A voice message keeps WeChat's MediaId and the recognised text."""
     sender.post(client, sender.voice("o-voice", "media-42", recognition="我家停电了"))
@@ -227,16 +240,17 @@ def test_retry_is_answered_from_the_database_when_redis_forgot(client, sender, s
     assert stored_count(session) == 1
 
 
-def test_redis_answers_retries_before_the_database(client, sender, session, clock):
-    """The fast filter: a retry is answered from Redis without reading the stored reply."""
+def test_retry_gets_the_stored_reply(client, sender, session, clock):
+    """A retry is answered with the reply kept on the stored message, not handled again."""
     xml = sender.text("o-retry", "有人吗", msg_id=7003)
-    first, _ = sender.post(client, xml)
+    sender.post(client, xml)
     stored = session.scalars(select(InboundMessage)).one()
-    stored.reply_xml = "<xml>changed in the database</xml>"
+    stored.reply_xml = "<xml>kept in the database</xml>"
     session.commit()
     clock.advance(seconds=5)
     second, _ = sender.post(client, xml)
-    assert second.data == first.data
+    assert second.data == b"<xml>kept in the database</xml>"
+    assert stored_count(session) == 1
 
 
 def test_event_retries_dedupe_on_sender_and_create_time(client, sender, session):
