@@ -40,4 +40,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
 
 # Migrate first so the app never serves an old schema, then exec so gunicorn gets the
 # stop signals. config/gunicorn.py holds the server settings (port 8000, WEB_CONCURRENCY workers).
-CMD ["sh", "-c", "sanzhida db upgrade && exec gunicorn -c python:config.gunicorn 'bot.app:create_app()'"]
+CMD ["sh", "-c", "sanzhida db upgrade && exec gunicorn -c python:config.gunicorn --access-logfile - --error-logfile - 'bot.app:create_app()'"]

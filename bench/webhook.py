@@ -504,9 +504,9 @@ def start_gunicorn(name: str, spec: str, env: dict, workers: int, logdir: Path) 
     port = free_port()
     log = logdir / f"{name}.log"
     proc = subprocess.Popen(
-        # Production's settings (config/gunicorn.py) for all three servers, without the access log.
+        # Production's settings (config/gunicorn.py) for all three servers, without an access log.
         [gunicorn_bin(), "-c", "python:config.gunicorn", "-w", str(workers), "-b", f"127.0.0.1:{port}",
-         "--log-level", "warning", "--access-logfile", "/dev/null", "--graceful-timeout", "5", spec],
+         "--log-level", "warning", "--graceful-timeout", "5", spec],
         cwd=ROOT, env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True,
     )
     server = Server(name, proc, port, log)
@@ -678,7 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default: %(default)s)")
     parser.add_argument("--workers", type=int, default=min(2 * cores + 1, 9),
                         help="gunicorn sync workers for all three servers (default: 2*cores+1, at most 9: %(default)s)")
-    parser.add_argument("--rounds", type=int, default=1, help="rounds of bare, durable, app; medians reported (default: 1)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds of bare, durable, app (reversed every other round); medians reported (default: 1)")
     parser.add_argument("--warmup", default="3s", help="warm-up run per server and round, sizes the main run (default: %(default)s)")
     parser.add_argument("--warmup-rps", type=int, default=5000, help="messages per second generated for the warm-up (default: %(default)s)")
     parser.add_argument("--targets", default="bare,durable,app", help="which servers to load (default: %(default)s)")
@@ -754,7 +754,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in targets:
             servers[name] = start_gunicorn(name, specs[name], env, args.workers, workdir)
         for rnd in range(1, args.rounds + 1):
-            for name in targets:
+            # Every other round runs the servers in reverse order, so a machine that slows down or
+            # speeds up during the run does not always favour the same server.
+            for name in (targets if rnd % 2 else targets[::-1]):
                 server = servers[name]
                 url = server.base + "/wechat"
                 # Warm-up: warms the workers and measures the rate that sizes the main run.

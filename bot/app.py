@@ -85,11 +85,18 @@ def create_app(
 
 
 class _SessionInterface(SecureCookieSessionInterface):
-    """Flask's signed-cookie session, with its signer built once instead of on every request:
-    the webhook never uses the session but would pay for the signer on every message."""
+    """Flask's signed-cookie session, with its signer built once instead of on every request, and
+    none at all on paths no browser visits: the webhook would otherwise pay for both on every message."""
 
     def __init__(self):
         self._serializer = None
+        self.sessionless_paths: frozenset[str] = frozenset()
+
+    def open_session(self, app: Flask, request):
+        """The cookie's session, or None (Flask's null session) on a sessionless path."""
+        if request.path in self.sessionless_paths:
+            return None
+        return super().open_session(app, request)
 
     def get_signing_serializer(self, app: Flask):
         """The signer for this app's session cookie, made on first use."""
@@ -159,10 +166,12 @@ def _init_crypto(settings: Settings) -> WeChatCrypto | None:
 def _register_blueprints(app: Flask, settings: Settings) -> None:
     from bot.api import bp as api_bp
     from bot.health import bp as health_bp
+    from bot.webhook import WEBHOOK_PATH
     from bot.webhook import bp as webhook_bp
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhook_bp)
+    app.session_interface.sessionless_paths = frozenset({WEBHOOK_PATH})
     app.register_blueprint(api_bp)
     from bot.office import bp as office_bp
 

@@ -1,6 +1,7 @@
 """gunicorn settings for the web app: `gunicorn -c python:config.gunicorn 'bot.app:create_app()'`.
 
-Command-line options override these, as gunicorn always does.
+Command-line options override these, as gunicorn always does; where the logs go is left to the
+command line (the Dockerfile sends both to stdout).
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ timeout = 30
 graceful_timeout = 10
 # Worker heartbeats on tmpfs, off a slow overlay filesystem, where there is one.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-accesslog = "-"
-errorlog = "-"
 
 
 def post_worker_init(worker) -> None:

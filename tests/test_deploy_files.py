@@ -142,3 +142,43 @@ def test_dockerfile_exposes_port_and_health_check(dockerfile):
 def test_dockerfile_start_command_migrates_then_serves(dockerfile):
     """The image's CMD runs `sanzhida db upgrade`, then gunicorn."""
     assert_migrates_then_serves(as_text(last(dockerfile, "CMD")))
+
+
+def test_dockerfile_serves_with_the_gunicorn_settings_module(dockerfile, monkeypatch):
+    """The image's gunicorn reads config/gunicorn.py, which binds the exposed port."""
+    from gunicorn.app.base import Application
+
+    assert "-c python:config.gunicorn" in as_text(last(dockerfile, "CMD"))
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    monkeypatch.delenv("GUNICORN_BIND", raising=False)
+
+    class Probe(Application):
+        """gunicorn's own config loading, without starting a server."""
+
+        def init(self, parser, opts, args):
+            return None
+
+        def load(self):
+            return None
+
+    probe = Probe.__new__(Probe)
+    probe.usage, probe.prog, probe.callable = None, None, None
+    probe.do_load_config = lambda: None
+    probe.load_default_config()
+    probe.load_config_from_module_name_or_filename("python:config.gunicorn")
+    assert probe.cfg.bind == ["0.0.0.0:8000"]
+    assert probe.cfg.workers == 3
+    assert probe.cfg.timeout == 30
+
+
+def test_gunicorn_workers_freeze_the_loaded_app():
+    """After a worker loads the app, its objects leave the garbage collector's generations."""
+    import gc
+
+    from config.gunicorn import post_worker_init
+
+    try:
+        post_worker_init(None)
+        assert gc.get_freeze_count() > 1000
+    finally:
+        gc.unfreeze()

@@ -331,6 +331,8 @@ def post_raw(client, sender, body: bytes, **overrides):
         ("no_msgtype", 400),
         ("xxe", 400),
         ("billion_laughs", 400),
+        ("entity_without_doctype", 400),
+        ("lowercase_doctype", 400),
         ("oversize", 413),
     ],
 )
@@ -347,6 +349,8 @@ def test_bad_input_is_refused_and_nothing_stored(client, sender, session, case, 
         "no_msgtype": lambda: post_raw(client, sender, b"<xml><FromUserName>o</FromUserName></xml>"),
         "xxe": lambda: post_raw(client, sender, XXE.encode()),
         "billion_laughs": lambda: post_raw(client, sender, BILLION_LAUGHS.encode()),
+        "entity_without_doctype": lambda: post_raw(client, sender, XXE.replace("<!DOCTYPE xml [", "").replace("]>", "", 1).encode()),
+        "lowercase_doctype": lambda: post_raw(client, sender, XXE.replace("DOCTYPE", "doctype").encode()),
         "oversize": lambda: post_raw(client, sender, good.replace(b"</xml>", b"<Pad>" + b"x" * 70_000 + b"</Pad></xml>")),
     }
     response = requests_by_case[case]()
@@ -404,3 +408,13 @@ def test_entity_payload_inside_ciphertext_is_refused(make_app, sender, session):
     assert response.status_code == 400
     assert "不接受含 DTD" in response.get_json()["message"]
     assert stored_count(session) == 0
+
+
+def test_the_webhook_opens_no_browser_session(app):
+    """WeChat never carries a session cookie: the webhook skips the session, the office keeps it."""
+    from flask import request
+
+    with app.test_request_context("/wechat", method="POST"):
+        assert app.session_interface.open_session(app, request) is None
+    with app.test_request_context("/office/"):
+        assert app.session_interface.open_session(app, request) is not None
