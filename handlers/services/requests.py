@@ -114,7 +114,8 @@ def active_staff(session: Session, role: StaffRole, region_id: int) -> list[Staf
     candidates = session.scalars(
         select(Staff)
         .where(Staff.role == role.value, Staff.region_id == region_id, Staff.active.is_(True))
-        .options(selectinload(Staff.wechat_user))
+        # Joined, not a second query: each level of the alert chain asks who can be reached.
+        .options(joinedload(Staff.wechat_user))
     ).all()
     if len(candidates) < 2:
         return list(candidates)
@@ -243,6 +244,8 @@ def open_request(
         created_at=now,
         updated_at=now,
     )
+    # Known before the INSERT, so it goes in the row rather than an UPDATE right after it.
+    request.next_escalation_at = next_escalation(request, env.tz)
     session.add(request)
     session.flush()
     _event(session, env, request, EventKind.CREATED, now, staff=staff, user=user, inbound=inbound, body=summary,
