@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from handlers import texts
@@ -538,23 +538,26 @@ def rate(
     return texts.RATED.format(number=request.id)
 
 
+# Built once: the menu's "progress" asks for it on every click.
+_REQUESTS_FOR_USER = (
+    select(ServiceRequest)
+    .where(
+        ServiceRequest.beneficiary_id.in_(
+            select(FamilyLink.beneficiary_id).where(
+                FamilyLink.wechat_user_id == bindparam("user_id"), FamilyLink.active.is_(True)
+            )
+        ),
+        ServiceRequest.status.in_([*OPEN, RequestStatus.RESOLVED.value]),
+    )
+    .order_by(ServiceRequest.created_at.desc())
+    .limit(bindparam("limit"))
+    .options(joinedload(ServiceRequest.beneficiary), joinedload(ServiceRequest.assignee))
+)
+
+
 def requests_for_user(session: Session, user: WeChatUser, limit: int = 10) -> list[ServiceRequest]:
     """Open and awaiting-rating requests of the beneficiaries the user is bound to, newest first."""
-    linked = select(FamilyLink.beneficiary_id).where(
-        FamilyLink.wechat_user_id == user.id, FamilyLink.active.is_(True)
-    )
-    return list(
-        session.scalars(
-            select(ServiceRequest)
-            .where(
-                ServiceRequest.beneficiary_id.in_(linked),
-                ServiceRequest.status.in_([*OPEN, RequestStatus.RESOLVED.value]),
-            )
-            .order_by(ServiceRequest.created_at.desc())
-            .limit(limit)
-            .options(joinedload(ServiceRequest.beneficiary), joinedload(ServiceRequest.assignee))
-        )
-    )
+    return list(session.scalars(_REQUESTS_FOR_USER, {"user_id": user.id, "limit": limit}))
 
 
 def tasks_for_staff(session: Session, staff: Staff, limit: int = 10) -> tuple[list[ServiceRequest], int]:
