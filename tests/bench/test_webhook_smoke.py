@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from bench import baselines
-from bench.webhook import MessageFactory, load_bound_openids, parse_wrk, write_wrk_inputs
+from bench.webhook import MessageFactory, load_bound_openids, parse_mix, parse_wrk, write_wrk_inputs
 from models import FamilyLink, InboundMessage
 from models.db import make_engine
 from models.enums import Relation
@@ -50,6 +50,17 @@ def test_generated_messages_are_distinct_and_valid(bound_openids, settings, cloc
     kinds = Counter(m.kind for m in messages)
     assert set(kinds) == {"help", "command", "event", "visitor"}
     assert kinds["help"] > len(messages) / 2
+
+
+def test_the_mix_can_be_changed_and_bad_mixes_are_refused(bound_openids, settings, clock):
+    """`--mix` weights drive the generator; an unknown kind or an all-zero mix is an error."""
+    mix = parse_mix("help=70,command=12,event=0,visitor=10")
+    assert dict(mix) == {"help": 70, "command": 12, "event": 0, "visitor": 10}
+    messages = MessageFactory(settings.wechat_token, bound_openids, visitors=3, seed=3, mix=mix).generate(200, clock())
+    assert "event" not in {m.kind for m in messages}
+    for bad in ("help=1,chat=2", "help", "help=-1", "help=0,event=0", "help=x"):
+        with pytest.raises(ValueError):
+            parse_mix(bad)
 
 
 def test_app_answers_and_stores_every_generated_message(bound_openids, settings, clock, client, session, tmp_path):
