@@ -17,11 +17,18 @@ RUN groupadd --system --gid 10001 sanzhida \
 # Build from a scratch directory and delete it afterwards, so only the installed
 # package is importable (gunicorn puts the working directory on sys.path).
 COPY pyproject.toml README.md /tmp/src/
-COPY bot /tmp/src/bot
-COPY handlers /tmp/src/handlers
-COPY models /tmp/src/models
-COPY scheduler /tmp/src/scheduler
 COPY config /tmp/src/config
+COPY models /tmp/src/models
+COPY services /tmp/src/services
+COPY handlers /tmp/src/handlers
+COPY runtime /tmp/src/runtime
+COPY bot /tmp/src/bot
+COPY workers /tmp/src/workers
+COPY scheduler /tmp/src/scheduler
+COPY cli /tmp/src/cli
+# The dev tools add `serve`, `dev run`, `fake-wechat` and `seed demo` to the command line; each
+# refuses or leaves out what is development-only when SANZHIDA_ENV=production.
+COPY devtools /tmp/src/devtools
 # psycopg[binary] and cryptography ship manylinux wheels, so no compiler or libpq is needed.
 RUN pip install --no-cache-dir /tmp/src \
     && rm -rf /tmp/src

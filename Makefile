@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 BIN := $(VENV)/bin
 
-.PHONY: install browser run test clean help
+.PHONY: install browser run test lint clean help
 
 help: ## Show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ browser: ## Install Chromium and a CJK font from the system's packages if missin
 
 test: install browser ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install ## Check the layers (import-linter contracts in pyproject.toml)
+	$(BIN)/lint-imports
 
 clean: ## Remove the virtualenv and the embedded database
 	rm -rf $(VENV) instance

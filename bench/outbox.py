@@ -5,11 +5,11 @@
     .venv/bin/python bench/outbox.py --latency 0.03   # every stand-in answer 30 ms late, like a WAN
 
 A throwaway database is created next to --admin-url, migrated with `models.migrate.upgrade`, and
-dropped afterwards. The stand-in runs as a subprocess (`python -m bot.cli fake-wechat --port P`) so
+dropped afterwards. The stand-in runs as a subprocess (`python -m cli fake-wechat --port P`) so
 its request handling does not share this process's GIL. For each run, N pending pushes are
 inserted to N distinct openids: half to WeChat users who wrote within the last hour (the
 dispatcher sends a customer-service message), half to users who never wrote (a template message).
-Then `scheduler.jobs.drain_outbox` drains them exactly as the outbox job does (batches of 50
+Then `runtime.dispatch.drain_outbox` drains them exactly as the outbox job does (batches of 50
 until a batch comes back short, each sent on the job's pool of sender threads), in one process,
 or in several processes at once to show the claims' SKIP LOCKED sharing the work. Reported: pushes/s (rows sent / wall time), and the check
 that every row was sent once and the stand-in recorded one delivery per row.
@@ -41,12 +41,13 @@ from sqlalchemy import delete, func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from handlers.policy.push import template_data  # noqa: E402
-from handlers.services.kv import Keys, make_redis  # noqa: E402
 from models import OutboxMessage, WeChatUser  # noqa: E402
 from models.db import make_engine, make_session_factory, normalize_url  # noqa: E402
 from models.enums import OutboxKind, OutboxStatus  # noqa: E402
-from scheduler import jobs  # noqa: E402
+from runtime import dispatch  # noqa: E402
+from runtime.redis_client import make_redis  # noqa: E402
+from services.kv import Keys  # noqa: E402
+from services.policy.push import template_data  # noqa: E402
 
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_PER_SECOND = 300
@@ -88,9 +89,9 @@ def insert_pending(session_factory: sessionmaker[Session], rows: int, now: datet
     return tag
 
 
-def drain(session_factory: sessionmaker[Session], client, now: datetime = NOW) -> jobs.DispatchReport:
+def drain(session_factory: sessionmaker[Session], client, now: datetime = NOW) -> dispatch.DispatchReport:
     """Dispatch until the queue is empty, exactly as the outbox job does; what was done in total."""
-    return jobs.drain_outbox(session_factory, client, lambda: now)
+    return dispatch.drain_outbox(session_factory, client, lambda: now)
 
 
 def outcome(session_factory: sessionmaker[Session], tag: str) -> dict[str, int]:
@@ -114,7 +115,7 @@ def cleanup(session_factory: sessionmaker[Session], tag: str) -> None:
 
 def make_client(base_url: str, redis_url: str | None, prefix: str):
     """The app's WeChat client (token in Redis) pointed at the stand-in."""
-    from bot.wechat import SanzhidaWeChatClient
+    from runtime.wechat import SanzhidaWeChatClient
 
     redis = make_redis(redis_url, allow_embedded=True)
     return SanzhidaWeChatClient("wx-bench", "bench-secret", base_url=base_url, redis=redis,
@@ -190,7 +191,7 @@ class StandIn:
             s.bind(("127.0.0.1", 0))
             self.port = s.getsockname()[1]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "fake-wechat", "--port", str(self.port)],
+            [sys.executable, "-m", "cli", "fake-wechat", "--port", str(self.port)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
@@ -260,8 +261,8 @@ def main(argv: list[str] | None = None) -> int:
         args.rows, args.runs, args.processes = 100, 1, [1]
     process_counts = args.processes or [1, 2]
 
-    from models.migrate import upgrade
     from bench.scheduler import admin_execute, drop_database
+    from models.migrate import upgrade
 
     name = f"sz_bench_outbox_{os.getpid()}"
     admin_execute(args.admin_url, f'CREATE DATABASE "{name}"')

@@ -35,13 +35,13 @@ from sqlalchemy.orm import Session
 
 from bot.app import create_app
 from config.settings import load_settings
-from handlers.services import accounts
-from handlers.services import scope as scoping
-from handlers.services.dashboard import OPEN
-from handlers.services.scope import Scope, scope_for
 from models import Assignment, Beneficiary, Region, RequestEvent, ServiceRequest, Staff, Visit
 from models.db import make_engine
 from models.enums import RegionLevel, StaffRole
+from services import accounts
+from services import scope as scoping
+from services.dashboard import OPEN
+from services.scope import Scope, scope_for
 
 TARGET_MS = 300.0
 PASSWORD = "bench-pages-password"

@@ -45,13 +45,13 @@ from sqlalchemy import Engine, create_engine, delete, event, func, select, text,
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from handlers.services import reminders  # noqa: E402
-from handlers.services.notify import Templates  # noqa: E402
-from handlers.services.requests import RequestEnv  # noqa: E402
 from models import JobRun, OutboxMessage, RequestEvent, ServiceRequest, Staff, Visit, VisitAlert, WeChatUser  # noqa: E402
 from models.db import make_engine, make_session_factory, normalize_url  # noqa: E402
 from models.enums import OPEN_STATUSES, RequestStatus, Urgency  # noqa: E402
 from scheduler import jobs  # noqa: E402
+from services import reminders  # noqa: E402
+from services.notify import Templates  # noqa: E402
+from services.requests import RequestEnv  # noqa: E402
 
 DEFAULT_SOURCE = "postgresql://postgres@127.0.0.1:5432/sz_city"
 DEFAULT_TZ = "Asia/Shanghai"
@@ -450,9 +450,9 @@ def report(prepared: Prepared, results: list[JobResult], out=sys.stdout) -> None
 
 def smoke_database(admin_url: str) -> str:
     """A throwaway database with the small demo (one town, 60 beneficiaries, cases and visits)."""
-    from handlers.services import demo
-    from handlers.services.pii import PiiCipher
+    from devtools import demo
     from models.migrate import upgrade
+    from services.pii import PiiCipher
 
     name = f"sz_bench_smoke_{os.getpid()}"
     admin_execute(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

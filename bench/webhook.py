@@ -8,7 +8,7 @@
 Needs `wrk` on PATH (Debian: `apt-get install wrk`); installs nothing itself.
 
 What it does:
-1. Starts the local WeChat API stand-in (`python -m bot.cli fake-wechat`) so nothing leaves the
+1. Starts the local WeChat API stand-in (`python -m cli fake-wechat`) so nothing leaves the
    machine, and three gunicorn servers with the same settings (`-w W`, sync workers):
    `app` — `bot.app:create_app()` in development mode on DATABASE_URL / REDIS_URL (prefix
    `benchwh`); `bare` — Flask + wechatpy echo (check, parse, reply); `durable` — the same plus
@@ -69,8 +69,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bot.wechat_side import WeChatSide, event_inner, message_xml, text_inner  # noqa: E402
 from config.settings import DEV_DEFAULTS  # noqa: E402
+from devtools.wechat_side import WeChatSide, event_inner, message_xml, text_inner  # noqa: E402
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1/sz_city"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/13"
@@ -521,7 +521,7 @@ def start_gunicorn(name: str, spec: str, env: dict, workers: int, logdir: Path) 
 def start_fake_wechat(logdir: Path) -> Server:
     port = free_port()
     log = logdir / "fake_wechat.log"
-    proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "fake-wechat", "--port", str(port)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "cli", "fake-wechat", "--port", str(port)], cwd=ROOT,
                             env=dict(os.environ), stdout=open(log, "w"), stderr=subprocess.STDOUT,
                             start_new_session=True)
     server = Server("fake-wechat", proc, port, log)
@@ -543,7 +543,7 @@ def start_inbox_workers(count: int, env: dict, logdir: Path, niceness: int) -> l
     workers = []
     for i in range(count):
         log = logdir / f"inbox-{i}.log"
-        proc = subprocess.Popen(["nice", "-n", str(niceness), sys.executable, "-m", "bot.cli", "inbox", "run"],
+        proc = subprocess.Popen(["nice", "-n", str(niceness), sys.executable, "-m", "cli", "inbox", "run"],
                                 cwd=ROOT, env=env,
                                 stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
         workers.append(Server(f"inbox-{i}", proc, 0, log))
@@ -723,8 +723,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"--mix: {exc}", file=sys.stderr)
         return 2
 
-    from models.db import make_engine
     from bench.baselines import create_echo_table
+    from models.db import make_engine
 
     engine = make_engine(args.database_url)
     bound = load_bound_openids(engine, args.users, args.seed)

@@ -1,1 +1,1 @@
-"""The web layer: Flask app factory, the WeChat webhook, health checks, WeChat client glue and the CLI."""
+"""The web layer: the Flask app factory, the WeChat webhook, health checks, the admin API and the office dashboard."""

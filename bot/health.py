@@ -8,7 +8,7 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import services
+from bot.deps import services
 from models.migrate import current_revision, head_revision
 
 logger = logging.getLogger(__name__)

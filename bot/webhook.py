@@ -15,9 +15,9 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 from wechatpy.utils import WeChatSigner
 
-from bot.app import db_session, services
+from bot.deps import db_session, services
 from handlers import inbox
-from handlers.services import inbound
+from services import inbound
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,8 @@
 """Policy tables operators may tune: classification words, visit frequencies, push limits.
 
-Pure functions in handlers/policy/ evaluate these; nothing here reads the clock or a database.
+Pure functions in services/policy/ evaluate these; nothing here reads the clock or a database.
+Categories are written as their values in `models.enums` (吃, 医, 特困 …): settings sit below
+the tables in the layers and import nothing of ours; tests/config check every key is a known value.
 """
 
 from __future__ import annotations
@@ -8,17 +10,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time, timedelta
 
-from models.enums import BeneficiaryCategory, RequestCategory
-
 # Keywords per request category; the category with most hits wins, ties go to the earlier row.
-CATEGORY_KEYWORDS: tuple[tuple[RequestCategory, tuple[str, ...]], ...] = (
-    (RequestCategory.MEDICAL, ("医", "病", "药", "疼", "痛", "住院", "发烧", "血压", "摔", "晕", "咳", "不舒服")),
-    (RequestCategory.FOOD, ("吃", "饭", "米", "油", "粮", "饿", "菜", "食堂", "喝")),
-    (RequestCategory.CLOTHING, ("衣", "穿", "被子", "棉", "鞋", "冷", "冻")),
-    (RequestCategory.HOUSING, ("房", "屋", "漏", "墙", "门", "窗", "危房", "停电", "停水", "电灯", "水管", "着火")),
-    (RequestCategory.SHOPPING, ("买", "帮购", "代购", "捎", "带点")),
-    (RequestCategory.CONTACT_FAMILY, ("儿子", "女儿", "孩子", "亲人", "想家", "联系不上", "打电话")),
-    (RequestCategory.POLICY, ("低保", "补贴", "政策", "证明", "申请", "救助", "保险", "残疾证", "养老金", "手续")),
+# Keys are RequestCategory values.
+CATEGORY_KEYWORDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("医", ("医", "病", "药", "疼", "痛", "住院", "发烧", "血压", "摔", "晕", "咳", "不舒服")),
+    ("吃", ("吃", "饭", "米", "油", "粮", "饿", "菜", "食堂", "喝")),
+    ("穿", ("衣", "穿", "被子", "棉", "鞋", "冷", "冻")),
+    ("住", ("房", "屋", "漏", "墙", "门", "窗", "危房", "停电", "停水", "电灯", "水管", "着火")),
+    ("帮购", ("买", "帮购", "代购", "捎", "带点")),
+    ("联系亲人", ("儿子", "女儿", "孩子", "亲人", "想家", "联系不上", "打电话")),
+    ("政策", ("低保", "补贴", "政策", "证明", "申请", "救助", "保险", "残疾证", "养老金", "手续")),
 )
 
 # Words that make a request urgent all year round.
@@ -38,14 +39,15 @@ EMERGENCY_NUMBERS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 # 四查四帮 visit frequency in days per beneficiary category; the strictest category wins.
-VISIT_FREQUENCY_DAYS: dict[BeneficiaryCategory, int] = {
-    BeneficiaryCategory.TEKUN: 7,
-    BeneficiaryCategory.LIUSHOU_ELDERLY: 7,
-    BeneficiaryCategory.LIUSHOU_CHILD: 14,
-    BeneficiaryCategory.DISABLED: 14,
-    BeneficiaryCategory.ORPHAN: 14,
-    BeneficiaryCategory.DIBAO: 30,
-    BeneficiaryCategory.OTHER: 30,
+# Keys are BeneficiaryCategory values.
+VISIT_FREQUENCY_DAYS: dict[str, int] = {
+    "特困": 7,
+    "留守老人": 7,
+    "留守儿童": 14,
+    "残疾人": 14,
+    "孤儿/困境儿童": 14,
+    "低保": 30,
+    "其他": 30,
 }
 
 # WeChat's customer-service window: messages allowed after a user's last message.

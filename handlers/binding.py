@@ -6,10 +6,9 @@ import re
 
 from wechatpy.messages import BaseMessage
 
-from handlers import texts
 from handlers.context import Context
-from handlers.policy.commands import split_command
-from handlers.services import binding, identity, roster
+from services import binding, identity, roster, texts
+from services.policy.commands import split_command
 
 
 def on_bind_command(msg: BaseMessage, ctx: Context) -> str:

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
-from handlers.services.binding import BindGuard
-from handlers.services.pii import PiiCipher
-from handlers.services.requests import RequestEnv
 from models import InboundMessage, Staff, WeChatUser
+from services.binding import BindGuard
+from services.pii import PiiCipher
+from services.requests import RequestEnv
 
 
 @dataclass(frozen=True)

@@ -20,16 +20,15 @@ from sqlalchemy.orm import Session, aliased
 from wechatpy import parse_message
 from wechatpy.messages import BaseMessage
 
-from handlers import texts
 from handlers.context import Context
 from handlers.router import Router
-from handlers.services import identity
-from handlers.services.binding import BindGuard
-from handlers.services.pii import PiiCipher
-from handlers.services.requests import RequestEnv
 from models import InboundMessage, OutboxMessage
 from models.db import insert_ignoring_conflicts
 from models.enums import OutboxKind, OutboxStatus
+from services import identity, texts
+from services.binding import BindGuard
+from services.pii import PiiCipher
+from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
 

@@ -6,15 +6,14 @@ import re
 
 from wechatpy.messages import BaseMessage
 
-from handlers import texts
 from handlers.context import Context
-from handlers.policy.classify import Classification, classify
-from handlers.policy.commands import normalize, parse_number_and_rest, parse_rating
-from handlers.services import binding, roster
-from handlers.services import requests as service
-from handlers.services.errors import DomainError
 from models import Beneficiary, InboundMessage
 from models.enums import RequestCategory, Urgency
+from services import binding, casework, roster, texts
+from services import requests as service
+from services.errors import DomainError
+from services.policy.classify import Classification, classify
+from services.policy.commands import normalize, parse_number_and_rest, parse_rating
 
 
 def on_message(msg: BaseMessage, ctx: Context) -> str:
@@ -126,14 +125,14 @@ def on_cancel(msg: BaseMessage, ctx: Context) -> str:
     """`取消 12`."""
     number, _ = parse_number_and_rest(msg.content, "取消", "取消 求助编号，例如：取消 12")
     request = service.get_request(ctx.session, number)
-    return service.cancel(ctx.session, ctx.request_env, request, ctx.user, ctx.now)
+    return casework.cancel(ctx.session, ctx.request_env, request, ctx.user, ctx.now)
 
 
 def on_rate(msg: BaseMessage, ctx: Context) -> str:
     """`评价 12 5 很及时`."""
     number, stars, comment = parse_rating(msg.content)
     request = service.get_request(ctx.session, number)
-    return service.rate(ctx.session, ctx.request_env, request, ctx.user, stars, comment, ctx.now)
+    return casework.rate(ctx.session, ctx.request_env, request, ctx.user, stars, comment, ctx.now)
 
 
 def on_help(msg: BaseMessage, ctx: Context) -> str:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from wechatpy.messages import BaseMessage, UnknownMessage
 
 from handlers.context import Context
-from handlers.policy.commands import CommandError
-from handlers.services.errors import DomainError
+from services.errors import DomainError
+from services.policy.commands import CommandError
 
 logger = logging.getLogger(__name__)
 

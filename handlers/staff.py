@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from wechatpy.messages import BaseMessage
 
-from handlers import texts
 from handlers.context import Context
-from handlers.policy.commands import parse_number_and_rest, parse_visit
-from handlers.services import requests as service
-from handlers.services import visits
-from handlers.services.errors import DomainError
 from models import Staff
 from models.enums import StaffRole
+from services import casework, texts, visits
+from services import requests as service
+from services.errors import DomainError
+from services.policy.commands import parse_number_and_rest, parse_visit
 
 
 def _staff(ctx: Context) -> Staff:
@@ -52,7 +51,7 @@ def on_accept(msg: BaseMessage, ctx: Context) -> str:
     """`接单 12`."""
     staff = _staff(ctx)
     number, _ = parse_number_and_rest(msg.content, "接单", "接单 求助编号，例如：接单 12")
-    return service.acknowledge(ctx.session, ctx.request_env, service.get_request(ctx.session, number), staff, ctx.now)
+    return casework.acknowledge(ctx.session, ctx.request_env, service.get_request(ctx.session, number), staff, ctx.now)
 
 
 def on_reply(msg: BaseMessage, ctx: Context) -> str:
@@ -60,7 +59,7 @@ def on_reply(msg: BaseMessage, ctx: Context) -> str:
     staff = _staff(ctx)
     number, text = parse_number_and_rest(msg.content, "回复", "回复 求助编号 内容，例如：回复 12 下午三点上门")
     request = service.get_request(ctx.session, number)
-    return service.reply(ctx.session, ctx.request_env, request, staff, text, ctx.now)
+    return casework.reply(ctx.session, ctx.request_env, request, staff, text, ctx.now)
 
 
 def on_resolve(msg: BaseMessage, ctx: Context) -> str:
@@ -68,7 +67,7 @@ def on_resolve(msg: BaseMessage, ctx: Context) -> str:
     staff = _staff(ctx)
     number, note = parse_number_and_rest(msg.content, "完成", "完成 求助编号 办理结果，例如：完成 12 已送药上门")
     request = service.get_request(ctx.session, number)
-    return service.resolve(ctx.session, ctx.request_env, request, staff, note, ctx.now)
+    return casework.resolve(ctx.session, ctx.request_env, request, staff, note, ctx.now)
 
 
 def on_reassign(msg: BaseMessage, ctx: Context) -> str:
@@ -78,14 +77,14 @@ def on_reassign(msg: BaseMessage, ctx: Context) -> str:
     if not staff_no:
         raise DomainError("请写上要转给的工号，例如：转派 12 A0031")
     request = service.get_request(ctx.session, number)
-    return service.reassign(ctx.session, ctx.request_env, request, staff, staff_no.split()[0], ctx.now)
+    return casework.reassign(ctx.session, ctx.request_env, request, staff, staff_no.split()[0], ctx.now)
 
 
 def on_supervise(msg: BaseMessage, ctx: Context) -> str:
     """`督办 12`: city supervisors press a request."""
     staff = _staff(ctx)
     number, _ = parse_number_and_rest(msg.content, "督办", "督办 求助编号，例如：督办 12")
-    return service.supervise(ctx.session, ctx.request_env, service.get_request(ctx.session, number), staff, ctx.now)
+    return casework.supervise(ctx.session, ctx.request_env, service.get_request(ctx.session, number), staff, ctx.now)
 
 
 def on_visit(msg: BaseMessage, ctx: Context) -> str:

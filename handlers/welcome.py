@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from wechatpy.messages import BaseMessage
 
-from handlers import texts
 from handlers.context import Context
-from handlers.services import identity
+from services import identity, texts
 
 
 def on_unsubscribe(msg: BaseMessage, ctx: Context) -> None:

@@ -18,11 +18,11 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from handlers.services import reminders
-from handlers.services.requests import RequestEnv
 from models import JobRun
 from models.db import insert_ignoring_conflicts
 from scheduler import jobs
+from services import reminders
+from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
 

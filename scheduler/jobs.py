@@ -6,216 +6,17 @@ Every job takes the time it runs for (`now`) as an argument; none reads the wall
 from __future__ import annotations
 
 import logging
-import queue
-import random
-import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
-from wechatpy.exceptions import WeChatClientException
 
-from handlers.services import escalation, outbox
-from handlers.services.requests import RequestEnv
+from runtime.dispatch import drain_outbox
+from services import escalation
+from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class DispatchReport:
-    """What one dispatch run did."""
-
-    claimed: int = 0
-    sent: int = 0
-    retried: int = 0
-    dead: int = 0
-
-    def add(self, other: "DispatchReport") -> None:
-        """Count another run's work in this one."""
-        self.claimed += other.claimed
-        self.sent += other.sent
-        self.retried += other.retried
-        self.dead += other.dead
-
-
-# HTTP calls to WeChat are I/O: a few threads overlap their waits (on the local stand-in, 4 to 12
-# threads measured alike; across the internet the waits are longer). Many more would only contend for
-# the GIL and for the two cores the whole service runs on.
-SEND_THREADS = 8
-# Template sends are recorded in groups of up to this many (WeChat drops a repeated
-# client_msg_id, so a crash before recording costs nothing). Customer-service sends are
-# recorded as soon as they are in hand: WeChat would deliver a repeat.
-TEMPLATE_GROUP = 25
-
-
-def dispatch_outbox(
-    session_factory: sessionmaker[Session],
-    client,
-    clock: Callable[[], datetime],
-    *,
-    batch: int = 50,
-    rng: random.Random | None = None,
-    senders: ThreadPoolExecutor | None = None,
-    only_ids: list[int] | None = None,
-) -> DispatchReport:
-    """Claim due pushes, send them outside any transaction on a few threads, record the outcomes
-    in short transactions.
-
-    Pushes to one user go in claim order on one thread. A crash after WeChat accepted a push but
-    before it was recorded leaves the row claimed; when the claim lapses (OUTBOX_CLAIM_SECONDS)
-    it is sent again. Template messages carry a client_msg_id, so WeChat drops that repeat; a
-    customer-service message may arrive twice, which is why those are recorded at once (at most
-    about one per sending thread is ever unrecorded). `senders` lets a caller reuse one pool,
-    and its threads' HTTP connections, across batches. `only_ids` sends just those rows (a
-    reply, the moment it is queued).
-    """
-    rng = rng or random.Random()
-    report = DispatchReport()
-    with session_factory() as session:
-        rows = outbox.claim_due(session, clock(), batch, only_ids)
-        session.commit()
-    report.claimed = len(rows)
-    if not rows:
-        return report
-    with session_factory() as session:
-        windows = outbox.custom_windows(session, sorted({row.openid for row in rows}))
-    lanes = outbox.by_recipient(rows)
-    results: queue.SimpleQueue = queue.SimpleQueue()
-    stop = threading.Event()
-    pool = senders or ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send")
-    futures = [pool.submit(_send_lane, client, lane, windows[lane[0].openid], clock, results, stop) for lane in lanes]
-    recorder = _Recorder(session_factory, clock, rng, report)
-    failure: BaseException | None = None
-    try:
-        lanes_left = len(lanes)
-        while lanes_left:
-            # Block for one outcome, then take whatever else has arrived meanwhile.
-            items = [results.get()]
-            while True:
-                try:
-                    items.append(results.get_nowait())
-                except queue.Empty:
-                    break
-            for item in items:
-                if isinstance(item, _LaneDone):
-                    lanes_left -= 1
-                    if item.error is not None and failure is None:
-                        # A bug, not a WeChat answer: stop sending, record what went out, re-raise.
-                        failure = item.error
-                        stop.set()
-                else:
-                    recorder.add(item)
-            recorder.flush(final=lanes_left == 0)
-    finally:
-        # Whatever happened, no sender may still be sending when this returns.
-        stop.set()
-        wait(futures)
-        if senders is None:
-            pool.shutdown(wait=True)
-        recorder.close()
-    if failure is not None:
-        raise failure
-    if report.claimed:
-        logger.info("outbox=dispatched claimed=%s sent=%s retried=%s dead=%s",
-                    report.claimed, report.sent, report.retried, report.dead)
-    return report
-
-
-@dataclass(frozen=True)
-class _Sent:
-    row: outbox.Claimed
-    kind: str
-
-
-@dataclass(frozen=True)
-class _Failed:
-    row: outbox.Claimed
-    errcode: int | None
-    error: str
-
-
-@dataclass(frozen=True)
-class _LaneDone:
-    error: BaseException | None = None
-
-
-def _send_lane(client, lane: list[outbox.Claimed], window: outbox.Window, clock, results: queue.SimpleQueue,
-               stop: threading.Event) -> None:
-    """Send one user's pushes in order, reporting each outcome; runs on a sender thread."""
-    error = None
-    try:
-        for row in lane:
-            if stop.is_set():
-                # Left claimed: sent again once the claim lapses, as after a crash.
-                break
-            try:
-                kind = outbox.send(client, row, window.allows(clock()))
-            except WeChatClientException as exc:
-                results.put(_Failed(row, exc.errcode, f"{exc.errcode}: {exc.errmsg}"))
-                continue
-            if kind == "custom":
-                # Later pushes to the same user see the message just sent (this thread owns the window).
-                window.sent += 1
-            results.put(_Sent(row, kind))
-    except Exception as exc:  # noqa: BLE001 - handed to the dispatching thread, which re-raises it
-        error = exc
-    finally:
-        results.put(_LaneDone(error))
-
-
-class _Recorder:
-    """Outcomes waiting to be written, and the rule for when to write them."""
-
-    def __init__(self, session_factory, clock, rng, report: DispatchReport):
-        self.session_factory, self.clock, self.rng, self.report = session_factory, clock, rng, report
-        self.sent: list[tuple[outbox.Claimed, str]] = []
-        self.failed: list[_Failed] = []
-        self.connection = None
-
-    def add(self, outcome: _Sent | _Failed) -> None:
-        """Hold one outcome until the next write."""
-        if isinstance(outcome, _Sent):
-            self.sent.append((outcome.row, outcome.kind))
-        else:
-            self.failed.append(outcome)
-
-    def flush(self, *, final: bool) -> None:
-        """Write held outcomes in one transaction: at once when a customer-service send is among
-        them, else once a group is full or the batch is done."""
-        held = len(self.sent) + len(self.failed)
-        custom = any(kind == "custom" for _, kind in self.sent)
-        if not held or not (final or custom or held >= TEMPLATE_GROUP):
-            return
-        if self.connection is None:
-            # One connection for the batch's writes: a pool checkout per write would also pay
-            # the pool's liveness ping each time.
-            with self.session_factory() as probe:
-                self.connection = probe.get_bind().connect()
-        statuses = []
-        with self.session_factory(bind=self.connection) as session:
-            now = self.clock()
-            outbox.mark_sent(session, self.sent, now)
-            for f in self.failed:
-                statuses.append((f, outbox.mark_failed(session, f.row, f.errcode, f.error, now, self.rng)))
-            session.commit()
-        self.report.sent += len(self.sent)
-        self.sent = []
-        self.failed = []
-        for f, status in statuses:
-            if status == "dead":
-                self.report.dead += 1
-                logger.warning("outbox=dead id=%s errcode=%s attempts=%s", f.row.id, f.errcode, f.row.attempts)
-            else:
-                self.report.retried += 1
-                logger.info("outbox=retry id=%s errcode=%s attempts=%s", f.row.id, f.errcode, f.row.attempts)
-
-    def close(self) -> None:
-        """Give the batch's connection back to the pool."""
-        if self.connection is not None:
-            self.connection.close()
-            self.connection = None
 
 
 @dataclass(frozen=True)
@@ -233,18 +34,6 @@ def run_in_session(ctx: JobContext, work: Callable[[Session], int]) -> int:
         result = work(session)
         session.commit()
         return result
-
-
-def drain_outbox(session_factory: sessionmaker[Session], client, clock: Callable[[], datetime], *,
-                 batch: int = 50) -> DispatchReport:
-    """Dispatch batch after batch until one comes back short, on one pool of sender threads."""
-    report = DispatchReport()
-    with ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send") as senders:
-        while True:
-            done = dispatch_outbox(session_factory, client, clock, batch=batch, senders=senders)
-            report.add(done)
-            if done.claimed < batch:
-                return report
 
 
 def outbox_job(ctx: JobContext, now: datetime) -> int:

@@ -1,7 +1,7 @@
 """The scheduler process: APScheduler's BlockingScheduler in the deployment's time zone.
 
-This module is the process's composition root (like `bot.app.create_app` for the web): it wires
-the database, Redis, the WeChat client and the clock; the jobs themselves only call services.
+It is wired by the composition root (`runtime.container`), as the web app and the inbox worker
+are; the jobs themselves only call services.
 
 Several processes may run for availability; only the leader (see leader.py) runs jobs. Each job
 is idempotent anyway, so a moment with two leaders changes nothing.
@@ -18,6 +18,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from config.settings import Settings
+from runtime.container import build_services
 from scheduler import calendar, jobs
 from scheduler.leader import Leadership
 
@@ -74,21 +75,11 @@ class SchedulerProcess:
 
 
 def build_process(settings: Settings, clock=None) -> SchedulerProcess:
-    """Connect to the database, Redis and WeChat the way the web app does."""
-    from bot.app import make_clock, request_env
-    from bot.wechat import make_wechat_client
-    from handlers.services.kv import make_redis
-    from models.db import make_engine, make_session_factory
-
-    engine = make_engine(settings.database_url)
-    redis = make_redis(settings.redis_url, allow_embedded=not settings.is_production)
-    context = jobs.JobContext(
-        session_factory=make_session_factory(engine),
-        wechat=make_wechat_client(settings, redis),
-        env=request_env(settings),
-    )
-    leadership = Leadership(redis, f"{settings.redis_prefix}:scheduler:leader", settings.scheduler_leader_ttl)
-    return SchedulerProcess(settings, context, clock or make_clock(settings), leadership, engine)
+    """Connect to the database, Redis and WeChat through the composition root, as every process does."""
+    svc = build_services(settings, clock=clock)
+    context = jobs.JobContext(session_factory=svc.session_factory, wechat=svc.wechat, env=svc.request_env)
+    leadership = Leadership(svc.redis, svc.keys.scheduler_leader(), settings.scheduler_leader_ttl)
+    return SchedulerProcess(settings, context, svc.clock, leadership, svc.engine)
 
 
 def build_scheduler(process: SchedulerProcess) -> BlockingScheduler:

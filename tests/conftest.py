@@ -16,8 +16,8 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.app import create_app
-from bot.fake_wechat import FakeWeChatServer
 from config.settings import Settings
+from devtools.fake_wechat import FakeWeChatServer
 from models import metadata
 from models.db import make_engine, make_session_factory, normalize_url
 from models.migrate import upgrade

@@ -182,3 +182,16 @@ def test_gunicorn_workers_freeze_the_loaded_app():
         assert gc.get_freeze_count() > 1000
     finally:
         gc.unfreeze()
+
+
+def test_dockerfile_copies_every_package_the_project_installs(dockerfile):
+    """The image is built from copied folders: a package left out would be missing in production."""
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    patterns = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {p.removesuffix("*") for p in patterns}
+    copied = {args.split()[0] for kw, args in dockerfile if kw == "COPY"}
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
+    on_disk = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
+    assert on_disk <= packages, f"packages the project does not install: {sorted(on_disk - packages)}"

@@ -9,10 +9,10 @@ import pytest
 import requests as http
 from sqlalchemy import func, select
 
-from handlers import texts
 from models import OutboxMessage, RequestEvent, ServiceRequest, Staff
 from models.enums import StaffRole
-from scheduler.jobs import dispatch_outbox
+from runtime.dispatch import dispatch_outbox
+from services import texts
 from tests.support.factories import fresh, make_beneficiary, make_staff, make_town
 from tests.support.wechat import reply_content
 
@@ -196,7 +196,7 @@ def test_an_assistant_cannot_act_on_another_assistants_case(phone, town, session
 
 def test_staff_invite_binds_once_and_a_reused_code_is_refused(phone, town, session, clock, app):
     """A one-time invite binds the staff member's WeChat; the same code is refused afterwards."""
-    from handlers.services.binding import issue_invite
+    from services.binding import issue_invite
 
     newcomer = make_staff(session, StaffRole.ASSISTANT, town.village, clock(), name="孙丽")
     code, _ = issue_invite(session, app.extensions["sanzhida"].pii, newcomer, clock())

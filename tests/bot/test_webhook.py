@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from handlers import texts
 from models import InboundMessage, WeChatUser
+from services import texts
 from tests.conftest import TEST_AES_KEY
 from tests.support.wechat import reply_content
 

@@ -11,10 +11,11 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from bot.app import create_app, request_env
-from bot.clock import ShiftedClock
-from handlers.services import demo
-from handlers.services.pii import PiiCipher
+from devtools import demo
+from devtools.app import create_dev_app
+from runtime.clock import ShiftedClock
+from runtime.container import request_env
+from services.pii import PiiCipher
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
@@ -39,7 +40,7 @@ def live_base(request, settings, db, redis_client, session, tmp_path) -> str:
     demo.seed_small(session, PiiCipher(settings.pii_key), clock() - timedelta(days=60), seed=3,
                     env=request_env(settings), password=demo.DEMO_PASSWORD)
     session.commit()
-    app = create_app(settings, engine=db, redis=redis_client)
+    app = create_dev_app(settings, engine=db, redis=redis_client)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

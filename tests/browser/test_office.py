@@ -8,10 +8,11 @@ from openpyxl import Workbook
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from handlers.policy import id_number
-from handlers.services import demo, roster
-from handlers.services.cards import display_phone
+from devtools import demo
 from models import Beneficiary, Region, ServiceRequest, Staff
+from services import roster
+from services.cards import display_phone
+from services.policy import id_number
 from tests.browser.conftest import screenshot
 
 

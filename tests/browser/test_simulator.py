@@ -12,9 +12,9 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from handlers.services import roster
 from models import Beneficiary, Staff
 from models.enums import StaffRole
+from services import roster
 from tests.browser.conftest import screenshot
 
 

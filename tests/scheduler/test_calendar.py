@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from handlers.policy.classify import Classification
-from handlers.services import requests as service
 from models import JobRun, OutboxMessage
 from models.enums import BeneficiaryCategory, RequestCategory, Urgency
 from scheduler import calendar
+from services import requests as service
+from services.policy.classify import Classification
 from tests.scheduler.conftest import at
 from tests.support.factories import fresh, make_beneficiary, make_visit, make_wechat_user
 

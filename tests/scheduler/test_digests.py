@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from handlers.services import reminders
 from models import OutboxMessage, ServiceRequest
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
+from services import reminders
 from tests.scheduler.conftest import at
 from tests.support.factories import make_beneficiary, make_region, make_staff, make_visit
 

@@ -7,14 +7,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from handlers import texts
-from handlers.policy.classify import Classification
-from handlers.policy.push import template_data
-from handlers.services import escalation, notify
-from handlers.services import requests as service
 from models import OutboxMessage, RequestEvent, ServiceRequest, WeChatUser
 from models.enums import RequestCategory, StaffRole, Urgency
 from scheduler.jobs import escalation_job
+from services import casework, escalation, notify, texts
+from services import requests as service
+from services.policy.classify import Classification
+from services.policy.push import template_data
 from tests.scheduler.conftest import at
 from tests.support.factories import fresh, make_beneficiary, make_staff, make_wechat_user
 
@@ -85,7 +84,7 @@ def test_urgent_request_accepted_in_time_never_escalates(app, session, clock, jo
     number = raise_request(session, app, town, Urgency.URGENT, at(clock, local(1, 10)))
     with app.extensions["sanzhida"].session_factory() as s:
         request = s.get(ServiceRequest, number)
-        service.acknowledge(s, app.extensions["sanzhida"].request_env, request, request.assignee, local(1, 10, 10))
+        casework.acknowledge(s, app.extensions["sanzhida"].request_env, request, request.assignee, local(1, 10, 10))
         s.commit()
     assert escalation_job(jobs_ctx, at(clock, local(1, 12))) == 0
     assert level(session, number) == 0
@@ -102,7 +101,7 @@ def test_normal_request_counts_service_hours_then_wall_time(app, session, clock,
     assert pushes(session, number)[f"escalate:{number}:1:{town.officer.id}"] == local(2, 9, 30)
     with app.extensions["sanzhida"].session_factory() as s:
         request = s.get(ServiceRequest, number)
-        service.acknowledge(s, app.extensions["sanzhida"].request_env, request, request.assignee, local(2, 10))
+        casework.acknowledge(s, app.extensions["sanzhida"].request_env, request, request.assignee, local(2, 10))
         s.commit()
     assert escalation_job(jobs_ctx, at(clock, local(3, 19, 29))) == 0
     assert escalation_job(jobs_ctx, at(clock, local(3, 23, 30))) == 1

@@ -10,7 +10,7 @@ import time
 
 import redis as redis_lib
 
-from bot.devstack import stop_processes
+from devtools.devstack import stop_processes
 from scheduler.leader import Leadership
 
 
@@ -56,7 +56,7 @@ def test_two_scheduler_processes_one_leads_and_a_killed_leader_is_replaced(datab
         "SANZHIDA_ENV": "test",
     }
     procs = [
-        subprocess.Popen([sys.executable, "-m", "bot.cli", "scheduler", "run"], env=env,
+        subprocess.Popen([sys.executable, "-m", "cli", "scheduler", "run"], env=env,
                          stdout=open(tmp_path / f"s{i}.log", "w"), stderr=subprocess.STDOUT)
         for i in range(2)
     ]

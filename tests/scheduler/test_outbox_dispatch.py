@@ -11,10 +11,10 @@ import pytest
 import requests as http
 from sqlalchemy import select
 
-from bot.wechat import make_wechat_client
-from handlers.policy.push import client_msg_id, template_data
 from models import OutboxMessage
-from scheduler.jobs import dispatch_outbox, drain_outbox
+from runtime.dispatch import dispatch_outbox, drain_outbox
+from runtime.wechat import make_wechat_client
+from services.policy.push import client_msg_id, template_data
 from tests.support.factories import make_wechat_user
 
 

@@ -6,10 +6,10 @@ import itertools
 from dataclasses import dataclass
 from datetime import datetime
 
-from handlers.services import roster
-from handlers.services.pii import PiiCipher
 from models import Beneficiary, Region, Staff, Visit, WeChatUser
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
+from services import roster
+from services.pii import PiiCipher
 
 _seq = itertools.count(1)
 PII = PiiCipher("test-pii-key-0000000000000000000000000")

@@ -1,4 +1,4 @@
-"""Post messages to a Flask test client exactly as WeChat's servers do (see bot/wechat_side.py)."""
+"""Post messages to a Flask test client exactly as WeChat's servers do (see devtools/wechat_side.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlencode
 
-from bot import wechat_side
-from bot.wechat_side import WeChatSide, reply_fields
+from devtools import wechat_side
+from devtools.wechat_side import WeChatSide, reply_fields
 
 
 @dataclass

@@ -1,0 +1,54 @@
+"""Admin API routes for service requests (list, one with its timeline) and the WeChat outbox."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from bot.api import responses
+from bot.api.blueprint import bp
+from bot.api.errors import MSG_REQUEST_NOT_FOUND, not_found
+from bot.api.schemas import OutboxQuery, RequestQuery
+from bot.api.spec import operation
+from bot.deps import db_session, services
+from services import listing
+
+
+@bp.get("/requests")
+@operation("listRequests", "requests", 200, responses.RequestPage, 422)
+def list_requests(query: RequestQuery):
+    """List service requests by status, place, assignee, urgency and lateness, newest first."""
+    page = listing.list_requests(
+        db_session(),
+        services().clock(),
+        query.page_request(),
+        status=query.status.value if query.status is not None else None,
+        town_code=query.town_code,
+        village_code=query.village_code,
+        assignee_no=query.assignee,
+        urgency=query.urgency.value if query.urgency is not None else None,
+        overdue=query.overdue,
+    )
+    return jsonify(page.as_dict())
+
+
+@bp.get("/requests/<int:request_id>")
+@operation(
+    "getRequest", "requests", 200, responses.ServiceRequestDetail, 404,
+    path_params={"request_id": "The request's number."},
+)
+def get_request(request_id: int):
+    """One service request with its timeline, oldest event first."""
+    detail = listing.request_detail(db_session(), request_id, services().clock())
+    if detail is None:
+        raise not_found(MSG_REQUEST_NOT_FOUND.format(id=request_id))
+    return jsonify(detail)
+
+
+@bp.get("/outbox")
+@operation("listOutbox", "outbox", 200, responses.OutboxPage, 422)
+def list_outbox(query: OutboxQuery):
+    """List WeChat pushes waiting, in flight, sent or dead, newest first; their content is left out."""
+    page = listing.list_outbox(
+        db_session(), query.page_request(), status=query.status.value if query.status is not None else None
+    )
+    return jsonify(page.as_dict())

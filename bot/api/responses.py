@@ -1,0 +1,227 @@
+"""The shapes the admin API answers with, as pydantic models: documented, and checked by spectree.
+
+Every key is always present (null where the column is empty), so every field is required.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field, RootModel
+
+from models.enums import (
+    ActorKind,
+    BeneficiaryCategory,
+    EventKind,
+    OutboxKind,
+    OutboxStatus,
+    RegionLevel,
+    RequestCategory,
+    RequestSource,
+    RequestStatus,
+    StaffRole,
+    Urgency,
+)
+from services.listing import MAX_PER_PAGE
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a machine-readable kind, a Chinese message and, when one is at fault, the field."""
+
+    error: str = Field(description="Machine-readable kind: unauthorized, invalid, not_found, conflict …")
+    message: str = Field(description="What went wrong, in Simplified Chinese.")
+    field: str | None = Field(None, description="The body field or query parameter at fault.")
+
+
+class RegionRef(BaseModel):
+    """A region named by code and name."""
+
+    code: str
+    name: str
+
+
+class Contact(BaseModel):
+    """A member of staff as someone to call."""
+
+    staff_no: str
+    name: str
+    phone: str
+
+
+class Region(BaseModel):
+    """A city, town or village/community."""
+
+    id: int
+    code: str
+    name: str
+    level: RegionLevel
+    parent_code: str | None
+    is_community: bool
+    office_phone: str | None
+    created_at: datetime
+
+
+class RegionList(BaseModel):
+    """Every matching region, ordered by code."""
+
+    items: list[Region]
+    total: int = Field(ge=0)
+
+
+class StaffRegion(RegionRef):
+    """The region a member of staff works in."""
+
+    level: RegionLevel
+
+
+class Staff(BaseModel):
+    """A member of staff; sign-in secrets are never included."""
+
+    id: int
+    staff_no: str
+    name: str
+    phone: str
+    role: StaffRole
+    region: StaffRegion
+    active: bool
+    wechat_bound: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class Invite(BaseModel):
+    """A one-time code; the member of staff sends `绑定 <code>` in WeChat within 7 days."""
+
+    staff_no: str
+    code: str
+    expires_at: datetime
+
+
+class Beneficiary(BaseModel):
+    """A beneficiary, the ID number only masked."""
+
+    id: int
+    name: str
+    village: RegionRef | None
+    town: RegionRef | None
+    categories: list[BeneficiaryCategory]
+    phone: str | None
+    address: str | None
+    id_number_masked: str | None = Field(description="e.g. 110***********002X; the full number is never returned.")
+    bind_code: str | None
+    active: bool
+    assistant: Contact | None
+    created_at: datetime
+
+
+class BindCode(BaseModel):
+    """A beneficiary's new bind code; the previous one stops working."""
+
+    beneficiary_id: int
+    code: str
+    qr_scene: str = Field(description="Scene string for a parametric QR code, `bind:<code>`.")
+
+
+class BeneficiaryRef(BaseModel):
+    """A beneficiary named by id and name."""
+
+    id: int
+    name: str
+
+
+class ServiceRequest(BaseModel):
+    """A service request, where it was raised and whether it is late."""
+
+    id: int
+    status: RequestStatus
+    category: RequestCategory
+    urgency: Urgency
+    source: RequestSource
+    summary: str
+    beneficiary: BeneficiaryRef
+    village: RegionRef | None
+    town: RegionRef | None
+    assignee: Contact | None
+    escalation_level: int
+    overdue: bool = Field(description="Past its accept or resolve deadline while open.")
+    accept_deadline: datetime | None
+    resolve_deadline: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    cancelled_at: datetime | None
+    resolution_note: str | None
+    rating: int | None = Field(ge=1, le=5)
+    rating_comment: str | None
+
+
+class RequestEvent(BaseModel):
+    """One entry of a request's timeline."""
+
+    id: int
+    kind: EventKind
+    actor_kind: ActorKind
+    actor_staff_id: int | None
+    body: str | None
+    data: dict[str, Any] | None
+    created_at: datetime
+
+
+class ServiceRequestDetail(ServiceRequest):
+    """A service request with its timeline, oldest event first."""
+
+    events: list[RequestEvent]
+
+
+class OutboxMessage(BaseModel):
+    """A WeChat push waiting, in flight, sent or dead; its content is left out."""
+
+    id: int
+    idempotency_key: str
+    recipient_openid: str
+    kind: OutboxKind
+    status: OutboxStatus
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class ListPage(BaseModel):
+    """The paginated envelope."""
+
+    total: int = Field(ge=0)
+    page: int = Field(ge=1)
+    per_page: int = Field(ge=1, le=MAX_PER_PAGE)
+
+
+class StaffPage(ListPage):
+    """A page of staff, ordered by 工号."""
+
+    items: list[Staff]
+
+
+class BeneficiaryPage(ListPage):
+    """A page of beneficiaries."""
+
+    items: list[Beneficiary]
+
+
+class RequestPage(ListPage):
+    """A page of service requests, newest first."""
+
+    items: list[ServiceRequest]
+
+
+class OutboxPage(ListPage):
+    """A page of outbox rows, newest first."""
+
+    items: list[OutboxMessage]
+
+
+class OpenApiDocument(RootModel[dict[str, Any]]):
+    """An OpenAPI 3.1 document."""

@@ -1,0 +1,168 @@
+"""Request bodies and query strings of the admin API, as the pydantic models that validate them.
+
+Fields are declared in the order the API has always checked them: the first failing one is the
+one a 422 names. A required field that is absent is checked like an explicit null, so its own
+rule (and message) applies; unknown fields are ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bot.api.errors import MSG_CITY_HAS_NO_PARENT, MSG_PARENT_REQUIRED
+from bot.api.fields import (
+    Categories,
+    IdNumber,
+    OptionalPhone,
+    OptionalRegionCode,
+    OptionalStaffNo,
+    Page,
+    PerPage,
+    Phone,
+    QueryBool,
+    QueryStaffNo,
+    QueryText,
+    RegionCode,
+    StaffNo,
+    json_bool,
+    one_of,
+    query_choice,
+    refuse,
+    text,
+)
+from models.enums import BeneficiaryCategory, OutboxStatus, RegionLevel, RequestStatus, StaffRole, Urgency
+from services.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageRequest
+
+Name = text(64)
+Address = text(255, required=False)
+Level = one_of(RegionLevel)
+Role = one_of(StaffRole)
+Flag = json_bool(False)
+LevelFilter = query_choice(RegionLevel)
+RoleFilter = query_choice(StaffRole)
+CategoryFilter = query_choice(BeneficiaryCategory)
+RequestStatusFilter = query_choice(RequestStatus)
+UrgencyFilter = query_choice(Urgency)
+OutboxStatusFilter = query_choice(OutboxStatus)
+
+
+class Input(BaseModel):
+    """Base of every request model."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _absent_is_null(cls, data: Any) -> Any:
+        """Give absent required fields a null, so their own rule reports them."""
+        if not isinstance(data, dict):
+            return data
+        absent = {name: None for name, field in cls.model_fields.items() if field.is_required() and name not in data}
+        return {**data, **absent} if absent else data
+
+
+# --- bodies -----------------------------------------------------------------------------------------
+
+
+class RegionCreate(Input):
+    """A city, a town under the city, or a village/community under a town."""
+
+    code: RegionCode = Field(description="行政区划代码, digits, unique.")
+    name: Name
+    level: Level
+    parent_code: OptionalRegionCode = Field(None, description="Required for town and village; empty for a city.")
+    is_community: Flag = Field(False, description="A 社区 rather than a 村.")
+    office_phone: OptionalPhone = Field(None, description="Mainland mobile or landline with area code.")
+
+    @model_validator(mode="after")
+    def _parent_matches_level(self) -> RegionCreate:
+        """Only a city stands alone; towns and villages name their parent."""
+        if self.level is RegionLevel.CITY and self.parent_code is not None:
+            raise refuse("parent_code", MSG_CITY_HAS_NO_PARENT)
+        if self.level is not RegionLevel.CITY and self.parent_code is None:
+            raise refuse("parent_code", MSG_PARENT_REQUIRED)
+        return self
+
+
+class StaffCreate(Input):
+    """A member of staff; the region's level must match the role."""
+
+    staff_no: StaffNo = Field(description="工号; stored upper-case.")
+    name: Name
+    phone: Phone = Field(description="Mainland mobile or landline with area code; spaces are removed.")
+    role: Role = Field(description="assistant: village; town_officer: town; city_supervisor, admin: city.")
+    region_code: RegionCode
+
+
+class BeneficiaryCreate(Input):
+    """A beneficiary in a village, optionally with an assistant."""
+
+    name: Name
+    village_code: RegionCode = Field(description="Code of a village-level region.")
+    categories: Categories = Field(description="One or more categories; repeats are dropped.")
+    id_number: IdNumber = Field(
+        None, description="18-character resident ID number (GB 11643 check digit); stored encrypted."
+    )
+    phone: OptionalPhone = None
+    address: Address = None
+    assistant_staff_no: OptionalStaffNo = Field(None, description="工号 of an active assistant.")
+
+
+# --- query strings ----------------------------------------------------------------------------------
+
+
+class RegionQuery(Input):
+    """Filters of the region list."""
+
+    level: LevelFilter = Field(None, description="Only this level.")
+    parent_code: QueryText = Field(None, description="Only the children of this region.")
+
+
+class PageQuery(Input):
+    """Which page of a list; checked before any filter."""
+
+    page: Page = Field(1, description="From 1.")
+    per_page: PerPage = Field(DEFAULT_PER_PAGE, description=f"At most {MAX_PER_PAGE}.")
+
+    def page_request(self) -> PageRequest:
+        """The page as the listing service takes it."""
+        return PageRequest(page=self.page, per_page=self.per_page)
+
+
+class StaffQuery(PageQuery):
+    """Filters of the staff list."""
+
+    role: RoleFilter = Field(None, description="Only this role.")
+    region_code: QueryText = Field(None, description="Only staff of this region.")
+    active: QueryBool = Field(None, description="Only active (true) or inactive (false) staff.")
+
+
+class BeneficiaryQuery(PageQuery):
+    """Filters of the beneficiary list."""
+
+    village_code: QueryText = Field(None, description="Only this village.")
+    town_code: QueryText = Field(None, description="Only villages of this town.")
+    category: CategoryFilter = Field(None, description="Only this category.")
+
+
+class RequestQuery(PageQuery):
+    """Filters of the service-request list."""
+
+    status: RequestStatusFilter = Field(None, description="Only this status.")
+    town_code: QueryText = Field(None, description="Only requests raised in this town.")
+    village_code: QueryText = Field(None, description="Only requests raised in this village.")
+    assignee: QueryStaffNo = Field(None, description="Only requests assigned to this 工号.")
+    urgency: UrgencyFilter = Field(None, description="Only this urgency.")
+    overdue: QueryBool = Field(
+        None,
+        description="true: open past accept_deadline, or open/acknowledged past resolve_deadline; "
+        "false: all others.",
+    )
+
+
+class OutboxQuery(PageQuery):
+    """Filters of the outbox list."""
+
+    status: OutboxStatusFilter = Field(None, description="Only this status.")

@@ -1,0 +1,75 @@
+"""The office blueprint and what every page shares: sign-in check, scope, audit, time filter, wording."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import datetime
+
+from flask import Blueprint, abort, g, redirect, request, session, url_for
+
+from bot.deps import db_session, services
+from models import Staff
+from services import audit
+from services.scope import Scope, scope_for
+
+logger = logging.getLogger(__name__)
+
+# Templates and static files sit beside the package, in bot/templates and bot/static.
+bp = Blueprint("office", __name__, url_prefix="/office", template_folder="../templates",
+               static_folder="../static", static_url_path="/static")
+
+SESSION_HOURS = 8
+STATUS_NAMES = {"open": "待接单", "acknowledged": "办理中", "resolved": "已办好", "closed": "已办结", "cancelled": "已取消"}
+ROLE_NAMES = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员"}
+
+
+# --- sign-in -----------------------------------------------------------------------------------
+
+
+def signed_in(roles: tuple[str, ...] | None = None):
+    """Require a signed-in, active member of staff (of one of `roles`); sets g.staff and g.scope."""
+
+    def wrap(view):
+        @functools.wraps(view)
+        def inner(*args, **kwargs):
+            staff_id = session.get("staff_id")
+            staff = db_session().get(Staff, staff_id) if staff_id else None
+            signed_at = session.get("signed_at", 0)
+            fresh = services().clock().timestamp() - signed_at < SESSION_HOURS * 3600
+            if staff is None or not staff.active or not fresh:
+                session.clear()
+                return redirect(url_for("office.login", next=request.full_path))
+            if roles and staff.role not in roles:
+                abort(403, description="您的角色不能查看这个页面")
+            g.staff, g.scope = staff, scope_for(staff)
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def require_writer() -> Scope:
+    """The signed-in scope, if it may change things (assistants only read the web pages)."""
+    if not g.scope.can_write:
+        abort(403, description="协理员在网页上只能查看，请在微信里办理")
+    return g.scope
+
+
+def record_audit(action: str, target: tuple[str, int] | None = None, detail: dict | None = None) -> None:
+    """Audit what the signed-in member of staff just did, with their address."""
+    audit.record(db_session(), services().clock(), action, staff=g.staff, target=target, detail=detail,
+                 ip=request.remote_addr)
+
+
+@bp.app_template_filter("local")
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC time shown in the deployment's time zone."""
+    return moment.astimezone(services().settings.tz).strftime(fmt) if moment else "—"
+
+
+@bp.app_context_processor
+def names():
+    """Wording shared by the templates."""
+    return {"STATUS_NAMES": STATUS_NAMES, "ROLE_NAMES": ROLE_NAMES}

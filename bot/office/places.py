@@ -1,0 +1,101 @@
+"""The service map, village and beneficiary pages, and reassigning a beneficiary's assistant."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import abort, flash, g, redirect, render_template, request, url_for
+
+from bot.deps import db_session, services
+from bot.office.common import bp, record_audit, require_writer, signed_in
+from models import Staff
+from services import dashboard, roster
+from services.policy import id_number
+
+logger = logging.getLogger(__name__)
+
+
+# --- the service map -------------------------------------------------------------------------------
+
+
+@bp.get("/map")
+@signed_in()
+def service_map():
+    """City > towns > villages with counts and the gaps to fix."""
+    data = dashboard.service_map(db_session(), g.scope)
+    return render_template("office/map.html", data=data, threshold=dashboard.LOAD_THRESHOLD)
+
+
+@bp.get("/villages/<int:village_id>")
+@signed_in()
+def village(village_id: int):
+    """One village: assistants and their beneficiaries (prints on A4)."""
+    detail = dashboard.village_detail(db_session(), g.scope, village_id)
+    if detail is None:
+        abort(404, description="没有这个村（社区），或不在您的范围内")
+    return render_template("office/village.html", detail=detail)
+
+
+@bp.get("/beneficiaries/<int:beneficiary_id>")
+@signed_in()
+def beneficiary(beneficiary_id: int):
+    """One beneficiary: details (ID masked), assignment history, cases and visits."""
+    return _beneficiary_page(beneficiary_id, full_id=None)
+
+
+def _beneficiary_page(beneficiary_id: int, full_id: str | None):
+    db = db_session()
+    person = dashboard.beneficiary_detail(db, g.scope, beneficiary_id)
+    if person is None:
+        abort(404, description="没有这位服务对象，或不在您的范围内")
+    pii = services().pii
+    masked = id_number.mask(pii.decrypt(person.id_number_encrypted)) if person.id_number_encrypted else "—"
+    history = sorted(person.assignments, key=lambda a: a.started_at, reverse=True)
+    staff = dashboard.staff_names(db, [a.staff_id for a in history])
+    return render_template(
+        "office/beneficiary.html", person=person, masked=masked, full_id=full_id, history=history, staff=staff,
+        cases=dashboard.recent_cases(db, person.id), visits=dashboard.recent_visits(db, person.id),
+        assistants=dashboard.village_assistants(db, person.village_id),
+        current=roster.current_assignment(db, person),
+    )
+
+
+@bp.post("/beneficiaries/<int:beneficiary_id>/reveal-id")
+@signed_in()
+def reveal_id(beneficiary_id: int):
+    """Show the full ID number once; every display is audited."""
+    require_writer()
+    db = db_session()
+    person = dashboard.beneficiary_detail(db, g.scope, beneficiary_id)
+    if person is None or not person.id_number_encrypted:
+        abort(404, description="没有这位服务对象，或不在您的范围内")
+    record_audit("beneficiary.id_number.view", ("beneficiary", person.id))
+    db.commit()
+    return _beneficiary_page(beneficiary_id, full_id=services().pii.decrypt(person.id_number_encrypted))
+
+
+@bp.post("/beneficiaries/<int:beneficiary_id>/reassign")
+@signed_in()
+def reassign_beneficiary(beneficiary_id: int):
+    """Make another assistant of the village responsible: one action, audited, card marked outdated."""
+    require_writer()
+    db = db_session()
+    person = dashboard.beneficiary_detail(db, g.scope, beneficiary_id)
+    if person is None:
+        abort(404, description="没有这位服务对象，或不在您的范围内")
+    target = db.get(Staff, request.form.get("staff_id", type=int) or 0)
+    if target is None or target.region_id != person.village_id:
+        flash("请选择本村（社区）的协理员", "error")
+        return redirect(url_for("office.beneficiary", beneficiary_id=beneficiary_id))
+    previous = roster.current_assignment(db, person)
+    try:
+        roster.assign_assistant(db, person, target, services().clock(), by=g.staff,
+                                reason=request.form.get("reason") or "网页调整")
+    except roster.RosterError as refused:
+        flash(str(refused), "error")
+        return redirect(url_for("office.beneficiary", beneficiary_id=beneficiary_id))
+    record_audit("beneficiary.reassign", ("beneficiary", person.id),
+           {"from_staff_id": previous.staff_id if previous else None, "to_staff_id": target.id})
+    db.commit()
+    flash(f"已改由{target.name}负责{person.name}，请重新打印关爱服务电话卡。", "ok")
+    return redirect(url_for("office.beneficiary", beneficiary_id=beneficiary_id))

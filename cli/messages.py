@@ -1,0 +1,165 @@
+"""`sanzhida outbox`, `inbound` and `inbox`: the pushes to WeChat and the messages from it."""
+
+from __future__ import annotations
+
+import click
+
+from cli.common import load
+from cli.wechat import wechat_client
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """The queue of pushes to WeChat."""
+
+
+@outbox_group.command("dispatch")
+@click.option("--batch", default=50, show_default=True, type=click.IntRange(1, 1000), help="Rows per claim.")
+@click.option("--loop", is_flag=True, help="Keep dispatching every --interval seconds until Ctrl-C.")
+@click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between runs.")
+def outbox_dispatch(batch: int, loop: bool, interval: float) -> None:
+    """Send every due push once (or keep going with --loop)."""
+    import time
+
+    from models.db import make_engine, make_session_factory
+    from runtime.clock import system_clock
+    from runtime.dispatch import dispatch_outbox
+
+    settings = load()
+    engine = make_engine(settings.database_url)
+    factory = make_session_factory(engine)
+    client = wechat_client(settings)
+    try:
+        while True:
+            while True:
+                report = dispatch_outbox(factory, client, system_clock, batch=batch)
+                if report.claimed:
+                    click.echo(f"sent {report.sent}, retry later {report.retried}, dead {report.dead}")
+                if report.claimed < batch:
+                    break
+            if not loop:
+                break
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        engine.dispose()
+
+
+@outbox_group.command("list")
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]), default="dead", show_default=True)
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+def outbox_list(status: str, limit: int) -> None:
+    """List pushes by status (dead letters by default), newest first; contents are not shown."""
+    from sqlalchemy import select
+
+    from models import OutboxMessage
+    from models.db import make_engine, make_session_factory
+
+    settings = load()
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc()).limit(limit)
+        ).all()
+        for row in rows:
+            click.echo(f"{row.id}\t{row.idempotency_key}\tattempts={row.attempts}\t{row.last_error or ''}")
+        click.echo(f"{len(rows)} {status} row(s).")
+    engine.dispose()
+
+
+@outbox_group.command("retry")
+@click.argument("row_id", type=int)
+def outbox_retry(row_id: int) -> None:
+    """Put a dead letter back in the queue once its cause is fixed."""
+    from models.db import make_engine, make_session_factory
+    from runtime.clock import system_clock
+    from services import outbox
+
+    settings = load()
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        if not outbox.requeue(session, row_id, system_clock()):
+            raise click.ClickException(f"Outbox row {row_id} is not a dead letter.")
+        session.commit()
+    engine.dispose()
+    click.echo(f"Row {row_id} queued again.")
+
+
+@click.group("inbound")
+def inbound_group() -> None:
+    """Messages received from WeChat."""
+
+
+@inbound_group.command("failed")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+def inbound_failed(limit: int) -> None:
+    """Messages whose handling failed (kept, answered with an apology): follow them up by hand."""
+    from sqlalchemy import select
+
+    from models import InboundMessage
+    from models.db import make_engine, make_session_factory
+
+    settings = load()
+    engine = make_engine(settings.database_url, sqlite_immediate=False)
+    with make_session_factory(engine)() as session:
+        rows = session.scalars(
+            select(InboundMessage)
+            .where(InboundMessage.handling_error.is_not(None))
+            .order_by(InboundMessage.received_at.desc())
+            .limit(limit)
+        ).all()
+        for row in rows:
+            local = row.received_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+            click.echo(f"{row.id}\t{local}\t{row.openid}\t{row.msg_type}\t{row.handling_error}")
+        click.echo(f"{len(rows)} failed message(s).")
+    engine.dispose()
+
+
+@inbound_group.command("waiting")
+def inbound_waiting() -> None:
+    """How many stored messages wait for the inbox worker (queued mode)."""
+    from handlers.inbox import count_waiting
+    from models.db import make_engine, make_session_factory
+
+    settings = load()
+    engine = make_engine(settings.database_url, sqlite_immediate=False)
+    with make_session_factory(engine)() as session:
+        click.echo(f"{count_waiting(session)} message(s) waiting.")
+    engine.dispose()
+
+
+@click.group("inbox")
+def inbox_group() -> None:
+    """The inbox worker: handles stored messages and sends the replies (WECHAT_REPLY_MODE=queued)."""
+
+
+@inbox_group.command("run")
+def inbox_run() -> None:
+    """Run one inbox worker in the foreground until stopped (run several for more throughput)."""
+    from workers.inbox import run_forever
+
+    run_forever(load())
+
+
+@inbox_group.command("drain")
+def inbox_drain() -> None:
+    """Handle every waiting message once, showing progress, then exit."""
+    from handlers.inbox import count_waiting
+    from runtime.container import build_services
+    from workers.inbox import InboxWorker
+
+    step = 50
+    worker = InboxWorker(build_services(load()))
+    with worker.services.session_factory() as session:
+        total = count_waiting(session)
+    try:
+        with click.progressbar(length=total, label="Handling waiting messages") as bar:
+            while True:
+                handled = worker.drain(limit=step)
+                bar.update(handled)
+                if handled < step:
+                    break
+    finally:
+        worker.close()
+    click.echo(f"{worker.handled} message(s) handled.")

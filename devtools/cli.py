@@ -1,0 +1,134 @@
+"""Development commands, added to `sanzhida` through the `sanzhida.commands` entry points:
+`serve` (the development server), `dev run` (the whole stack), `fake-wechat` and `seed demo`."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli.common import load
+from cli.database import db_upgrade
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option("--debug/--no-debug", default=False, help="Flask debugger and reloader (never in production).")
+def serve(host: str, port: int, debug: bool) -> None:
+    """Run the development server, with the simulator outside production (production runs gunicorn)."""
+    from bot.app import create_app
+    from devtools.app import create_dev_app
+
+    settings = load()
+    if settings.is_production and debug:
+        raise click.ClickException("--debug is refused when SANZHIDA_ENV=production")
+    app = create_app(settings) if settings.is_production else create_dev_app(settings)
+    base = f"http://{host}:{port}"
+    click.echo(
+        f"三直达 is running ({settings.env}).\n"
+        f"  Health:   {base}/healthz\n"
+        f"  Ready:    {base}/readyz\n"
+        f"  WeChat:   {base}/wechat   (set this URL and WECHAT_TOKEN in the WeChat console)\n"
+        "Press Ctrl-C to stop."
+    )
+    app.run(host=host, port=port, debug=debug, use_reloader=debug)
+
+
+@click.group("dev")
+def dev_group() -> None:
+    """Development tools."""
+
+
+@dev_group.command("run")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the web service listens on.")
+@click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Web service port.")
+@click.option("--standin-port", default=8900, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the local WeChat API stand-in.")
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Demo seed when the database is empty.")
+@click.pass_context
+def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, seed_value: int) -> None:
+    """Migrate, seed the small demo if empty, then run web, scheduler and WeChat stand-in together."""
+    from devtools.devstack import run_stack
+
+    settings = load()
+    if settings.is_production:
+        raise click.ClickException("dev run is for development; SANZHIDA_ENV is production")
+    ctx.invoke(db_upgrade, revision="head")
+    ctx.invoke(seed_demo, scale="small", seed_value=seed_value, if_empty=True)
+    sys.exit(run_stack(host, port, standin_port, click.echo))
+
+
+@click.command("fake-wechat")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+def fake_wechat(host: str, port: int) -> None:
+    """Run the local stand-in for the WeChat API (point WECHAT_API_BASE_URL at it)."""
+    from devtools.fake_wechat import FakeWeChatServer
+
+    server = FakeWeChatServer(host, port)
+    click.echo(
+        f"WeChat API stand-in on http://{host}:{server.port}\n"
+        f"  WECHAT_API_BASE_URL={server.base_url}\n"
+        f"  Recorded calls: http://{host}:{server.port}/_calls\n"
+        "Press Ctrl-C to stop."
+    )
+    server.serve_forever()
+
+
+@click.group()
+def seed() -> None:
+    """Load demonstration data."""
+
+
+@seed.command("demo")
+@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True,
+              help="small: one town, 60 beneficiaries, visits and cases; city: the reference city, 110,000 beneficiaries.")
+@click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Random seed; same seed, same data.")
+@click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database already has data.")
+def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
+    """Create a generated demo: a small town with some history, or a city of the reference city's size."""
+    import time
+
+    from devtools import demo, demo_city
+    from models.db import make_engine, make_session_factory
+    from runtime.clock import system_clock
+    from runtime.container import request_env
+    from services.pii import PiiCipher
+
+    settings = load()
+    pii = PiiCipher(settings.pii_key)
+    started = time.monotonic()
+
+    def progress(phase: str, rows: int) -> None:
+        # The city takes a while: say what is being written, on stderr so stdout stays the summary.
+        click.echo(f"[{time.monotonic() - started:6.1f}s] {phase}: {rows}", err=True)
+
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            try:
+                if scale == "city":
+                    summary = demo_city.seed_city(
+                        session, pii, system_clock(), tz=settings.tz, seed=seed_value, progress=progress
+                    )
+                else:
+                    summary = demo.seed_small(session, pii, system_clock(), seed=seed_value,
+                                              env=request_env(settings), password=demo.DEMO_PASSWORD)
+            except demo.AlreadySeeded:
+                if if_empty:
+                    click.echo("The database already has data; demo not loaded.")
+                    return
+                raise click.ClickException("The database already has regions; use an empty database for the demo.")
+            session.commit()
+            if scale == "city":
+                click.echo(f"[{time.monotonic() - started:6.1f}s] committed", err=True)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"Demo loaded ({scale}): {summary.regions} regions, {summary.staff} staff, "
+        f"{summary.beneficiaries} beneficiaries, {summary.visits} visits, {summary.requests} requests."
+    )
+    if scale == "small":
+        click.echo(f"Dashboard sign-in: staff numbers S0001 (admin), S0002 (city supervisor), T0003 (town officer), "
+                   f"A0005 (assistant); password {demo.DEMO_PASSWORD}")

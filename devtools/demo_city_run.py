@@ -1,0 +1,201 @@
+"""What every phase of a city seed run shares: the shape, the run's state, the bulk writer.
+
+`demo_city.seed_city` makes one `CityRun` and hands it to each phase in foreign-key order (places
+and staff in `demo_city`, then `demo_city_people`, then `demo_city_cases`). It gives out ids,
+counts what each phase wrote, and carries what earlier phases made (villages, officers, people,
+visits that found a problem) to the later ones. Rows are written with `BulkWriter`: COPY on
+PostgreSQL, chunked executemany elsewhere.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import JSON, Table, func, insert, select
+from sqlalchemy.orm import Session
+
+from models import (
+    Assignment,
+    Beneficiary,
+    FamilyLink,
+    Region,
+    RequestEvent,
+    ServiceRequest,
+    Staff,
+    Visit,
+    WeChatUser,
+)
+from services.pii import PiiCipher
+
+Progress = Callable[[str, int], None]  # (phase, rows written so far)
+
+CITY_CODE = "990100"  # the invented city's area code: region codes and ID numbers start with it
+CHUNK = 10_000  # rows per executemany, and beneficiaries generated per batch
+
+
+@dataclass(frozen=True)
+class CityShape:
+    """How much a generated city holds. `demo_city.CITY` is the reference city; tests use a tiny one."""
+
+    towns: int
+    villages: int  # administrative villages (村)
+    communities: int  # communities (社区), village-level too
+    assistants: int  # at least 3 per village-level unit; the rest go where caseloads are heaviest
+    town_officers: int  # at least 4 per town; the rest go to the biggest towns
+    supervisors: int
+    admins: int
+    beneficiaries: int
+    # Cases raised on WeChat or at a town office; visits that find a problem add their own.
+    requests: int
+    # Beneficiaries with a relative (or themselves) bound on WeChat.
+    family_share: float = 0.12
+    # Visits at which one of the 四查 checks finds a problem (each opens a case, as in the app).
+    visit_problem_rate: float = 0.015
+    visits_per_beneficiary: tuple[int, int] = (1, 4)
+
+    def __post_init__(self) -> None:
+        """Refuse a shape the builder cannot fill with its minimum staffing."""
+        units = self.villages + self.communities
+        if self.towns < 1 or units < self.towns:
+            raise ValueError("every town needs at least one village or community")
+        if self.assistants < 3 * units:
+            raise ValueError("at least 3 assistants per village or community")
+        if self.town_officers < 4 * self.towns:
+            raise ValueError("at least 4 officers per town")
+        if self.supervisors < 1 or self.admins < 1:
+            raise ValueError("the city needs a supervisor and an administrator")
+
+    @property
+    def village_units(self) -> int:
+        """Villages and communities together."""
+        return self.villages + self.communities
+
+
+@dataclass
+class Village:
+    """A village-level unit while the city is being built."""
+
+    id: int
+    town_index: int
+    code: str
+    name: str
+    is_community: bool
+    beneficiaries: int = 0
+    assistants: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Person:
+    """What later phases need to know about a beneficiary, kept small: there are 110,000."""
+
+    id: int
+    village: int  # index into the villages list
+    staff_id: int
+    since: datetime
+    every: int  # visit frequency in days
+    family_user_id: int | None
+    family_since: datetime | None
+
+
+class BulkWriter:
+    """Writes rows in bulk: COPY on PostgreSQL, chunked executemany elsewhere (SQLite)."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.postgres = session.get_bind().dialect.name == "postgresql"
+
+    def write(self, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
+        """Insert `rows` (tuples in `columns` order); returns how many."""
+        if self.postgres:
+            return self._copy(table, columns, rows)
+        count = 0
+        statement = insert(table)
+        for chunk in chunks(rows, CHUNK):
+            self.session.execute(statement, [dict(zip(columns, row, strict=True)) for row in chunk])
+            count += len(chunk)
+        return count
+
+    def _copy(self, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
+        """COPY `rows` into `table` on the session's own connection; returns how many."""
+        from psycopg import sql
+        from psycopg.types.json import Jsonb
+
+        # COPY skips SQLAlchemy's type processing: JSON needs psycopg's wrapper (datetimes are
+        # already aware UTC, which psycopg sends as timestamptz).
+        json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
+        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        )
+        count = 0
+        # The session's own connection, so the rows share its transaction.
+        driver = self.session.connection().connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                if json_at:
+                    row = list(row)
+                    for i in json_at:
+                        row[i] = None if row[i] is None else Jsonb(row[i])
+                copy.write_row(row)
+                count += 1
+        return count
+
+
+def chunks(rows: Iterable, size: int) -> Iterator[list]:
+    """`rows` in lists of `size` (the last one shorter), without holding them all."""
+    chunk: list = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+class CityRun:
+    """One city seed run: its settings, the ids given out, and what each phase leaves for the next."""
+
+    def __init__(
+        self, session: Session, pii: PiiCipher, now: datetime, tz: ZoneInfo, seed: int, shape: CityShape,
+        report: Progress,
+    ) -> None:
+        self.session = session
+        self.pii = pii
+        self.now = now
+        self.tz = tz
+        self.seed = seed
+        self.shape = shape
+        self.report = report
+        self.writer = BulkWriter(session)
+        # Ids continue after whatever rows exist (normally none), so nothing collides.
+        self.next_id = {
+            model: (session.scalar(select(func.max(model.id))) or 0)
+            for model in (Region, Staff, WeChatUser, FamilyLink, Beneficiary, Assignment, Visit,
+                          ServiceRequest, RequestEvent)
+        }
+        self.villages: list[Village] = []
+        self.town_ids: list[int] = []
+        self.city_id = 0
+        self.officers: list[list[int]] = []
+        self.people: list[Person] = []
+        self.problem_visits: list[tuple[int, Person, datetime, dict[str, str]]] = []
+        self.counts: dict[str, int] = {}
+
+    def rng(self, phase: str) -> random.Random:
+        """A random stream of its own per phase: changing one phase leaves the others' data alone."""
+        return random.Random(f"sanzhida-demo-city:{self.seed}:{phase}")
+
+    def ids(self, model, n: int) -> range:
+        """`n` fresh ids for `model`."""
+        start = self.next_id[model] + 1
+        self.next_id[model] += n
+        return range(start, start + n)
+
+    def done(self, phase: str, rows: int) -> None:
+        """Count a finished phase and say so."""
+        self.counts[phase] = rows
+        self.report(phase, rows)

@@ -1,0 +1,290 @@
+"""A local stand-in for the WeChat API: real HTTP, records every call, fails on demand.
+
+Tests and development point WECHAT_API_BASE_URL at `http://HOST:PORT/cgi-bin/`.
+`GET /_calls` lists recorded calls with their outcome (`delivered`, `deduplicated`, `http 500`,
+`errcode 40001` …), `DELETE /_calls` clears them; `POST /_faults` queues
+failures ({"path": "message/template/send", "http_status": 500 | "errcode": 40001 |
+"delay": 3.0 | "revoke_tokens": true, "times": 2, "after": 10}); `DELETE /_faults` clears them.
+`revoke_tokens` retires every live token, as WeChat does some minutes after another fetch, so
+that call and every later one with an old token get 40001. `after` lets that many matching calls
+through before the fault starts.
+
+The server keeps connections open between calls (HTTP/1.1, a thread per connection), as WeChat's
+API does, so a client's connection pooling is measured as it will behave in production.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import threading
+import time
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer, make_server
+
+from flask import Flask, jsonify, request
+
+ERRMSG = {
+    40001: "invalid credential",
+    40014: "invalid access_token",
+    42001: "access_token expired",
+    43004: "require subscribe",
+    45009: "reach max api daily quota limit",
+    45011: "api minute-quota reach limit",
+    45015: "response out of time limit",
+    45047: "out of response count limit",
+}
+
+
+class FakeWeChatState:
+    """Calls, live tokens and queued faults, shared by the stand-in's request threads."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.calls: list[dict] = []
+        self.faults: list[dict] = []
+        self.tokens: set[str] = set()
+        self.token_counter = itertools.count(1)
+        self.msg_ids = itertools.count(1000)
+        # (openid, client_msg_id) -> when delivered: WeChat drops repeats within 10 minutes.
+        self.template_ids: dict[tuple[str, str], float] = {}
+
+    def take_fault(self, path: str) -> dict | None:
+        """The next queued fault for this path, used up one time at a time."""
+        with self.lock:
+            for fault in self.faults:
+                if fault.get("path") in (path, "*"):
+                    if fault.get("after", 0) > 0:
+                        fault["after"] -= 1
+                        return None
+                    fault["times"] = fault.get("times", 1) - 1
+                    if fault["times"] <= 0:
+                        self.faults.remove(fault)
+                    return dict(fault)
+        return None
+
+
+def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
+    """The stand-in as a Flask app."""
+    app = Flask("fake_wechat")
+    state = state or FakeWeChatState()
+    app.extensions["fake_wechat"] = state
+
+    def record(path: str, body, outcome: str) -> None:
+        with state.lock:
+            state.calls.append(
+                {
+                    "path": path,
+                    "method": request.method,
+                    # The app secret is not recorded: /_calls is readable by anyone on the machine.
+                    "params": {k: v for k, v in request.args.items() if k != "secret"},
+                    "body": body,
+                    "outcome": outcome,
+                    "at": time.time(),
+                }
+            )
+
+    def apply_fault(path: str):
+        """A queued fault's response, or None to answer normally (after any delay)."""
+        fault = state.take_fault(path)
+        if not fault:
+            return None, None
+        if fault.get("delay"):
+            time.sleep(float(fault["delay"]))
+        if fault.get("revoke_tokens"):
+            with state.lock:
+                state.tokens.clear()
+        if fault.get("http_status"):
+            code = int(fault["http_status"])
+            return ("stand-in failure", code), f"http {code}"
+        if fault.get("errcode"):
+            code = int(fault["errcode"])
+            return jsonify(errcode=code, errmsg=ERRMSG.get(code, "error")), f"errcode {code}"
+        return None, None
+
+    @app.get("/cgi-bin/token")
+    def token():
+        failed, outcome = apply_fault("token")
+        if failed is not None:
+            record("token", None, outcome)
+            return failed
+        if request.args.get("grant_type") != "client_credential" or not request.args.get("secret"):
+            record("token", None, "errcode 40002")
+            return jsonify(errcode=40002, errmsg="invalid grant_type")
+        value = f"fake-token-{next(state.token_counter)}"
+        with state.lock:
+            state.tokens.add(value)
+        record("token", None, "delivered")
+        return jsonify(access_token=value, expires_in=7200)
+
+    @app.post("/cgi-bin/<path:path>")
+    def api(path: str):
+        # wechatpy posts JSON without a JSON content type, as WeChat accepts.
+        body = request.get_json(force=True, silent=True)
+        failed, outcome = apply_fault(path)
+        if failed is not None:
+            record(path, body, outcome)
+            return failed
+        if request.args.get("access_token") not in state.tokens:
+            record(path, body, "errcode 40001")
+            return jsonify(errcode=40001, errmsg=ERRMSG[40001])
+        if path == "message/template/send":
+            key = ((body or {}).get("touser", ""), (body or {}).get("client_msg_id") or "")
+            with state.lock:
+                seen = state.template_ids.get(key)
+                repeat = bool(key[1]) and seen is not None and time.time() - seen < 600
+                if not repeat:
+                    state.template_ids[key] = time.time()
+            record(path, body, "deduplicated" if repeat else "delivered")
+            return jsonify(errcode=0, errmsg="ok", msgid=next(state.msg_ids))
+        record(path, body, "delivered")
+        if path == "qrcode/create":
+            scene = ((body or {}).get("action_info") or {}).get("scene", {})
+            key = scene.get("scene_str") or scene.get("scene_id")
+            return jsonify(
+                ticket=f"ticket-{key}",
+                expire_seconds=(body or {}).get("expire_seconds"),
+                url=f"http://weixin.qq.com/q/fake-{key}",
+            )
+        return jsonify(errcode=0, errmsg="ok")
+
+    @app.get("/_calls")
+    def list_calls():
+        with state.lock:
+            return jsonify(list(state.calls))
+
+    @app.delete("/_calls")
+    def clear_calls():
+        with state.lock:
+            state.calls.clear()
+        return "", 204
+
+    @app.post("/_faults")
+    def add_fault():
+        fault = request.get_json(silent=True)
+        if not isinstance(fault, dict) or "path" not in fault:
+            return jsonify(error="send a JSON object with at least 'path'"), 400
+        with state.lock:
+            state.faults.append(fault)
+        return jsonify(fault), 201
+
+    @app.delete("/_faults")
+    def clear_faults():
+        with state.lock:
+            state.faults.clear()
+        return "", 204
+
+    @app.post("/_tokens/revoke")
+    def revoke_tokens():
+        # Simulates WeChat retiring every token (another party fetched a new one).
+        with state.lock:
+            state.tokens.clear()
+        return "", 204
+
+    return app
+
+
+class _Response(ServerHandler):
+    """wsgiref's response writer, answering in HTTP/1.1 so that clients keep the connection."""
+
+    http_version = "1.1"
+    # Whether the answer carried its length: `close` forgets the headers, so note it here.
+    length_known = False
+
+    def cleanup_headers(self) -> None:
+        """wsgiref's header completion, noting whether the length is known."""
+        super().cleanup_headers()
+        self.length_known = "Content-Length" in self.headers
+
+
+class _KeepAliveHandler(WSGIRequestHandler):
+    """Serves one connection request after request, as WeChat's API servers do, and writes no
+    access log: token URLs carry the app secret, which must not reach a console or file."""
+
+    protocol_version = "HTTP/1.1"
+    # wsgiref writes the head and the body separately; with Nagle's algorithm on a kept
+    # connection the body would wait for the client's delayed ACK (about 40 ms a call).
+    disable_nagle_algorithm = True
+
+    def handle(self) -> None:
+        """Serve requests on this connection until the client closes it or asks to."""
+        self.close_connection = True
+        self._serve_one()
+        while not self.close_connection:
+            self._serve_one()
+
+    def _serve_one(self) -> None:
+        """Read one request and answer it with the app."""
+        self.raw_requestline = self.rfile.readline(65537)
+        if not self.raw_requestline or len(self.raw_requestline) > 65536:
+            self.close_connection = True
+            return
+        if not self.parse_request():  # also decides keep-alive from the version and headers
+            return
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            # wsgiref reads bodies by Content-Length only: end the connection after this one.
+            self.close_connection = True
+        response = _Response(self.rfile, self.wfile, self.get_stderr(), self.get_environ(), multithread=True)
+        response.request_handler = self
+        response.run(self.server.get_app())
+        if not response.length_known:
+            # Without a length the client can only find the end of the answer by the close.
+            self.close_connection = True
+
+    def log_message(self, format, *args) -> None:  # noqa: A002 - http.server's signature
+        pass
+
+
+class _ThreadedServer(ThreadingMixIn, WSGIServer):
+    """One thread per connection; they never keep the process alive."""
+
+    daemon_threads = True
+
+
+def _read_whole_body(app):
+    """WSGI middleware: read each request body fully before the app runs, so that a body the app
+    leaves unread is never taken for the next request on a kept connection."""
+
+    def wrapped(environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        environ["wsgi.input"] = io.BytesIO(environ["wsgi.input"].read(length) if length > 0 else b"")
+        return app(environ, start_response)
+
+    return wrapped
+
+
+class FakeWeChatServer:
+    """The stand-in on a real port, in a background thread or the foreground."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.state = FakeWeChatState()
+        self._server = make_server(
+            host, port, _read_whole_body(create_fake_wechat_app(self.state)),
+            server_class=_ThreadedServer, handler_class=_KeepAliveHandler,
+        )
+        self.host, self.port = host, self._server.server_port
+        # A short poll interval keeps shutdown quick for tests.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        """What WECHAT_API_BASE_URL should be set to."""
+        return f"http://{self.host}:{self.port}/cgi-bin/"
+
+    def start(self) -> "FakeWeChatServer":
+        """Start serving in the background."""
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the foreground until interrupted."""
+        try:
+            self._server.serve_forever()
+        except KeyboardInterrupt:
+            pass
+
+    def stop(self) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

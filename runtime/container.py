@@ -1,0 +1,112 @@
+"""The composition root: settings, engine, Redis, WeChat client, router and services, built once per process.
+
+The web app (`bot.app.create_app`), the inbox worker, the scheduler and the CLI all call
+`build_services`, so every process is wired the same way. Tests pass their own clock, engine or Redis.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from wechatpy.crypto import WeChatCrypto
+
+from config.settings import Settings
+from handlers.inbox import InboxEnv
+from handlers.router import Router
+from handlers.routes import build_router
+from models.db import make_engine, make_session_factory
+from runtime.clock import Clock, ShiftedClock, system_clock
+from runtime.redis_client import make_redis
+from runtime.wechat import SanzhidaWeChatClient, make_wechat_client
+from services.binding import BindGuard
+from services.kv import Keys
+from services.notify import Templates
+from services.pii import PiiCipher
+from services.requests import RequestEnv
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppServices:
+    """Everything a request, a job or a command needs, built once per process by `build_services`."""
+
+    settings: Settings
+    clock: Clock
+    engine: Engine
+    session_factory: sessionmaker[Session]
+    redis: object
+    keys: Keys
+    wechat: SanzhidaWeChatClient
+    crypto: WeChatCrypto | None
+    router: Router
+    pii: PiiCipher
+    bind_guard: BindGuard
+    request_env: RequestEnv
+
+    @property
+    def inbox_env(self) -> InboxEnv:
+        """What routing a stored message needs."""
+        return InboxEnv(redis=self.redis, router=self.router, tz=self.settings.tz, pii=self.pii,
+                        bind_guard=self.bind_guard, request_env=self.request_env)
+
+
+def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
+                   redis=None) -> AppServices:
+    """Connect to the database, Redis and WeChat and build the router (web and inbox worker alike)."""
+    engine = _init_db(settings, engine)
+    redis = _init_redis(settings, redis)
+    keys = Keys(settings.redis_prefix)
+    return AppServices(
+        settings=settings,
+        clock=clock or make_clock(settings),
+        engine=engine,
+        session_factory=make_session_factory(engine),
+        redis=redis,
+        keys=keys,
+        wechat=_init_wechat(settings, redis),
+        crypto=_init_crypto(settings),
+        router=build_router(),
+        pii=PiiCipher(settings.pii_key),
+        bind_guard=BindGuard(redis, keys, settings.bind_max_failures),
+        request_env=request_env(settings),
+    )
+
+
+def make_clock(settings: Settings) -> Clock:
+    """The system clock, or in development the shared shifted clock the simulator moves."""
+    return ShiftedClock(settings.dev_clock_file) if settings.dev_clock_file else system_clock
+
+
+def request_env(settings: Settings) -> RequestEnv:
+    """What request services need from the settings (shared with the CLI and the scheduler)."""
+    return RequestEnv(
+        tz=settings.tz,
+        templates=Templates(task=settings.wechat_template_task, progress=settings.wechat_template_progress),
+        merge_hours=settings.request_merge_hours,
+    )
+
+
+def _init_db(settings: Settings, engine: Engine | None) -> Engine:
+    return engine if engine is not None else make_engine(settings.database_url)
+
+
+def _init_redis(settings: Settings, redis):
+    if redis is not None:
+        return redis
+    return make_redis(settings.redis_url, allow_embedded=not settings.is_production)
+
+
+def _init_wechat(settings: Settings, redis) -> SanzhidaWeChatClient:
+    return make_wechat_client(settings, redis)
+
+
+def _init_crypto(settings: Settings) -> WeChatCrypto | None:
+    if not settings.safe_mode:
+        if settings.is_production:
+            logger.warning("wechat=plaintext_mode note=set WECHAT_ENCODING_AES_KEY for safe mode (安全模式)")
+        return None
+    return WeChatCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)

@@ -1,0 +1,185 @@
+"""WeChat API client glue: wechatpy's WeChatClient made safe for several processes, several
+threads and a stand-in."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+from redis.exceptions import LockError, RedisError
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+from config.settings import Settings
+from services.kv import Keys
+
+logger = logging.getLogger(__name__)
+
+# invalid credential, invalid token, expired token: the token must be fetched again.
+TOKEN_ERRORS = frozenset({40001, 40014, 42001})
+
+# Refresh a little before WeChat's expiry so no call goes out with a dying token.
+TOKEN_EARLY_REFRESH = 300
+
+
+class SanzhidaWeChatClient(WeChatClient):
+    """A WeChatClient whose every call, token fetch included, honours the base URL and a timeout,
+    whose token lives in Redis for every process (and in memory until it expires), whose
+    refetch-and-retry is bounded, and which may be shared by threads (one HTTP session each)."""
+
+    def __init__(
+        self,
+        appid: str,
+        secret: str,
+        *,
+        base_url: str,
+        redis,
+        keys: Keys,
+        timeout: float = 5.0,
+        max_token_refreshes: int = 1,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        # Set before wechatpy's constructor, which assigns `_http`.
+        self._local = threading.local()
+        # (token, monotonic expiry): saves a Redis round trip per call. One tuple, so a thread
+        # never sees a token with another token's expiry.
+        self._memo: tuple[str, float] | None = None
+        self._monotonic = monotonic
+        # auto_retry=False: wechatpy's own retry recurses without limit; ours is a bounded loop.
+        super().__init__(
+            appid,
+            secret,
+            session=RedisStorage(redis, prefix=keys.token_storage_prefix()),
+            timeout=timeout,
+            auto_retry=False,
+        )
+        self.API_BASE_URL = base_url
+        self._redis = redis
+        self._keys = keys
+        self.max_token_refreshes = max_token_refreshes
+
+    def __repr__(self) -> str:
+        return f"<SanzhidaWeChatClient appid={self.appid} base={self.API_BASE_URL}>"
+
+    @property
+    def _http(self) -> requests.Session:
+        """This thread's HTTP session: connections are pooled per thread, never shared by two."""
+        http = getattr(self._local, "http", None)
+        if http is None:
+            http = self._local.http = requests.Session()
+        return http
+
+    @_http.setter
+    def _http(self, value: requests.Session) -> None:
+        # wechatpy's constructor assigns one session; it becomes the constructing thread's.
+        self._local.http = value
+
+    @property
+    def access_token(self) -> str:
+        """The token kept in memory until it expires; else the shared one from Redis, fetched
+        (once, under a lock) when there is none."""
+        memo = self._memo
+        if memo is not None and self._monotonic() < memo[1]:
+            return memo[0]
+        return self._shared_token() or self.refresh_token()
+
+    def _shared_token(self) -> str | None:
+        """The token in Redis, remembered in memory for as long as Redis keeps it."""
+        token = self.session.get(self.access_token_key)
+        if token:
+            self._remember(token, self._redis.ttl(self.session.key_name(self.access_token_key)))
+        return token
+
+    def _remember(self, token: str, ttl_seconds: int | None) -> None:
+        # A key without a TTL (-1) or gone (-2) is not cached: the next call asks Redis again.
+        if ttl_seconds is not None and ttl_seconds > 0:
+            self._memo = (token, self._monotonic() + ttl_seconds)
+        else:
+            self._memo = None
+
+    def fetch_access_token(self) -> dict:
+        """Fetch a token from `{base}token` with a timeout and store it in Redis for everyone."""
+        try:
+            res = self._http.get(
+                url=f"{self.API_BASE_URL}token",
+                params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+                timeout=self.timeout,
+            )
+            res.raise_for_status()
+            result = res.json()
+        except (requests.RequestException, ValueError) as exc:
+            raise WeChatClientException(errcode=None, errmsg=f"token fetch failed: {type(exc).__name__}") from exc
+        if not isinstance(result, dict) or result.get("errcode") or not result.get("access_token"):
+            errcode = result.get("errcode") if isinstance(result, dict) else None
+            raise WeChatClientException(errcode, "token fetch returned no access_token", client=self)
+        expires_in = int(result.get("expires_in", 7200))
+        ttl = max(expires_in - TOKEN_EARLY_REFRESH, 60)
+        self.session.set(self.access_token_key, result["access_token"], ttl)
+        self._remember(result["access_token"], ttl)
+        logger.info("wechat_token=fetched appid=%s ttl=%s", self.appid, ttl)
+        return result
+
+    def refresh_token(self, stale: str | None = None) -> str:
+        """Fetch a new token unless another process already replaced `stale`; one fetch at a time."""
+        wait = self.timeout * 2 + 5
+        try:
+            with self._redis.lock(self._keys.token_lock(self.appid), timeout=wait, blocking_timeout=wait):
+                current = self.session.get(self.access_token_key)
+                if current and current != stale:
+                    # Another process (or thread) fetched it meanwhile: use theirs.
+                    self._remember(current, self._redis.ttl(self.session.key_name(self.access_token_key)))
+                    return current
+                return self.fetch_access_token()["access_token"]
+        except (RedisError, LockError) as exc:
+            raise _store_unavailable(exc) from exc
+
+    def _request(self, method, url_or_endpoint, **kwargs):
+        """Send one API call; on a token error, refresh and retry at most `max_token_refreshes` times."""
+        attempt = 0
+        while True:
+            try:
+                token = self.access_token
+            except RedisError as exc:
+                raise _store_unavailable(exc) from exc
+            call = dict(kwargs, params={**(kwargs.get("params") or {}), "access_token": token})
+            try:
+                result = super()._request(method, url_or_endpoint, **call)
+            except WeChatClientException as exc:
+                if exc.errcode not in TOKEN_ERRORS or attempt >= self.max_token_refreshes:
+                    raise
+                attempt += 1
+                logger.warning("wechat_token=rejected errcode=%s attempt=%s", exc.errcode, attempt)
+                if self._memo is not None and self._memo[0] == token:
+                    # Never reuse a rejected token from memory, even if the refresh below fails.
+                    self._memo = None
+                self.refresh_token(stale=token)
+                continue
+            except requests.RequestException as exc:
+                # Timeouts and connection errors surface as the one exception callers handle.
+                raise WeChatClientException(errcode=None, errmsg=f"request failed: {type(exc).__name__}") from exc
+            if not isinstance(result, dict):
+                # wechatpy hands back the raw response when it is not JSON (a proxy's HTML page,
+                # a wrong base URL): that is a failure, never a success.
+                raise WeChatClientException(errcode=None, errmsg="answer was not JSON")
+            return result
+
+
+def _store_unavailable(exc: Exception) -> WeChatClientException:
+    # Callers handle one exception type for "WeChat cannot be reached right now".
+    return WeChatClientException(errcode=None, errmsg=f"token store unavailable: {type(exc).__name__}")
+
+
+def make_wechat_client(settings: Settings, redis) -> SanzhidaWeChatClient:
+    """The client for the configured account and API base URL."""
+    return SanzhidaWeChatClient(
+        settings.wechat_app_id,
+        settings.wechat_app_secret,
+        base_url=settings.wechat_api_base_url,
+        redis=redis,
+        keys=Keys(settings.redis_prefix),
+        timeout=settings.wechat_http_timeout,
+    )

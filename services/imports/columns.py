@@ -1,0 +1,67 @@
+"""The columns of the beneficiary and staff files: headers, the other spellings offices use, template layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.enums import BeneficiaryCategory, RegionLevel
+from services.imports.wording import REPORT_EXTRA_HEADERS
+from services.policy import validate as rules
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of an import file: its header, other spellings offices use, and template layout."""
+
+    key: str
+    header: str
+    required: bool = False
+    aliases: tuple[str, ...] = ()
+    width: int = 14
+    # Kept as text in the template, so Excel never turns an ID number or 工号 into a number.
+    text: bool = False
+    in_template: bool = True
+    hint: str = ""
+
+
+CATEGORY_CHOICES = "、".join(c.value for c in BeneficiaryCategory)
+ROLE_CHOICES = "、".join(rules.ROLE_LABELS.values())
+
+BENEFICIARY_COLUMNS = (
+    Column("name", "姓名", True, width=12, hint="必填"),
+    Column("id_number", "身份证号", True, ("身份证号码", "公民身份号码"), width=22, text=True,
+           hint="必填，18位，最后一位可以是X"),
+    Column("phone", "联系电话", False, ("电话", "手机号", "手机号码"), width=16, text=True,
+           hint="手机号或带区号的座机号，如 0716-1234567"),
+    Column("categories", "对象类别", True, ("类别", "对象类型"), width=22,
+           hint=f"必填，可填多个，用“、”分隔：{CATEGORY_CHOICES}"),
+    Column("village_code", "所属村（社区）代码", False, ("村（社区）代码", "村代码"), width=20, text=True,
+           hint="村（社区）的行政区划代码；也可以改用“所属村（社区）”列填写名称"),
+    Column("village_name", "所属村（社区）", False, ("村（社区）", "所属村", "所属社区"), width=14,
+           in_template=False),
+    Column("address", "家庭住址", False, ("住址", "家庭地址"), width=32),
+    Column("assistant_no", "协理员工号", False, ("协理员", "责任协理员工号"), width=12, text=True,
+           hint="该村（社区）在岗协理员的工号；留空则不改变现有指派"),
+)
+
+STAFF_COLUMNS = (
+    Column("staff_no", "工号", True, width=12, text=True, hint="必填，字母、数字和连字符"),
+    Column("name", "姓名", True, width=12, hint="必填"),
+    Column("phone", "联系电话", True, ("电话", "手机号", "手机号码"), width=16, text=True, hint="必填"),
+    Column("role", "角色", True, width=16, hint=f"必填：{ROLE_CHOICES}"),
+    Column("region_code", "所属区域代码", True, ("区域代码",), width=18, text=True,
+           hint="协理员填村（社区）代码，乡镇民政助理员填乡镇代码，市级填市代码"),
+)
+
+# Columns of our own error report: a corrected report can be imported again as it is.
+IGNORED_HEADERS = frozenset({"序号", *REPORT_EXTRA_HEADERS})
+
+
+def header_key(header: str) -> str:
+    """Headers compare folded (full-width brackets, spaces) and without a required-mark star."""
+    return rules.canonical(header).strip("*")
+
+
+def level_label(level: str) -> str:
+    """A region level (a `RegionLevel` value) as office staff call it."""
+    return rules.LEVEL_LABELS[RegionLevel(level)]

@@ -1,0 +1,173 @@
+"""The import templates (.xlsx): styled headers, an example row, drop-down lists, instructions, reference codes."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+from openpyxl import Workbook
+from openpyxl.comments import Comment
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy import select
+from sqlalchemy.orm import Session, aliased
+
+from models import Region, Staff
+from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
+from services.imports.columns import (
+    BENEFICIARY_COLUMNS,
+    CATEGORY_CHOICES,
+    ROLE_CHOICES,
+    STAFF_COLUMNS,
+    Column,
+    level_label,
+)
+from services.policy import id_number
+from services.policy import validate as rules
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="2F5597")
+REQUIRED_FILL = PatternFill("solid", fgColor="C00000")
+EXAMPLE_FONT = Font(italic=True, color="808080")
+# Enough validated rows for any village's list; data validation ranges must be finite.
+VALIDATED_ROWS = 5000
+
+BENEFICIARY_EXAMPLE = {
+    "name": "示例：张三（导入时会跳过此行）",
+    # A well-formed number for a person born 1 Jan 1950; not anyone's real number.
+    "id_number": "42108319500101001" + id_number.check_digit("42108319500101001"),
+    "phone": "13800000000",
+    "categories": "低保、留守老人",
+    "village_code": "421083100201",
+    "address": "东湾村东头组12号",
+    "assistant_no": "A0001",
+}
+STAFF_EXAMPLE = {
+    "staff_no": "A0001",
+    "name": "示例：李四（导入时会跳过此行）",
+    "phone": "13900000000",
+    "role": "协理员",
+    "region_code": "421083100201",
+}
+
+INSTRUCTIONS = {
+    "beneficiaries": [
+        "服务对象导入说明",
+        "1. 在“服务对象”表中从第3行起逐行填写，第2行是示例，导入时自动跳过（也可以删掉）。",
+        "2. 红色列名为必填：姓名、身份证号、对象类别、所属村（社区）代码。",
+        "3. 身份证号按文本填写（本模板已设好），18位，最后一位可以是X；同一身份证号只能出现一次。",
+        f"4. 对象类别可填多个，用“、”分隔，可选：{CATEGORY_CHOICES}。",
+        "5. 所属村（社区）代码填行政区划代码；也可以把列名改为“所属村（社区）”改填村（社区）名称（全市唯一时）。",
+        "6. 协理员工号须是该村（社区）在岗协理员；留空则保持现有指派。",
+        "7. 已登记过的身份证号会更新姓名、电话、住址、类别和村（社区）；空白格不会覆盖已有信息。",
+        "8. 有错误时整份文件都不会导入，请下载错误报告改正后重新导入，或确认只导入正确的行。",
+    ],
+    "staff": [
+        "工作人员导入说明",
+        "1. 在“工作人员”表中从第3行起逐行填写，第2行是示例，导入时自动跳过（也可以删掉）。",
+        "2. 所有列均为必填；工号已存在时更新该工作人员的姓名、电话、角色和区域。",
+        f"3. 角色可选：{ROLE_CHOICES}。",
+        "4. 协理员填所在村（社区）代码，乡镇民政助理员填乡镇（街道）代码，市级督办和管理员填市代码。",
+        "5. 仍负责服务对象的协理员不能通过导入调整角色或区域，请先在服务地图上转派。",
+    ],
+}
+
+
+def _styled_header(sheet, columns: Sequence[Column]) -> None:
+    """Header row: coloured, required columns in red, each with its hint as a comment."""
+    for i, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=1, column=i, value=column.header)
+        cell.font = HEADER_FONT
+        cell.fill = REQUIRED_FILL if column.required else HEADER_FILL
+        cell.alignment = Alignment(horizontal="center", vertical="center")
+        if column.hint:
+            cell.comment = Comment(column.hint, "三直达")
+        letter = get_column_letter(i)
+        sheet.column_dimensions[letter].width = column.width
+        if column.text:
+            sheet.column_dimensions[letter].number_format = "@"
+    sheet.freeze_panes = "A2"
+    sheet.row_dimensions[1].height = 22
+
+
+def _template(kind: str, title: str, columns: Sequence[Column], example: dict[str, str],
+              reference: tuple[str, list[str], list[tuple]] | None) -> bytes:
+    """A template workbook: data sheet with header, example and validations, instructions, reference list."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = title
+    columns = [c for c in columns if c.in_template]
+    _styled_header(sheet, columns)
+    for i, column in enumerate(columns, start=1):
+        cell = sheet.cell(row=2, column=i, value=example.get(column.key, ""))
+        cell.font = EXAMPLE_FONT
+        if column.text:
+            cell.number_format = "@"
+    letters = {c.key: get_column_letter(i) for i, c in enumerate(columns, start=1)}
+    last = VALIDATED_ROWS + 1
+    if "categories" in letters:
+        # Several categories are allowed in one cell, so the list suggests but does not refuse.
+        rule = DataValidation(type="list", formula1='"' + ",".join(c.value for c in BeneficiaryCategory) + '"',
+                              allow_blank=True, showErrorMessage=False, showInputMessage=True,
+                              promptTitle="对象类别", prompt="可填多个，用“、”分隔")
+        rule.add(f"{letters['categories']}2:{letters['categories']}{last}")
+        sheet.add_data_validation(rule)
+    if "role" in letters:
+        rule = DataValidation(type="list", formula1='"' + ",".join(rules.ROLE_LABELS.values()) + '"',
+                              allow_blank=False, showErrorMessage=True, errorTitle="角色",
+                              error=f"请选择：{ROLE_CHOICES}")
+        rule.add(f"{letters['role']}2:{letters['role']}{last}")
+        sheet.add_data_validation(rule)
+    notes = workbook.create_sheet("填写说明")
+    notes.column_dimensions["A"].width = 110
+    for line in INSTRUCTIONS[kind]:
+        notes.append([line])
+    notes["A1"].font = Font(bold=True, size=14)
+    if reference is not None:
+        ref_title, ref_headers, ref_rows = reference
+        ref = workbook.create_sheet(ref_title)
+        ref.append(ref_headers)
+        for cell in ref[1]:
+            cell.font = Font(bold=True)
+        for row in ref_rows:
+            ref.append(list(row))
+        for i in range(1, len(ref_headers) + 1):
+            ref.column_dimensions[get_column_letter(i)].width = 20
+        ref.freeze_panes = "A2"
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+def beneficiary_template(session: Session | None = None) -> bytes:
+    """The beneficiary import template (.xlsx); with a session, a sheet of village codes and assistants."""
+    reference = None
+    if session is not None:
+        town = aliased(Region)
+        rows = session.execute(
+            select(Region.code, Region.name, town.name, Staff.staff_no, Staff.name)
+            .join(town, town.id == Region.parent_id)
+            .outerjoin(Staff, (Staff.region_id == Region.id) & (Staff.role == StaffRole.ASSISTANT.value)
+                       & Staff.active.is_(True))
+            .where(Region.level == RegionLevel.VILLAGE.value)
+            .order_by(Region.code, Staff.staff_no)
+        ).all()
+        reference = ("村（社区）代码", ["村（社区）代码", "村（社区）", "乡镇（街道）", "协理员工号", "协理员"],
+                     [tuple("" if v is None else v for v in row) for row in rows])
+    return _template("beneficiaries", "服务对象", BENEFICIARY_COLUMNS, BENEFICIARY_EXAMPLE, reference)
+
+
+def staff_template(session: Session | None = None) -> bytes:
+    """The staff import template (.xlsx); with a session, a sheet of every region's code."""
+    reference = None
+    if session is not None:
+        parent = aliased(Region)
+        rows = session.execute(
+            select(Region.code, Region.name, Region.level, parent.name)
+            .outerjoin(parent, parent.id == Region.parent_id)
+            .order_by(Region.code)
+        ).all()
+        reference = ("区域代码", ["区域代码", "名称", "级别", "上级区域"],
+                     [(code, name, level_label(level), up or "") for code, name, level, up in rows])
+    return _template("staff", "工作人员", STAFF_COLUMNS, STAFF_EXAMPLE, reference)

@@ -1,0 +1,42 @@
+"""What office staff read (Simplified Chinese): why a file or a row was refused, and the report's labels.
+
+Kept together so the wording is reviewed in one place; the checks and the tests refer to it by name.
+"""
+
+MSG_UNSUPPORTED = "只能导入 .xlsx 或 .csv 文件"
+MSG_OLD_EXCEL = "不支持旧版 .xls 文件，请在 Excel 中“另存为” .xlsx 后再导入"
+MSG_UNREADABLE = "无法读取这个文件，请确认它是 .xlsx 或 .csv 文件"
+MSG_EMPTY = "文件是空的：第1行应为列名"
+MSG_TOO_MANY = "文件超过 {max} 行，请分批导入"
+MSG_NO_ROWS = "文件里没有数据行"
+MSG_UNKNOWN_HEADER = "无法识别的列：“{header}”。可用的列：{allowed}"
+MSG_MISSING_HEADER = "缺少必填列：“{header}”"
+MSG_DUPLICATE_HEADER = "列名重复：“{header}”"
+MSG_MISSING_VILLAGE_HEADER = "缺少必填列：“所属村（社区）代码”或“所属村（社区）”（二选一）"
+
+MSG_REQUIRED = "{field}：不能为空"
+MSG_TOO_LONG = "{field}：不能超过{max}个字"
+MSG_FIELD = "{field}：{problem}"
+MSG_ID_AS_NUMBER = "身份证号：被 Excel 存成了数字，后几位已丢失；请把该列设为“文本”格式后重新填写"
+MSG_UNKNOWN_CATEGORY = "对象类别：不认识“{words}”，可填：{allowed}"
+MSG_VILLAGE_REQUIRED = "所属村（社区）：代码和名称至少填一项"
+MSG_VILLAGE_UNKNOWN_CODE = "所属村（社区）代码：没有找到这个代码"
+MSG_NOT_A_VILLAGE = "所属村（社区）代码：“{name}”是{level}，不是村（社区）"
+MSG_VILLAGE_UNKNOWN_NAME = "所属村（社区）：没有找到“{name}”"
+MSG_VILLAGE_AMBIGUOUS = "所属村（社区）：有{count}个村（社区）叫“{name}”，请改填代码"
+MSG_VILLAGE_MISMATCH = "所属村（社区）：代码对应的是“{by_code}”，与填写的名称“{name}”不一致"
+MSG_ASSISTANT_UNKNOWN = "协理员工号：没有找到工号 {no}"
+MSG_ASSISTANT_NOT_ASSISTANT = "协理员工号：{no} 是{role}，不是协理员"
+MSG_ASSISTANT_INACTIVE = "协理员工号：{no}（{name}）已停用"
+MSG_ASSISTANT_ELSEWHERE = "协理员工号：{no}（{name}）在{where}工作，不在{village}"
+MSG_MOVED_WITHOUT_ASSISTANT = "协理员工号：换了村（社区），请同时填写新村（社区）的协理员工号"
+MSG_DUPLICATE_ID = "身份证号：与第 {rows} 行重复"
+MSG_DUPLICATE_STAFF_NO = "工号：与第 {rows} 行重复"
+MSG_ROLE = "角色：应为 {allowed} 之一"
+MSG_REGION_UNKNOWN = "所属区域代码：没有找到这个代码"
+MSG_ROLE_LEVEL = "所属区域代码：{role}应属于{level}区域，“{name}”是{actual}"
+MSG_STAFF_HAS_CASELOAD = "角色/所属区域：该协理员仍负责 {count} 位服务对象，请先转派再调整"
+MSG_EXAMPLE_ROW = "模板示例行，未导入"
+
+RESULT_ERROR = "有误"
+REPORT_EXTRA_HEADERS = ("行号", "结果", "问题")

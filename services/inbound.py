@@ -1,0 +1,125 @@
+"""Inbound messages: stored once per WeChat dedupe key, with the reply that answered them."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+from wechatpy.messages import BaseMessage
+
+from models import InboundMessage
+
+MAX_MSG_ID = 2**63 - 1
+
+
+class MalformedMessage(ValueError):
+    """A message that parsed as XML but is not a well-formed WeChat message."""
+
+
+def validate(msg: BaseMessage) -> None:
+    """Refuse messages whose core fields are missing, repeated or out of range."""
+    raw = msg._data
+    for name in ("ToUserName", "FromUserName", "CreateTime", "MsgType"):
+        if not isinstance(raw.get(name), str) or not raw[name]:
+            raise MalformedMessage(name)
+    for name, value in raw.items():
+        # A repeated element parses as a list; WeChat never repeats one.
+        if isinstance(value, list):
+            raise MalformedMessage(name)
+    if not raw["CreateTime"].isdigit():
+        raise MalformedMessage("CreateTime")
+    is_event = raw["MsgType"].lower() == "event"
+    msg_id = raw.get("MsgId")
+    if msg_id is None and not is_event:
+        raise MalformedMessage("MsgId")
+    if msg_id is not None and (not isinstance(msg_id, str) or not msg_id.isdigit() or int(msg_id) > MAX_MSG_ID):
+        raise MalformedMessage("MsgId")
+
+
+def dedupe_key(msg: BaseMessage) -> str:
+    """WeChat's own dedupe key: MsgId for messages, sender + CreateTime + event for events.
+
+    Events use the event form even when they carry a MsgID (TEMPLATESENDJOBFINISH does), so
+    they can never collide with a person's message.
+    """
+    raw = msg._data
+    if str(raw.get("MsgType", "")).lower() == "event":
+        event = str(raw.get("Event", "")).lower()
+        return f"evt:{msg.source}:{raw.get('CreateTime', '')}:{event}"
+    return f"msg:{raw.get('MsgId', '')}"
+
+
+def _content(msg: BaseMessage) -> str | None:
+    # Text, or what WeChat recognised in a voice message; media ids stay in the payload.
+    if msg.type == "text":
+        return msg.content
+    if msg.type == "voice":
+        return msg._data.get("Recognition") or None
+    return None
+
+
+def _values(msg: BaseMessage, key: str, now: datetime) -> dict:
+    """The stored row's columns for a message."""
+    raw = dict(msg._data)
+    try:
+        sent_at = datetime.fromtimestamp(int(raw.get("CreateTime", 0)), tz=timezone.utc)
+    except (TypeError, ValueError, OverflowError):
+        sent_at = now
+    return dict(
+        dedupe_key=key,
+        openid=str(msg.source or ""),
+        msg_type=str(raw.get("MsgType", msg.type)).lower()[:32],
+        event=(str(raw["Event"]).lower()[:48] if raw.get("Event") else None),
+        msg_id=int(raw["MsgId"]) if key.startswith("msg:") else None,
+        sent_at=sent_at,
+        received_at=now,
+        content=_content(msg),
+        payload=raw,
+    )
+
+
+def _insert_statement(dialect: str):
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id on the table (Core, built once per dialect):
+    on the webhook's path a statement built per message costs more than the round trip."""
+    if dialect not in _INSERTS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        table = InboundMessage.__table__
+        _INSERTS[dialect] = insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return _INSERTS[dialect]
+
+
+_INSERTS: dict[str, object] = {}
+
+
+def insert_inbound(connection: Connection, msg: BaseMessage, key: str, now: datetime) -> int | None:
+    """Insert the message, not yet handled; its id, or None when this dedupe key was stored before."""
+    return _insert_row(connection, _values(msg, key, now))
+
+
+def _insert_row(connection: Connection, values: dict) -> int | None:
+    """Run the cached insert for one row's values; the new id or None."""
+    return connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
+
+
+def store_inbound(session: Session, msg: BaseMessage, key: str, now: datetime) -> InboundMessage | None:
+    """Insert the message and return it, in one statement; None when this dedupe key was already
+    stored (a retry)."""
+    values = _values(msg, key, now)
+    new_id = _insert_row(session.connection(), values)
+    if new_id is None:
+        return None
+    # Every column is known, so the row becomes an entity without reading it back.
+    stored = InboundMessage(id=new_id, reply_xml=None, handling_error=None, handled_at=None, request_id=None,
+                            **values)
+    make_transient_to_detached(stored)
+    session.add(stored)
+    return stored
+
+
+def find_inbound(session: Session, key: str) -> InboundMessage | None:
+    """The stored message for a dedupe key, if any."""
+    return session.scalars(select(InboundMessage).where(InboundMessage.dedupe_key == key)).one_or_none()

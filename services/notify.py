@@ -1,0 +1,190 @@
+"""Pushes: outbox rows written in the same transaction as the change that causes them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from config import policy
+from models import OutboxMessage, RequestEvent, ServiceRequest, Staff, WeChatUser
+from models.db import insert_ignoring_conflicts
+from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, Urgency
+from services.policy.hours import release_time
+from services.policy.push import template_data
+
+
+@dataclass(frozen=True)
+class Templates:
+    """The template ids chosen in the WeChat console."""
+
+    task: str
+    progress: str
+
+
+@dataclass(frozen=True)
+class Push:
+    """One message to one WeChat user: full text for a customer-service message, fields for a template."""
+
+    key: str
+    text: str
+    template_id: str
+    fields: dict[str, object]
+
+
+def local_time(moment: datetime, tz: ZoneInfo) -> str:
+    """`2026-12-01 09:00` in local time, as template time fields want it."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def task_fields(request: ServiceRequest, tz: ZoneInfo, what: str) -> dict[str, object]:
+    """Template fields of a task or alert to staff."""
+    beneficiary = request.beneficiary
+    return {
+        "character_string1": request.id,
+        "thing2": f"{beneficiary.name} {beneficiary.village.name}",
+        "thing3": what,
+        "phrase4": "紧急" if request.urgency == "urgent" else "一般",
+        "time5": local_time(request.created_at, tz),
+    }
+
+
+def progress_fields(request: ServiceRequest, tz: ZoneInfo, what: str, who: str, now: datetime) -> dict[str, object]:
+    """Template fields of a progress notice to a requester or family member."""
+    return {
+        "character_string1": request.id,
+        "thing2": what,
+        "thing3": who,
+        "time4": local_time(now, tz),
+    }
+
+
+# Bulk INSERTs send NULLs rather than leaving out None-valued keys, so that rows with and without
+# a value stay in one batch instead of splitting into one statement per change of shape.
+_ALL_COLUMNS = {"render_nulls": True}
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One push to one WeChat user, with the request and staff member it concerns."""
+
+    push: Push
+    recipient: WeChatUser | None
+    request: ServiceRequest | None = None
+    staff: Staff | None = None
+    # None: urgent when the request is urgent.
+    urgent: bool | None = None
+
+
+def enqueue(
+    session: Session,
+    push: Push,
+    recipient: WeChatUser | None,
+    now: datetime,
+    *,
+    tz: ZoneInfo,
+    request: ServiceRequest | None = None,
+    staff: Staff | None = None,
+    urgent: bool | None = None,
+) -> bool:
+    """Queue a push once per idempotency key; False when there is nobody to reach or it was queued before.
+
+    Non-urgent pushes made in quiet hours wait until the morning; urgent ones (by default, those
+    about an urgent request) go at once.
+    """
+    return enqueue_many(session, [Delivery(push, recipient, request, staff, urgent)], now, tz=tz)[0]
+
+
+def enqueue_many(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo) -> list[bool]:
+    """Queue many pushes as `enqueue` does, in a few multi-row INSERTs; True for each one queued now."""
+    created = write_outbox(session, deliveries, now, tz=tz)
+    add_events(session, [push_event(d, now) for d, new in zip(deliveries, created) if new and d.request is not None])
+    return created
+
+
+def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo) -> list[bool]:
+    """Insert the outbox rows of reachable recipients, skipping keys queued before; True where a row was created.
+
+    Writes nothing to the timeline: `push_event` is the entry for each push created.
+    """
+    rows = []
+    for delivery in deliveries:
+        recipient, request = delivery.recipient, delivery.request
+        if not _reachable(delivery):
+            continue
+        urgent = delivery.urgent
+        if urgent is None:
+            urgent = request is not None and request.urgency == Urgency.URGENT.value
+        rows.append({
+            "idempotency_key": _stored_key(delivery),
+            "recipient_openid": recipient.openid,
+            "recipient_staff_id": delivery.staff.id if delivery.staff else None,
+            "request_id": request.id if request else None,
+            # The dispatcher decides at send time whether the customer-service window is open.
+            "kind": OutboxKind.CUSTOM.value,
+            "payload": {
+                "text": delivery.push.text,
+                "template": {"template_id": delivery.push.template_id, "data": template_data(delivery.push.fields)},
+            },
+            "status": OutboxStatus.PENDING.value,
+            "attempts": 0,
+            "next_attempt_at": now if urgent else release_time(now, tz, policy.QUIET_HOURS),
+            "created_at": now,
+        })
+    if not rows:
+        return [False] * len(deliveries)
+    # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
+    # rows in batches under the driver's parameter limit. A key already queued, or repeated within
+    # `rows`, comes back once at most: only new rows are returned.
+    stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key)
+    new_keys = set(session.scalars(stmt, rows, execution_options=_ALL_COLUMNS))
+    created = []
+    for delivery in deliveries:
+        key = _stored_key(delivery)
+        created.append(_reachable(delivery) and key in new_keys)
+        # The first delivery with a key is the one that queued it, as if they had been sent one by one.
+        new_keys.discard(key)
+    return created
+
+
+def _reachable(delivery: Delivery) -> bool:
+    """Whether the push has someone to go to: a follower who has not unsubscribed."""
+    return delivery.recipient is not None and delivery.recipient.subscribed
+
+
+def _stored_key(delivery: Delivery) -> str:
+    """The idempotency key as the outbox column holds it (at most 160 characters)."""
+    return delivery.push.key[:160]
+
+
+def push_event(delivery: Delivery, now: datetime) -> dict:
+    """The timeline entry (kind push) of a push queued about a request, as a row for `add_events`."""
+    return {
+        "request_id": delivery.request.id,
+        "kind": EventKind.PUSH.value,
+        "actor_kind": ActorKind.SYSTEM.value,
+        "data": {
+            "key": delivery.push.key,
+            "to_staff_id": delivery.staff.id if delivery.staff else None,
+            "to_user_id": delivery.recipient.id,
+        },
+        "created_at": now,
+    }
+
+
+def add_events(session: Session, rows: Sequence[dict]) -> None:
+    """Write timeline entries with multi-row INSERTs, in the order given."""
+    if not rows:
+        return
+    columns = ("request_id", "kind", "actor_kind", "actor_staff_id", "actor_wechat_user_id",
+               "inbound_message_id", "body", "data", "created_at")
+    # RETURNING is what makes the driver send multi-row INSERTs rather than one INSERT per row.
+    session.execute(
+        insert(RequestEvent).returning(RequestEvent.id),
+        [{c: row.get(c) for c in columns} for row in rows],
+        execution_options=_ALL_COLUMNS,
+    ).all()

@@ -1,0 +1,381 @@
+"""Help requests: open and route them, add follow-up messages, notify family, list them.
+
+Also the pieces casework builds on: `RequestEnv`, `get_request`, the timeline writer
+`record_event` and `notify_family`. What staff and the requester do with an open request
+(accept, reply, resolve, reassign, supervise, comment, cancel, rate) is in `services.casework`,
+which imports this module and is never imported by it. Opening writes a request event with its
+actor and time and queues its pushes in the same transaction, as every action there does.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from config import policy
+from models import (
+    Beneficiary,
+    FamilyLink,
+    InboundMessage,
+    Region,
+    RequestEvent,
+    ServiceRequest,
+    Staff,
+    WeChatUser,
+)
+from models.enums import (
+    OPEN_STATUSES,
+    ActorKind,
+    EventKind,
+    RequestSource,
+    RequestStatus,
+    StaffRole,
+)
+from services import roster, texts
+from services.errors import DomainError
+from services.notify import Push, Templates, enqueue, progress_fields, task_fields
+from services.policy import ladder
+from services.policy.classify import Classification
+
+OPEN = tuple(s.value for s in OPEN_STATUSES)
+
+
+@dataclass(frozen=True)
+class RequestEnv:
+    """What request services need besides the session: local time zone, templates, merge window."""
+
+    tz: ZoneInfo
+    templates: Templates
+    merge_hours: int = 6
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Who gets a new request: the assignee, and everyone to alert, with the level it went to."""
+
+    assignee: Staff | None
+    alert: list[Staff]
+    level: str
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def next_escalation(request: ServiceRequest, tz: ZoneInfo):
+    """When the escalation scan should next look at this request (None: never again)."""
+    facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level)
+    return ladder.next_check_at(facts, policy.ESCALATION_LADDER[request.urgency], tz, policy.SERVICE_HOURS)
+
+
+def get_request(session: Session, number: int) -> ServiceRequest:
+    """A request by number, or a DomainError saying it does not exist."""
+    request = session.get(ServiceRequest, number)
+    if request is None:
+        raise DomainError(texts.REQUEST_NOT_FOUND.format(number=number))
+    return request
+
+
+def describe_message(inbound: InboundMessage) -> tuple[str, dict]:
+    """A short text for the timeline and the data to keep (media ids, location) for one message."""
+    payload = inbound.payload or {}
+    kind = inbound.msg_type
+    data: dict = {"msg_type": kind}
+    if kind == "text":
+        return inbound.content or "", data
+    if kind == "voice":
+        data.update(media_id=payload.get("MediaId"), format=payload.get("Format"))
+        recognition = (payload.get("Recognition") or "").strip()
+        if recognition:
+            data["recognition"] = recognition
+        return recognition or "[语音留言]", data
+    if kind == "image":
+        data.update(media_id=payload.get("MediaId"), pic_url=payload.get("PicUrl"))
+        return "[图片]", data
+    if kind == "location":
+        label = payload.get("Label") or ""
+        data["location"] = {
+            "x": payload.get("Location_X"),
+            "y": payload.get("Location_Y"),
+            "scale": payload.get("Scale"),
+            "label": label,
+        }
+        return f"[位置] {label}".strip(), data
+    if kind in ("video", "shortvideo"):
+        data.update(media_id=payload.get("MediaId"))
+        return "[视频]", data
+    return "[消息]", data
+
+
+def active_staff(session: Session, role: StaffRole, region_id: int) -> list[Staff]:
+    """Active staff of a role in a region, least loaded first (fewest open requests)."""
+    candidates = session.scalars(
+        select(Staff)
+        .where(Staff.role == role.value, Staff.region_id == region_id, Staff.active.is_(True))
+        # Joined, not a second query: each level of the alert chain asks who can be reached.
+        .options(joinedload(Staff.wechat_user))
+    ).all()
+    if len(candidates) < 2:
+        return list(candidates)
+    # Count open requests only for these few people, not for the whole city.
+    load = dict(session.execute(
+        select(ServiceRequest.assignee_staff_id, func.count())
+        .where(ServiceRequest.status.in_(OPEN), ServiceRequest.assignee_staff_id.in_([c.id for c in candidates]))
+        .group_by(ServiceRequest.assignee_staff_id)
+    ).all())
+    return sorted(candidates, key=lambda staff: (load.get(staff.id, 0), staff.id))
+
+
+def route(session: Session, beneficiary: Beneficiary) -> Routing:
+    """The assigned assistant; else the town's officers; else the city's supervisors (then admins)."""
+    assignment = roster.current_assignment(session, beneficiary)
+    if assignment is not None and assignment.staff.active:
+        return Routing(assignment.staff, [assignment.staff], "assistant")
+    town = beneficiary.village.parent
+    officers = active_staff(session, StaffRole.TOWN_OFFICER, town.id)
+    if officers:
+        return Routing(officers[0], officers, "town")
+    for role in (StaffRole.CITY_SUPERVISOR, StaffRole.ADMIN):
+        city_staff = active_staff(session, role, town.parent_id)
+        if city_staff:
+            return Routing(city_staff[0], city_staff, "city")
+    return Routing(None, [], "none")
+
+
+def fallback_chain(session: Session, request: ServiceRequest):
+    """Who to alert, level by level, when the people before could not be reached on WeChat."""
+    town = session.get(Region, request.town_id)
+    # Lazily: most requests reach the first level, and each level costs queries.
+    yield active_staff(session, StaffRole.TOWN_OFFICER, town.id)
+    yield active_staff(session, StaffRole.CITY_SUPERVISOR, town.parent_id)
+    yield active_staff(session, StaffRole.ADMIN, town.parent_id)
+
+
+def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hours: int) -> ServiceRequest | None:
+    """The beneficiary's newest still-open request from the last `hours`, to add a message to."""
+    return session.scalars(
+        select(ServiceRequest)
+        .where(
+            ServiceRequest.beneficiary_id == beneficiary_id,
+            ServiceRequest.status.in_(OPEN),
+            ServiceRequest.created_at >= now - timedelta(hours=hours),
+        )
+        .order_by(ServiceRequest.created_at.desc())
+        .limit(1)
+    ).first()
+
+
+def handler_line(request: ServiceRequest) -> str:
+    """`负责人：王芳，电话 138…，会尽快联系您。` for replies to the requester."""
+    staff = request.assignee
+    if staff is None:
+        return texts.REQUEST_OPENED_OFFICE
+    return texts.REQUEST_OPENED_HANDLER.format(name=staff.name, phone=staff.phone)
+
+
+# --- timeline and opening -----------------------------------------------------------------------
+
+
+def record_event(
+    session: Session,
+    env: RequestEnv,
+    request: ServiceRequest,
+    kind: EventKind,
+    now: datetime,
+    *,
+    staff: Staff | None = None,
+    user: WeChatUser | None = None,
+    body: str | None = None,
+    data: dict | None = None,
+    inbound: InboundMessage | None = None,
+) -> RequestEvent:
+    """Add a timeline entry for the request, by staff, a WeChat user or the system (neither given)."""
+    actor = ActorKind.STAFF if staff else ActorKind.WECHAT_USER if user else ActorKind.SYSTEM
+    # Every change goes through here, so the escalation scan always sees the current next step.
+    request.next_escalation_at = next_escalation(request, env.tz)
+    event = RequestEvent(
+        request_id=request.id,
+        kind=kind.value,
+        actor_kind=actor.value,
+        actor_staff_id=staff.id if staff else None,
+        actor_wechat_user_id=user.id if user else None,
+        inbound_message_id=inbound.id if inbound else None,
+        body=body,
+        data=data,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def open_request(
+    session: Session,
+    env: RequestEnv,
+    *,
+    beneficiary: Beneficiary,
+    classification: Classification,
+    summary: str,
+    now: datetime,
+    user: WeChatUser | None = None,
+    staff: Staff | None = None,
+    inbound: InboundMessage | None = None,
+    data: dict | None = None,
+    source: RequestSource = RequestSource.WECHAT,
+    visit_id: int | None = None,
+) -> ServiceRequest:
+    """Open a request, route it to the one responsible, and queue the alert; never dropped."""
+    routing = route(session, beneficiary)
+    request = ServiceRequest(
+        beneficiary=beneficiary,
+        village_id=beneficiary.village_id,
+        town_id=beneficiary.village.parent_id,
+        source=source.value,
+        raised_by_wechat_user_id=user.id if user else None,
+        raised_by_staff_id=staff.id if staff else None,
+        visit_id=visit_id,
+        category=classification.category.value,
+        urgency=classification.urgency.value,
+        status=RequestStatus.OPEN.value,
+        summary=summary[:500],
+        assignee=routing.assignee,
+        escalation_level=0,
+        created_at=now,
+        updated_at=now,
+    )
+    # Known before the INSERT, so it goes in the row rather than an UPDATE right after it.
+    request.next_escalation_at = next_escalation(request, env.tz)
+    session.add(request)
+    session.flush()
+    record_event(
+        session, env, request, EventKind.CREATED, now, staff=staff, user=user, inbound=inbound, body=summary,
+        data={**(data or {}), "routed_to": routing.level, "emergency_numbers": list(classification.emergency_numbers)},
+    )
+    if inbound is not None:
+        inbound.request_id = request.id
+    _alert_new_request(session, env, request, routing.alert, now)
+    return request
+
+
+def _alert_new_request(session: Session, env: RequestEnv, request: ServiceRequest, alert: list[Staff], now) -> None:
+    """Push the new task to everyone alerted; if none can be reached on WeChat, go up a level."""
+    for staff_list in itertools.chain([alert], fallback_chain(session, request)):
+        reached = False
+        for staff in staff_list:
+            push = Push(
+                key=f"task:{request.id}:{staff.id}",
+                text=_new_task_text(request),
+                template_id=env.templates.task,
+                fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
+            )
+            reached |= enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff)
+        if reached:
+            return
+
+
+def _new_task_text(request: ServiceRequest) -> str:
+    """The plain-text push a staff member gets for a new task."""
+    beneficiary = request.beneficiary
+    return texts.PUSH_NEW_TASK.format(
+        number=request.id,
+        urgency=texts.URGENCY_NAMES[request.urgency],
+        name=beneficiary.name,
+        village=beneficiary.village.name,
+        category=request.category,
+        summary=request.summary[:200],
+    )
+
+
+def append_message(
+    session: Session, env: RequestEnv, request: ServiceRequest, user: WeChatUser, inbound: InboundMessage, now
+) -> None:
+    """Add a follow-up message to an open request and tell whoever has it."""
+    body, data = describe_message(inbound)
+    event = record_event(
+        session, env, request, EventKind.MESSAGE, now, user=user, inbound=inbound, body=body, data=data
+    )
+    inbound.request_id = request.id
+    request.updated_at = now
+    if request.assignee is not None:
+        push = Push(
+            key=f"message:{event.id}:{request.assignee.id}",
+            text=texts.PUSH_NEW_MESSAGE.format(number=request.id, summary=body[:200]),
+            template_id=env.templates.task,
+            fields=task_fields(request, env.tz, f"新消息 {body}"),
+        )
+        enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee)
+
+
+# --- family notices ------------------------------------------------------------------------------
+
+
+def notify_family(session, env, beneficiary, now, *, key, text, what, who, request=None, skip_user_id=None) -> int:
+    """Family notices to every active link that did not opt out; returns how many were queued."""
+    links = session.scalars(
+        select(FamilyLink)
+        .where(FamilyLink.beneficiary_id == beneficiary.id, FamilyLink.active.is_(True), FamilyLink.notify.is_(True))
+        .options(selectinload(FamilyLink.wechat_user))
+    )
+    queued = 0
+    for link in links:
+        if link.wechat_user_id == skip_user_id:
+            continue
+        fields = (
+            progress_fields(request, env.tz, what, who, now)
+            if request is not None
+            else {"character_string1": beneficiary.id, "thing2": what, "thing3": who,
+                  "time4": now.astimezone(env.tz).strftime("%Y-%m-%d %H:%M")}
+        )
+        push = Push(key=f"{key}:{link.wechat_user_id}", text=text, template_id=env.templates.progress, fields=fields)
+        queued += enqueue(session, push, link.wechat_user, now, tz=env.tz, request=request)
+    return queued
+
+
+# --- listings -------------------------------------------------------------------------------------
+
+
+# Built once: the menu's "progress" asks for it on every click.
+_REQUESTS_FOR_USER = (
+    select(ServiceRequest)
+    .where(
+        ServiceRequest.beneficiary_id.in_(
+            select(FamilyLink.beneficiary_id).where(
+                FamilyLink.wechat_user_id == bindparam("user_id"), FamilyLink.active.is_(True)
+            )
+        ),
+        ServiceRequest.status.in_([*OPEN, RequestStatus.RESOLVED.value]),
+    )
+    .order_by(ServiceRequest.created_at.desc())
+    .limit(bindparam("limit"))
+    .options(joinedload(ServiceRequest.beneficiary), joinedload(ServiceRequest.assignee))
+)
+
+
+def requests_for_user(session: Session, user: WeChatUser, limit: int = 10) -> list[ServiceRequest]:
+    """Open and awaiting-rating requests of the beneficiaries the user is bound to, newest first."""
+    return list(session.scalars(_REQUESTS_FOR_USER, {"user_id": user.id, "limit": limit}))
+
+
+def tasks_for_staff(session: Session, staff: Staff, limit: int = 10) -> tuple[list[ServiceRequest], int]:
+    """The staff member's open requests (urgent and oldest first) and how many there are in all."""
+    where = [ServiceRequest.status.in_(OPEN)]
+    if staff.role == StaffRole.ASSISTANT.value:
+        where.append(ServiceRequest.assignee_staff_id == staff.id)
+    elif staff.role == StaffRole.TOWN_OFFICER.value:
+        where.append(ServiceRequest.town_id == staff.region_id)
+    else:
+        # City staff see what reached their level or was given to them.
+        where.append((ServiceRequest.escalation_level >= 2) | (ServiceRequest.assignee_staff_id == staff.id))
+    total = session.scalar(select(func.count()).select_from(ServiceRequest).where(*where))
+    rows = session.scalars(
+        select(ServiceRequest)
+        .where(*where)
+        .order_by((ServiceRequest.urgency == "urgent").desc(), ServiceRequest.created_at)
+        .limit(limit)
+        .options(selectinload(ServiceRequest.beneficiary).selectinload(Beneficiary.village))
+    )
+    return list(rows), total

@@ -1,0 +1,185 @@
+"""The inbox worker: handles the messages the webhook stored (queued mode) and sends the replies.
+
+Run with `sanzhida inbox run`. Several workers may run against one database: each message is
+taken under a row lock, in order per sender (see `handlers.inbox.take_next`). An idle worker looks
+for waiting messages a few times a second: one indexed query on a partial index, cheaper than
+making every webhook request signal it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+from config.settings import Settings
+from handlers import inbox
+from models import InboundMessage
+from runtime.container import AppServices, build_services
+from runtime.dispatch import dispatch_outbox
+from services import texts
+
+logger = logging.getLogger(__name__)
+
+# Seconds an idle worker waits before it looks for waiting messages again.
+IDLE_POLL_SECONDS = 0.2
+# Seconds to back off after the database failed, before trying the same messages again.
+FAILURE_BACKOFF_SECONDS = 1.0
+# Messages handled in one transaction: one commit (one WAL flush) for the group, and the
+# replies sent together (one claim, one window lookup, one record). A handler bug still
+# affects only its own message (a savepoint each); a database failure retries the group.
+GROUP = 10
+REPLY_SEND_THREADS = 4
+# Database failures on one message, handled alone, before it is kept as failed with an apology.
+MAX_ATTEMPTS = 3
+
+
+@dataclass
+class InboxWorker:
+    """One worker: take, handle, commit, send the reply; again until nothing waits."""
+
+    services: AppServices
+    stopping: bool = False
+    handled: int = field(default=0)
+    # A long-running worker keeps one pool for every reply group, so its threads keep their
+    # HTTP connections to WeChat; without one, each group uses a pool of its own.
+    senders: ThreadPoolExecutor | None = None
+    # The message being handled, and database failures per message since the last success:
+    # what lets one message that always fails stop holding up the queue.
+    current: int | None = None
+    failures: dict[int, int] = field(default_factory=dict)
+
+    def handle_group(self, size: int = GROUP) -> tuple[int, list[int]]:
+        """Handle up to `size` waiting messages in one transaction; (how many, their reply ids)."""
+        svc = self.services
+        done, replies = [], []
+        if self.failures:
+            # After a database failure, one message per transaction until the culprit is found.
+            size = 1
+        self.current = None
+        with svc.session_factory() as session:
+            while len(done) < size and not self.stopping:
+                # Sees this transaction's own work: a handled message no longer waits, so the
+                # same sender's next one may follow it in order.
+                stored = inbox.take_next(session)
+                if stored is None:
+                    break
+                self.current = stored.id
+                now = svc.clock()
+                text = inbox.handle(session, svc.inbox_env, stored, inbox.message_of(stored), now)
+                if text:
+                    replies.append(inbox.queue_reply(session, stored, text, now))
+                done.append((stored.openid, stored.dedupe_key, now - stored.received_at))
+            session.commit()
+        self.current = None
+        self.failures.clear()
+        for openid, key, waited in done:
+            logger.info("inbox=handled openid=%s key=%s waited_ms=%d", openid, key,
+                        max(0, waited.total_seconds() * 1000))
+        self.handled += len(done)
+        return len(done), [reply for reply in replies if reply is not None]
+
+    def give_up_on(self, message_id: int) -> None:
+        """Keep a message the database keeps failing on as failed, and apologise to its sender.
+
+        Without this, one such message would be retried forever ahead of everyone else's.
+        """
+        svc = self.services
+        with svc.session_factory() as session:
+            stored = session.get(InboundMessage, message_id)
+            if stored is None or stored.handled_at is not None:
+                return
+            now = svc.clock()
+            stored.handling_error = "DatabaseError"
+            stored.handled_at = now
+            reply = None if stored.msg_type == "event" else inbox.queue_reply(session, stored, texts.SORRY_ERROR, now)
+            session.commit()
+        logger.error("inbox=gave_up openid=%s key=%s attempts=%d", stored.openid, stored.dedupe_key, MAX_ATTEMPTS)
+        self.send_replies([reply] if reply else [])
+
+    def failed(self) -> None:
+        """Count a database failure against the message being handled when it happened.
+
+        The next tries go one message per transaction (a group's failure does not say which
+        message caused it); a success clears the counts.
+        """
+        message_id, self.current = self.current, None
+        if message_id is None:
+            return
+        count = self.failures.get(message_id, 0) + 1
+        if count >= MAX_ATTEMPTS:
+            self.failures.pop(message_id, None)
+            self.give_up_on(message_id)
+        else:
+            self.failures[message_id] = count
+
+    def send_replies(self, reply_ids: list[int]) -> None:
+        """Send queued replies at once rather than at the scheduler's next outbox run.
+
+        If sending fails, the rows stay in the outbox and the scheduler retries them.
+        """
+        if reply_ids:
+            svc = self.services
+            dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, batch=len(reply_ids),
+                            senders=self.senders, only_ids=reply_ids)
+
+    def drain(self, limit: int | None = None) -> int:
+        """Handle waiting messages until none is left (or `limit` were handled); how many."""
+        done = 0
+        while not self.stopping and (limit is None or done < limit):
+            handled, replies = self.handle_group(GROUP if limit is None else min(GROUP, limit - done))
+            self.send_replies(replies)
+            done += handled
+            if handled == 0:
+                break
+        return done
+
+    def close(self) -> None:
+        """Stop the sending threads and close the database connections."""
+        if self.senders is not None:
+            self.senders.shutdown(wait=True)
+        self.services.engine.dispose()
+
+    def step(self) -> int:
+        """One pass: drain what waits; how many were handled, or -1 after a database failure."""
+        try:
+            return self.drain()
+        except (OperationalError, InterfaceError):
+            # The database is unreachable or the transaction died: nothing of the group was kept.
+            logger.warning("inbox=database_failed; retrying", exc_info=True)
+            try:
+                self.failed()
+            except (OperationalError, InterfaceError):
+                pass
+            return -1
+
+    def run(self) -> None:
+        """Drain, then look again shortly, until stopped."""
+        while not self.stopping:
+            outcome = self.step()
+            if not self.stopping:
+                time.sleep(FAILURE_BACKOFF_SECONDS if outcome < 0 else IDLE_POLL_SECONDS)
+
+
+def run_forever(settings: Settings) -> None:
+    """Run one inbox worker in the foreground until SIGTERM or Ctrl-C."""
+    worker = InboxWorker(build_services(settings),
+                         senders=ThreadPoolExecutor(REPLY_SEND_THREADS, thread_name_prefix="inbox-send"))
+
+    def stop(signum, _frame):
+        logger.info("inbox=stopping signal=%s", signum)
+        worker.stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    logger.info("inbox=starting mode=%s", settings.wechat_reply_mode)
+    try:
+        worker.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.close()
+        logger.info("inbox=stopped handled=%d", worker.handled)
