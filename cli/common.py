@@ -1,12 +1,20 @@
-"""What every command shares: the settings (a clear error when one is missing) and safe display of URLs."""
+"""What every command shares: the settings (a clear error when one is missing), the services built by
+the composition root, and safe display of URLs."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import click
 from sqlalchemy.engine import make_url
 
 from config.logging import setup_logging
 from config.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from runtime.container import AppServices
 
 
 def load() -> Settings:
@@ -22,3 +30,17 @@ def load() -> Settings:
 def safe_url(url: str) -> str:
     """A database or Redis URL with its password hidden."""
     return make_url(url).render_as_string(hide_password=True)
+
+
+@contextmanager
+def app_services(*, read_only: bool = False) -> Iterator[AppServices]:
+    """The settings and what the composition root builds from them, as every process gets them;
+    the database connections are closed when the command ends."""
+    # Imported here so `--help` and the settings check stay quick.
+    from runtime.container import build_services
+
+    svc = build_services(load(), read_only=read_only)
+    try:
+        yield svc
+    finally:
+        svc.engine.dispose()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import load, safe_url
+from cli.common import app_services, load, safe_url
 
 
 @click.group()
@@ -27,14 +27,10 @@ def db_upgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Show the database's migration revision and the newest one available."""
-    from models.db import make_engine
     from models.migrate import current_revision, head_revision
 
-    settings = load()
-    engine = make_engine(settings.database_url)
-    with engine.connect() as connection:
+    with app_services(read_only=True) as svc, svc.engine.connect() as connection:
         current = current_revision(connection)
-    engine.dispose()
     head = head_revision()
     click.echo(f"current: {current or 'none'}\nhead:    {head}")
     if current != head:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import load
-from cli.wechat import wechat_client
+from cli.common import app_services, load
 
 
 @click.group("outbox")
@@ -19,31 +18,29 @@ def outbox_group() -> None:
 @click.option("--interval", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600), help="Seconds between runs.")
 def outbox_dispatch(batch: int, loop: bool, interval: float) -> None:
     """Send every due push once (or keep going with --loop)."""
-    import time
-
-    from models.db import make_engine, make_session_factory
-    from runtime.clock import system_clock
     from runtime.dispatch import dispatch_outbox
 
-    settings = load()
-    engine = make_engine(settings.database_url)
-    factory = make_session_factory(engine)
-    client = wechat_client(settings)
-    try:
+    with app_services() as svc:
+        try:
+            _dispatch(svc, dispatch_outbox, batch, loop, interval)
+        except KeyboardInterrupt:
+            pass
+
+
+def _dispatch(svc, dispatch_outbox, batch: int, loop: bool, interval: float) -> None:
+    """Dispatch until a batch comes back short; with `loop`, again every `interval` seconds."""
+    import time
+
+    while True:
         while True:
-            while True:
-                report = dispatch_outbox(factory, client, system_clock, batch=batch)
-                if report.claimed:
-                    click.echo(f"sent {report.sent}, retry later {report.retried}, dead {report.dead}")
-                if report.claimed < batch:
-                    break
-            if not loop:
+            report = dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, batch=batch)
+            if report.claimed:
+                click.echo(f"sent {report.sent}, retry later {report.retried}, dead {report.dead}")
+            if report.claimed < batch:
                 break
-            time.sleep(interval)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        engine.dispose()
+        if not loop:
+            break
+        time.sleep(interval)
 
 
 @outbox_group.command("list")
@@ -54,35 +51,26 @@ def outbox_list(status: str, limit: int) -> None:
     from sqlalchemy import select
 
     from models import OutboxMessage
-    from models.db import make_engine, make_session_factory
 
-    settings = load()
-    engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as session:
+    with app_services(read_only=True) as svc, svc.session_factory() as session:
         rows = session.scalars(
             select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc()).limit(limit)
         ).all()
         for row in rows:
             click.echo(f"{row.id}\t{row.idempotency_key}\tattempts={row.attempts}\t{row.last_error or ''}")
         click.echo(f"{len(rows)} {status} row(s).")
-    engine.dispose()
 
 
 @outbox_group.command("retry")
 @click.argument("row_id", type=int)
 def outbox_retry(row_id: int) -> None:
     """Put a dead letter back in the queue once its cause is fixed."""
-    from models.db import make_engine, make_session_factory
-    from runtime.clock import system_clock
     from services import outbox
 
-    settings = load()
-    engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as session:
-        if not outbox.requeue(session, row_id, system_clock()):
+    with app_services() as svc, svc.session_factory() as session:
+        if not outbox.requeue(session, row_id, svc.clock()):
             raise click.ClickException(f"Outbox row {row_id} is not a dead letter.")
         session.commit()
-    engine.dispose()
     click.echo(f"Row {row_id} queued again.")
 
 
@@ -98,11 +86,8 @@ def inbound_failed(limit: int) -> None:
     from sqlalchemy import select
 
     from models import InboundMessage
-    from models.db import make_engine, make_session_factory
 
-    settings = load()
-    engine = make_engine(settings.database_url, sqlite_immediate=False)
-    with make_session_factory(engine)() as session:
+    with app_services(read_only=True) as svc, svc.session_factory() as session:
         rows = session.scalars(
             select(InboundMessage)
             .where(InboundMessage.handling_error.is_not(None))
@@ -110,23 +95,18 @@ def inbound_failed(limit: int) -> None:
             .limit(limit)
         ).all()
         for row in rows:
-            local = row.received_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+            local = row.received_at.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M")
             click.echo(f"{row.id}\t{local}\t{row.openid}\t{row.msg_type}\t{row.handling_error}")
         click.echo(f"{len(rows)} failed message(s).")
-    engine.dispose()
 
 
 @inbound_group.command("waiting")
 def inbound_waiting() -> None:
     """How many stored messages wait for the inbox worker (queued mode)."""
     from handlers.inbox import count_waiting
-    from models.db import make_engine, make_session_factory
 
-    settings = load()
-    engine = make_engine(settings.database_url, sqlite_immediate=False)
-    with make_session_factory(engine)() as session:
+    with app_services(read_only=True) as svc, svc.session_factory() as session:
         click.echo(f"{count_waiting(session)} message(s) waiting.")
-    engine.dispose()
 
 
 @click.group("inbox")

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli.common import load
+from cli.common import app_services
 
 
 @click.group("import")
@@ -19,12 +19,8 @@ def _run_import(kind: str, path: str, accept_good_rows: bool, report_path: str |
     import time
     from pathlib import Path
 
-    from models.db import make_engine, make_session_factory
-    from runtime.clock import system_clock
     from services import imports
-    from services.pii import PiiCipher
 
-    settings = load()
     started = time.monotonic()
 
     def progress(phase: str, rows: int) -> None:
@@ -35,32 +31,27 @@ def _run_import(kind: str, path: str, accept_good_rows: bool, report_path: str |
         table = imports.read_table(Path(path).read_bytes(), Path(path).name)
     except imports.ImportFileError as exc:
         raise click.ClickException(exc.message) from None
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            try:
-                if kind == "beneficiaries":
-                    pii = PiiCipher(settings.pii_key)
-                    if dry_run:
-                        report = imports.check_beneficiaries(session, pii, table, progress=progress)
-                    else:
-                        report = imports.import_beneficiaries(
-                            session, pii, table, now=system_clock(), actor="cli",
-                            accept_good_rows=accept_good_rows, progress=progress,
-                        )
-                elif dry_run:
-                    report = imports.check_staff(session, table, progress=progress)
+    with app_services() as svc, svc.session_factory() as session:
+        try:
+            if kind == "beneficiaries":
+                if dry_run:
+                    report = imports.check_beneficiaries(session, svc.pii, table, progress=progress)
                 else:
-                    report = imports.import_staff(
-                        session, table, now=system_clock(), actor="cli",
+                    report = imports.import_beneficiaries(
+                        session, svc.pii, table, now=svc.clock(), actor="cli",
                         accept_good_rows=accept_good_rows, progress=progress,
                     )
-            except imports.ImportFileError as exc:
-                raise click.ClickException(exc.message) from None
-            if report.applied:
-                session.commit()
-    finally:
-        engine.dispose()
+            elif dry_run:
+                report = imports.check_staff(session, table, progress=progress)
+            else:
+                report = imports.import_staff(
+                    session, table, now=svc.clock(), actor="cli",
+                    accept_good_rows=accept_good_rows, progress=progress,
+                )
+        except imports.ImportFileError as exc:
+            raise click.ClickException(exc.message) from None
+        if report.applied:
+            session.commit()
 
     click.echo(
         f"共 {len(report.rows)} 行：正确 {report.ok}，有误 {report.errors}"
@@ -132,42 +123,35 @@ def _run_export(kind: str, path: str, town: str | None, village: str | None, sin
     import time
     from pathlib import Path
 
-    from models.db import make_engine, make_session_factory
-    from runtime.clock import system_clock
     from services import exports, listing
     from services.errors import DomainError
 
-    settings = load()
     started = time.monotonic()
 
     def progress(phase: str, rows: int) -> None:
         click.echo(f"[{time.monotonic() - started:6.1f}s] {phase}: {rows}", err=True)
 
-    engine = make_engine(settings.database_url, sqlite_immediate=False)
-    try:
-        with make_session_factory(engine)() as session:
-            scope = {}
-            for option, code, level in (("--town", town, "town"), ("--village", village, "village")):
-                if code is None:
-                    continue
-                region = listing.region_by_code(session, code)
-                if region is None or region.level != level:
-                    raise click.BadParameter(f"no {level} with code {code!r}", param_hint=option)
-                scope[f"{level}_id"] = region.id
-            run = exports.export_cases if kind == "cases" else exports.export_visits
-            try:
-                result = run(
-                    session, now=system_clock(), tz=settings.tz, actor="cli",
-                    since=since.date() if since else None, until=until.date() if until else None,
-                    progress=progress, **scope,
-                )
-            except DomainError as exc:
-                raise click.ClickException(exc.message) from None
-            Path(path).write_bytes(result.content)
-            # The audit entry is the only write: commit it once the file is safely on disk.
-            session.commit()
-    finally:
-        engine.dispose()
+    with app_services(read_only=True) as svc, svc.session_factory() as session:
+        scope = {}
+        for option, code, level in (("--town", town, "town"), ("--village", village, "village")):
+            if code is None:
+                continue
+            region = listing.region_by_code(session, code)
+            if region is None or region.level != level:
+                raise click.BadParameter(f"no {level} with code {code!r}", param_hint=option)
+            scope[f"{level}_id"] = region.id
+        run = exports.export_cases if kind == "cases" else exports.export_visits
+        try:
+            result = run(
+                session, now=svc.clock(), tz=svc.settings.tz, actor="cli",
+                since=since.date() if since else None, until=until.date() if until else None,
+                progress=progress, **scope,
+            )
+        except DomainError as exc:
+            raise click.ClickException(exc.message) from None
+        Path(path).write_bytes(result.content)
+        # The audit entry is the only write: commit it once the file is safely on disk.
+        session.commit()
     click.echo(f"已导出 {result.rows} 行到 {path}")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import load
+from cli.common import app_services
 
 
 @click.group("staff")
@@ -20,24 +20,17 @@ def staff_set_password(staff_no: str, password: str) -> None:
     from sqlalchemy import select
 
     from models import Staff
-    from models.db import make_engine, make_session_factory
-    from runtime.clock import system_clock
     from services import accounts, audit
     from services.errors import DomainError
 
-    settings = load()
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            staff = session.scalars(select(Staff).where(Staff.staff_no == staff_no.strip().upper())).one_or_none()
-            if staff is None:
-                raise click.ClickException(f"No staff member with staff number {staff_no}.")
-            try:
-                accounts.set_password(staff, password, system_clock())
-            except DomainError as refused:
-                raise click.ClickException(refused.message) from None
-            audit.record(session, system_clock(), "staff.set_password", label="cli", target=("staff", staff.id))
-            session.commit()
-            click.echo(f"Password set for {staff.staff_no} ({staff.name}).")
-    finally:
-        engine.dispose()
+    with app_services() as svc, svc.session_factory() as session:
+        staff = session.scalars(select(Staff).where(Staff.staff_no == staff_no.strip().upper())).one_or_none()
+        if staff is None:
+            raise click.ClickException(f"No staff member with staff number {staff_no}.")
+        try:
+            accounts.set_password(staff, password, svc.clock())
+        except DomainError as refused:
+            raise click.ClickException(refused.message) from None
+        audit.record(session, svc.clock(), "staff.set_password", label="cli", target=("staff", staff.id))
+        session.commit()
+        click.echo(f"Password set for {staff.staff_no} ({staff.name}).")

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import load
-from config.settings import Settings
-
-
-def wechat_client(settings: Settings):
-    """A WeChat API client on the configured Redis (for the access token)."""
-    from runtime.redis_client import make_redis
-    from runtime.wechat import make_wechat_client
-
-    redis = make_redis(settings.redis_url, allow_embedded=not settings.is_production)
-    return make_wechat_client(settings, redis)
+from cli.common import app_services, load
 
 
 @click.group("wechat")
@@ -37,12 +27,13 @@ def menu_push(dry_run: bool) -> None:
 
     from handlers.menu import MENU
 
-    settings = load()
     if dry_run:
+        load()
         click.echo(json.dumps(MENU, ensure_ascii=False, indent=2))
         return
     try:
-        wechat_client(settings).menu.create(MENU)
+        with app_services() as svc:
+            svc.wechat.menu.create(MENU)
     except WeChatClientException as exc:
         raise click.ClickException(f"WeChat refused the menu: {exc.errcode} {exc.errmsg}") from None
     click.echo(f"Menu installed ({len(MENU['button'])} buttons).")

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from cli.common import load
+from cli.common import app_services, load
 from cli.database import db_upgrade
 
 
@@ -91,40 +91,30 @@ def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
     import time
 
     from devtools import demo, demo_city
-    from models.db import make_engine, make_session_factory
-    from runtime.clock import system_clock
-    from runtime.container import request_env
-    from services.pii import PiiCipher
 
-    settings = load()
-    pii = PiiCipher(settings.pii_key)
     started = time.monotonic()
 
     def progress(phase: str, rows: int) -> None:
         # The city takes a while: say what is being written, on stderr so stdout stays the summary.
         click.echo(f"[{time.monotonic() - started:6.1f}s] {phase}: {rows}", err=True)
 
-    engine = make_engine(settings.database_url)
-    try:
-        with make_session_factory(engine)() as session:
-            try:
-                if scale == "city":
-                    summary = demo_city.seed_city(
-                        session, pii, system_clock(), tz=settings.tz, seed=seed_value, progress=progress
-                    )
-                else:
-                    summary = demo.seed_small(session, pii, system_clock(), seed=seed_value,
-                                              env=request_env(settings), password=demo.DEMO_PASSWORD)
-            except demo.AlreadySeeded:
-                if if_empty:
-                    click.echo("The database already has data; demo not loaded.")
-                    return
-                raise click.ClickException("The database already has regions; use an empty database for the demo.")
-            session.commit()
+    with app_services() as svc, svc.session_factory() as session:
+        try:
             if scale == "city":
-                click.echo(f"[{time.monotonic() - started:6.1f}s] committed", err=True)
-    finally:
-        engine.dispose()
+                summary = demo_city.seed_city(
+                    session, svc.pii, svc.clock(), tz=svc.settings.tz, seed=seed_value, progress=progress
+                )
+            else:
+                summary = demo.seed_small(session, svc.pii, svc.clock(), seed=seed_value,
+                                          env=svc.request_env, password=demo.DEMO_PASSWORD)
+        except demo.AlreadySeeded:
+            if if_empty:
+                click.echo("The database already has data; demo not loaded.")
+                return
+            raise click.ClickException("The database already has regions; use an empty database for the demo.")
+        session.commit()
+        if scale == "city":
+            click.echo(f"[{time.monotonic() - started:6.1f}s] committed", err=True)
     click.echo(
         f"Demo loaded ({scale}): {summary.regions} regions, {summary.staff} staff, "
         f"{summary.beneficiaries} beneficiaries, {summary.visits} visits, {summary.requests} requests."

@@ -55,9 +55,12 @@ class AppServices:
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
-                   redis=None) -> AppServices:
-    """Connect to the database, Redis and WeChat and build the router (web and inbox worker alike)."""
-    engine = _init_db(settings, engine)
+                   redis=None, read_only: bool = False) -> AppServices:
+    """Connect to the database, Redis and WeChat and build the router (every process alike).
+
+    `read_only` is for commands that only look: on SQLite they then take no write lock.
+    """
+    engine = _init_db(settings, engine, read_only)
     redis = _init_redis(settings, redis)
     keys = Keys(settings.redis_prefix)
     return AppServices(
@@ -90,21 +93,25 @@ def request_env(settings: Settings) -> RequestEnv:
     )
 
 
-def _init_db(settings: Settings, engine: Engine | None) -> Engine:
-    return engine if engine is not None else make_engine(settings.database_url)
+def _init_db(settings: Settings, engine: Engine | None, read_only: bool) -> Engine:
+    """The engine a test passed in, or one on DATABASE_URL."""
+    return engine if engine is not None else make_engine(settings.database_url, sqlite_immediate=not read_only)
 
 
 def _init_redis(settings: Settings, redis):
+    """The Redis a test passed in, or a client on REDIS_URL (the in-process stand-in in development)."""
     if redis is not None:
         return redis
     return make_redis(settings.redis_url, allow_embedded=not settings.is_production)
 
 
 def _init_wechat(settings: Settings, redis) -> SanzhidaWeChatClient:
+    """The WeChat API client, its access token shared through Redis."""
     return make_wechat_client(settings, redis)
 
 
 def _init_crypto(settings: Settings) -> WeChatCrypto | None:
+    """The message cipher for safe mode, or None in plaintext mode."""
     if not settings.safe_mode:
         if settings.is_production:
             logger.warning("wechat=plaintext_mode note=set WECHAT_ENCODING_AES_KEY for safe mode (安全模式)")
