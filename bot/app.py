@@ -78,6 +78,7 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _register_blueprints(app: Flask) -> None:
     from bot.api import bp as api_bp
     from bot.health import bp as health_bp
+    from bot.mobile import bp as mobile_bp
     from bot.office import bp as office_bp
     from bot.webhook import WEBHOOK_PATH
     from bot.webhook import bp as webhook_bp
@@ -87,6 +88,7 @@ def _register_blueprints(app: Flask) -> None:
     app.session_interface.sessionless_paths = frozenset({WEBHOOK_PATH})
     app.register_blueprint(api_bp)
     app.register_blueprint(office_bp)
+    app.register_blueprint(mobile_bp)
 
 
 def _init_csrf(app: Flask) -> None:

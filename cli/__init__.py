@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from cli import database, messages, schedule, settings, spreadsheets, staff, wechat
+from cli import classifier, database, messages, schedule, settings, spreadsheets, staff, wechat
 
 PLUGIN_GROUP = "sanzhida.commands"
 
@@ -58,6 +58,7 @@ for command in (
     spreadsheets.export_group,
     staff.staff_group,
     schedule.scheduler_group,
+    classifier.classifier_group,
 ):
     main.add_command(command)
 

@@ -1,4 +1,4 @@
-"""`sanzhida import` and `export`: beneficiaries and staff in, cases and visits out, as spreadsheets."""
+"""`sanzhida import` and `export`: beneficiaries, staff and the 包联 chain in, cases and visits out, as spreadsheets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from cli.common import app_services
 
 @click.group("import")
 def import_group() -> None:
-    """Import beneficiaries or staff from the office's .xlsx or .csv files."""
+    """Import beneficiaries, staff, the duty rota, the village split or departments' liaisons (.xlsx or .csv)."""
 
 
 def _run_import(kind: str, path: str, accept_good_rows: bool, report_path: str | None, dry_run: bool) -> None:
@@ -32,22 +32,27 @@ def _run_import(kind: str, path: str, accept_good_rows: bool, report_path: str |
     except imports.ImportFileError as exc:
         raise click.ClickException(exc.message) from None
     with app_services() as svc, svc.session_factory() as session:
+        common = {"now": svc.clock(), "actor": "cli", "accept_good_rows": accept_good_rows, "progress": progress}
+        tz = svc.settings.tz
         try:
             if kind == "beneficiaries":
                 if dry_run:
                     report = imports.check_beneficiaries(session, svc.pii, table, progress=progress)
                 else:
-                    report = imports.import_beneficiaries(
-                        session, svc.pii, table, now=svc.clock(), actor="cli",
-                        accept_good_rows=accept_good_rows, progress=progress,
-                    )
+                    report = imports.import_beneficiaries(session, svc.pii, table, **common)
+            elif kind == "duty":
+                report = (imports.check_duty(session, table, tz=tz, progress=progress) if dry_run
+                          else imports.import_duty(session, table, tz=tz, **common))
+            elif kind == "village_officers":
+                report = (imports.check_village_officers(session, table, progress=progress) if dry_run
+                          else imports.import_village_officers(session, table, **common))
+            elif kind == "departments":
+                report = (imports.check_departments(session, table, progress=progress) if dry_run
+                          else imports.import_departments(session, table, **common))
             elif dry_run:
                 report = imports.check_staff(session, table, progress=progress)
             else:
-                report = imports.import_staff(
-                    session, table, now=svc.clock(), actor="cli",
-                    accept_good_rows=accept_good_rows, progress=progress,
-                )
+                report = imports.import_staff(session, table, **common)
         except imports.ImportFileError as exc:
             raise click.ClickException(exc.message) from None
         if report.applied:
@@ -111,6 +116,39 @@ def import_staff(file: str, accept_good_rows: bool, report_path: str | None, dry
     had errors and nothing was written.
     """
     _run_import("staff", file, accept_good_rows, report_path, dry_run)
+
+
+@import_group.command("duty")
+@_import_options
+def import_duty(file: str, accept_good_rows: bool, report_path: str | None, dry_run: bool) -> None:
+    """Add duty shifts of city supervisors (工号, 开始时间, 结束时间 in local time, e.g. 2026-12-01 17:30).
+
+    A shift already on the rota exactly is left alone; one overlapping another of the same person is
+    an error. Nothing is written when a row has an error, unless --accept-good-rows.
+    """
+    _run_import("duty", file, accept_good_rows, report_path, dry_run)
+
+
+@import_group.command("village-officers")
+@_import_options
+def import_village_officers(file: str, accept_good_rows: bool, report_path: str | None, dry_run: bool) -> None:
+    """Name each village's responsible town officer and deputy (村（社区）代码, 责任人工号, 副责任人工号).
+
+    默认 hands a place back to the default spread; a blank 副责任人工号 keeps what is stored.
+    Nothing is written when a row has an error, unless --accept-good-rows.
+    """
+    _run_import("village_officers", file, accept_good_rows, report_path, dry_run)
+
+
+@import_group.command("departments")
+@_import_options
+def import_departments(file: str, accept_good_rows: bool, report_path: str | None, dry_run: bool) -> None:
+    """Name the city's departments' liaisons (部门代码, 部门名称, 负责联络员工号, 副联络员工号).
+
+    A department of the policy the city lacks is added. With several cities, import on the dashboard.
+    Nothing is written when a row has an error, unless --accept-good-rows.
+    """
+    _run_import("departments", file, accept_good_rows, report_path, dry_run)
 
 
 @click.group("export")

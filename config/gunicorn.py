@@ -9,6 +9,10 @@ from __future__ import annotations
 import gc
 import os
 
+from gunicorn.glogging import Logger
+
+from config.logging import redact
+
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 # WeChat gives up after 5 s; the timeout only kills truly stuck workers.
@@ -16,6 +20,19 @@ timeout = 30
 graceful_timeout = 10
 # Worker heartbeats on tmpfs, off a slow overlay filesystem, where there is one.
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, leaving the key of a mobile list link out of the access log (its path,
+    request line and referer): the link alone opens the page."""
+
+    def atoms(self, resp, req, environ, request_time):
+        """gunicorn's access-log fields, list-link keys replaced by `…`."""
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: redact(v) if isinstance(v, str) and "/m/list/" in v else v for k, v in atoms.items()}
+
+
+logger_class = RedactingLogger
 
 
 def post_worker_init(worker) -> None:

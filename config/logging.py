@@ -3,7 +3,27 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+
+# The last part of a mobile list link is the key to the page (bot/mobile): never written to a log.
+_LIST_LINK = re.compile(r"(/m/list/)[^\s\"'?#]+")
+
+
+def redact(text: str) -> str:
+    """`text` with the key of every list link replaced by `…`."""
+    return _LIST_LINK.sub(r"\1…", text)
+
+
+class RedactLinks(logging.Filter):
+    """Rewrites a record that would show a list link's key (a server's request line, say)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Always keep the record; rewrite its message when it holds a list link."""
+        message = record.getMessage()
+        if "/m/list/" in message:
+            record.msg, record.args = redact(message), None
+        return True
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -15,6 +35,7 @@ def setup_logging(level: str = "INFO") -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler._sanzhida = True  # marks our handler so repeated set-up does not duplicate lines
+    handler.addFilter(RedactLinks())
     handler.setFormatter(logging.Formatter("%(asctime)s level=%(levelname)s logger=%(name)s %(message)s"))
     root.addHandler(handler)
     root.setLevel(level)

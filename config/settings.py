@@ -25,6 +25,7 @@ DEV_DEFAULTS = {
     "PII_KEY": "sanzhida-dev-pii-key-not-for-production-0000",
     "WECHAT_TEMPLATE_TASK": "dev-template-task",
     "WECHAT_TEMPLATE_PROGRESS": "dev-template-progress",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:5000",
 }
 
 # Variables production refuses to start without, in the order they are reported.
@@ -39,6 +40,7 @@ PRODUCTION_REQUIRED = (
     "PII_KEY",
     "WECHAT_TEMPLATE_TASK",
     "WECHAT_TEMPLATE_PROGRESS",
+    "PUBLIC_BASE_URL",
 )
 
 
@@ -83,6 +85,8 @@ class Settings:
     scheduler_leader_ttl: int = 30
     # A daily or weekly job missed while no scheduler ran is still run this long after its time.
     scheduler_catchup_grace_minutes: int = 180
+    # Where people reach the web service from their phones, for links in pushes (the mobile list page).
+    public_base_url: str = "http://127.0.0.1:5000"
     secret_key: str = field(default="", repr=False)
     admin_api_token: str = field(default="", repr=False)
     pii_key: str = field(default="", repr=False)
@@ -142,6 +146,7 @@ ENV_NAMES = {
     "bind_max_failures": "BIND_MAX_FAILURES",
     "scheduler_leader_ttl": "SCHEDULER_LEADER_TTL",
     "scheduler_catchup_grace_minutes": "SCHEDULER_CATCHUP_GRACE_MINUTES",
+    "public_base_url": "PUBLIC_BASE_URL",
     "secret_key": "SECRET_KEY",
     "admin_api_token": "ADMIN_API_TOKEN",
     "pii_key": "PII_KEY",
@@ -235,6 +240,15 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     if not base_url.endswith("/"):
         base_url += "/"
 
+    # Links in pushes open pages with names on them: only over TLS in production.
+    public_base_url = secret("PUBLIC_BASE_URL").rstrip("/")
+    schemes = ("https://",) if production else ("http://", "https://")
+    if not public_base_url.startswith(schemes) or public_base_url.endswith(":/"):
+        raise ConfigError(
+            f"PUBLIC_BASE_URL must be the {'https' if production else 'http(s)'} address phones reach the service at,"
+            f" got {public_base_url!r}"
+        )
+
     reply_mode = (text("WECHAT_REPLY_MODE") or "queued").lower()
     if reply_mode not in REPLY_MODES:
         raise ConfigError(f"WECHAT_REPLY_MODE must be one of {', '.join(REPLY_MODES)}, got {reply_mode!r}")
@@ -259,6 +273,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         bind_max_failures=_number(environ, "BIND_MAX_FAILURES", 5, int),
         scheduler_leader_ttl=_number(environ, "SCHEDULER_LEADER_TTL", 30, int),
         scheduler_catchup_grace_minutes=_number(environ, "SCHEDULER_CATCHUP_GRACE_MINUTES", 180, int),
+        public_base_url=public_base_url,
         secret_key=secret("SECRET_KEY"),
         admin_api_token=secret("ADMIN_API_TOKEN"),
         pii_key=pii_key,

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devtools import demo_chain
 from models import Beneficiary, FamilyLink, Region, ServiceRequest, Staff, Visit, WeChatUser
 from models.enums import (
     OPEN_STATUSES,
@@ -106,6 +107,8 @@ class DemoSummary:
     requests: int = 0
 
 
+# The time zone of the small demo's duty rota when no request settings are given.
+DEMO_TZ = ZoneInfo("Asia/Shanghai")
 # The dashboard password of every staff member in the small demo (development only).
 DEMO_PASSWORD = "sanzhida-demo"
 
@@ -144,8 +147,9 @@ def seed_small(
     env: request_service.RequestEnv | None = None,
     password: str | None = None,
 ) -> DemoSummary:
-    """One town, three villages, staff of every role and sixty beneficiaries; with `env`, visits and
-    cases too; with `password`, every demo staff member can sign in to the dashboard with it."""
+    """One town, three villages, staff of every role (four town officers dividing the villages, two
+    city liaisons for every department, a week of duty rota) and sixty beneficiaries; with `env`,
+    visits and cases too; with `password`, every demo staff member can sign in to the dashboard."""
     if session.scalar(select(func.count()).select_from(Region)):
         raise AlreadySeeded("数据库里已有区域数据")
     rng = random.Random(seed)
@@ -168,11 +172,11 @@ def seed_small(
     ]
     staff_count = 0
 
-    def add_staff(prefix: str, role: StaffRole, region: Region) -> Staff:
+    def add_staff(prefix: str, role: StaffRole, region: Region, stream: random.Random = rng) -> Staff:
         nonlocal staff_count
         staff_count += 1
         staff = roster.create_staff(
-            session, staff_no=f"{prefix}{staff_count:04d}", name=_name(rng), phone=_phone(rng),
+            session, staff_no=f"{prefix}{staff_count:04d}", name=_name(stream), phone=_phone(stream),
             role=role, region=region, now=founded,
         )
         if password:
@@ -203,6 +207,16 @@ def seed_small(
             assistant = rng.choice(assistants)
             roster.assign_assistant(session, person, assistant, since)
             people.append((person, assistant, since))
+    # The 包联 chain: four town officers (as the source has) dividing the villages, a second city
+    # liaison so each department has two, and a week of duty. Their names come from a stream of
+    # their own, so everyone above is the same as before for a seed.
+    chain_rng = random.Random(f"sanzhida-demo-chain:{seed}")
+    officers += [add_staff("T", StaffRole.TOWN_OFFICER, town, chain_rng) for _ in range(2)]
+    add_staff("S", StaffRole.CITY_SUPERVISOR, city, chain_rng)
+    session.flush()
+    demo_chain.name_villages(session, villages, officers, founded)
+    demo_chain.name_departments(session, city, founded)
+    demo_chain.week_of_duty(session, city, now, env.tz if env else DEMO_TZ, founded)
     session.flush()
     summary = DemoSummary(regions=2 + len(villages), staff=staff_count, beneficiaries=len(people))
     if env is None:

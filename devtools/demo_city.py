@@ -10,7 +10,8 @@ Like every service, this one never commits: the caller commits once, so a failed
 nothing behind.
 
 This module is the entry point (`seed_city`, `CityShape`, `CITY`, `CitySummary`): it runs the
-phases in foreign-key order and makes the places and the staff itself. The beneficiaries and
+phases in foreign-key order and makes the places, the staff and the 包联 chain itself (each town's
+villages split among its officers, the departments' liaisons, a week of duty: `demo_chain`). The beneficiaries and
 their visits are made in `demo_city_people`, the cases in `demo_city_cases`; `demo_city_run`
 holds what every phase shares (the shape, the run's state, the bulk writer).
 """
@@ -27,9 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from devtools import demo, demo_city_cases, demo_city_people
+from devtools import demo, demo_chain, demo_city_cases, demo_city_people
 from devtools.demo_city_run import CITY_CODE, CityRun, CityShape, Progress, Village
-from models import Beneficiary, Region, Staff
+from models import Beneficiary, Region, Staff, VillageOfficers
 from models.enums import RegionLevel, StaffRole
 from services.pii import PiiCipher
 
@@ -83,6 +84,7 @@ def seed_city(
     # Foreign-key order: each phase writes rows the later ones point at.
     _write_regions(run)
     _write_staff(run)
+    _write_chain(run)
     demo_city_people.write_beneficiaries(run)
     demo_city_people.write_visits(run)
     demo_city_cases.write_requests(run)
@@ -183,6 +185,22 @@ def _write_staff(run: CityRun) -> None:
     columns = ("id", "staff_no", "name", "phone", "role", "region_id", "active", "failed_logins",
                "created_at", "updated_at")
     run.done("staff", run.writer.write(Staff.__table__, columns, rows))
+
+
+def _write_chain(run: CityRun) -> None:
+    """Who answers for what: each town's villages split among its officers (each with a deputy),
+    the city's eighteen departments with two liaisons each, and a week of duty from today."""
+    rows = []
+    for t, officers in enumerate(run.officers):
+        # Villages were made in code order, officers in 工号 order.
+        villages = [v.id for v in run.villages if v.town_index == t]
+        rows += [(*split, run.now) for split in demo_chain.village_split(villages, officers)]
+    columns = ("village_id", "responsible_staff_id", "deputy_staff_id", "updated_at")
+    written = run.writer.write(VillageOfficers.__table__, columns, rows)
+    city = run.session.get(Region, run.city_id)
+    demo_chain.name_departments(run.session, city, run.now)
+    demo_chain.week_of_duty(run.session, city, run.now, run.tz, run.now)
+    run.done("village officers", written)
 
 
 def _finish(run: CityRun) -> None:

@@ -55,6 +55,7 @@ class _Facts:
     created_at: datetime
     escalation_level: int
     urgency: str
+    escalation_repeats: int = 0
 
 
 def write_requests(run: CityRun) -> None:
@@ -96,7 +97,8 @@ def write_requests(run: CityRun) -> None:
         case.row["id"] = request_id
     columns = ("id", "beneficiary_id", "village_id", "town_id", "source", "raised_by_wechat_user_id",
                "raised_by_staff_id", "visit_id", "category", "urgency", "status", "summary",
-               "assignee_staff_id", "escalation_level", "next_escalation_at", "created_at", "updated_at",
+               "assignee_staff_id", "escalation_level", "escalation_repeats", "next_escalation_at", "created_at",
+               "updated_at",
                "acknowledged_at", "resolved_at", "closed_at", "cancelled_at", "resolution_note", "rating",
                "rating_comment")
     run.done("requests", run.writer.write(
@@ -210,6 +212,12 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
             events.append((due, EventKind.ESCALATED, None, None,
                            f"第{step.level}级督办：已等待{escalation.waited(created, due)}",
                            {"level": step.level, "condition": step.condition, "notify": list(step.notify)}))
+    # The last urgent rung repeats while nobody accepts; count the repeats due by now (the demo
+    # writes no event for each, as the scan would; its urgent cases are accepted within minutes).
+    current = ladder.step_at(level, policy.ESCALATION_LADDER[case.urgency])
+    repeats = 0
+    if current is not None and ladder.condition_holds(current, status_at(now)):
+        repeats = ladder.repeats_due(current, created, now, run.tz, policy.SERVICE_HOURS)
     if ack:
         events.append((ack, EventKind.ACKNOWLEDGED, assistant, None, None, None))
     if reply:
@@ -223,14 +231,16 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
     events.sort(key=lambda e: e[0])
     case.events = events
     status = status_at(now)
-    facts = _Facts(status=status, created_at=created, escalation_level=level, urgency=case.urgency)
+    facts = _Facts(status=status, created_at=created, escalation_level=level, urgency=case.urgency,
+                   escalation_repeats=repeats)
     village = run.villages[person.village]
     case.row.update(
         beneficiary_id=person.id, village_id=village.id, town_id=run.town_ids[village.town_index],
         source=case.source.value, raised_by_wechat_user_id=case.raised_by_user,
         raised_by_staff_id=case.raised_by_staff, visit_id=case.visit_id, category=case.category,
         urgency=case.urgency, status=status, summary=case.summary, assignee_staff_id=assistant,
-        escalation_level=level, next_escalation_at=request_service.next_escalation(facts, run.tz),
+        escalation_level=level, escalation_repeats=repeats,
+        next_escalation_at=request_service.next_escalation(facts, run.tz),
         created_at=created, updated_at=events[-1][0], acknowledged_at=ack,
         resolved_at=resolved, closed_at=rated, cancelled_at=cancelled,
         resolution_note=note if resolved else None, rating=stars if rated else None,

@@ -9,6 +9,11 @@ failures ({"path": "message/template/send", "http_status": 500 | "errcode": 4000
 that call and every later one with an old token get 40001. `after` lets that many matching calls
 through before the fault starts.
 
+Like WeChat, it refuses a template message whose data breaks the value rules of a keyword's type
+(thing at most 20 characters, character_string no Chinese, phrase at most 5 Chinese characters,
+time a 24-hour time, no line breaks …) with errcode 47003, "argument invalid! data.thing2.value
+invalid rid: …"; the type is the keyword's name without its number, as the WeChat console names them.
+
 The server keeps connections open between calls (HTTP/1.1, a thread per connection), as WeChat's
 API does, so a client's connection pooling is measured as it will behave in production.
 """
@@ -24,6 +29,8 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer,
 
 from flask import Flask, jsonify, request
 
+from services.policy.push import field_type, value_errors
+
 ERRMSG = {
     40001: "invalid credential",
     40014: "invalid access_token",
@@ -33,6 +40,7 @@ ERRMSG = {
     45011: "api minute-quota reach limit",
     45015: "response out of time limit",
     45047: "out of response count limit",
+    47003: "argument invalid!",
 }
 
 
@@ -62,6 +70,23 @@ class FakeWeChatState:
                         self.faults.remove(fault)
                     return dict(fault)
         return None
+
+
+def invalid_template_key(data) -> str | None:
+    """The first keyword whose value WeChat would refuse (47003), by the type its name declares.
+
+    Keywords of no known type (old templates' first, keyword1, remark) are not checked.
+    """
+    if not isinstance(data, dict):
+        return None
+    for key, field in data.items():
+        value_type = field_type(key)
+        if value_type is None:
+            continue
+        value = field.get("value") if isinstance(field, dict) else None
+        if not isinstance(value, (str, int, float)) or value_errors(value_type, value):
+            return key
+    return None
 
 
 def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
@@ -129,6 +154,11 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
             record(path, body, "errcode 40001")
             return jsonify(errcode=40001, errmsg=ERRMSG[40001])
         if path == "message/template/send":
+            invalid = invalid_template_key((body or {}).get("data"))
+            if invalid is not None:
+                record(path, body, "errcode 47003")
+                rid = f"{next(state.msg_ids):08x}-{time.time_ns() & 0xffffffff:08x}"
+                return jsonify(errcode=47003, errmsg=f"argument invalid! data.{invalid}.value invalid rid: {rid}")
             key = ((body or {}).get("touser", ""), (body or {}).get("client_msg_id") or "")
             with state.lock:
                 seen = state.template_ids.get(key)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.deps import db_session, services
+from config import policy
 from devtools import wechat_side
 from devtools.wechat_side import WeChatSide, reply_fields
 from handlers.menu import MENU
@@ -33,10 +34,8 @@ bp = Blueprint(
 )
 
 ROLE_LABELS = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员"}
-TEMPLATE_LABELS = {
-    "task": ("待办任务提醒", ("编号", "对象", "事项", "紧急程度", "时间")),
-    "progress": ("办理进度通知", ("编号", "进展", "负责人", "时间")),
-}
+# Each template's title and its fields' labels, in order (config/policy.py TEMPLATES).
+TEMPLATE_LABELS = {kind: (spec.title, tuple(f.label for f in spec.fields)) for kind, spec in policy.TEMPLATES.items()}
 CARDS_SHOWN = 12
 LOCATION = (29.8268, 113.4853, "东湾村村委会旁")
 
@@ -201,7 +200,8 @@ def inbox():
             title, labels = TEMPLATE_LABELS.get(templates.get(body.get("template_id")), ("模板消息", ()))
             values = [field["value"] for field in body.get("data", {}).values()]
             fields = [[labels[i] if i < len(labels) else "", value] for i, value in enumerate(values)]
-            items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields})
+            items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields,
+                          "url": body.get("url")})
     return jsonify(items=items, last=len(calls) - 1)
 
 

@@ -22,11 +22,11 @@ from wechatpy.messages import BaseMessage
 
 from handlers.context import Context
 from handlers.router import Router
-from models import InboundMessage, OutboxMessage
-from models.db import insert_ignoring_conflicts
-from models.enums import OutboxKind, OutboxStatus
+from models import InboundMessage
+from models.enums import OutboxKind, OutboxStatus, PushKind
 from services import identity, texts
 from services.binding import BindGuard
+from services.notify import insert_outbox, push_key
 from services.pii import PiiCipher
 from services.requests import RequestEnv
 
@@ -110,22 +110,21 @@ def queue_reply(session: Session, stored: InboundMessage, text: str, now: dateti
     The user has just written, so WeChat's customer-service window is open: there is no
     template fallback, and no quiet-hours delay for an answer the user is waiting for.
     """
-    stmt = (
-        insert_ignoring_conflicts(session, OutboxMessage)
-        .values(
-            idempotency_key=f"reply:{stored.id}",
-            recipient_openid=stored.openid,
-            request_id=stored.request_id,
-            kind=OutboxKind.CUSTOM.value,
-            payload={"text": text, "template": None, "reply_to": stored.id},
-            status=OutboxStatus.PENDING.value,
-            attempts=0,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        .returning(OutboxMessage.id)
-    )
-    return session.execute(stmt).scalar_one_or_none()
+    key = push_key(PushKind.ANSWER, stored.id)
+    created = insert_outbox(session, [{
+        "idempotency_key": key,
+        "recipient_openid": stored.openid,
+        "recipient_staff_id": None,
+        "request_id": stored.request_id,
+        "kind": OutboxKind.CUSTOM.value,
+        # `reply_to` also tells these rows apart from relayed staff replies (migration 0005).
+        "payload": {"text": text, "template": None, "reply_to": stored.id},
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }])
+    return created.get(key)
 
 
 def count_waiting(session: Session) -> int:

@@ -15,6 +15,7 @@ from models.people import (
 )
 from models.regions import Region
 from models.requests import RequestEvent, ServiceRequest
+from models.responsibility import Department, DutyShift, VillageOfficers
 from models.visits import Visit, VisitAlert
 
 metadata = Base.metadata
@@ -26,6 +27,8 @@ __all__ = [
     "Beneficiary",
     "BeneficiaryCategoryLink",
     "CareCard",
+    "Department",
+    "DutyShift",
     "FamilyLink",
     "InboundMessage",
     "JobRun",
@@ -35,6 +38,7 @@ __all__ = [
     "ServiceRequest",
     "Staff",
     "StaffInvite",
+    "VillageOfficers",
     "Visit",
     "VisitAlert",
     "WeChatUser",

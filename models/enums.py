@@ -126,6 +126,36 @@ class OutboxKind(StrEnum):
     CUSTOM = "custom"
 
 
+class PushKind(StrEnum):
+    """What a push is: the first part of its outbox idempotency key (`services.notify.push_key`).
+
+    Every key starts with its kind, so two kinds never share a key, whichever ids meet: the
+    answer to message 42 and the staff reply of event 42 are `answer:42` and `relay-reply:42`.
+    A value never holds `:`. The parts after the kind are listed beside each.
+    """
+
+    ANSWER = "answer"  # inbound message: the answer to a user's message (queued replies)
+    TASK = "task"  # request, staff: a new request to staff
+    MESSAGE = "message"  # event, staff: a follow-up message to the assignee
+    ACK = "ack"  # event: 接单, to the requester
+    RELAY_REPLY = "relay-reply"  # event: 回复, a staff reply relayed to the requester
+    RESOLVED = "resolved"  # event: 完成, to the requester
+    FAMILY_RESOLVED = "family-resolved"  # event, WeChat user: 完成, to the family
+    REASSIGNED = "reassigned"  # event: 转派, to the new assignee
+    REASSIGNED_REQUESTER = "reassigned-requester"  # event: 转派, to the requester
+    SUPERVISED = "supervised"  # event: 督办, to the assignee
+    CANCELLED = "cancelled"  # event: 取消, to the assignee
+    FAMILY_VISIT = "family-visit"  # visit, WeChat user: a visit, to the family
+    ESCALATE = "escalate"  # request, level, staff or "requester": one rung of the ladder
+    ESCALATE_DIGEST = "escalate-digest"  # staff, hash of the rungs: several cases in one push
+    ESCALATE_REPEAT = "escalate-repeat"  # request, level, repeat number, staff: a repeated rung
+    REMIND = "remind"  # staff, date: the morning visit digest
+    VISIT_OVERDUE = "visit-overdue"  # staff, date: overdue visits, to a town officer
+    DIGEST_TOWN = "digest-town"  # staff, date: a town officer's daily figures
+    DIGEST_CITY = "digest-city"  # staff, ISO week: a city supervisor's weekly summary
+    DIGEST_LIAISON = "digest-liaison"  # staff, date: urgent cases the person on duty had for a liaison
+
+
 class OutboxStatus(StrEnum):
     """pending -> sending -> sent, or dead after permanent errors."""
 

@@ -78,7 +78,7 @@ class OutboxMessage(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    # e.g. `push:{request}:assignee`, `escalate:{request}:{level}`, `remind:{beneficiary}:{date}`.
+    # The kind of push, then its ids (`PushKind`): `answer:{inbound}`, `escalate:{request}:{level}:{staff}` …
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
     recipient_openid: Mapped[str] = mapped_column(String(64))
     recipient_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -52,6 +52,8 @@ class ServiceRequest(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     escalation_level: Mapped[int] = mapped_column(SmallInteger, default=0)
+    # How many times the rung at `escalation_level` has been repeated (an urgent case nobody accepts).
+    escalation_repeats: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     # When the next rung of the escalation ladder is due (None: nothing left to do).
     next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     accept_deadline: Mapped[datetime | None] = mapped_column(UTCDateTime())

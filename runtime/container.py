@@ -26,6 +26,7 @@ from services.kv import Keys
 from services.notify import Templates
 from services.pii import PiiCipher
 from services.requests import RequestEnv
+from services.summary_links import ListLinks
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ def request_env(settings: Settings) -> RequestEnv:
         tz=settings.tz,
         templates=Templates(task=settings.wechat_template_task, progress=settings.wechat_template_progress),
         merge_hours=settings.request_merge_hours,
+        links=ListLinks(secret_key=settings.secret_key, base_url=settings.public_base_url),
     )
 
 

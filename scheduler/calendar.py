@@ -44,8 +44,10 @@ class CalendarJob:
     run: Callable[[Session, RequestEnv, datetime], int]
 
 
+# Sends what the other jobs queue: a tick runs it last.
+OUTBOX_JOB = IntervalJob("outbox_dispatch", 5, jobs.outbox_job)
 INTERVAL_JOBS = (
-    IntervalJob("outbox_dispatch", 5, jobs.outbox_job),
+    OUTBOX_JOB,
     IntervalJob("escalation_scan", 60, jobs.escalation_job),
 )
 
@@ -110,10 +112,16 @@ def run_calendar_job(ctx: jobs.JobContext, job: CalendarJob, now: datetime, grac
 
 
 def tick(ctx: jobs.JobContext, tz: ZoneInfo, at: datetime, grace: timedelta) -> dict[str, object]:
-    """Run every job due at `at` once: the interval jobs, and each calendar job for its last due time."""
+    """Run every job due at `at` once: the interval jobs, and each calendar job for its last due time.
+
+    The jobs that queue pushes run first and the outbox dispatch last, so what a tick queues goes
+    out in that same tick rather than one tick later.
+    """
     results: dict[str, object] = {}
     for job in INTERVAL_JOBS:
-        results[job.id] = job.run(ctx, at)
+        if job is not OUTBOX_JOB:
+            results[job.id] = job.run(ctx, at)
     for job in calendar_jobs(tz):
         results[job.id] = run_calendar_job(ctx, job, at, grace)
+    results[OUTBOX_JOB.id] = OUTBOX_JOB.run(ctx, at)
     return results

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from models import AuditEntry, Staff
@@ -58,6 +60,38 @@ def record_by(session: Session, actor: Actor, action: str, detail: dict, now: da
     """One audit entry for an import or export; `detail` holds counts and filters, never personal data."""
     by = actor_staff(session, actor)
     return record(session, now, action, staff=by, label=None if by else str(actor)[:64], detail=detail, ip=ip)
+
+
+@contextmanager
+def captured(session: Session) -> Iterator[list[AuditEntry]]:
+    """The audit entries added to `session` inside the block.
+
+    A service audits what it changed; the web layer then says who asked and from where (the admin
+    API, an address) on those same entries instead of adding a second entry for one change.
+    """
+    entries: list[AuditEntry] = []
+
+    def added(_session, instance) -> None:
+        if isinstance(instance, AuditEntry):
+            entries.append(instance)
+
+    event.listen(session, "transient_to_pending", added)
+    try:
+        yield entries
+    finally:
+        event.remove(session, "transient_to_pending", added)
+
+
+def attribute(entries: list[AuditEntry], *, staff: Staff | None = None, kind: ActorKind | None = None,
+              label: str | None = None, ip: str | None = None) -> None:
+    """Name who asked for the changes audited in `entries` (where a service left it open) and from where."""
+    for entry in entries:
+        if staff is not None and entry.actor_staff_id is None:
+            entry.actor_staff_id, entry.actor_kind = staff.id, ActorKind.STAFF.value
+        if kind is not None and entry.actor_staff_id is None:
+            entry.actor_kind, entry.actor_label = kind.value, label
+        if ip is not None:
+            entry.ip = ip
 
 
 def search(

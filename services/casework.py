@@ -15,10 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import FamilyLink, Region, ServiceRequest, Staff, WeChatUser
-from models.enums import EventKind, RequestStatus, StaffRole
+from models.enums import EventKind, PushKind, RequestStatus, StaffRole
 from services import texts
 from services.errors import DomainError
-from services.notify import Push, enqueue, progress_fields, task_fields
+from services.notify import Push, enqueue, progress_fields, push_key, task_fields
 from services.policy import permissions
 from services.requests import OPEN, RequestEnv, notify_family, record_event
 
@@ -60,7 +60,7 @@ def acknowledge(session: Session, env: RequestEnv, request: ServiceRequest, staf
     event = record_event(session, env, request, EventKind.ACKNOWLEDGED, now, staff=staff,
                          data={"previous_assignee_id": previous} if previous != staff.id else None)
     _notify_requester(
-        session, env, request, key=f"ack:{event.id}", now=now,
+        session, env, request, key=push_key(PushKind.ACK, event.id), now=now,
         text=texts.PUSH_ACKNOWLEDGED.format(number=request.id, staff=staff.name, phone=staff.phone),
         what="已接单", who=f"{staff.name} {staff.phone}",
     )
@@ -81,7 +81,7 @@ def reply(session: Session, env: RequestEnv, request: ServiceRequest, staff: Sta
     request.updated_at = now
     event = record_event(session, env, request, EventKind.REPLY, now, staff=staff, body=text[:1000])
     _notify_requester(
-        session, env, request, key=f"reply:{event.id}", now=now,
+        session, env, request, key=push_key(PushKind.RELAY_REPLY, event.id), now=now,
         text=texts.PUSH_REPLY.format(number=request.id, staff=staff.name, text=text[:600]),
         what=text, who=staff.name,
     )
@@ -101,13 +101,13 @@ def resolve(session: Session, env: RequestEnv, request: ServiceRequest, staff: S
     request.updated_at = now
     event = record_event(session, env, request, EventKind.RESOLVED, now, staff=staff, body=note[:1000])
     _notify_requester(
-        session, env, request, key=f"resolved:{event.id}", now=now,
+        session, env, request, key=push_key(PushKind.RESOLVED, event.id), now=now,
         text=texts.PUSH_RESOLVED.format(number=request.id, note=note[:300]),
         what=f"已办好 {note}", who=staff.name,
     )
     notify_family(
         session, env, request.beneficiary, now,
-        key=f"family-resolved:{event.id}",
+        kind=PushKind.FAMILY_RESOLVED, ref=event.id,
         text=texts.PUSH_FAMILY_RESOLVED.format(name=request.beneficiary.name, note=note[:300]),
         what=f"已办好 {note}", who=staff.name, request=request,
         skip_user_id=request.raised_by_wechat_user_id,
@@ -132,7 +132,7 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
     event = record_event(session, env, request, EventKind.REASSIGNED, now, staff=staff,
                          data={"from_staff_id": previous, "to_staff_id": target.id})
     push = Push(
-        key=f"reassigned:{event.id}",
+        key=push_key(PushKind.REASSIGNED, event.id),
         text=texts.PUSH_REASSIGNED.format(
             number=request.id, urgency=texts.URGENCY_NAMES[request.urgency],
             name=request.beneficiary.name, category=request.category,
@@ -142,7 +142,7 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
     )
     enqueue(session, push, target.wechat_user, now, tz=env.tz, request=request, staff=target)
     _notify_requester(
-        session, env, request, key=f"reassigned-requester:{event.id}", now=now,
+        session, env, request, key=push_key(PushKind.REASSIGNED_REQUESTER, event.id), now=now,
         text=texts.PUSH_REASSIGNED_REQUESTER.format(number=request.id, staff=target.name, phone=target.phone),
         what="已更换负责人", who=f"{target.name} {target.phone}",
     )
@@ -168,7 +168,7 @@ def supervise(session: Session, env: RequestEnv, request: ServiceRequest, staff:
     assignee = request.assignee
     if assignee is not None:
         push = Push(
-            key=f"supervised:{event.id}",
+            key=push_key(PushKind.SUPERVISED, event.id),
             text=texts.PUSH_SUPERVISED.format(number=request.id),
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, f"督办 {request.category} {request.summary}"),
@@ -213,7 +213,7 @@ def cancel(session: Session, env: RequestEnv, request: ServiceRequest, user: WeC
     event = record_event(session, env, request, EventKind.CANCELLED, now, user=user)
     if request.assignee is not None:
         push = Push(
-            key=f"cancelled:{event.id}",
+            key=push_key(PushKind.CANCELLED, event.id),
             text=texts.PUSH_CANCELLED.format(number=request.id),
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, "求助人已取消"),

@@ -1,51 +1,44 @@
-"""The escalation scan: overdue requests climb the ladder once per rung; each person gets one push per scan."""
+"""The escalation scan: overdue requests climb the ladder once per rung; each person gets one push per scan.
+
+Each rung alerts ONE person per role of the 包联 chain (`services.responsibility`): the village's
+responsible town officer, the deputy, the category's city liaison, the person on duty; never a
+whole level. The last rung of an urgent case nobody accepts repeats until someone does.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import case, literal, select, update
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from config import policy
-from config.policy import LadderStep
 from models import Beneficiary, Region, ServiceRequest, Staff
-from models.enums import OPEN_STATUSES, ActorKind, EventKind, StaffRole, Urgency
+from models.enums import OPEN_STATUSES, ActorKind, EventKind, PushKind, Urgency
 from services import requests as request_service
-from services import texts
+from services import responsibility, summaries, texts
 from services.notify import (
     Delivery,
     Push,
     add_events,
-    local_time,
     progress_fields,
     push_event,
+    push_key,
     task_fields,
     write_outbox,
 )
 from services.policy import ladder
+from services.policy.hours import waited
 
 logger = logging.getLogger(__name__)
 
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 # Cases listed in one escalation digest; the rest are counted and left to the workbench.
 DIGEST_LINES = 10
-
-
-def waited(since: datetime, now: datetime) -> str:
-    """How long a request has waited, as people say it: 15分钟, 2小时, 2天3小时."""
-    minutes = max(int((now - since) / timedelta(minutes=1)), 0)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rest, 60)
-    if days:
-        return f"{days}天{hours}小时" if hours else f"{days}天"
-    if hours:
-        return f"{hours}小时{mins}分钟" if mins else f"{hours}小时"
-    return f"{mins}分钟"
 
 
 def scan(session: Session, env: request_service.RequestEnv, now: datetime, batch: int = 500) -> int:
@@ -80,48 +73,55 @@ def _escalate_all(
         return 0
     # The scan writes in a few set-based statements and reads nothing it wrote: no flush in between.
     with session.no_autoflush:
-        plans = [(request, _due_steps(request, env, now)) for request in requests]
+        plans = [(request, _due_rungs(request, env, now)) for request in requests]
         taken = _take_rungs(session, env, plans, now)
         _announce(session, env, [(r, steps) for r, steps in plans if steps and r.id in taken], now)
     return sum(len(steps) for _, steps in plans)
 
 
-def _due_steps(request: ServiceRequest, env: request_service.RequestEnv, now: datetime) -> list[LadderStep]:
-    """The rungs of the request's ladder that are due at `now`, lowest first."""
-    facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level)
-    return ladder.due_steps(facts, policy.ESCALATION_LADDER[request.urgency], now, env.tz, policy.SERVICE_HOURS)
+def _due_rungs(request: ServiceRequest, env: request_service.RequestEnv, now: datetime) -> list[ladder.Rung]:
+    """The rungs of the request's ladder that are due at `now` (a repeat last), lowest first."""
+    facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level,
+                                request.escalation_repeats or 0)
+    return ladder.due_rungs(facts, policy.ESCALATION_LADDER[request.urgency], now, env.tz, policy.SERVICE_HOURS)
 
 
 def _take_rungs(
-    session: Session, env: request_service.RequestEnv, plans: list[tuple[ServiceRequest, list[LadderStep]]],
+    session: Session, env: request_service.RequestEnv, plans: list[tuple[ServiceRequest, list[ladder.Rung]]],
     now: datetime,
 ) -> set[int]:
-    """Move each request to its new level and next check in one UPDATE; the ids it took.
+    """Move each request to its new level, repeat count and next check in one UPDATE; the ids it took.
 
-    Conditional on the level the scan read: a concurrent run that already took a rung makes the
-    request a no-op here (it is read again, and the next scan sees it as it is now).
+    Conditional on the level and repeat count the scan read: a concurrent run that already took a
+    rung makes the request a no-op here (it is read again, and the next scan sees it as it is now).
     """
-    seen, levels, checks = {}, {}, {}
-    for request, steps in plans:
+    seen, levels, repeats, seen_repeats, checks = {}, {}, {}, {}, {}
+    for request, rungs in plans:
         seen[request.id] = request.escalation_level
-        levels[request.id] = steps[-1].level if steps else request.escalation_level
-        # The next check counts from the new level.
+        seen_repeats[request.id] = request.escalation_repeats or 0
+        levels[request.id] = rungs[-1].step.level if rungs else seen[request.id]
+        repeats[request.id] = rungs[-1].repeat if rungs else seen_repeats[request.id]
+        # The next check counts from the new level and repeat.
         set_committed_value(request, "escalation_level", levels[request.id])
+        set_committed_value(request, "escalation_repeats", repeats[request.id])
         checks[request.id] = request_service.next_escalation(request, env.tz)
     column = ServiceRequest.__table__.c
-    climbed = [rid for rid in seen if levels[rid] != seen[rid]]
+    climbed = [rid for rid in seen if (levels[rid], repeats[rid]) != (seen[rid], seen_repeats[rid])]
     values = {
         ServiceRequest.escalation_level: _case(levels, column.escalation_level.type),
+        ServiceRequest.escalation_repeats: _case(repeats, column.escalation_repeats.type),
         ServiceRequest.next_escalation_at: _case(checks, column.next_escalation_at.type),
     }
     if climbed:
-        # Only a request that climbed counts as updated; a new next check alone does not.
+        # Only a request that climbed (or repeated) counts as updated; a new next check alone does not.
         values[ServiceRequest.updated_at] = case(
             (ServiceRequest.id.in_(climbed), literal(now, column.updated_at.type)), else_=ServiceRequest.updated_at
         )
     stmt = (
         update(ServiceRequest)
-        .where(ServiceRequest.id.in_(list(seen)), ServiceRequest.escalation_level == _case(seen, column.escalation_level.type))
+        .where(ServiceRequest.id.in_(list(seen)),
+               ServiceRequest.escalation_level == _case(seen, column.escalation_level.type),
+               ServiceRequest.escalation_repeats == _case(seen_repeats, column.escalation_repeats.type))
         .values(values)
         .returning(ServiceRequest.id)
         .execution_options(synchronize_session=False)
@@ -142,14 +142,6 @@ def _case(by_id: dict, type_):
     return case({rid: literal(value, type_) for rid, value in by_id.items()}, value=ServiceRequest.id)
 
 
-def _active_staff(session: Session, cache: dict, role: StaffRole, region_id: int) -> list[Staff]:
-    """`requests.active_staff`, looked up once per scan for each role and region."""
-    key = (role, region_id)
-    if key not in cache:
-        cache[key] = request_service.active_staff(session, role, region_id)
-    return cache[key]
-
-
 @dataclass(frozen=True)
 class _Alert:
     """One rung's alert to one member of staff, before the scan groups alerts per person."""
@@ -161,22 +153,28 @@ class _Alert:
     reminder: bool
     push: Push
     waited: str
+    # Which repeat of the rung (0: its first taking).
+    repeat: int = 0
+    # The rung's role this person answered for ("responsible_officer", "on_duty" …).
+    role: str = "assignee"
 
 
 def _announce(
-    session: Session, env: request_service.RequestEnv, stepped: list[tuple[ServiceRequest, list[LadderStep]]],
+    session: Session, env: request_service.RequestEnv, stepped: list[tuple[ServiceRequest, list[ladder.Rung]]],
     now: datetime,
 ) -> None:
     """The events and the pushes of every rung taken, written together; one push per person per scan."""
     if not stepped:
         return
-    # Load the towns at once; who serves each town and city does not change during one scan.
-    towns = {t.id: t for t in session.scalars(select(Region).where(Region.id.in_({r.town_id for r, _ in stepped})))}
-    staff_cache: dict = {}
-    rungs: list[tuple[dict, list[_Alert], Delivery]] = []
-    for request, steps in stepped:
-        for step in steps:
-            rungs.append(_rung(session, env, request, towns[request.town_id], step, now, staff_cache))
+    # Load the towns at once (their cities come from them); who answers for each village and
+    # category does not change during one scan, so the chain is read once per town and city.
+    towns = session.scalars(select(Region).where(Region.id.in_({r.town_id for r, _ in stepped}))).all()
+    cache: dict = {("city-of", town.id): town.parent_id for town in towns}
+    rungs: list[tuple[dict, list[_Alert], Delivery | None]] = []
+    for request, taken in stepped:
+        case_ = responsibility.case_of(session, request, cache=cache)
+        for rung in taken:
+            rungs.append(_rung(session, env, request, case_, rung, now, cache))
     by_staff: dict[int, list[_Alert]] = {}
     for _, alerts, _ in rungs:
         for alert in alerts:
@@ -186,20 +184,21 @@ def _announce(
         staff_id: _single(alerts[0]) if len(alerts) == 1 else _digest(alerts, env, now)
         for staff_id, alerts in by_staff.items()
     }
-    requester_deliveries = [requester for _, _, requester in rungs]
+    requester_deliveries = [requester for _, _, requester in rungs if requester is not None]
     created = write_outbox(session, [*staff_deliveries.values(), *requester_deliveries], now, tz=env.tz)
     reached = {
         staff_id: delivery.push.key
         for (staff_id, delivery), new in zip(staff_deliveries.items(), created) if new
     }
+    requester_created = iter(created[len(staff_deliveries):])
     # Each rung's event, then whom it alerted: the timeline reads as if taken one by one.
     events = []
-    for (event, alerts, requester), new in zip(rungs, created[len(staff_deliveries):]):
+    for event, alerts, requester in rungs:
         events.append(event)
-        alerted = [a.staff.id for a in alerts if a.staff.id in reached]
+        alerted = [a for a in alerts if a.staff.id in reached]
         if alerted:
-            events.append(_alerted_event(event, alerted, [reached[i] for i in alerted]))
-        if new:
+            events.append(_alerted_event(event, alerted, reached))
+        if requester is not None and next(requester_created):
             events.append(push_event(requester, now))
     add_events(session, events)
 
@@ -229,22 +228,21 @@ def _digest(alerts: list[_Alert], env: request_service.RequestEnv, now: datetime
     if len(ordered) > DIGEST_LINES:
         lines.append(texts.PUSH_ESCALATION_DIGEST_MORE.format(count=len(ordered) - DIGEST_LINES))
     urgent = any(_urgent(a.request) for a in alerts)
-    fields = {
-        "character_string1": ordered[0].request.id,
-        "thing2": texts.ESCALATION_DIGEST_WHAT.format(count=len(ordered)),
-        "thing3": texts.ESCALATION_DIGEST_STATE_REMINDER if reminder else texts.ESCALATION_DIGEST_STATE,
-        "phrase4": "紧急" if urgent else "一般",
-        "time5": local_time(now, env.tz),
-    }
-    push = Push(key=digest_key(staff.id, [(a.request.id, a.level) for a in alerts]), text="\n".join(lines),
-                template_id=env.templates.task, fields=fields)
+    push = summaries.cases_push(
+        env, key=digest_key(staff.id, [(a.request.id, a.level, a.repeat) for a in alerts]), text="\n".join(lines),
+        staff=staff, cases=[a.request for a in ordered],
+        state=texts.ESCALATION_DIGEST_STATE_REMINDER if reminder else texts.ESCALATION_DIGEST_STATE, now=now,
+    )
     return Delivery(push, staff.wechat_user, None, staff, urgent=urgent)
 
 
-def digest_key(staff_id: int, rungs: list[tuple[int, int]]) -> str:
-    """The idempotency key of a digest: the person and the (request, level) rungs it covers, hashed."""
-    covered = ",".join(f"{request_id}:{level}" for request_id, level in sorted(set(rungs)))
-    return f"escalate:digest:{staff_id}:{hashlib.sha256(covered.encode()).hexdigest()[:20]}"
+def digest_key(staff_id: int, rungs: list[tuple[int, int] | tuple[int, int, int]]) -> str:
+    """The idempotency key of a digest: the person and the (request, level[, repeat]) rungs it covers, hashed."""
+    covered = ",".join(
+        f"{request_id}:{level}" + (f".{repeat}" if repeat else "")
+        for request_id, level, repeat in sorted({(*rung[:2], rung[2] if len(rung) > 2 else 0) for rung in rungs})
+    )
+    return push_key(PushKind.ESCALATE_DIGEST, staff_id, hashlib.sha256(covered.encode()).hexdigest()[:20])
 
 
 def _urgent(request: ServiceRequest) -> bool:
@@ -252,73 +250,110 @@ def _urgent(request: ServiceRequest) -> bool:
     return request.urgency == Urgency.URGENT.value
 
 
-def _alerted_event(rung_event: dict, staff_ids: list[int], keys: list[str]) -> dict:
-    """The timeline entry (kind push) naming the staff one rung alerted and the push that reached each."""
+def _alerted_event(rung_event: dict, alerts: list[_Alert], keys: dict[int, str]) -> dict:
+    """The timeline entry (kind push) naming the staff one rung alerted, the role each answered for,
+    and the push that reached each."""
+    data = {
+        "level": rung_event["data"]["level"],
+        "to_staff_ids": [a.staff.id for a in alerts],
+        "roles": [a.role for a in alerts],
+        "keys": [keys[a.staff.id] for a in alerts],
+    }
+    if rung_event["data"].get("repeat"):
+        data["repeat"] = rung_event["data"]["repeat"]
     return {
         "request_id": rung_event["request_id"],
         "kind": EventKind.PUSH.value,
         "actor_kind": ActorKind.SYSTEM.value,
-        "data": {"level": rung_event["data"]["level"], "to_staff_ids": staff_ids, "keys": keys},
+        "data": data,
         "created_at": rung_event["created_at"],
     }
 
 
+# What the rung says has not happened, by its condition.
+_STATES = {"not_accepted": "未接单", "not_resolved": "未办结", "accepted_not_resolved": "已接单未办结"}
+# The places of the chain that are the city's: a rung naming one tells the requester 市民政局.
+_CITY_ROLES = {"liaison", "deputy_liaison", "on_duty"}
+
+
+def rung_key(request_id: int, level: int, repeat: int, who: int | str) -> str:
+    """The idempotency key of one rung's push to one person (or "requester"): a repeat has its own."""
+    if repeat:
+        return push_key(PushKind.ESCALATE_REPEAT, request_id, level, repeat, who)
+    return push_key(PushKind.ESCALATE, request_id, level, who)
+
+
+def _role_line(target: responsibility.Target | None, village: str) -> str:
+    """Why this person gets the alert: their place in the chain, and whether they stand in."""
+    if target is None:
+        return ""
+    department = target.department.name if target.department else ""
+    line = texts.ESCALATION_ROLE[target.place].format(village=village, department=department)
+    return line + (texts.ESCALATION_STANDING_IN if target.fell_back and target.place != "city_staff" else "")
+
+
 def _rung(
-    session: Session, env: request_service.RequestEnv, request: ServiceRequest, town: Region, step: LadderStep,
-    now: datetime, cache: dict,
-) -> tuple[dict, list[_Alert], Delivery]:
-    """One rung: its event row, its alerts to staff and its notice to the requester."""
+    session: Session, env: request_service.RequestEnv, request: ServiceRequest, case_: responsibility.Case,
+    rung: ladder.Rung, now: datetime, cache: dict,
+) -> tuple[dict, list[_Alert], Delivery | None]:
+    """One rung: its event row, its alerts to staff (one person per role) and its notice to the requester."""
+    step, repeat = rung.step, rung.repeat
     how_long = waited(request.created_at, now)
-    to_city = "city_supervisors" in step.notify
-    state = "未接单" if step.condition == "not_accepted" else "未办结"
-    recipients: list[tuple[Staff, str]] = []
-    if "town_officers" in step.notify:
-        recipients += [(s, "town") for s in _active_staff(session, cache, StaffRole.TOWN_OFFICER, town.id)]
-    if to_city:
-        for role in (StaffRole.CITY_SUPERVISOR, StaffRole.ADMIN):
-            city_staff = _active_staff(session, cache, role, town.parent_id)
-            if city_staff:
-                recipients += [(s, "city") for s in city_staff]
-                break
-    if "assignee" in step.notify and request.assignee is not None:
-        recipients.append((request.assignee, "assignee"))
+    state = _STATES[step.condition]
+    recipients: list[tuple[Staff, str, responsibility.Target | None]] = []
+    on_duty_for = None
+    for role in step.notify:
+        if role == "assignee":
+            if request.assignee is not None:
+                recipients.append((request.assignee, role, None))
+            continue
+        target = responsibility.alert_target(session, case_, role, now, env.tz, cache=cache)
+        responsibility.log_fallback(request.id, target, f"{step.level}.{repeat}" if repeat else step.level)
+        if target.staff is not None:
+            recipients.append((target.staff, role, target))
+            on_duty_for = on_duty_for or target.on_duty_for
     beneficiary = request.beneficiary
     words = dict(
-        number=request.id, waited=how_long, state=state, name=beneficiary.name,
+        number=request.id, waited=how_long, state=state, name=beneficiary.name, repeat=repeat,
         village=beneficiary.village.name, category=request.category,
         assignee=request.assignee.name if request.assignee else "无",
     )
-    # The same words go to every officer of the rung: format them once.
-    staff_text = {
-        role: (texts.PUSH_ESCALATION_REMINDER if role == "assignee" else texts.PUSH_ESCALATION).format(**words)
-        for role in {role for _, role in recipients}
-    }
     fields = task_fields(request, env.tz, f"{state} 已等{how_long}")
     alerts: dict[int, _Alert] = {}
-    for staff, role in recipients:
-        push = Push(
-            key=f"escalate:{request.id}:{step.level}:{staff.id}",
-            text=staff_text[role],
-            template_id=env.templates.task,
-            fields=fields,
-        )
+    for staff, role, target in recipients:
+        if role == "assignee":
+            text = texts.PUSH_ESCALATION_REMINDER.format(**words)
+        else:
+            text = (texts.PUSH_ESCALATION_REPEAT if repeat else texts.PUSH_ESCALATION).format(**words)
+            text += "\n" + _role_line(target, beneficiary.village.name)
+        push = Push(key=rung_key(request.id, step.level, repeat, staff.id), text=text,
+                    template_id=env.templates.task, fields=fields)
         # Someone named twice on a rung (an officer who is also the assignee) is alerted once.
-        alerts.setdefault(staff.id, _Alert(staff, request, step.level, role == "assignee", push, how_long))
-    office = "市民政局" if to_city else "乡镇民政办"
-    push = Push(
-        key=f"escalate:{request.id}:{step.level}:requester",
-        text=texts.PUSH_ESCALATION_REQUESTER.format(number=request.id, office=office),
-        template_id=env.templates.progress,
-        fields=progress_fields(request, env.tz, f"已提请{office}督办", office, now),
-    )
-    requester = Delivery(push, request.raised_by_wechat_user, request)
-    logger.info("escalation=step request=%s level=%s recipients=%s", request.id, step.level, len(alerts))
+        alerts.setdefault(staff.id, _Alert(staff, request, step.level, role == "assignee", push, how_long, repeat, role))
+    requester = None
+    if step.tell_requester and not repeat:
+        office = "市民政局" if _CITY_ROLES & set(step.notify) else "乡镇民政办"
+        push = Push(
+            key=rung_key(request.id, step.level, 0, "requester"),
+            text=texts.PUSH_ESCALATION_REQUESTER.format(number=request.id, office=office),
+            template_id=env.templates.progress,
+            fields=progress_fields(request, env.tz, f"已提请{office}督办", office, now),
+        )
+        requester = Delivery(push, request.raised_by_wechat_user, request)
+    logger.info("escalation=step request=%s level=%s repeat=%s recipients=%s",
+                request.id, step.level, repeat, len(alerts))
+    data = {"level": step.level, "condition": step.condition, "notify": list(step.notify)}
+    if repeat:
+        data["repeat"] = repeat
+    if on_duty_for is not None:
+        # The liaison the person on duty stood in for: listed in the liaison's morning digest.
+        data["on_duty_for"] = on_duty_for.id
     event = {
         "request_id": request.id,
         "kind": EventKind.ESCALATED.value,
         "actor_kind": ActorKind.SYSTEM.value,
-        "body": f"第{step.level}级督办：已等待{how_long}",
-        "data": {"level": step.level, "condition": step.condition, "notify": list(step.notify)},
+        "body": f"第{step.level}级督办：已等待{how_long}" + (texts.ESCALATION_REPEAT_NOTE.format(repeat=repeat) if repeat else ""),
+        "data": data,
         "created_at": now,
     }
     return event, list(alerts.values()), requester

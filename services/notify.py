@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from config import policy
 from models import OutboxMessage, RequestEvent, ServiceRequest, Staff, WeChatUser
 from models.db import insert_ignoring_conflicts
-from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, Urgency
+from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, PushKind, Urgency
+from services import texts
 from services.policy.hours import release_time
 from services.policy.push import template_data
+
+logger = logging.getLogger(__name__)
+
+
+def push_key(kind: PushKind, *parts: object) -> str:
+    """The idempotency key of a push: its kind, then what identifies it within the kind, `:`-joined.
+
+    Every outbox key is built here. The kind comes first, so pushes of two kinds never share a
+    key even when their ids are equal (an inbound message and a request event both numbered 42).
+    """
+    if not parts:
+        raise ValueError("a push key needs at least one part after its kind")
+    return ":".join([PushKind(kind).value, *(str(part) for part in parts)])
 
 
 @dataclass(frozen=True)
@@ -30,10 +47,25 @@ class Templates:
 class Push:
     """One message to one WeChat user: full text for a customer-service message, fields for a template."""
 
+    # Its idempotency key, built by `push_key`.
     key: str
     text: str
     template_id: str
     fields: dict[str, object]
+    # A page to open from the push (WeChat's in-app browser): a template message links to it, and a
+    # customer-service text ends with it (`texts.LIST_LINK`) unless it already holds it.
+    url: str | None = None
+
+
+def push_payload(push: Push) -> dict:
+    """The outbox payload of a push: its text, and its template with the fields fitted (and its link)."""
+    template = {"template_id": push.template_id, "data": template_data(push.fields)}
+    text = push.text
+    if push.url:
+        template["url"] = push.url
+        if push.url not in text:
+            text = f"{text}\n{texts.LIST_LINK.format(url=push.url)}"
+    return {"text": text, "template": template}
 
 
 def local_time(moment: datetime, tz: ZoneInfo) -> str:
@@ -126,10 +158,7 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
             "request_id": request.id if request else None,
             # The dispatcher decides at send time whether the customer-service window is open.
             "kind": OutboxKind.CUSTOM.value,
-            "payload": {
-                "text": delivery.push.text,
-                "template": {"template_id": delivery.push.template_id, "data": template_data(delivery.push.fields)},
-            },
+            "payload": push_payload(delivery.push),
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,
             "next_attempt_at": now if urgent else release_time(now, tz, policy.QUIET_HOURS),
@@ -137,11 +166,7 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
         })
     if not rows:
         return [False] * len(deliveries)
-    # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
-    # rows in batches under the driver's parameter limit. A key already queued, or repeated within
-    # `rows`, comes back once at most: only new rows are returned.
-    stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key)
-    new_keys = set(session.scalars(stmt, rows, execution_options=_ALL_COLUMNS))
+    new_keys = set(insert_outbox(session, rows))
     created = []
     for delivery in deliveries:
         key = _stored_key(delivery)
@@ -149,6 +174,72 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
         # The first delivery with a key is the one that queued it, as if they had been sent one by one.
         new_keys.discard(key)
     return created
+
+
+_clash_lock = threading.Lock()
+_clash_count = 0
+
+
+def key_clashes() -> int:
+    """How many pushes this process offered under a key already queued for another recipient or payload."""
+    return _clash_count
+
+
+def insert_outbox(session: Session, rows: Sequence[dict]) -> dict[str, int]:
+    """INSERT outbox rows, skipping keys queued before; {key: id} of the rows created.
+
+    A skipped key is the normal idempotent retry when the row it met goes to the same recipient
+    with the same payload. Anything else is two different pushes given one key, a bug: it is
+    logged as an error and counted (`key_clashes`), never dropped quietly.
+    """
+    # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
+    # rows in batches under the driver's parameter limit. A key already queued, or repeated within
+    # `rows`, comes back once at most: only new rows are returned.
+    stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key, OutboxMessage.id)
+    created = dict(session.execute(stmt, list(rows), execution_options=_ALL_COLUMNS).all())
+    unclaimed = set(created)
+    skipped = []
+    for row in rows:
+        if row["idempotency_key"] in unclaimed:
+            # The first row with a new key is the one that created it.
+            unclaimed.discard(row["idempotency_key"])
+        else:
+            skipped.append(row)
+    if skipped:
+        _check_skipped(session, skipped)
+    return created
+
+
+def _check_skipped(session: Session, skipped: list[dict]) -> None:
+    """Log and count each skipped row that differs from the row already queued under its key."""
+    global _clash_count
+    stored = {
+        row.idempotency_key: row for row in session.execute(
+            select(OutboxMessage.idempotency_key, OutboxMessage.recipient_openid, OutboxMessage.payload)
+            .where(OutboxMessage.idempotency_key.in_({row["idempotency_key"] for row in skipped}))
+        )
+    }
+    for row in skipped:
+        existing = stored.get(row["idempotency_key"])
+        if existing is None:
+            # Not possible while rows are never deleted: a conflicting row is committed by now.
+            continue
+        differs = [name for name, same in (
+            ("recipient", existing.recipient_openid == row["recipient_openid"]),
+            ("payload", _canonical(existing.payload) == _canonical(row["payload"])),
+        ) if not same]
+        if not differs:
+            continue
+        with _clash_lock:
+            _clash_count += 1
+        # Keys and openids only: payloads hold what people wrote, names and phone numbers.
+        logger.error("outbox=key_clash key=%s differs=%s stored_openid=%s offered_openid=%s",
+                     row["idempotency_key"], ",".join(differs), existing.recipient_openid, row["recipient_openid"])
+
+
+def _canonical(payload: object) -> str:
+    """A payload as JSON with sorted keys, so one offered and one read back from the database compare equal."""
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, default=str)
 
 
 def _reachable(delivery: Delivery) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 from collections import defaultdict
 from datetime import date, datetime, timedelta
@@ -12,11 +13,14 @@ from sqlalchemy.orm import Session, selectinload
 from config import policy
 from models import Beneficiary, Region, ServiceRequest, Staff, VisitAlert
 from models.db import insert_ignoring_conflicts
-from models.enums import OPEN_STATUSES, RegionLevel, StaffRole
+from models.enums import OPEN_STATUSES, PushKind, RegionLevel, StaffRole
+from services import liaison_digest, summaries, texts
 from services import requests as request_service
-from services import texts
-from services.notify import Delivery, Push, enqueue_many
+from services.notify import Delivery, enqueue_many, push_key
+from services.responsibility import village_officers
 from services.visits import DueVisit, due_visits, overdue_by_town
+
+logger = logging.getLogger(__name__)
 
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 DIGEST_LINES = 5
@@ -25,16 +29,6 @@ DIGEST_LINES = 5
 def _when(item: DueVisit, today: date) -> str:
     late = (today - item.due).days
     return f"超期{late}天" if late else "今天到期"
-
-
-def _plain_fields(title: str, count: int, who: str, now: datetime, tz) -> dict:
-    return {
-        "character_string1": count,
-        "thing2": title,
-        "thing3": who,
-        "phrase4": "提醒",
-        "time5": now.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-    }
 
 
 def visit_reminders(
@@ -62,11 +56,9 @@ def visit_reminders(
         if len(items) > DIGEST_LINES:
             lines.append(texts.VISIT_DIGEST_MORE.format(count=len(items)))
         lines.append(texts.VISIT_DIGEST_FOOTER)
-        push = Push(
-            key=f"remind:{staff.id}:{today.isoformat()}",
-            text="\n".join(lines),
-            template_id=env.templates.task,
-            fields=_plain_fields("今日走访提醒", len(items), staff.name, now, env.tz),
+        push = summaries.visits_push(
+            env, key=push_key(PushKind.REMIND, staff.id, today.isoformat()), text="\n".join(lines),
+            staff=staff, due=items, today=today, now=now,
         )
         # Sent at 08:00, outside quiet hours; urgent=False keeps it to office hours if run late at night.
         deliveries.append(Delivery(push, staff.wechat_user, staff=staff, urgent=False))
@@ -83,7 +75,7 @@ def morning_visits(session: Session, env: request_service.RequestEnv, now: datet
 def overdue_visit_alerts(
     session: Session, env: request_service.RequestEnv, now: datetime, due: list[DueVisit]
 ) -> int:
-    """Tell each town's officers, once per overdue period, about visits overdue beyond the slack."""
+    """Tell each village's responsible town officer, once per overdue period, about visits overdue beyond the slack."""
     today = now.astimezone(env.tz).date()
     slack = timedelta(days=policy.VISIT_OVERDUE_SLACK_DAYS)
     late = [item for item in due if today - item.due > slack]
@@ -94,12 +86,22 @@ def overdue_visit_alerts(
     rows = [{"beneficiary_id": i.beneficiary.id, "due_on": i.due, "alerted_at": now} for i in late]
     stmt = insert_ignoring_conflicts(session, VisitAlert).returning(VisitAlert.beneficiary_id, VisitAlert.due_on)
     new = {(row.beneficiary_id, row.due_on) for row in session.execute(stmt, rows)}
-    by_town: dict[int, list[DueVisit]] = defaultdict(list)
+    # Each village's overdue visits go to the town officer responsible for it (包村), not to every
+    # officer of the town.
+    cache: dict = {}
+    by_officer: dict[int, tuple[Staff, list[DueVisit]]] = {}
     for item in late:
-        if (item.beneficiary.id, item.due) in new:
-            by_town[item.beneficiary.village.parent_id].append(item)
+        if (item.beneficiary.id, item.due) not in new:
+            continue
+        village = item.beneficiary.village
+        officers = village_officers(session, village.id, town_id=village.parent_id, cache=cache)
+        officer = officers.responsible or officers.deputy
+        if officer is None:
+            logger.warning("visits=overdue_unreported village=%s reason=no_town_officer", village.id)
+            continue
+        by_officer.setdefault(officer.id, (officer, []))[1].append(item)
     deliveries = []
-    for town_id, items in by_town.items():
+    for officer, items in by_officer.values():
         lines = "\n".join(
             texts.VISIT_DIGEST_LINE.format(name=i.beneficiary.name, village=i.beneficiary.village.name, when=_when(i, today))
             for i in items[:DIGEST_LINES]
@@ -107,14 +109,11 @@ def overdue_visit_alerts(
         if len(items) > DIGEST_LINES:
             lines += "\n" + texts.VISIT_DIGEST_MORE.format(count=len(items))
         text = texts.VISIT_OVERDUE_ALERT.format(count=len(items), slack=policy.VISIT_OVERDUE_SLACK_DAYS, lines=lines)
-        for officer in request_service.active_staff(session, StaffRole.TOWN_OFFICER, town_id):
-            push = Push(
-                key=f"visit-overdue:{officer.id}:{today.isoformat()}",
-                text=text,
-                template_id=env.templates.task,
-                fields=_plain_fields("走访超期提醒", len(items), officer.name, now, env.tz),
-            )
-            deliveries.append(Delivery(push, officer.wechat_user, staff=officer, urgent=False))
+        push = summaries.visits_push(
+            env, key=push_key(PushKind.VISIT_OVERDUE, officer.id, today.isoformat()), text=text,
+            staff=officer, due=items, today=today, now=now, overdue_alert=True,
+        )
+        deliveries.append(Delivery(push, officer.wechat_user, staff=officer, urgent=False))
     return sum(enqueue_many(session, deliveries, now, tz=env.tz))
 
 
@@ -151,14 +150,13 @@ def town_digests(session: Session, env: request_service.RequestEnv, now: datetim
         }
         text = texts.TOWN_DIGEST.format(town=town.name, date=today.strftime("%m月%d日"), **figures)
         for officer in officers:
-            push = Push(
-                key=f"digest-town:{officer.id}:{today.isoformat()}",
-                text=text,
-                template_id=env.templates.task,
-                fields=_plain_fields(f"{town.name}民政日报", figures["open"], officer.name, now, env.tz),
+            push = summaries.town_digest_push(
+                env, key=push_key(PushKind.DIGEST_TOWN, officer.id, today.isoformat()), text=text,
+                staff=officer, town=town.name, figures=figures, today=today, now=now,
             )
             deliveries.append(Delivery(push, officer.wechat_user, staff=officer, urgent=False))
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz))
+    # The same morning, each liaison hears of the urgent cases the person on duty had for them.
+    return sum(enqueue_many(session, deliveries, now, tz=env.tz)) + liaison_digest.liaison_digests(session, env, now)
 
 
 def _median_hours(pairs) -> str:
@@ -218,11 +216,9 @@ def city_summaries(session: Session, env: request_service.RequestEnv, now: datet
         .options(selectinload(Staff.wechat_user))
     )
     for supervisor in supervisors:
-        push = Push(
-            key=f"digest-city:{supervisor.id}:{week.year}-W{week.week:02d}",
-            text=text,
-            template_id=env.templates.task,
-            fields=_plain_fields("全市民政周报", sum(r["requests"] for r in rows), supervisor.name, now, env.tz),
+        push = summaries.city_digest_push(
+            env, key=push_key(PushKind.DIGEST_CITY, supervisor.id, f"{week.year}-W{week.week:02d}"), text=text,
+            staff=supervisor, towns=len(rows), requests=sum(r["requests"] for r in rows), today=local, now=now,
         )
         deliveries.append(Delivery(push, supervisor.wechat_user, staff=supervisor, urgent=False))
     return sum(enqueue_many(session, deliveries, now, tz=env.tz))

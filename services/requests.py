@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from config import policy
@@ -22,7 +22,6 @@ from models import (
     Beneficiary,
     FamilyLink,
     InboundMessage,
-    Region,
     RequestEvent,
     ServiceRequest,
     Staff,
@@ -32,15 +31,17 @@ from models.enums import (
     OPEN_STATUSES,
     ActorKind,
     EventKind,
+    PushKind,
     RequestSource,
     RequestStatus,
     StaffRole,
 )
-from services import roster, texts
+from services import responsibility, roster, texts
 from services.errors import DomainError
-from services.notify import Push, Templates, enqueue, progress_fields, task_fields
+from services.notify import Push, Templates, enqueue, progress_fields, push_key, task_fields
 from services.policy import ladder
 from services.policy.classify import Classification
+from services.summary_links import ListLinks
 
 OPEN = tuple(s.value for s in OPEN_STATUSES)
 
@@ -52,6 +53,8 @@ class RequestEnv:
     tz: ZoneInfo
     templates: Templates
     merge_hours: int = 6
+    # Signs links to a summary's whole list (the mobile list page); None where no page is served.
+    links: ListLinks | None = None
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,8 @@ class Routing:
 
 def next_escalation(request: ServiceRequest, tz: ZoneInfo):
     """When the escalation scan should next look at this request (None: never again)."""
-    facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level)
+    facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level,
+                                request.escalation_repeats or 0)
     return ladder.next_check_at(facts, policy.ESCALATION_LADDER[request.urgency], tz, policy.SERVICE_HOURS)
 
 
@@ -130,29 +134,28 @@ def active_staff(session: Session, role: StaffRole, region_id: int) -> list[Staf
     return sorted(candidates, key=lambda staff: (load.get(staff.id, 0), staff.id))
 
 
-def route(session: Session, beneficiary: Beneficiary) -> Routing:
-    """The assigned assistant; else the town's officers; else the city's supervisors (then admins)."""
+def route(session: Session, env: RequestEnv, case: responsibility.Case, beneficiary: Beneficiary, now) -> Routing:
+    """The assigned assistant; else ONE person up the 包联 chain: the village's responsible town
+    officer, the deputy, the category's city liaison (for an urgent case out of hours, the person on
+    duty), the deputy liaison, then any city supervisor or administrator."""
     assignment = roster.current_assignment(session, beneficiary)
     if assignment is not None and assignment.staff.active:
         return Routing(assignment.staff, [assignment.staff], "assistant")
-    town = beneficiary.village.parent
-    officers = active_staff(session, StaffRole.TOWN_OFFICER, town.id)
-    if officers:
-        return Routing(officers[0], officers, "town")
-    for role in (StaffRole.CITY_SUPERVISOR, StaffRole.ADMIN):
-        city_staff = active_staff(session, role, town.parent_id)
-        if city_staff:
-            return Routing(city_staff[0], city_staff, "city")
-    return Routing(None, [], "none")
+    target = responsibility.alert_target(session, case, "responsible_officer", now, env.tz, cache={},
+                                         reachable_only=False)
+    if target.staff is None:
+        return Routing(None, [], "none")
+    return Routing(target.staff, [target.staff], "town" if target.place in responsibility.OFFICER_PLACES else "city")
 
 
-def fallback_chain(session: Session, request: ServiceRequest):
-    """Who to alert, level by level, when the people before could not be reached on WeChat."""
-    town = session.get(Region, request.town_id)
-    # Lazily: most requests reach the first level, and each level costs queries.
-    yield active_staff(session, StaffRole.TOWN_OFFICER, town.id)
-    yield active_staff(session, StaffRole.CITY_SUPERVISOR, town.parent_id)
-    yield active_staff(session, StaffRole.ADMIN, town.parent_id)
+def fallback_chain(session: Session, env: RequestEnv, request: ServiceRequest, now):
+    """Who to alert next, one person at a time up the 包联 chain, when the people before could not
+    be reached on WeChat."""
+    cache: dict = {}
+    # Lazily: most requests reach the first person, and each place costs queries.
+    for staff in responsibility.chain_people(session, responsibility.case_of(session, request, cache=cache), now,
+                                             env.tz, cache=cache):
+        yield [staff]
 
 
 def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hours: int) -> ServiceRequest | None:
@@ -229,7 +232,10 @@ def open_request(
     visit_id: int | None = None,
 ) -> ServiceRequest:
     """Open a request, route it to the one responsible, and queue the alert; never dropped."""
-    routing = route(session, beneficiary)
+    case = responsibility.Case(beneficiary.village_id, beneficiary.village.parent_id,
+                               beneficiary.village.parent.parent_id, classification.category.value,
+                               classification.urgency.value == "urgent")
+    routing = route(session, env, case, beneficiary, now)
     request = ServiceRequest(
         beneficiary=beneficiary,
         village_id=beneficiary.village_id,
@@ -244,6 +250,7 @@ def open_request(
         summary=summary[:500],
         assignee=routing.assignee,
         escalation_level=0,
+        escalation_repeats=0,
         created_at=now,
         updated_at=now,
     )
@@ -263,11 +270,11 @@ def open_request(
 
 def _alert_new_request(session: Session, env: RequestEnv, request: ServiceRequest, alert: list[Staff], now) -> None:
     """Push the new task to everyone alerted; if none can be reached on WeChat, go up a level."""
-    for staff_list in itertools.chain([alert], fallback_chain(session, request)):
+    for staff_list in itertools.chain([alert], fallback_chain(session, env, request, now)):
         reached = False
         for staff in staff_list:
             push = Push(
-                key=f"task:{request.id}:{staff.id}",
+                key=push_key(PushKind.TASK, request.id, staff.id),
                 text=_new_task_text(request),
                 template_id=env.templates.task,
                 fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
@@ -302,7 +309,7 @@ def append_message(
     request.updated_at = now
     if request.assignee is not None:
         push = Push(
-            key=f"message:{event.id}:{request.assignee.id}",
+            key=push_key(PushKind.MESSAGE, event.id, request.assignee.id),
             text=texts.PUSH_NEW_MESSAGE.format(number=request.id, summary=body[:200]),
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, f"新消息 {body}"),
@@ -313,8 +320,13 @@ def append_message(
 # --- family notices ------------------------------------------------------------------------------
 
 
-def notify_family(session, env, beneficiary, now, *, key, text, what, who, request=None, skip_user_id=None) -> int:
-    """Family notices to every active link that did not opt out; returns how many were queued."""
+def notify_family(
+    session, env, beneficiary, now, *, kind: PushKind, ref: int, text, what, who, request=None, skip_user_id=None
+) -> int:
+    """Family notices to every active link that did not opt out; returns how many were queued.
+
+    Each notice's key is the kind, `ref` (what caused it: an event or a visit) and the family member.
+    """
     links = session.scalars(
         select(FamilyLink)
         .where(FamilyLink.beneficiary_id == beneficiary.id, FamilyLink.active.is_(True), FamilyLink.notify.is_(True))
@@ -330,7 +342,8 @@ def notify_family(session, env, beneficiary, now, *, key, text, what, who, reque
             else {"character_string1": beneficiary.id, "thing2": what, "thing3": who,
                   "time4": now.astimezone(env.tz).strftime("%Y-%m-%d %H:%M")}
         )
-        push = Push(key=f"{key}:{link.wechat_user_id}", text=text, template_id=env.templates.progress, fields=fields)
+        push = Push(key=push_key(kind, ref, link.wechat_user_id), text=text, template_id=env.templates.progress,
+                    fields=fields)
         queued += enqueue(session, push, link.wechat_user, now, tz=env.tz, request=request)
     return queued
 
@@ -368,8 +381,13 @@ def tasks_for_staff(session: Session, staff: Staff, limit: int = 10) -> tuple[li
     elif staff.role == StaffRole.TOWN_OFFICER.value:
         where.append(ServiceRequest.town_id == staff.region_id)
     else:
-        # City staff see what reached their level or was given to them.
-        where.append((ServiceRequest.escalation_level >= 2) | (ServiceRequest.assignee_staff_id == staff.id))
+        # City staff see what reached the city's rungs or was given to them.
+        reached = [
+            (ServiceRequest.urgency == urgency) & (ServiceRequest.escalation_level >= level)
+            for urgency, steps in policy.ESCALATION_LADDER.items()
+            if (level := ladder.city_level(steps)) is not None
+        ]
+        where.append(or_(*reached, ServiceRequest.assignee_staff_id == staff.id))
     total = session.scalar(select(func.count()).select_from(ServiceRequest).where(*where))
     rows = session.scalars(
         select(ServiceRequest)

@@ -140,6 +140,21 @@ PUSH_FAMILY_VISIT = "{staff}今天走访了{name}：{summary}"
 PUSH_ESCALATION = "请督办：求助 {number}号 已等待{waited}，{state}。\n{name}（{village}），{category}，负责人{assignee}。"
 PUSH_ESCALATION_REMINDER = "提醒：求助 {number}号（{name}，{category}）已等待{waited}，{state}，请马上处理。"
 PUSH_ESCALATION_REQUESTER = "您的求助 {number}号 还在办理中，已提请{office}督办，请放心。"
+PUSH_ESCALATION_REPEAT = (
+    "紧急求助 {number}号 仍无人接单（第{repeat}次提醒，已等待{waited}）。\n"
+    "{name}（{village}），{category}，负责人{assignee}。请马上安排，接单请回复“接单 {number}”。"
+)
+ESCALATION_REPEAT_NOTE = "（第{repeat}次重复提醒）"
+# Why a member of staff gets an escalation: their place in the 包联 chain.
+ESCALATION_ROLE = {
+    "responsible_officer": "您是{village}的包村责任人。",
+    "deputy_officer": "您是{village}的包村副责任人。",
+    "liaison": "您是{department}的市级民政联络员。",
+    "deputy_liaison": "您是{department}的市级民政联络员（副）。",
+    "rota": "您正在值班，请马上安排处理。",
+    "city_staff": "包联责任人暂缺，请您安排处理。",
+}
+ESCALATION_STANDING_IN = "（原定责任人暂时联系不上，由您代为督办）"
 # One push per member of staff per scan when several cases escalate to them at once.
 PUSH_ESCALATION_DIGEST = "请督办：{count}件求助超时未办："
 PUSH_ESCALATION_DIGEST_REMINDER = "提醒：您有{count}件求助超时未办，请马上处理："
@@ -160,6 +175,22 @@ TOWN_DIGEST = (
     "在办求助 {open} 件，其中督办中 {escalated} 件、超过48小时 {overdue} 件；\n"
     "超期未走访 {visits_overdue} 户。"
 )
+LIAISON_DIGEST_HEADER = "值班转交（{date}）：非工作时间{count}件紧急求助由值班人员督办，您是所属部门的联络员："
+LIAISON_DIGEST_STATE = "值班转交"
+LIAISON_DIGEST_LINE = "{number}号 {name}（{village}）{category}，{status}"
 CITY_SUMMARY_HEADER = "全市民政周报（{start}—{end}）"
 CITY_SUMMARY_LINE = "{town}：求助{requests}件，接单中位{accept}，办结中位{resolve}，走访覆盖{coverage}，评分{rating}"
 NO_DATA = "—"
+# A push about a list links to the whole of it (services/summaries.py): the text's last line.
+LIST_LINK = "查看全部：{url}"
+# Template fields of a push about a list (each at most 20 characters; 紧急程度 at most 5 汉字).
+LIST_WHO_ONE = "{name} {village}"
+LIST_WHO_MANY = "{name}等{count}{unit}"
+LIST_CASES_WAITED = "{state} 最长已等{waited}"
+LIST_VISITS_LATE = "{count}户待走访 最多超期{days}天"
+LIST_VISITS_TODAY = "{count}户今天到期待走访"
+LIST_VISITS_OVERDUE = "{count}户超期{slack}天以上未走访"
+LIST_TOWN_WHAT = "在办{open}件 督办{escalated}件 未走访{visits}户"
+LIST_CITY_WHO = "全市{towns}个乡镇"
+LIST_CITY_WHAT = "本周求助{requests}件"
+LIST_URGENCY = {"urgent": "紧急", "late": "较急", "normal": "一般"}

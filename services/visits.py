@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Assignment, Beneficiary, Region, Staff, Visit
-from models.enums import RequestCategory, RequestSource, StaffRole, Urgency
+from models.enums import PushKind, RequestCategory, RequestSource, StaffRole, Urgency
 from services import requests as request_service
 from services import roster, texts
 from services.errors import DomainError
@@ -87,7 +87,7 @@ def record_visit(
     family_summary = summary if report.problems else texts.VISIT_ALL_FINE
     request_service.notify_family(
         session, env, beneficiary, now,
-        key=f"family-visit:{visit.id}",
+        kind=PushKind.FAMILY_VISIT, ref=visit.id,
         text=texts.PUSH_FAMILY_VISIT.format(staff=staff.name, name=beneficiary.name, summary=family_summary),
         what=f"走访 {family_summary}", who=staff.name,
     )

@@ -1,4 +1,4 @@
-"""The admin JSON API under /api/v1: regions, staff, beneficiaries, requests and the outbox.
+"""The admin JSON API under /api/v1: regions, staff, beneficiaries, requests, the outbox and the 包联 chain.
 
 Every route but /api/v1/openapi.json needs `Authorization: Bearer <ADMIN_API_TOKEN>`.
 Status codes: 400 when the body is not a JSON object, 422 when a field or query parameter is
@@ -17,7 +17,7 @@ from flask import jsonify, request
 from sqlalchemy.exc import IntegrityError
 
 # Importing the resource modules adds their routes to the blueprint.
-from bot.api import beneficiaries, regions, requests, staff  # noqa: F401
+from bot.api import beneficiaries, regions, requests, responsibility, staff  # noqa: F401
 from bot.api.blueprint import bp
 from bot.api.errors import MSG_CONFLICT, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, ApiError, conflict
 from bot.api.responses import OpenApiDocument

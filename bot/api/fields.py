@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -11,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from bot.api.errors import (
     MSG_BAD_PHONE,
+    MSG_BAD_TIME,
     MSG_BAD_REGION_CODE,
     MSG_BAD_STAFF_NO,
     MSG_CATEGORIES,
@@ -171,6 +173,24 @@ def _body_choice_rule(enum: type[StrEnum]):
     return check
 
 
+def _aware_time(value: Any, field: str) -> datetime:
+    """An ISO 8601 date and time with its offset (a naive time would be read in the wrong zone)."""
+    try:
+        moment = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise refuse(field, MSG_BAD_TIME.format(field=field))
+    return moment
+
+
+def _aware_time_rule(value: Any, info: ValidationInfo) -> datetime:
+    """A required date and time with offset."""
+    if _is_blank(value):
+        raise refuse(info.field_name, MSG_REQUIRED.format(field=info.field_name))
+    return _aware_time(value, info.field_name)
+
+
 # --- query strings ----------------------------------------------------------------------------------
 
 
@@ -202,6 +222,12 @@ def _query_choice_rule(enum: type[StrEnum]):
         return enum(text)
 
     return check
+
+
+def _query_time(value: Any, info: ValidationInfo) -> datetime | None:
+    """An optional date and time with offset (write `+` as %2B in a URL)."""
+    text = _query_value(value)
+    return None if text is None else _aware_time(text, info.field_name)
 
 
 def _query_bool(value: Any, info: ValidationInfo) -> bool | None:
@@ -285,5 +311,7 @@ Categories = Annotated[Annotated[list[BeneficiaryCategory], Field(min_length=1)]
 QueryText = Annotated[str | None, BeforeValidator(_query_value)]
 QueryStaffNo = Annotated[str | None, BeforeValidator(_query_staff_no)]
 QueryBool = Annotated[bool | None, BeforeValidator(_query_bool)]
+AwareTime = Annotated[datetime, BeforeValidator(_aware_time_rule)]
+QueryTime = Annotated[datetime | None, BeforeValidator(_query_time)]
 Page = Annotated[Annotated[int, Field(ge=1)], BeforeValidator(_page)]
 PerPage = Annotated[Annotated[int, Field(ge=1, le=MAX_PER_PAGE)], BeforeValidator(_per_page)]

@@ -223,5 +223,59 @@ class OutboxPage(ListPage):
     items: list[OutboxMessage]
 
 
+class ChainPlace(BaseModel):
+    """Who stands in one place of the 包联 chain, and whether they were named there."""
+
+    staff: Contact | None = Field(description="null when nobody can stand there (no one active of that role).")
+    named: bool = Field(description="true: named; false: by the default spread (nobody named, or no longer able).")
+
+
+class VillageOfficers(BaseModel):
+    """Who answers for a village (包村): the responsible town officer and the deputy, as in effect."""
+
+    village: RegionRef
+    town: RegionRef
+    responsible: ChainPlace
+    deputy: ChainPlace
+
+
+class Department(BaseModel):
+    """A city department with its two liaisons as in effect and the request categories it handles."""
+
+    code: str
+    name: str
+    city: RegionRef
+    stored: bool = Field(description="false: one of the policy's departments the city has no record of yet.")
+    categories: list[RequestCategory]
+    liaison: ChainPlace
+    deputy: ChainPlace
+
+
+class DepartmentList(BaseModel):
+    """The city's departments, by code."""
+
+    items: list[Department]
+    total: int = Field(ge=0)
+
+
+class DutyShift(BaseModel):
+    """One shift of the duty rota."""
+
+    id: int
+    staff: Contact
+    starts_at: datetime
+    ends_at: datetime
+    created_at: datetime
+
+
+class DutyShiftList(BaseModel):
+    """The shifts overlapping [since, until), by start."""
+
+    items: list[DutyShift]
+    total: int = Field(ge=0)
+    since: datetime
+    until: datetime
+
+
 class OpenApiDocument(RootModel[dict[str, Any]]):
     """An OpenAPI 3.1 document."""

@@ -7,12 +7,14 @@ rule (and message) applies; unknown fields are ignored.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bot.api.errors import MSG_CITY_HAS_NO_PARENT, MSG_PARENT_REQUIRED
 from bot.api.fields import (
+    AwareTime,
     Categories,
     IdNumber,
     OptionalPhone,
@@ -24,6 +26,7 @@ from bot.api.fields import (
     QueryBool,
     QueryStaffNo,
     QueryText,
+    QueryTime,
     RegionCode,
     StaffNo,
     json_bool,
@@ -32,7 +35,9 @@ from bot.api.fields import (
     refuse,
     text,
 )
+from config import policy
 from models.enums import BeneficiaryCategory, OutboxStatus, RegionLevel, RequestStatus, StaffRole, Urgency
+from services import responsibility_admin as chain_admin
 from services.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageRequest
 
 Name = text(64)
@@ -110,6 +115,43 @@ class BeneficiaryCreate(Input):
     assistant_staff_no: OptionalStaffNo = Field(None, description="工号 of an active assistant.")
 
 
+class VillageOfficersUpdate(Input):
+    """A village's responsible town officer and deputy; null (or left out): the town's default spread."""
+
+    responsible_staff_no: OptionalStaffNo = Field(
+        None, description="工号 of an active town officer of the village's town."
+    )
+    deputy_staff_no: OptionalStaffNo = Field(None, description="工号 of another active town officer of that town.")
+
+
+class DepartmentUpdate(Input):
+    """A department's name and its two liaisons; null (or left out) liaisons: the city's default spread."""
+
+    name: Name
+    liaison_staff_no: OptionalStaffNo = Field(None, description="工号 of an active city supervisor of the city.")
+    deputy_staff_no: OptionalStaffNo = Field(None, description="工号 of another active city supervisor.")
+    city_code: OptionalRegionCode = Field(None, description="The city; may be left out where there is only one.")
+
+
+class DutyShiftCreate(Input):
+    """One shift of the duty rota; a night shift crosses midnight."""
+
+    staff_no: StaffNo = Field(description="工号 of an active city supervisor.")
+    starts_at: AwareTime = Field(description="ISO 8601 with offset, e.g. 2026-12-01T17:30:00+08:00.")
+    ends_at: AwareTime = Field(
+        description=f"After starts_at, at most {policy.DUTY_SHIFT_MAX_HOURS} hours later, with offset."
+    )
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> DutyShiftCreate:
+        """A shift ends after it starts, and within the longest shift the rota accepts."""
+        if self.ends_at <= self.starts_at:
+            raise refuse("ends_at", chain_admin.SHIFT_ORDER)
+        if self.ends_at - self.starts_at > timedelta(hours=policy.DUTY_SHIFT_MAX_HOURS):
+            raise refuse("ends_at", chain_admin.SHIFT_TOO_LONG.format(hours=policy.DUTY_SHIFT_MAX_HOURS))
+        return self
+
+
 # --- query strings ----------------------------------------------------------------------------------
 
 
@@ -166,3 +208,17 @@ class OutboxQuery(PageQuery):
     """Filters of the outbox list."""
 
     status: OutboxStatusFilter = Field(None, description="Only this status.")
+
+
+class DepartmentQuery(Input):
+    """Which city's departments."""
+
+    city_code: QueryText = Field(None, description="The city; may be left out where there is only one.")
+
+
+class DutyShiftQuery(Input):
+    """Which shifts of the rota: those overlapping [since, until)."""
+
+    since: QueryTime = Field(None, description="With offset (+ written %2B); default: now.")
+    until: QueryTime = Field(None, description="With offset; default: 7 days after since; at most 62 days after.")
+    staff_no: QueryStaffNo = Field(None, description="Only this 工号's shifts.")

@@ -18,7 +18,9 @@ from bot.deps import services
 logger = logging.getLogger(__name__)
 
 DESCRIPTION = """\
-三直达 admin API: regions, staff, beneficiaries, service requests and the WeChat outbox.
+三直达 admin API: regions, staff, beneficiaries, service requests, the WeChat outbox, and the 包联
+chain (each village's responsible town officers, the city's departments and their liaisons, the
+duty rota).
 
 Every operation except `GET /api/v1/openapi.json` needs `Authorization: Bearer <ADMIN_API_TOKEN>`.
 
@@ -27,9 +29,10 @@ repeats an ID number.
 
 * 400: the body is not a JSON object (`field` is `body`).
 * 401: missing or wrong token (`WWW-Authenticate: Bearer`).
-* 404: an id in the path does not exist.
-* 409: a unique value is taken (`field` names it: `code`, `staff_no`, `id_number`), or the
-  target's state forbids the action (`active`).
+* 404: an id or code in the path does not exist.
+* 409: a unique value is taken (`field` names it: `code`, `staff_no`, `id_number`), the
+  target's state forbids the action (`active`), or a duty shift overlaps another of the same
+  person (`starts_at`).
 * 413: the body is larger than 64 KiB.
 * 422: a field or query parameter is invalid, including codes that name nothing
   (`field` names it).
@@ -42,7 +45,7 @@ match nothing give an empty list. Times are ISO 8601 with offset (UTC). Lists ar
 ERROR_DESCRIPTIONS = {
     400: "The body is not a JSON object.",
     401: "Missing or wrong bearer token.",
-    404: "No such id.",
+    404: "No such id or code.",
     409: "A unique value is taken, or the target's state forbids the action; `field` names it.",
     413: "The body is larger than 64 KiB.",
     422: "A field or query parameter is invalid; `field` names it.",

@@ -1,4 +1,5 @@
-"""Spreadsheet import (upload, check, confirm, error report) and export of cases and visits."""
+"""Spreadsheet import (upload, check, confirm, error report) of beneficiaries, staff and the 包联 chain,
+and export of cases and visits."""
 
 from __future__ import annotations
 
@@ -20,7 +21,11 @@ logger = logging.getLogger(__name__)
 
 # --- import and export -------------------------------------------------------------------------------
 
-IMPORT_KINDS = {"beneficiaries": "服务对象", "staff": "工作人员"}
+IMPORT_KINDS = {"beneficiaries": "服务对象", "staff": "工作人员", "village_officers": "包村责任",
+                "departments": "职能部门联络员", "duty": "值班表"}
+TEMPLATES = {"beneficiaries": imports.beneficiary_template, "staff": imports.staff_template,
+             "village_officers": imports.village_officer_template, "departments": imports.department_template,
+             "duty": imports.duty_template}
 UPLOAD_MAX_BYTES = 20 * 1024 * 1024
 UPLOAD_TTL_SECONDS = 3600
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -36,6 +41,12 @@ def _run_import(kind: str, data: bytes, filename: str, accept_good_rows: bool):
     common = {"now": svc.clock(), "actor": g.staff, "accept_good_rows": accept_good_rows, "ip": request.remote_addr}
     if kind == "beneficiaries":
         return imports.import_beneficiaries(db, svc.pii, table, **common)
+    if kind == "duty":
+        return imports.import_duty(db, table, tz=svc.settings.tz, **common)
+    if kind == "village_officers":
+        return imports.import_village_officers(db, table, **common)
+    if kind == "departments":
+        return imports.import_departments(db, table, **common)
     return imports.import_staff(db, table, **common)
 
 
@@ -53,8 +64,7 @@ def import_template(kind: str):
     """The spreadsheet template offices fill in (Chinese headers, an example row)."""
     if kind not in IMPORT_KINDS:
         abort(404)
-    content = imports.beneficiary_template(db_session()) if kind == "beneficiaries" else imports.staff_template(db_session())
-    return _download(content, f"{IMPORT_KINDS[kind]}导入模板.xlsx")
+    return _download(TEMPLATES[kind](db_session()), f"{IMPORT_KINDS[kind]}导入模板.xlsx")
 
 
 def _download(content: bytes, filename: str):
@@ -114,7 +124,12 @@ def _unpack_upload(token: str) -> tuple[str, str, bytes]:
 def import_confirm(token: str):
     """Import only the good rows of a file that had errors, after the user confirmed."""
     kind, filename, data = _unpack_upload(token)
-    report = _run_import(kind, data, filename, accept_good_rows=True)
+    try:
+        report = _run_import(kind, data, filename, accept_good_rows=True)
+    except imports.ImportFileError as refused:
+        db_session().rollback()
+        flash(refused.message, "error")
+        return redirect(url_for("office.import_page"))
     db_session().commit()
     services().redis.delete(_upload_key(token))
     return render_template("office/import.html", kinds=IMPORT_KINDS, report=report, kind=kind, token=None)

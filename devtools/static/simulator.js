@@ -35,9 +35,23 @@ function renderItem(item) {
       list.appendChild(el("dd", "", value));
     }
     card.appendChild(list);
+    if (item.url) card.appendChild(link(item.url, "详情"));
     return card;
   }
-  return el("div", `msg ${item.from || "account"}`, item.text);
+  const message = el("div", `msg ${item.from || "account"}`);
+  // Links in a text open as WeChat opens them: the mobile list page, in a new tab here.
+  for (const part of (item.text || "").split(/(https?:\/\/\S+)/)) {
+    message.appendChild(/^https?:\/\//.test(part) ? link(part, part) : document.createTextNode(part));
+  }
+  return message;
+}
+
+function link(url, text) {
+  const anchor = el("a", "link", text);
+  anchor.href = url;
+  anchor.target = "_blank";
+  anchor.rel = "noreferrer";
+  return anchor;
 }
 
 function renderChat() {

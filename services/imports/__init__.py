@@ -1,4 +1,5 @@
-"""Spreadsheet imports of beneficiaries and staff: templates, reading, row checks, upsert, error reports.
+"""Spreadsheet imports of beneficiaries and staff, and of the 包联 chain (the duty rota, the village
+split, the departments' liaisons): templates, reading, row checks, upsert, error reports.
 
 The flow the dashboard and the CLI share:
 
@@ -33,6 +34,11 @@ The modules, each importing only those above it:
     validate   pure checks: cells into fields, fields against the snapshot into a plan
     snapshot   the database slice a file refers to, loaded in chunks
     apply      check_* and import_*: the whole file, then the writes
+    chain_checks, chain_apply   the same two steps for the 包联 files, written through
+               services.responsibility_admin (duty: 工号, 开始时间, 结束时间 in local time;
+               village_officers: 村（社区）代码, 责任人工号, 副责任人工号; departments: 部门代码,
+               部门名称, 负责联络员工号, 副联络员工号; 默认 = the default spread, a blank deputy keeps
+               what is stored; a shift already on the rota exactly is left alone)
     templates  the .xlsx templates offered for download
 
 Callers use this package, not its modules: `from services import imports`, then `imports.read_table`.
@@ -41,6 +47,15 @@ Callers use this package, not its modules: `from services import imports`, then 
 from __future__ import annotations
 
 from services.imports.apply import Progress, check_beneficiaries, check_staff, import_beneficiaries, import_staff
+from services.imports.chain_apply import (
+    check_departments,
+    check_duty,
+    check_village_officers,
+    import_departments,
+    import_duty,
+    import_village_officers,
+)
+from services.imports.chain_checks import parse_local_time
 from services.imports.columns import BENEFICIARY_COLUMNS, CATEGORY_CHOICES, ROLE_CHOICES, STAFF_COLUMNS, Column
 from services.imports.read import MAX_ROWS, ImportFileError, Row, Table, map_headers, read_table
 from services.imports.report import (
@@ -55,7 +70,13 @@ from services.imports.report import (
     error_report,
 )
 from services.imports.snapshot import load_beneficiary_refs, load_staff_refs
-from services.imports.templates import beneficiary_template, staff_template
+from services.imports.templates import (
+    beneficiary_template,
+    department_template,
+    duty_template,
+    staff_template,
+    village_officer_template,
+)
 from services.imports.validate import (
     BeneficiaryFields,
     BeneficiaryPlan,

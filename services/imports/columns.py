@@ -1,4 +1,4 @@
-"""The columns of the beneficiary and staff files: headers, the other spellings offices use, template layout."""
+"""The columns of each kind of import file: headers, the other spellings offices use, template layout."""
 
 from __future__ import annotations
 
@@ -51,6 +51,35 @@ STAFF_COLUMNS = (
     Column("role", "角色", True, width=16, hint=f"必填：{ROLE_CHOICES}"),
     Column("region_code", "所属区域代码", True, ("区域代码",), width=18, text=True,
            hint="协理员填村（社区）代码，乡镇民政助理员填乡镇代码，市级填市代码"),
+)
+
+DUTY_COLUMNS = (
+    Column("staff_no", "工号", True, ("值班人员工号", "值班人工号"), width=12, text=True,
+           hint="必填，在岗的市级民政联络员（市级督办）的工号"),
+    Column("name", "姓名", False, ("值班人员", "值班人"), width=12, hint="可不填；填了会与工号核对"),
+    Column("starts_at", "开始时间", True, ("值班开始时间", "开始"), width=20,
+           hint="必填，当地时间，如 2026-12-01 17:30；也可以是 Excel 的日期时间格式"),
+    Column("ends_at", "结束时间", True, ("值班结束时间", "结束"), width=20,
+           hint="必填，如 2026-12-02 08:30；夜班可跨到次日"),
+)
+
+VILLAGE_OFFICER_COLUMNS = (
+    Column("village_code", "村（社区）代码", True, ("所属村（社区）代码", "村代码"), width=20, text=True,
+           hint="必填，村（社区）的行政区划代码"),
+    Column("name", "村（社区）", False, ("村（社区）名称", "村名"), width=14, hint="可不填；填了会与代码核对"),
+    Column("responsible_no", "责任人工号", True, ("包村责任人工号", "包村干部工号"), width=14, text=True,
+           hint="必填，本乡镇在岗的民政助理员；填“默认”则按平均分配"),
+    Column("deputy_no", "副责任人工号", False, ("包村副责任人工号",), width=14, text=True,
+           hint="留空则不改变；填“默认”则按平均分配"),
+)
+
+DEPARTMENT_COLUMNS = (
+    Column("code", "部门代码", True, ("部门编码",), width=20, text=True, hint="必填，见“部门代码”表"),
+    Column("name", "部门名称", False, ("部门",), width=16, hint="留空则不改变"),
+    Column("responsible_no", "负责联络员工号", True, ("联络员工号", "负责人工号"), width=16, text=True,
+           hint="必填，本市在岗的市级民政联络员；填“默认”则按平均分配"),
+    Column("deputy_no", "副联络员工号", False, ("副负责人工号",), width=14, text=True,
+           hint="留空则不改变；填“默认”则按平均分配"),
 )
 
 # Columns of our own error report: a corrected report can be imported again as it is.

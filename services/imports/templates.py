@@ -13,13 +13,17 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from sqlalchemy import select
 from sqlalchemy.orm import Session, aliased
 
+from config import policy
 from models import Region, Staff
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
 from services.imports.columns import (
     BENEFICIARY_COLUMNS,
     CATEGORY_CHOICES,
+    DEPARTMENT_COLUMNS,
+    DUTY_COLUMNS,
     ROLE_CHOICES,
     STAFF_COLUMNS,
+    VILLAGE_OFFICER_COLUMNS,
     Column,
     level_label,
 )
@@ -50,6 +54,24 @@ STAFF_EXAMPLE = {
     "role": "协理员",
     "region_code": "421083100201",
 }
+DUTY_EXAMPLE = {
+    "staff_no": "C0001",
+    "name": "示例：周杰（导入时会跳过此行）",
+    "starts_at": "2026-12-01 17:30",
+    "ends_at": "2026-12-02 08:30",
+}
+VILLAGE_OFFICER_EXAMPLE = {
+    "village_code": "421083100201",
+    "name": "示例：东湾村（导入时会跳过此行）",
+    "responsible_no": "T0001",
+    "deputy_no": "T0002",
+}
+DEPARTMENT_EXAMPLE = {
+    "code": "health",
+    "name": "示例：市卫健委（导入时会跳过此行）",
+    "responsible_no": "C0001",
+    "deputy_no": "C0002",
+}
 
 INSTRUCTIONS = {
     "beneficiaries": [
@@ -71,6 +93,29 @@ INSTRUCTIONS = {
         "4. 协理员填所在村（社区）代码，乡镇民政助理员填乡镇（街道）代码，市级督办和管理员填市代码。",
         "5. 仍负责服务对象的协理员不能通过导入调整角色或区域，请先在服务地图上转派。",
     ],
+    "duty": [
+        "值班表导入说明",
+        "1. 在“值班表”中从第3行起每行填写一次值班，第2行是示例，导入时自动跳过（也可以删掉）。",
+        "2. 工号为在岗的市级民政联络员（市级督办），见“值班人员”表；姓名可不填，填了会与工号核对。",
+        "3. 开始时间、结束时间填当地时间，如 2026-12-01 17:30；也可以用 Excel 的日期时间格式。夜班可跨到次日。",
+        f"4. 一次值班最长 {policy.DUTY_SHIFT_MAX_HOURS} 小时；同一人的值班不能重叠。",
+        "5. 工作日 {0:%H:%M}–{1:%H:%M} 以外（夜间和休息日），紧急求助由值班人员处理。".format(*policy.OFFICE_HOURS),
+        "6. 已在值班表里、时间完全相同的行不会重复添加。",
+    ],
+    "village_officers": [
+        "包村责任导入说明",
+        "1. 在“包村责任”表中每个村（社区）填一行，第2行是示例，导入时自动跳过（也可以删掉）。",
+        "2. 责任人、副责任人须是该村所在乡镇在岗的民政助理员，见“村（社区）与助理员”表。",
+        "3. 填“默认”表示不指定，按本乡镇在岗助理员平均分配；副责任人留空则保持现有安排。",
+        "4. 责任人和副责任人不能是同一人。",
+    ],
+    "departments": [
+        "职能部门联络员导入说明",
+        "1. 在“职能部门”表中每个部门填一行，第2行是示例，导入时自动跳过（也可以删掉）。",
+        "2. 部门代码见“部门代码”表；还没有建立的部门会按政策表自动建立。部门名称留空则不改变。",
+        "3. 联络员须是本市在岗的市级民政联络员，见“联络员”表；填“默认”表示按平均分配；副联络员留空则保持现有安排。",
+        "4. 负责联络员和副联络员不能是同一人。",
+    ],
 }
 
 
@@ -91,9 +136,12 @@ def _styled_header(sheet, columns: Sequence[Column]) -> None:
     sheet.row_dimensions[1].height = 22
 
 
+Reference = tuple[str, list[str], list[tuple]]
+
+
 def _template(kind: str, title: str, columns: Sequence[Column], example: dict[str, str],
-              reference: tuple[str, list[str], list[tuple]] | None) -> bytes:
-    """A template workbook: data sheet with header, example and validations, instructions, reference list."""
+              reference: Reference | list[Reference] | None) -> bytes:
+    """A template workbook: data sheet with header, example and validations, instructions, reference lists."""
     workbook = Workbook()
     sheet = workbook.active
     sheet.title = title
@@ -124,8 +172,7 @@ def _template(kind: str, title: str, columns: Sequence[Column], example: dict[st
     for line in INSTRUCTIONS[kind]:
         notes.append([line])
     notes["A1"].font = Font(bold=True, size=14)
-    if reference is not None:
-        ref_title, ref_headers, ref_rows = reference
+    for ref_title, ref_headers, ref_rows in [reference] if isinstance(reference, tuple) else reference or []:
         ref = workbook.create_sheet(ref_title)
         ref.append(ref_headers)
         for cell in ref[1]:
@@ -171,3 +218,54 @@ def staff_template(session: Session | None = None) -> bytes:
         reference = ("区域代码", ["区域代码", "名称", "级别", "上级区域"],
                      [(code, name, level_label(level), up or "") for code, name, level, up in rows])
     return _template("staff", "工作人员", STAFF_COLUMNS, STAFF_EXAMPLE, reference)
+
+
+def _supervisors(session: Session) -> list[tuple]:
+    """Every active city supervisor: 工号, name, city."""
+    city = aliased(Region)
+    return [tuple(row) for row in session.execute(
+        select(Staff.staff_no, Staff.name, city.name).join(city, city.id == Staff.region_id)
+        .where(Staff.role == StaffRole.CITY_SUPERVISOR.value, Staff.active.is_(True))
+        .order_by(Staff.staff_no)
+    )]
+
+
+def duty_template(session: Session | None = None) -> bytes:
+    """The duty rota import template (.xlsx); with a session, a sheet of who may go on duty."""
+    reference = ("值班人员", ["工号", "姓名", "所在市"], _supervisors(session)) if session is not None else None
+    return _template("duty", "值班表", DUTY_COLUMNS, DUTY_EXAMPLE, reference)
+
+
+def village_officer_template(session: Session | None = None) -> bytes:
+    """The village-split import template (.xlsx); with a session, every village with its town's officers."""
+    reference = None
+    if session is not None:
+        town = aliased(Region)
+        officers: dict[int, list[str]] = {}
+        for region_id, staff_no, name in session.execute(
+            select(Staff.region_id, Staff.staff_no, Staff.name)
+            .where(Staff.role == StaffRole.TOWN_OFFICER.value, Staff.active.is_(True)).order_by(Staff.staff_no)
+        ):
+            officers.setdefault(region_id, []).append(f"{staff_no} {name}")
+        rows = [
+            (code, name, town_name, "、".join(officers.get(town_id, [])))
+            for code, name, town_name, town_id in session.execute(
+                select(Region.code, Region.name, town.name, town.id).join(town, town.id == Region.parent_id)
+                .where(Region.level == RegionLevel.VILLAGE.value).order_by(Region.code)
+            )
+        ]
+        reference = ("村（社区）与助理员", ["村（社区）代码", "村（社区）", "乡镇（街道）", "本乡镇民政助理员"], rows)
+    return _template("village_officers", "包村责任", VILLAGE_OFFICER_COLUMNS, VILLAGE_OFFICER_EXAMPLE, reference)
+
+
+def department_template(session: Session | None = None) -> bytes:
+    """The departments import template (.xlsx): the policy's department codes and the categories
+    each handles; with a session, the liaisons too."""
+    handled: dict[str, list[str]] = {}
+    for category, code in policy.CATEGORY_DEPARTMENT.items():
+        handled.setdefault(code, []).append(category)
+    references = [("部门代码", ["部门代码", "部门名称", "负责的求助类别"],
+                   [(code, name, "、".join(handled.get(code, []))) for code, name in policy.DEPARTMENTS])]
+    if session is not None:
+        references.append(("联络员", ["工号", "姓名", "所在市"], _supervisors(session)))
+    return _template("departments", "职能部门", DEPARTMENT_COLUMNS, DEPARTMENT_EXAMPLE, references)

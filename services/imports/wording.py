@@ -38,5 +38,27 @@ MSG_ROLE_LEVEL = "所属区域代码：{role}应属于{level}区域，“{name}�
 MSG_STAFF_HAS_CASELOAD = "角色/所属区域：该协理员仍负责 {count} 位服务对象，请先转派再调整"
 MSG_EXAMPLE_ROW = "模板示例行，未导入"
 
+# The 包联 files: the duty rota, the village split, the departments' liaisons.
+DEFAULT_WORD = "默认"
+MSG_TIME_UNREADABLE = "{field}：看不懂“{raw}”，请写成 2026-12-01 17:30"
+MSG_SHIFT_ORDER = "结束时间：应晚于开始时间"
+MSG_SHIFT_TOO_LONG = "结束时间：一次值班不能超过{hours}小时"
+MSG_STAFF_UNKNOWN = "{field}：没有找到工号 {no}"
+MSG_NOT_LIAISON = "{field}：{no}（{name}）不是本市在岗的市级民政联络员"
+MSG_NOT_TOWN_OFFICER = "{field}：{no}（{name}）不是{town}在岗的乡镇民政助理员"
+MSG_NAME_MISMATCH = "姓名：工号 {no} 是“{name}”，与填写的“{given}”不一致"
+MSG_SHIFT_OVERLAP_STORED = "值班时间：与{name}已有的值班（{start} 至 {end}）重叠"
+MSG_SHIFT_OVERLAP_ROWS = "值班时间：与第 {rows} 行同一人的值班重叠"
+MSG_CHAIN_VILLAGE_UNKNOWN = "村（社区）代码：没有找到这个代码"
+MSG_CHAIN_NOT_A_VILLAGE = "村（社区）代码：“{name}”是{level}，不是村（社区）"
+MSG_CHAIN_VILLAGE_MISMATCH = "村（社区）：代码对应的是“{by_code}”，与填写的“{name}”不一致"
+MSG_DUPLICATE_VILLAGE = "村（社区）代码：与第 {rows} 行重复"
+MSG_SAME_PERSON = "{field}：不能与{other}是同一人"
+MSG_OUTSIDE_CITY = "{field}：不在您所在的市"
+MSG_DEPARTMENT_UNKNOWN = "部门代码：没有找到“{code}”，请对照模板里的“部门代码”表填写"
+MSG_DUPLICATE_DEPARTMENT = "部门代码：与第 {rows} 行重复"
+MSG_NO_CITY = "还没有建立市级区域，无法导入部门"
+MSG_SEVERAL_CITIES = "有多个市，请在工作台上由该市的管理员导入部门"
+
 RESULT_ERROR = "有误"
 REPORT_EXTRA_HEADERS = ("行号", "结果", "问题")

@@ -49,3 +49,15 @@ def add_service_time(start: datetime, duration: timedelta, tz: ZoneInfo, hours: 
         remaining -= available
         cursor = datetime.combine(cursor.date() + timedelta(days=1), open_at, tzinfo=tz)
     raise ValueError("service hours never accumulate the requested duration")
+
+
+def waited(since: datetime, now: datetime) -> str:
+    """How long something has waited, as people say it: 15分钟, 2小时, 2天3小时."""
+    minutes = max(int((now - since) / timedelta(minutes=1)), 0)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}天{hours}小时" if hours else f"{days}天"
+    if hours:
+        return f"{hours}小时{mins}分钟" if mins else f"{hours}小时"
+    return f"{mins}分钟"

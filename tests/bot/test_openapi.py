@@ -23,6 +23,14 @@ VALID_BODIES = {
     "/api/v1/beneficiaries": {"name": "王秀英", "village_code": "420101", "categories": ["低保"],
                               "id_number": "11010519491231002X", "phone": "13912345678", "address": "东湾村",
                               "assistant_staff_no": "A0001"},
+    "/api/v1/duty-shifts": {"staff_no": "C0001", "starts_at": "2026-12-01T17:30:00+08:00",
+                            "ends_at": "2026-12-02T08:30:00+08:00"},
+}
+# The same for PUT bodies (every field is documented; the required ones are refused when absent).
+VALID_PUT_BODIES = {
+    "/api/v1/villages/{code}/officers": {"responsible_staff_no": "T0001", "deputy_staff_no": "T0002"},
+    "/api/v1/departments/{code}": {"name": "市卫健委", "liaison_staff_no": "C0001", "deputy_staff_no": "C0002",
+                                   "city_code": "420000"},
 }
 
 
@@ -78,9 +86,9 @@ def refs(node):
             yield from refs(item)
 
 
-def body_schema(doc: dict, path: str) -> dict:
-    """The resolved JSON request-body schema of POST `path`."""
-    operation = doc["paths"][path]["post"]
+def body_schema(doc: dict, path: str, method: str = "post") -> dict:
+    """The resolved JSON request-body schema of `method` `path`."""
+    operation = doc["paths"][path][method]
     return schema(doc, operation["requestBody"]["content"]["application/json"]["schema"])
 
 
@@ -105,7 +113,7 @@ def test_the_document_is_public_openapi_3_1(doc):
 def test_every_api_route_and_method_is_documented_as_served(app, doc):
     """Each /api/v1 rule is a path with each of its methods; nothing outside /api/v1 is described."""
     routes = api_routes(app)
-    assert len(routes) == 8
+    assert len(routes) == 13
     for path, methods in routes.items():
         assert path in doc["paths"], path
         assert methods <= set(doc["paths"][path]), (path, methods)
@@ -169,8 +177,20 @@ def test_every_request_body_matches_its_validation(client, doc, path):
             assert response.get_json().get("field") != field, (field, response.get_json())
 
 
+@pytest.mark.parametrize("path", sorted(VALID_PUT_BODIES))
+def test_every_put_body_documents_its_fields_and_requirements(client, doc, path):
+    """PUT bodies document every field they read; a required one left out is a 422 naming it."""
+    body_doc = body_schema(doc, path, "put")
+    valid = VALID_PUT_BODIES[path]
+    assert set(body_doc["properties"]) == set(valid)
+    target = path.replace("{code}", "420101" if "villages" in path else "health")
+    for field in body_doc.get("required", []):
+        response = client.put(target, json={k: v for k, v in valid.items() if k != field}, headers=AUTH)
+        assert (response.status_code, response.get_json()["field"]) == (422, field)
+
+
 @pytest.mark.parametrize("path", ["/api/v1/regions", "/api/v1/staff", "/api/v1/beneficiaries", "/api/v1/requests",
-                                  "/api/v1/outbox"])
+                                  "/api/v1/outbox", "/api/v1/departments", "/api/v1/duty-shifts"])
 def test_documented_query_parameters_are_the_validated_ones(client, doc, path):
     """Every documented filter is accepted when empty; a typed one (enum, number, boolean) refuses nonsense."""
     parameters = [p for p in doc["paths"][path]["get"]["parameters"] if p["in"] == "query"]

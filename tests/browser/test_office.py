@@ -3,6 +3,8 @@ open a case; reassign a beneficiary; import a spreadsheet with one bad row; prin
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from openpyxl import Workbook
 from playwright.sync_api import expect
@@ -10,6 +12,7 @@ from sqlalchemy import func, select
 
 from devtools import demo
 from models import Beneficiary, Region, ServiceRequest, Staff
+from runtime.clock import ShiftedClock
 from services import roster
 from services.cards import display_phone
 from services.policy import id_number
@@ -153,3 +156,30 @@ def test_print_a_villages_cards(office, live_base, session):
     screenshot(page, "office-cards")
     pdf = page.pdf(format="A4")
     assert pdf.startswith(b"%PDF")
+
+
+def test_the_duty_rota_at_a_phone_s_width(live_base, browser, tmp_path):
+    """At 20:00 the admin fills this week's rota on a 390 px screen: ten shifts by day, tonight's
+    highlighted with the person on duty named, nothing wider than the screen."""
+    # The live app's clock (09:00) moves to 20:00, outside office hours, before signing in.
+    ShiftedClock(tmp_path / "clock-offset").advance(timedelta(hours=11))
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN", device_scale_factor=2)
+    try:
+        page.goto(f"{live_base}/office/")
+        page.fill("input[name=staff_no]", "S0001")
+        page.fill("input[name=password]", demo.DEMO_PASSWORD)
+        page.click("button[type=submit]")
+        page.click("text=包联与值班")
+        expect(page.locator("h1")).to_contain_text("包村责任")
+        page.click(".tabs >> text=值班表")
+        expect(page.locator("#fill-week")).to_contain_text("这一周还没有排班")
+        page.click("#fill-week-button")
+        expect(page.locator(".flash.ok")).to_contain_text("已排好这一周的 10 个班次")
+        expect(page.locator("#rota .shift")).to_have_count(10)
+        expect(page.locator("#rota .shift.current")).to_have_count(1)
+        on_duty = page.locator("#rota .shift.current .who").inner_text()
+        expect(page.locator("#on-duty")).to_contain_text(f"现在值班：{on_duty}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        screenshot(page, "office-duty-rota-390")
+    finally:
+        page.close()

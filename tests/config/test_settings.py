@@ -25,6 +25,7 @@ PRODUCTION = {
     "PII_KEY": "p" * 40,
     "WECHAT_TEMPLATE_TASK": "tpl-task",
     "WECHAT_TEMPLATE_PROGRESS": "tpl-progress",
+    "PUBLIC_BASE_URL": "https://mz.example.cn/",
 }
 
 
@@ -89,6 +90,17 @@ def test_production_refuses_development_values(name):
     """A development default copied into production is refused by name."""
     with pytest.raises(ConfigError, match=name):
         load_settings({**PRODUCTION, name: DEV_DEFAULTS[name]}, read_dotenv=False)
+
+
+def test_public_base_url_defaults_locally_and_must_be_https_in_production():
+    """Links in pushes point at the local server in development; production needs its https address."""
+    assert load_settings({}, read_dotenv=False).public_base_url == "http://127.0.0.1:5000"
+    assert load_settings(PRODUCTION, read_dotenv=False).public_base_url == "https://mz.example.cn"
+    for value in ("http://mz.example.cn", "mz.example.cn", "https://"):
+        with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+            load_settings({**PRODUCTION, "PUBLIC_BASE_URL": value}, read_dotenv=False)
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL"):
+        load_settings({"PUBLIC_BASE_URL": "ftp://x"}, read_dotenv=False)
 
 
 def test_secrets_stay_out_of_repr():

@@ -3,7 +3,10 @@ mistaken for the next request."""
 
 from __future__ import annotations
 
+import re
 import socket
+
+import pytest
 
 
 def exchange(sock: socket.socket, request: bytes) -> bytes:
@@ -42,3 +45,45 @@ def test_a_client_asking_to_close_gets_the_connection_closed(fake_wechat):
         answer = exchange(sock, b"GET /_calls HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert answer.startswith(b"HTTP/1.1 200")
         assert sock.recv(4096) == b""
+
+
+def _template_send(server, data: dict) -> dict:
+    """One template message posted as our client does, with a fresh token."""
+    import requests
+
+    base = f"http://{server.host}:{server.port}/cgi-bin"
+    token = requests.get(f"{base}/token", params={"grant_type": "client_credential", "appid": "a", "secret": "s"},
+                         timeout=5).json()["access_token"]
+    body = {"touser": "o-1", "template_id": "tpl", "data": {k: {"value": v} for k, v in data.items()},
+            "client_msg_id": "m-1"}
+    return requests.post(f"{base}/message/template/send", params={"access_token": token}, json=body, timeout=5).json()
+
+
+GOOD = {"character_string1": "12", "thing2": "张秀英 东湾村", "thing3": "未接单 已等2小时", "phrase4": "紧急",
+        "time5": "2026-12-01 08:00"}
+
+
+def test_template_data_that_wechat_accepts_is_delivered(fake_wechat):
+    """Valid values of every type go through; keywords of no known type (old templates) are not checked."""
+    assert _template_send(fake_wechat, {**GOOD, "keyword1": "旧模板的字段\n可以换行"})["errcode"] == 0
+    assert [c["outcome"] for c in fake_wechat.state.calls if c["path"] == "message/template/send"] == ["delivered"]
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("thing2", "一二三四五六七八九十一二三四五六七八九十多"),
+        ("thing3", "第一行\n第二行"),
+        ("character_string1", "3户"),
+        ("phrase4", "提醒您尽快处理"),
+        ("phrase4", "urgent"),
+        ("time5", "明天上午"),
+        ("time5", ""),
+    ],
+)
+def test_template_data_that_breaks_wechat_rules_is_refused_with_47003(fake_wechat, key, value):
+    """As WeChat answers: errcode 47003 naming the field; nothing is delivered."""
+    answer = _template_send(fake_wechat, {**GOOD, key: value})
+    assert answer["errcode"] == 47003
+    assert re.fullmatch(rf"argument invalid! data\.{key}\.value invalid rid: [0-9a-f-]+", answer["errmsg"])
+    assert [c["outcome"] for c in fake_wechat.state.calls if c["path"] == "message/template/send"] == ["errcode 47003"]

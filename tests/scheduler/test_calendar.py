@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from models import JobRun, OutboxMessage
+from models import JobRun, OutboxMessage, RequestEvent, ServiceRequest
 from models.enums import BeneficiaryCategory, RequestCategory, Urgency
 from scheduler import calendar
+from services import casework
 from services import requests as service
 from services.policy.classify import Classification
 from tests.scheduler.conftest import at
@@ -108,7 +109,9 @@ def test_a_restart_after_a_missed_0800_sends_that_days_reminders_once(session, c
 
 def test_a_simulated_day_of_ticks_queues_every_push_exactly_once(app, session, clock, jobs_ctx, town):
     """Ticks every 5 minutes from 00:00 to 24:00, each instant ticked twice (two processes):
-    the outbox holds exactly the expected pushes, none missing, none doubled."""
+    the outbox holds exactly the expected pushes, none missing, none doubled. The urgent case climbs
+    to the person on duty, is reminded once, is accepted at 10:12, and then takes its own rungs for
+    an accepted case still unresolved at 4 and 12 hours."""
     env = app.extensions["sanzhida"].request_env
     day = 8  # a Tuesday
     at(clock, local(day, 0))
@@ -127,13 +130,24 @@ def test_a_simulated_day_of_ticks_queues_every_push_exactly_once(app, session, c
             s.commit()
             return request.id
 
+    def accept_at(when, number):
+        with app.extensions["sanzhida"].session_factory() as s:
+            request = s.get(ServiceRequest, number)
+            casework.acknowledge(s, env, request, request.assignee, when)
+            s.commit()
+            return s.scalars(select(RequestEvent.id).where(RequestEvent.request_id == number,
+                                                           RequestEvent.kind == "acknowledged")).one()
+
     planned = {local(day, 9, 2): Urgency.URGENT, local(day, 14, 1): Urgency.NORMAL}
-    numbers = {}
+    accepted_at = local(day, 10, 12)
+    numbers, ack_event = {}, None
     moment = local(day, 0)
     while moment <= local(day + 1, 0):
         for when, urgency in planned.items():
             if moment - timedelta(minutes=5) < when <= moment and when not in numbers:
                 numbers[when] = raise_at(when, urgency)
+        if moment - timedelta(minutes=5) < accepted_at <= moment:
+            ack_event = accept_at(accepted_at, numbers[local(day, 9, 2)])
         at(clock, moment)
         calendar.tick(jobs_ctx, TZ, moment, GRACE)
         calendar.tick(jobs_ctx, TZ, moment, GRACE)
@@ -146,9 +160,45 @@ def test_a_simulated_day_of_ticks_queues_every_push_exactly_once(app, session, c
         f"digest-town:{o}:2026-12-08",
         f"task:{urgent}:{a}", f"task:{normal}:{a}",
         f"escalate:{urgent}:1:{o}", f"escalate:{urgent}:1:{a}", f"escalate:{urgent}:1:requester",
-        f"escalate:{urgent}:2:{s}", f"escalate:{urgent}:2:requester",
+        # A one-officer town has no deputy: the 30-minute rung walks up to the liaison.
+        f"escalate:{urgent}:2:{s}",
+        f"escalate:{urgent}:3:{s}", f"escalate:{urgent}:3:requester",
+        f"escalate:{urgent}:4:{s}", f"escalate-repeat:{urgent}:4:1:{s}",
+        f"ack:{ack_event}",
+        f"escalate:{urgent}:5:{o}", f"escalate:{urgent}:5:requester",
+        f"escalate:{urgent}:6:{s}", f"escalate:{urgent}:6:requester",
         f"escalate:{normal}:1:{o}", f"escalate:{normal}:1:requester",
     ])
     assert outbox_keys(session) == expected
     fresh(session)
     assert session.scalar(select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status != "sent")) == 0
+
+
+def test_what_a_tick_queues_goes_out_in_that_same_tick(app, session, clock, jobs_ctx, town, fake_wechat):
+    """The 08:00 tick queues the visit digest (a calendar job) and an escalation (an interval job), and
+    sends both before it returns: the outbox dispatch runs last, so nothing waits for the next tick."""
+    env = app.extensions["sanzhida"].request_env
+    at(clock, local(10, 7, 40))
+    registered_long_ago(session, town, clock, [BeneficiaryCategory.TEKUN], 7)
+    elder = make_beneficiary(session, town.village, clock(), assistant=town.assistant)
+    session.commit()
+    with app.extensions["sanzhida"].session_factory() as s:
+        number = service.open_request(
+            s, env, beneficiary=s.get(type(elder), elder.id),
+            classification=Classification(RequestCategory.FOOD, Urgency.URGENT), summary="求助", now=clock(),
+        ).id
+        s.commit()
+
+    results = calendar.tick(jobs_ctx, TZ, at(clock, local(10, 8)), GRACE)
+
+    assert results["visit_reminders"] == "ran" and results["escalation_scan"] == 1
+    fresh(session)
+    rows = {row.idempotency_key: row.status for row in session.scalars(select(OutboxMessage))}
+    queued_by_the_tick = [f"remind:{town.assistant.id}:2026-12-10", f"escalate:{number}:1:{town.officer.id}"]
+    assert {key: rows[key] for key in queued_by_the_tick} == dict.fromkeys(queued_by_the_tick, "sent")
+    assert set(rows.values()) == {"sent"}
+    assert results["outbox_dispatch"] == len(rows)
+    delivered_to = [c["body"]["touser"] for c in fake_wechat.state.calls
+                    if c["outcome"] == "delivered" and c["path"].startswith("message/")]
+    # The officer's one push is the escalation this tick queued.
+    assert delivered_to.count("o-officer") == 1

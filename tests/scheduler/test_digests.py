@@ -58,8 +58,16 @@ def _world(session, town):
 
 
 def _texts(session, prefix: str) -> dict[str, str]:
+    """The texts queued under `prefix`, without the link to the whole list each summary ends with."""
     rows = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key.like(prefix + "%")))
-    return {row.idempotency_key: row.payload["text"] for row in rows}
+    texts = {}
+    for row in rows:
+        body, _, link = row.payload["text"].rpartition("\n")
+        url = row.payload["template"]["url"]
+        # Every summary links to the list it summarises, in the text and in the template alike.
+        assert link == f"查看全部：{url}" and "/m/list/" in url
+        texts[row.idempotency_key] = body
+    return texts
 
 
 def test_town_digest_counts_cases_and_overdue_visits(app, session, clock, town):

@@ -85,7 +85,8 @@ def test_demo_is_deterministic_and_complete(session, clock):
         demo.seed_small(session, PII, clock(), seed=7)
     session.rollback()
     # Same seed in a fresh database gives the same people.
-    for table in ("assignments", "beneficiary_categories", "beneficiaries", "staff", "regions"):
+    for table in ("duty_shifts", "departments", "village_officers", "assignments", "beneficiary_categories",
+                  "beneficiaries", "staff", "regions"):
         session.execute(text(f"DELETE FROM {table}"))
     demo.seed_small(session, PII, clock(), seed=7)
     session.flush()

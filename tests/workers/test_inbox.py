@@ -80,7 +80,7 @@ def test_the_webhook_only_stores_and_the_worker_answers_by_customer_service_mess
     assert request.beneficiary_id == person.id
     replies = delivered_texts(fake_wechat, son)
     assert len(replies) == 1 and str(request.id) in replies[0]
-    reply_row = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"reply:{stored.id}")).one()
+    reply_row = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"answer:{stored.id}")).one()
     assert reply_row.status == OutboxStatus.SENT.value
 
 

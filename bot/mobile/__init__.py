@@ -1,0 +1,13 @@
+"""Phone pages opened from pushes: `/m/list/<token>`, a summary's whole list for its recipient.
+
+A template message holds five short fields, so a push about several cases or visits links here.
+The link is signed, expires, and names its recipient (`services.summary_links`); the page reads
+the list fresh, within the recipient's scope when it is opened (`services.summary_lists`).
+No sign-in and no cookies: the token is the key, so the page is never cached or indexed.
+
+`bp` is created in `views`; importing it registers the routes.
+"""
+
+from bot.mobile.views import bp
+
+__all__ = ["bp"]
