@@ -1,5 +1,5 @@
-# Sanzhida (三直达) service image: the web app, its migrations and the scheduler.
-# One image serves both the `web` and the `scheduler` containers (see docker-compose.yml).
+# Sanzhida (三直达) service image: the web app, its migrations, the scheduler and the workers.
+# One image serves the `web`, `scheduler`, `inbox` and `media` containers (see docker-compose.yml).
 
 FROM python:3.11-slim
 
@@ -9,10 +9,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_ROOT_USER_ACTION=ignore \
     SANZHIDA_ENV=production
 
+# ffmpeg (Debian's package) makes WeChat's AMR/Speex voice playable as MP3 and gives the speech
+# recogniser its PCM; plain ffmpeg decodes AMR and encodes MP3, so no extra codecs are needed.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
 # A fixed uid/gid so volume and file ownership stay stable across rebuilds.
 RUN groupadd --system --gid 10001 sanzhida \
     && useradd --system --uid 10001 --gid sanzhida --create-home \
         --home-dir /home/sanzhida --shell /usr/sbin/nologin sanzhida
+
+# Where voice, photos and video are kept when MEDIA_STORE_URL is a file:// folder; a named volume
+# mounted here starts with this ownership, so the unprivileged user can write to it.
+ENV MEDIA_STORE_URL=file:///var/lib/sanzhida/media
+RUN mkdir -p /var/lib/sanzhida/media \
+    && chown -R sanzhida:sanzhida /var/lib/sanzhida
 
 # Build from a scratch directory and delete it afterwards, so only the installed
 # package is importable (gunicorn puts the working directory on sys.path).
@@ -26,14 +38,15 @@ COPY bot /tmp/src/bot
 COPY workers /tmp/src/workers
 COPY scheduler /tmp/src/scheduler
 COPY cli /tmp/src/cli
-# The dev tools add `serve`, `dev run`, `fake-wechat` and `seed demo` to the command line; each
+# The dev tools add `serve`, `dev run`, `fake-wechat`, `fake-asr` and `seed demo` to the command line; each
 # refuses or leaves out what is development-only when SANZHIDA_ENV=production.
 COPY devtools /tmp/src/devtools
 # psycopg[binary] and cryptography ship manylinux wheels, so no compiler or libpq is needed.
 RUN pip install --no-cache-dir /tmp/src \
     && rm -rf /tmp/src
 
-# The working directory stays root-owned: production keeps all state in Postgres and Redis.
+# The working directory stays root-owned: production keeps its state in Postgres and Redis, and
+# media in the folder above (or an S3-compatible bucket).
 WORKDIR /app
 
 USER sanzhida

@@ -7,10 +7,10 @@ HOST ?= 127.0.0.1
 PORT ?= 5000
 BIN := $(VENV)/bin
 
-.PHONY: install browser run test lint clean help
+.PHONY: install browser media-tools run test lint clean help
 
 help: ## Show the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed ## Create .venv and install the project with its test tools
 
-run: install ## Migrate, seed the demo if empty, run web + scheduler + WeChat stand-in (simulator on http://$(HOST):$(PORT)/dev/simulator/)
+run: install media-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://$(HOST):$(PORT)/dev/simulator/)
 	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT)
 
 # The browser test drives Debian's Chromium (with a CJK font for readable screenshots).
@@ -32,7 +32,17 @@ browser: ## Install Chromium and a CJK font from the system's packages if missin
 	  echo "Installing chromium and fonts-wqy-zenhei with apt-get (needs root) …"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-zenhei; }
 
-test: install browser ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
+# The product converts voice with ffmpeg (AMR needs libavcodec-extra's decoder and encoder); the
+# simulator and the tests speak Mandarin with espeak-ng and draw photos with a CJK font.
+MEDIA_FONT := /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc
+media-tools: ## Install ffmpeg, libavcodec-extra, espeak-ng and a CJK font from the system's packages if missing (needs root)
+	@if command -v espeak-ng >/dev/null && test -f $(MEDIA_FONT) \
+	    && ffmpeg -hide_banner -encoders 2>/dev/null | grep -q libopencore_amrnb; then :; else \
+	  echo "Installing ffmpeg, libavcodec-extra, espeak-ng and fonts-wqy-zenhei with apt-get (needs root) …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    ffmpeg libavcodec-extra espeak-ng fonts-wqy-zenhei; fi
+
+test: install browser media-tools ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install ## Check the layers (import-linter contracts in pyproject.toml)

@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from cli import classifier, database, messages, schedule, settings, spreadsheets, staff, wechat
+from cli import classifier, database, media, messages, schedule, settings, spreadsheets, staff, wechat
 
 PLUGIN_GROUP = "sanzhida.commands"
 
@@ -54,6 +54,7 @@ for command in (
     messages.outbox_group,
     messages.inbound_group,
     messages.inbox_group,
+    media.media_group,
     spreadsheets.import_group,
     spreadsheets.export_group,
     staff.staff_group,

@@ -33,7 +33,7 @@ def _dispatch(svc, dispatch_outbox, batch: int, loop: bool, interval: float) -> 
 
     while True:
         while True:
-            report = dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, batch=batch)
+            report = dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, batch=batch, store=svc.media_store)
             if report.claimed:
                 click.echo(f"sent {report.sent}, retry later {report.retried}, dead {report.dead}")
             if report.claimed < batch:

@@ -11,7 +11,7 @@ import os
 
 from gunicorn.glogging import Logger
 
-from config.logging import redact
+from config.logging import has_secret_path, redact, redact_code
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
@@ -23,13 +23,17 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 
 
 class RedactingLogger(Logger):
-    """gunicorn's logger, leaving the key of a mobile list link out of the access log (its path,
-    request line and referer): the link alone opens the page."""
+    """gunicorn's logger, leaving the key of a mobile list link and WeChat's sign-in code out of the
+    access log (its path, request line, query and referer): either alone opens a page."""
 
     def atoms(self, resp, req, environ, request_time):
-        """gunicorn's access-log fields, list-link keys replaced by `…`."""
+        """gunicorn's access-log fields, list-link keys and sign-in codes replaced by `…`."""
         atoms = super().atoms(resp, req, environ, request_time)
-        return {k: redact(v) if isinstance(v, str) and "/m/list/" in v else v for k, v in atoms.items()}
+        atoms = {k: redact(v) if isinstance(v, str) and has_secret_path(v) else v for k, v in atoms.items()}
+        if environ.get("PATH_INFO", "").startswith("/m/oauth"):
+            # The query string alone (`q`, `{query_string}e`) does not name its path.
+            atoms = {k: redact_code(v) if isinstance(v, str) else v for k, v in atoms.items()}
+        return atoms
 
 
 logger_class = RedactingLogger

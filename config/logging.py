@@ -8,11 +8,26 @@ import sys
 
 # The last part of a mobile list link is the key to the page (bot/mobile): never written to a log.
 _LIST_LINK = re.compile(r"(/m/list/)[^\s\"'?#]+")
+# WeChat's one-time sign-in code on the way back to /m/oauth is as good as a password for minutes.
+_OAUTH_CODE = re.compile(r"(/m/oauth\?[^\s\"'#]*?\bcode=)[^&\s\"'#]+")
+_CODE_PARAM = re.compile(r"((?:^|[?&])code=)[^&\s\"'#]+")
+# What marks a line that may hold one of them.
+SECRET_PATHS = ("/m/list/", "/m/oauth")
 
 
 def redact(text: str) -> str:
-    """`text` with the key of every list link replaced by `…`."""
-    return _LIST_LINK.sub(r"\1…", text)
+    """`text` with the key of every list link and every sign-in code replaced by `…`."""
+    return _OAUTH_CODE.sub(r"\1…", _LIST_LINK.sub(r"\1…", text))
+
+
+def redact_code(query: str) -> str:
+    """A query string (of a /m/oauth request) with its `code` replaced by `…`."""
+    return _CODE_PARAM.sub(r"\1…", query)
+
+
+def has_secret_path(text: str) -> bool:
+    """Whether `text` may hold a list key or a sign-in code."""
+    return any(path in text for path in SECRET_PATHS)
 
 
 class RedactLinks(logging.Filter):
@@ -21,7 +36,7 @@ class RedactLinks(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         """Always keep the record; rewrite its message when it holds a list link."""
         message = record.getMessage()
-        if "/m/list/" in message:
+        if has_secret_path(message):
             record.msg, record.args = redact(message), None
         return True
 

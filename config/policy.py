@@ -353,6 +353,26 @@ OUTBOX_MAX_ATTEMPTS = 8
 # How long a dispatcher holds a claimed row before another may take it over.
 OUTBOX_CLAIM_SECONDS = 60
 
+# --- media: voice, photos and video from beneficiaries and families --------------------------------
+# Fetching from WeChat (media/get): backoff like the outbox's, then a dead letter (`sanzhida media
+# list --failed`). WeChat keeps temporary media 3 days, so the last try falls well inside them.
+MEDIA_BACKOFF_BASE_SECONDS = 10
+MEDIA_BACKOFF_CAP_SECONDS = 30 * 60
+MEDIA_MAX_ATTEMPTS = 8
+MEDIA_CLAIM_SECONDS = 120
+# WeChat deletes temporary media this long after upload; our own uploads (to send a voice or photo
+# on to staff) are renewed a little before.
+WECHAT_MEDIA_TTL = timedelta(days=3)
+WECHAT_MEDIA_RENEW_BEFORE = timedelta(hours=6)
+# Speech recognition is retried this often while the recogniser is down, for this long; after
+# that the voice stays "failed" and staff listen to it.
+TRANSCRIPT_RETRY_SECONDS = 60
+TRANSCRIPT_MAX_ATTEMPTS = 60 * 24
+# A voice request nobody has understood yet (no WeChat recognition, recogniser off, failing or
+# hearing nothing) may be someone who fell and cannot type: it follows this urgency's ladder until
+# a member of staff accepts it, or a transcript is classified.
+UNHEARD_VOICE_URGENCY = "urgent"
+
 
 # --- escalation ladder ---------------------------------------------------------------------------
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 ENVIRONMENTS = ("development", "production", "test")
 
 REAL_WECHAT_API = "https://api.weixin.qq.com/cgi-bin/"
+REAL_WECHAT_OAUTH = "https://open.weixin.qq.com/connect/oauth2/authorize"
 
 # Explicit development defaults. They are never used when SANZHIDA_ENV=production:
 # there every one of these must come from the environment.
@@ -94,6 +95,22 @@ class Settings:
     # Development only: a file holding a time offset, so the simulator can move time forward.
     dev_clock_file: str | None = None
     log_level: str = "INFO"
+    # Where media are kept: `file:///path` (the default, under instance/) or `s3://bucket/prefix`.
+    media_store_url: str = ""
+    # For s3:// stores: the endpoint of an S3-compatible service (MinIO, Aliyun OSS, Tencent COS) and its keys.
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = field(default=None, repr=False)
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    # The largest media file fetched from WeChat (WeChat's own limit for temporary media is 10 MB).
+    media_max_bytes: int = 10 * 1024 * 1024
+    # Media are deleted this many days after their case closes.
+    media_retention_days: int = 365
+    # The FunASR server (ws:// or wss://); empty: no speech recognition.
+    asr_url: str | None = None
+    asr_timeout: float = 30.0
+    # WeChat's web-authorisation page (网页授权); a stand-in's in development.
+    wechat_oauth_url: str = REAL_WECHAT_OAUTH
 
     @property
     def is_production(self) -> bool:
@@ -153,6 +170,16 @@ ENV_NAMES = {
     "tz_name": "SANZHIDA_TZ",
     "dev_clock_file": "SANZHIDA_DEV_CLOCK_FILE",
     "log_level": "LOG_LEVEL",
+    "media_store_url": "MEDIA_STORE_URL",
+    "s3_endpoint_url": "S3_ENDPOINT_URL",
+    "s3_region": "S3_REGION",
+    "s3_access_key_id": "S3_ACCESS_KEY_ID",
+    "s3_secret_access_key": "S3_SECRET_ACCESS_KEY",
+    "media_max_bytes": "MEDIA_MAX_BYTES",
+    "media_retention_days": "MEDIA_RETENTION_DAYS",
+    "asr_url": "ASR_URL",
+    "asr_timeout": "ASR_TIMEOUT",
+    "wechat_oauth_url": "WECHAT_OAUTH_URL",
 }
 
 
@@ -160,6 +187,21 @@ def default_database_url(instance_dir: Path | None = None) -> str:
     """The embedded default: a SQLite file under `instance/`."""
     folder = (instance_dir or Path.cwd() / "instance").resolve()
     return f"sqlite:///{folder / 'sanzhida.db'}"
+
+
+def default_media_store_url(instance_dir: Path | None = None) -> str:
+    """The embedded default: a folder `media/` under `instance/`."""
+    folder = (instance_dir or Path.cwd() / "instance").resolve()
+    return (folder / "media").as_uri()
+
+
+def _media_store_url(raw: str) -> str:
+    """MEDIA_STORE_URL checked: file:///absolute/path or s3://bucket[/prefix]."""
+    if not raw:
+        return default_media_store_url()
+    if raw.startswith("file:///") or (raw.startswith("s3://") and len(raw) > len("s3://")):
+        return raw.rstrip("/")
+    raise ConfigError(f"MEDIA_STORE_URL must be file:///absolute/path or s3://bucket/prefix, got {raw!r}")
 
 
 def _valid_aes_key(key: str) -> bool:
@@ -253,6 +295,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     if reply_mode not in REPLY_MODES:
         raise ConfigError(f"WECHAT_REPLY_MODE must be one of {', '.join(REPLY_MODES)}, got {reply_mode!r}")
 
+    asr_url = text("ASR_URL") or None
+    if asr_url is not None and not asr_url.startswith(("ws://", "wss://")):
+        raise ConfigError(f"ASR_URL must be the ws:// or wss:// address of the FunASR server, got {asr_url!r}")
+    oauth_url = text("WECHAT_OAUTH_URL") or REAL_WECHAT_OAUTH
+    if not oauth_url.startswith(("http://", "https://")):
+        raise ConfigError(f"WECHAT_OAUTH_URL must be an http(s) URL, got {oauth_url!r}")
+
     return Settings(
         env=env,
         database_url=text("DATABASE_URL") or default_database_url(),
@@ -280,6 +329,16 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         tz_name=tz_name,
         dev_clock_file=text("SANZHIDA_DEV_CLOCK_FILE") or None,
         log_level=(text("LOG_LEVEL") or "INFO").upper(),
+        media_store_url=_media_store_url(text("MEDIA_STORE_URL")),
+        s3_endpoint_url=text("S3_ENDPOINT_URL") or None,
+        s3_region=text("S3_REGION") or None,
+        s3_access_key_id=text("S3_ACCESS_KEY_ID") or None,
+        s3_secret_access_key=text("S3_SECRET_ACCESS_KEY") or None,
+        media_max_bytes=_number(environ, "MEDIA_MAX_BYTES", 10 * 1024 * 1024, int),
+        media_retention_days=_number(environ, "MEDIA_RETENTION_DAYS", 365, int),
+        asr_url=asr_url,
+        asr_timeout=_number(environ, "ASR_TIMEOUT", 30.0, float),
+        wechat_oauth_url=oauth_url,
     )
 
 

@@ -1,5 +1,5 @@
 """Development commands, added to `sanzhida` through the `sanzhida.commands` entry points:
-`serve` (the development server), `dev run` (the whole stack), `fake-wechat` and `seed demo`."""
+`serve` (the development server), `dev run` (the whole stack), `fake-wechat`, `fake-asr` and `seed demo`."""
 
 from __future__ import annotations
 
@@ -45,10 +45,12 @@ def dev_group() -> None:
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Web service port.")
 @click.option("--standin-port", default=8900, show_default=True, type=click.IntRange(1, 65535),
               help="Port of the local WeChat API stand-in.")
+@click.option("--asr-port", default=10095, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the local speech-recognition (FunASR) stand-in.")
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Demo seed when the database is empty.")
 @click.pass_context
-def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, seed_value: int) -> None:
-    """Migrate, seed the small demo if empty, then run web, scheduler and WeChat stand-in together."""
+def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, asr_port: int, seed_value: int) -> None:
+    """Migrate, seed the small demo if empty, then run web, workers, scheduler and the stand-ins together."""
     from devtools.devstack import run_stack
 
     settings = load()
@@ -56,7 +58,7 @@ def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, seed_va
         raise click.ClickException("dev run is for development; SANZHIDA_ENV is production")
     ctx.invoke(db_upgrade, revision="head")
     ctx.invoke(seed_demo, scale="small", seed_value=seed_value, if_empty=True)
-    sys.exit(run_stack(host, port, standin_port, click.echo))
+    sys.exit(run_stack(host, port, standin_port, click.echo, asr_port=asr_port))
 
 
 @click.command("fake-wechat")
@@ -70,7 +72,31 @@ def fake_wechat(host: str, port: int) -> None:
     click.echo(
         f"WeChat API stand-in on http://{host}:{server.port}\n"
         f"  WECHAT_API_BASE_URL={server.base_url}\n"
+        f"  WECHAT_OAUTH_URL={server.oauth_url}\n"
+        f"  Sign a browser in to WeChat: http://{host}:{server.port}/_oauth/login?openid=OPENID&next=URL\n"
         f"  Recorded calls: http://{host}:{server.port}/_calls\n"
+        "Press Ctrl-C to stop."
+    )
+    server.serve_forever()
+
+
+@click.command("fake-asr")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=10095, show_default=True, type=click.IntRange(0, 65535),
+              help="Port to listen on (FunASR's own default).")
+def fake_asr(host: str, port: int) -> None:
+    """Run the local stand-in for a FunASR speech-recognition server (point ASR_URL at it).
+
+    It speaks FunASR's offline WebSocket protocol and answers the transcripts registered at
+    POST /_transcripts ({"sha256": "<hex of the PCM>", "text": "..."}); other audio answers "".
+    """
+    from devtools.fake_asr import FakeAsrServer
+
+    server = FakeAsrServer(host, port)
+    click.echo(
+        f"FunASR stand-in on {server.http_url}\n"
+        f"  ASR_URL={server.url}\n"
+        f"  Transcripts: {server.http_url}/_transcripts   Recorded calls: {server.http_url}/_calls\n"
         "Press Ctrl-C to stop."
     )
     server.serve_forever()

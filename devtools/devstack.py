@@ -1,5 +1,6 @@
-"""`make run`: the web service, the inbox worker, the scheduler and the WeChat stand-in together,
-for trying the whole 三直达 loop on one machine. Ctrl-C stops them all."""
+"""`make run`: the web service, the inbox and media workers, the scheduler, and the stand-ins for
+WeChat's API and for a FunASR speech recogniser together, for trying the whole 三直达 loop on one
+machine. Ctrl-C stops them all."""
 
 from __future__ import annotations
 
@@ -48,19 +49,25 @@ def stop_processes(procs: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
-def run_stack(host: str, port: int, standin_port: int, echo) -> int:
+def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 10095) -> int:
     """Start the processes, print where to go, and stop them all on Ctrl-C or SIGTERM."""
     instance = Path.cwd() / "instance"
     instance.mkdir(exist_ok=True)
+    standin = f"http://127.0.0.1:{standin_port}"
+    # MEDIA_STORE_URL stays as it is: by default the media are kept in instance/media.
     env = {
         **os.environ,
-        "WECHAT_API_BASE_URL": f"http://127.0.0.1:{standin_port}/cgi-bin/",
+        "WECHAT_API_BASE_URL": f"{standin}/cgi-bin/",
+        "WECHAT_OAUTH_URL": f"{standin}/connect/oauth2/authorize",
+        "ASR_URL": f"ws://127.0.0.1:{asr_port}/",
         "SANZHIDA_DEV_CLOCK_FILE": str(instance / "dev-clock-offset"),
     }
     procs = [
         _spawn(["fake-wechat", "--host", "127.0.0.1", "--port", str(standin_port)], env),
+        _spawn(["fake-asr", "--host", "127.0.0.1", "--port", str(asr_port)], env),
         _spawn(["scheduler", "run"], env),
         _spawn(["inbox", "run"], env),
+        _spawn(["media", "run"], env),
         _spawn(["serve", "--host", host, "--port", str(port)], env),
     ]
     stopping = False
@@ -81,7 +88,9 @@ def run_stack(host: str, port: int, standin_port: int, echo) -> int:
         f"  Simulator:   {base}/dev/simulator/\n"
         f"  Dashboard:   {base}/office/   (demo sign-in: S0001 / {DEMO_PASSWORD})\n"
         f"  Health:      {base}/healthz\n"
-        f"  WeChat API stand-in: http://127.0.0.1:{standin_port}/_calls\n"
+        f"  WeChat API stand-in: {standin}/_calls   (files: {standin}/_media)\n"
+        f"  WeChat sign-in (OAuth): {env['WECHAT_OAUTH_URL']}\n"
+        f"  Speech recognition stand-in: {env['ASR_URL']}   (heard: http://127.0.0.1:{asr_port}/_calls)\n"
         "Press Ctrl-C to stop everything.\n"
     )
     while not stopping:

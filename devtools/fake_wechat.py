@@ -14,6 +14,27 @@ Like WeChat, it refuses a template message whose data breaks the value rules of 
 time a 24-hour time, no line breaks …) with errcode 47003, "argument invalid! data.thing2.value
 invalid rid: …"; the type is the keyword's name without its number, as the WeChat console names them.
 
+Media and web authorisation answer as WeChat documents them (devtools/fake_wechat_media.py,
+devtools/fake_wechat_oauth.py): `GET /cgi-bin/media/get`, `POST /cgi-bin/media/upload`,
+`GET /connect/oauth2/authorize` and `GET /sns/oauth2/access_token`; a custom message of msgtype
+voice, image or video is refused with 40007 when its media_id is unknown or expired. Their test
+controls:
+
+- `GET /_clock` shows the stand-in's clock (`{"now": epoch}`); `POST /_clock {"advance_seconds": N}`
+  moves it forward. Temporary media expire 3 days after their `created_at` on this clock, OAuth
+  codes 5 minutes after they are issued.
+- `POST /_media`: a file a follower "sent", as multipart field `media` (optional form field `type`:
+  voice, image, video, shortvideo or thumb; guessed from the content when absent) or as the raw
+  body with its Content-Type; answers `{"media_id", "type", "created_at"}` for an incoming message.
+  `GET /_media` lists every file (media_id, type, content_type, size, created_at, expired);
+  `GET /_media/<id>` returns a file's bytes (an uploaded one too, even expired);
+  `GET /_media/<id>/download` is where a video's `video_url` points.
+- `GET /_oauth/login?openid=X&next=URL` signs this browser in to "WeChat" as X (a cookie), then
+  redirects to `next`; `GET /_oauth/logout` signs it out.
+
+The app id and secret the authorisation routes accept are `FakeWeChatState(app_id=…,
+app_secret=…)`, by default the development settings'; None accepts any.
+
 The server keeps connections open between calls (HTTP/1.1, a thread per connection), as WeChat's
 API does, so a client's connection pooling is measured as it will behave in production.
 """
@@ -29,10 +50,15 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer,
 
 from flask import Flask, jsonify, request
 
+from config.settings import DEV_DEFAULTS
+from devtools.fake_wechat_media import MediaStore, register_media_routes
+from devtools.fake_wechat_oauth import register_oauth_routes
+from devtools.serving import BackgroundServer
 from services.policy.push import field_type, value_errors
 
 ERRMSG = {
     40001: "invalid credential",
+    40007: "invalid media_id",
     40014: "invalid access_token",
     42001: "access_token expired",
     43004: "require subscribe",
@@ -44,10 +70,21 @@ ERRMSG = {
 }
 
 
-class FakeWeChatState:
-    """Calls, live tokens and queued faults, shared by the stand-in's request threads."""
+# Custom messages that carry a temporary media file, by msgtype.
+MEDIA_MSGTYPES = ("voice", "image", "video")
 
-    def __init__(self):
+
+class FakeWeChatState:
+    """Calls, live tokens, queued faults, media and OAuth codes, shared by the stand-in's request threads."""
+
+    def __init__(
+        self,
+        app_id: str | None = DEV_DEFAULTS["WECHAT_APP_ID"],
+        app_secret: str | None = DEV_DEFAULTS["WECHAT_APP_SECRET"],
+    ):
+        # What web authorisation accepts; None accepts any.
+        self.app_id = app_id
+        self.app_secret = app_secret
         self.lock = threading.Lock()
         self.calls: list[dict] = []
         self.faults: list[dict] = []
@@ -56,6 +93,15 @@ class FakeWeChatState:
         self.msg_ids = itertools.count(1000)
         # (openid, client_msg_id) -> when delivered: WeChat drops repeats within 10 minutes.
         self.template_ids: dict[tuple[str, str], float] = {}
+        # Seconds the stand-in's clock is ahead of the real one (POST /_clock).
+        self.clock_offset = 0.0
+        self.media = MediaStore()
+        # One-time web-authorisation codes: code -> openid, scope, appid, expires_at, used.
+        self.oauth_codes: dict[str, dict] = {}
+
+    def now(self) -> float:
+        """The stand-in's clock: real time plus what tests advanced it by."""
+        return time.time() + self.clock_offset
 
     def take_fault(self, path: str) -> dict | None:
         """The next queued fault for this path, used up one time at a time."""
@@ -87,6 +133,15 @@ def invalid_template_key(data) -> str | None:
         if not isinstance(value, (str, int, float)) or value_errors(value_type, value):
             return key
     return None
+
+
+def _unknown_media(state: FakeWeChatState, body) -> bool:
+    """True when a custom message carries a media_id WeChat no longer (or never) had."""
+    if not isinstance(body, dict) or body.get("msgtype") not in MEDIA_MSGTYPES:
+        return False
+    content = body.get(body["msgtype"])
+    media_id = content.get("media_id") if isinstance(content, dict) else None
+    return state.media.live(media_id, state.now()) is None
 
 
 def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
@@ -167,6 +222,9 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
                     state.template_ids[key] = time.time()
             record(path, body, "deduplicated" if repeat else "delivered")
             return jsonify(errcode=0, errmsg="ok", msgid=next(state.msg_ids))
+        if path == "message/custom/send" and _unknown_media(state, body):
+            record(path, body, "errcode 40007")
+            return jsonify(errcode=40007, errmsg=ERRMSG[40007])
         record(path, body, "delivered")
         if path == "qrcode/create":
             scene = ((body or {}).get("action_info") or {}).get("scene", {})
@@ -203,6 +261,25 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         with state.lock:
             state.faults.clear()
         return "", 204
+
+    @app.get("/_clock")
+    def show_clock():
+        """The stand-in's clock."""
+        return jsonify(now=int(state.now()))
+
+    @app.post("/_clock")
+    def advance_clock():
+        """Move the stand-in's clock forward."""
+        body = request.get_json(silent=True)
+        seconds = body.get("advance_seconds") if isinstance(body, dict) else None
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            return jsonify(error="send {\"advance_seconds\": N} with N a number of seconds, 0 or more"), 400
+        with state.lock:
+            state.clock_offset += seconds
+        return jsonify(now=int(state.now()))
+
+    register_media_routes(app, state, record, apply_fault)
+    register_oauth_routes(app, state, record, apply_fault)
 
     @app.post("/_tokens/revoke")
     def revoke_tokens():
@@ -283,38 +360,29 @@ def _read_whole_body(app):
     return wrapped
 
 
-class FakeWeChatServer:
+class FakeWeChatServer(BackgroundServer):
     """The stand-in on a real port, in a background thread or the foreground."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
-        self.state = FakeWeChatState()
-        self._server = make_server(
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        app_id: str | None = DEV_DEFAULTS["WECHAT_APP_ID"],
+        app_secret: str | None = DEV_DEFAULTS["WECHAT_APP_SECRET"],
+    ):
+        self.state = FakeWeChatState(app_id, app_secret)
+        super().__init__(make_server(
             host, port, _read_whole_body(create_fake_wechat_app(self.state)),
             server_class=_ThreadedServer, handler_class=_KeepAliveHandler,
-        )
-        self.host, self.port = host, self._server.server_port
-        # A short poll interval keeps shutdown quick for tests.
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        ), host)
 
     @property
     def base_url(self) -> str:
         """What WECHAT_API_BASE_URL should be set to."""
         return f"http://{self.host}:{self.port}/cgi-bin/"
 
-    def start(self) -> "FakeWeChatServer":
-        """Start serving in the background."""
-        self._thread.start()
-        return self
-
-    def serve_forever(self) -> None:
-        """Serve in the foreground until interrupted."""
-        try:
-            self._server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-
-    def stop(self) -> None:
-        """Stop serving and wait for the thread."""
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    @property
+    def oauth_url(self) -> str:
+        """What WECHAT_OAUTH_URL should be set to (the authorise page)."""
+        return f"http://{self.host}:{self.port}/connect/oauth2/authorize"

@@ -3,26 +3,31 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 from datetime import timedelta
 from urllib.parse import urlencode
 
 import requests
-from flask import Blueprint, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_file, url_for
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import selectinload
 
 from bot.deps import db_session, services
 from config import policy
-from devtools import wechat_side
+from devtools import sim_media, wechat_side
 from devtools.wechat_side import WeChatSide, reply_fields
 from handlers.menu import MENU
 from models import Beneficiary, Region, Staff, WeChatUser
 from models.enums import StaffRole
+from runtime.audio import AudioError
 from runtime.clock import ShiftedClock
 from runtime.dispatch import dispatch_outbox
+from runtime.media_jobs import fetch_due
 from scheduler import calendar
-from scheduler.jobs import JobContext
+from scheduler.jobs import context_for
 from services import binding, roster
 from workers.inbox import InboxWorker
 
@@ -38,6 +43,8 @@ ROLE_LABELS = {"assistant": "协理员", "town_officer": "乡镇民政助理员"
 TEMPLATE_LABELS = {kind: (spec.title, tuple(f.label for f in spec.fields)) for kind, spec in policy.TEMPLATES.items()}
 CARDS_SHOWN = 12
 LOCATION = (29.8268, 113.4853, "东湾村村委会旁")
+# WeChat's media_ids (and the stand-in's) are URL-safe base64.
+MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 def _side() -> WeChatSide:
@@ -139,6 +146,40 @@ def _ensure_staff_bound(openid: str) -> str | None:
     return _deliver(openid, "text", wechat_side.text_inner(f"绑定 {code}"))
 
 
+def _words(data: dict) -> str:
+    """The words typed for a voice or a photo (required)."""
+    words = str(data.get("text") or "").strip()
+    if not words:
+        abort(400, description="请输入文字")
+    return words[:200]
+
+
+def _put_voice(said: str) -> str:
+    """Speak the words into a real AMR voice, hand it to the stand-in, and tell the ASR stand-in what it says."""
+    amr = sim_media.voice_amr(said)
+    media_id = sim_media.put_media(_standin_base(), amr, "voice", "voice.amr")
+    sim_media.register_transcript(services().settings.asr_url, amr, said)
+    return media_id
+
+
+def _put_photo(words: str) -> str:
+    """Draw a card photo with the words and hand it to the stand-in."""
+    return sim_media.put_media(_standin_base(), sim_media.photo_png(words), "image", "photo.png")
+
+
+def _media_or_fail(make, words: str) -> str:
+    """The media_id of a simulated file, or a 503 saying what is missing."""
+    try:
+        return make(words)
+    except sim_media.SimMediaError as exc:
+        abort(503, description=str(exc))
+
+
+def _media_src(media_id: str) -> str:
+    """Where the page loads a file the stand-in holds (same origin, so no cross-origin access)."""
+    return url_for("simulator.media_file", media_id=media_id)
+
+
 @bp.post("/api/send")
 def send():
     """Send a message or event as a persona; the reply comes back as the chat would show it."""
@@ -158,9 +199,18 @@ def send():
             abort(400, description="请输入文字")
         shown, reply = text, _deliver(openid, "text", wechat_side.text_inner(text))
     elif kind == "voice":
-        said = str(data.get("text") or "").strip()
-        shown = f"[语音] {said}"
-        reply = _deliver(openid, "voice", wechat_side.voice_inner(f"sim-media-{len(said)}", said))
+        said = _words(data)
+        media_id = _media_or_fail(_put_voice, said)
+        # WeChat's own Recognition only on request: by default the product's speech recogniser hears it.
+        inner = wechat_side.voice_inner(media_id, said if data.get("recognition") else "")
+        shown = {"kind": "voice", "text": f"[语音] {said}", "src": _media_src(media_id)}
+        reply = _deliver(openid, "voice", inner)
+    elif kind == "image":
+        words = _words(data)
+        media_id = _media_or_fail(_put_photo, words)
+        inner = wechat_side.image_inner(f"{_standin_base()}_media/{media_id}", media_id)
+        shown = {"kind": "image", "text": f"[图片] {words}", "src": _media_src(media_id)}
+        reply = _deliver(openid, "image", inner)
     elif kind == "location":
         shown = f"[位置] {LOCATION[2]}"
         reply = _deliver(openid, "location", wechat_side.location_inner(*LOCATION))
@@ -176,7 +226,8 @@ def send():
         shown, reply = f"[扫码] 关爱服务电话卡（绑定码 {code}）", _deliver(openid, "event", inner)
     else:
         abort(400, description="未知的消息类型")
-    return jsonify(messages=[*notes, {"from": "me", "text": shown}] + ([{"from": "account", "text": reply}] if reply else []))
+    mine = {"from": "me", **(shown if isinstance(shown, dict) else {"text": shown})}
+    return jsonify(messages=[*notes, mine] + ([{"from": "account", "text": reply}] if reply else []))
 
 
 @bp.get("/api/inbox")
@@ -184,8 +235,14 @@ def inbox():
     """Pushes the WeChat stand-in delivered (after sending what is due), as chat items per persona."""
     svc = services()
     base = _standin_base()
-    # The simulator does not wait for the scheduler's next outbox run.
-    dispatch_outbox(svc.session_factory, svc.wechat, svc.clock)
+    # The simulator does not wait for the media worker or the scheduler's next outbox run: one
+    # media pass (fetch, keep, transcribe) first, so a voice reaches its assignee in this poll.
+    try:
+        fetch_due(svc.media_env)
+    except SQLAlchemyError:
+        # `make run`'s own media worker may hold SQLite's write lock; it does the work then.
+        logger.info("simulator=media_pass_skipped", exc_info=True)
+    dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, store=svc.media_store)
     after = request.args.get("after", default=-1, type=int)
     calls = requests.get(f"{base}_calls", timeout=5).json()
     templates = {svc.settings.wechat_template_task: "task", svc.settings.wechat_template_progress: "progress"}
@@ -195,7 +252,13 @@ def inbox():
         if index <= after or call.get("outcome") != "delivered" or not str(body.get("touser", "")).startswith("sim-"):
             continue
         if call["path"] == "message/custom/send":
-            items.append({"i": index, "openid": body["touser"], "kind": "text", "text": body["text"]["content"]})
+            msgtype = body.get("msgtype", "text")
+            if msgtype in ("voice", "image"):
+                # The voice or photo itself, as the persona's WeChat plays or shows it.
+                items.append({"i": index, "openid": body["touser"], "kind": msgtype,
+                              "src": _media_src(body[msgtype]["media_id"])})
+            elif msgtype == "text":
+                items.append({"i": index, "openid": body["touser"], "kind": "text", "text": body["text"]["content"]})
         elif call["path"] == "message/template/send":
             title, labels = TEMPLATE_LABELS.get(templates.get(body.get("template_id")), ("模板消息", ()))
             values = [field["value"] for field in body.get("data", {}).values()]
@@ -203,6 +266,22 @@ def inbox():
             items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields,
                           "url": body.get("url")})
     return jsonify(items=items, last=len(calls) - 1)
+
+
+@bp.get("/api/media/<media_id>")
+def media_file(media_id: str):
+    """A file the WeChat stand-in holds, made playable (AMR to MP3), for the page's audio and images."""
+    if not MEDIA_ID.fullmatch(media_id):
+        abort(404)
+    try:
+        found = sim_media.fetch_playable(_standin_base(), media_id)
+    except (sim_media.SimMediaError, requests.RequestException, AudioError) as exc:
+        abort(502, description=f"读取文件失败：{exc}")
+    if found is None:
+        abort(404)
+    data, content_type = found
+    # A media_id never changes its bytes: the page may keep them.
+    return send_file(io.BytesIO(data), mimetype=content_type, conditional=True, max_age=3600)
 
 
 @bp.post("/api/clock")
@@ -219,7 +298,7 @@ def clock():
     if not timedelta(0) < delta <= timedelta(days=7):
         abort(400, description="一次可前进1分钟到7天")
     now = svc.clock.advance(delta)
-    ctx = JobContext(session_factory=svc.session_factory, wechat=svc.wechat, env=svc.request_env)
+    ctx = context_for(svc)
     grace = timedelta(minutes=svc.settings.scheduler_catchup_grace_minutes)
     results = calendar.tick(ctx, svc.settings.tz, now, grace)
     return jsonify(now=now.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M"), results=results)

@@ -46,6 +46,11 @@ def voice_inner(media_id: str, recognition: str = "") -> str:
     return inner + (f"<Recognition>{cdata(recognition)}</Recognition>" if recognition else "")
 
 
+def image_inner(pic_url: str, media_id: str) -> str:
+    """Fields of an image message."""
+    return f"<PicUrl>{cdata(pic_url)}</PicUrl><MediaId>{cdata(media_id)}</MediaId>"
+
+
 def location_inner(lat: float, lng: float, label: str, scale: int = 15) -> str:
     """Fields of a location message."""
     return (f"<Location_X>{lat}</Location_X><Location_Y>{lng}</Location_Y>"

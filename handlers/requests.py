@@ -6,6 +6,7 @@ import re
 
 from wechatpy.messages import BaseMessage
 
+from config import policy
 from handlers.context import Context
 from models import Beneficiary, InboundMessage
 from models.enums import RequestCategory, Urgency
@@ -72,17 +73,24 @@ def _raise_for(ctx: Context, beneficiary: Beneficiary, inbound: InboundMessage) 
         return texts.REQUEST_APPENDED.format(number=open_request.id, name=name)
     summary, data = service.describe_message(inbound)
     text = summary if inbound.msg_type in ("text", "voice") else ""
-    result = (
-        classify(text, ctx.now.astimezone(ctx.tz).month)
-        if text
-        else Classification(RequestCategory.OTHER, Urgency.NORMAL)
-    )
+    unheard = service.unheard_voice(inbound)
+    if unheard:
+        # Nobody knows yet what was said: urgent until a transcript or a member of staff says otherwise.
+        result = Classification(RequestCategory.OTHER, Urgency(policy.UNHEARD_VOICE_URGENCY))
+    elif text:
+        result = classify(text, ctx.now.astimezone(ctx.tz).month)
+    else:
+        result = Classification(RequestCategory.OTHER, Urgency.NORMAL)
     request = service.open_request(
         ctx.session, env, beneficiary=beneficiary, classification=result, summary=summary,
         now=ctx.now, user=ctx.user, inbound=inbound, data=data,
+        urgency_reason="unheard" if unheard and result.urgency is Urgency.URGENT else None,
     )
     reply = texts.REQUEST_OPENED.format(number=request.id, handler=service.handler_line(request))
-    if result.emergency_numbers:
+    if unheard:
+        name = request.assignee.name if request.assignee else "乡镇民政办"
+        reply = texts.VOICE_RECEIVED.format(name=name) + "\n" + reply
+    elif result.emergency_numbers:
         name = request.assignee.name if request.assignee else "乡镇民政办"
         reply = texts.REQUEST_EMERGENCY.format(numbers="、".join(result.emergency_numbers), name=name) + "\n" + reply
     return reply

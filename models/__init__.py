@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.cards import CareCard
+from models.media import MediaItem
 from models.messaging import InboundMessage, JobRun, OutboxMessage
 from models.people import (
     Assignment,
@@ -32,6 +33,7 @@ __all__ = [
     "FamilyLink",
     "InboundMessage",
     "JobRun",
+    "MediaItem",
     "OutboxMessage",
     "Region",
     "RequestEvent",

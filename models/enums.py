@@ -101,6 +101,8 @@ class EventKind(StrEnum):
     SUPERVISED = "supervised"
     COMMENT = "comment"
     PUSH = "push"
+    # What a voice message said, once WeChat or the speech recogniser made it out.
+    TRANSCRIPT = "transcript"
 
 
 class ActorKind(StrEnum):
@@ -124,6 +126,9 @@ class OutboxKind(StrEnum):
 
     TEMPLATE = "template"
     CUSTOM = "custom"
+    # A push that may only go as a customer-service message (a voice or photo to staff) and found
+    # the 48-hour window closed: not sent, and not a failure; the task's template links to the case.
+    SKIPPED = "skipped"
 
 
 class PushKind(StrEnum):
@@ -154,6 +159,10 @@ class PushKind(StrEnum):
     DIGEST_TOWN = "digest-town"  # staff, date: a town officer's daily figures
     DIGEST_CITY = "digest-city"  # staff, ISO week: a city supervisor's weekly summary
     DIGEST_LIAISON = "digest-liaison"  # staff, date: urgent cases the person on duty had for a liaison
+    MEDIA = "media"  # media item, staff: the voice or photo itself, after the task push
+    ADVICE = "advice"  # request, WeChat user: the 120/110/119 advice once a transcript shows danger
+    URGENT_TASK = "urgent-task"  # request, staff: a case found urgent after it was opened
+    TRANSCRIPT = "transcript"  # media item, staff: what a voice said, to whoever has the case
 
 
 class OutboxStatus(StrEnum):
@@ -163,3 +172,33 @@ class OutboxStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+
+
+class MediaKind(StrEnum):
+    """What kind of media a message carried."""
+
+    VOICE = "voice"
+    IMAGE = "image"
+    VIDEO = "video"
+    SHORTVIDEO = "shortvideo"
+
+
+class MediaStatus(StrEnum):
+    """pending -> fetching -> stored, or dead after the retry limit; deleted after retention."""
+
+    PENDING = "pending"
+    FETCHING = "fetching"
+    STORED = "stored"
+    DEAD = "dead"
+    DELETED = "deleted"
+
+
+class TranscriptStatus(StrEnum):
+    """Where a voice message's words stand."""
+
+    GIVEN = "given"  # WeChat sent its own recognition
+    PENDING = "pending"  # waiting for the speech recogniser (or retrying it)
+    DONE = "done"  # the recogniser heard words
+    EMPTY = "empty"  # the recogniser heard nothing it could write down
+    OFF = "off"  # no recogniser is configured
+    FAILED = "failed"  # the recogniser kept failing; staff must listen

@@ -48,6 +48,9 @@ class ServiceRequest(Base):
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))
     category: Mapped[str] = mapped_column(String(16))
     urgency: Mapped[str] = mapped_column(String(16), default=Urgency.NORMAL.value)
+    # Why the case is urgent when nobody has read its words yet: "unheard" for a voice message
+    # without a transcript (policy.UNHEARD_VOICE_URGENCY); None when the urgency came from words.
+    urgency_reason: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default=RequestStatus.OPEN.value)
     summary: Mapped[str] = mapped_column(Text, default="")
     assignee_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,9 +19,13 @@ from handlers.inbox import InboxEnv
 from handlers.router import Router
 from handlers.routes import build_router
 from models.db import make_engine, make_session_factory
+from runtime.asr import SpeechRecognizer, make_recognizer
 from runtime.clock import Clock, ShiftedClock, system_clock
+from runtime.media_jobs import MediaEnv
+from runtime.media_store import MediaStore, make_media_store
 from runtime.redis_client import make_redis
 from runtime.wechat import SanzhidaWeChatClient, make_wechat_client
+from runtime.wechat_oauth import WebAuth, make_web_auth
 from services.binding import BindGuard
 from services.kv import Keys
 from services.notify import Templates
@@ -47,6 +52,20 @@ class AppServices:
     pii: PiiCipher
     bind_guard: BindGuard
     request_env: RequestEnv
+    media_store: MediaStore
+    recognizer: SpeechRecognizer | None
+
+    @property
+    def media_env(self) -> MediaEnv:
+        """What the media job needs."""
+        return MediaEnv(session_factory=self.session_factory, wechat=self.wechat, store=self.media_store,
+                        recognizer=self.recognizer, clock=self.clock, request_env=self.request_env,
+                        max_bytes=self.settings.media_max_bytes)
+
+    @cached_property
+    def web_auth(self) -> WebAuth:
+        """WeChat web authorisation for the mobile pages staff open from pushes."""
+        return make_web_auth(self.settings)
 
     @property
     def inbox_env(self) -> InboxEnv:
@@ -77,6 +96,8 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
         pii=PiiCipher(settings.pii_key),
         bind_guard=BindGuard(redis, keys, settings.bind_max_failures),
         request_env=request_env(settings),
+        media_store=make_media_store(settings),
+        recognizer=make_recognizer(settings.asr_url, timeout=settings.asr_timeout),
     )
 
 
@@ -92,6 +113,7 @@ def request_env(settings: Settings) -> RequestEnv:
         templates=Templates(task=settings.wechat_template_task, progress=settings.wechat_template_progress),
         merge_hours=settings.request_merge_hours,
         links=ListLinks(secret_key=settings.secret_key, base_url=settings.public_base_url),
+        asr_on=bool(settings.asr_url),
     )
 
 

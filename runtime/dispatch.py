@@ -19,6 +19,9 @@ from datetime import datetime
 from sqlalchemy.orm import Session, sessionmaker
 from wechatpy.exceptions import WeChatClientException
 
+from models.enums import OutboxKind
+from runtime.media_jobs import send_media
+from runtime.media_store import MediaStoreError
 from services import outbox
 
 logger = logging.getLogger(__name__)
@@ -60,6 +63,7 @@ def dispatch_outbox(
     rng: random.Random | None = None,
     senders: ThreadPoolExecutor | None = None,
     only_ids: list[int] | None = None,
+    store=None,
 ) -> DispatchReport:
     """Claim due pushes, send them outside any transaction on a few threads, record the outcomes
     in short transactions.
@@ -70,7 +74,8 @@ def dispatch_outbox(
     customer-service message may arrive twice, which is why those are recorded at once (at most
     about one per sending thread is ever unrecorded). `senders` lets a caller reuse one pool,
     and its threads' HTTP connections, across batches. `only_ids` sends just those rows (a
-    reply, the moment it is queued).
+    reply, the moment it is queued). `store` is the media store, for pushes that send a voice or
+    photo itself.
     """
     rng = rng or random.Random()
     report = DispatchReport()
@@ -86,7 +91,9 @@ def dispatch_outbox(
     results: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
     pool = senders or ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send")
-    futures = [pool.submit(_send_lane, client, lane, windows[lane[0].openid], clock, results, stop) for lane in lanes]
+    media_sender = _MediaSender(session_factory, store, client)
+    futures = [pool.submit(_send_lane, client, lane, windows[lane[0].openid], clock, results, stop, media_sender)
+               for lane in lanes]
     recorder = _Recorder(session_factory, clock, rng, report)
     failure: BaseException | None = None
     try:
@@ -142,8 +149,21 @@ class _LaneDone:
     error: BaseException | None = None
 
 
+@dataclass(frozen=True)
+class _MediaSender:
+    """Sends a voice or photo itself (runtime.media_jobs.send_media) with what that needs."""
+
+    session_factory: object
+    store: object
+    client: object
+
+    def send(self, row: outbox.Claimed, now: datetime) -> None:
+        """Upload if needed and send the media as a customer-service message."""
+        send_media(self.session_factory, self.store, self.client, row.openid, row.payload, now)
+
+
 def _send_lane(client, lane: list[outbox.Claimed], window: outbox.Window, clock, results: queue.SimpleQueue,
-               stop: threading.Event) -> None:
+               stop: threading.Event, media_sender: _MediaSender) -> None:
     """Send one user's pushes in order, reporting each outcome; runs on a sender thread."""
     error = None
     try:
@@ -152,9 +172,12 @@ def _send_lane(client, lane: list[outbox.Claimed], window: outbox.Window, clock,
                 # Left claimed: sent again once the claim lapses, as after a crash.
                 break
             try:
-                kind = outbox.send(client, row, window.allows(clock()))
+                kind = _send_one(client, row, window.allows(clock()), clock, media_sender)
             except WeChatClientException as exc:
                 results.put(_Failed(row, exc.errcode, f"{exc.errcode}: {exc.errmsg}"))
+                continue
+            except (MediaStoreError, OSError) as exc:
+                results.put(_Failed(row, None, f"media: {str(exc)[:200]}"))
                 continue
             if kind == "custom":
                 # Later pushes to the same user see the message just sent (this thread owns the window).
@@ -164,6 +187,17 @@ def _send_lane(client, lane: list[outbox.Claimed], window: outbox.Window, clock,
         error = exc
     finally:
         results.put(_LaneDone(error))
+
+
+def _send_one(client, row: outbox.Claimed, custom_allowed: bool, clock, media_sender: _MediaSender) -> str:
+    """Send one push and return the kind used; a voice or photo goes only inside the window."""
+    if "media" not in row.payload:
+        return outbox.send(client, row, custom_allowed)
+    if not custom_allowed:
+        # Only a customer-service message can carry it; the task push's link opens the case page.
+        return OutboxKind.SKIPPED.value
+    media_sender.send(row, clock())
+    return OutboxKind.CUSTOM.value
 
 
 class _Recorder:
@@ -220,12 +254,12 @@ class _Recorder:
 
 
 def drain_outbox(session_factory: sessionmaker[Session], client, clock: Callable[[], datetime], *,
-                 batch: int = 50) -> DispatchReport:
+                 batch: int = 50, store=None) -> DispatchReport:
     """Dispatch batch after batch until one comes back short, on one pool of sender threads."""
     report = DispatchReport()
     with ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send") as senders:
         while True:
-            done = dispatch_outbox(session_factory, client, clock, batch=batch, senders=senders)
+            done = dispatch_outbox(session_factory, client, clock, batch=batch, senders=senders, store=store)
             report.add(done)
             if done.claimed < batch:
                 return report

@@ -137,8 +137,15 @@ class SanzhidaWeChatClient(WeChatClient):
         except (RedisError, LockError) as exc:
             raise _store_unavailable(exc) from exc
 
-    def _request(self, method, url_or_endpoint, **kwargs):
-        """Send one API call; on a token error, refresh and retry at most `max_token_refreshes` times."""
+    def download_media(self, media_id: str):
+        """media/get: the raw response holding a media file's bytes, or a dict (a video's `video_url`)."""
+        return self._request("get", "media/get", params={"media_id": media_id}, raw_allowed=True)
+
+    def _request(self, method, url_or_endpoint, *, raw_allowed: bool = False, **kwargs):
+        """Send one API call; on a token error, refresh and retry at most `max_token_refreshes` times.
+
+        Only `raw_allowed` calls (a file download) may answer with something other than JSON.
+        """
         attempt = 0
         while True:
             try:
@@ -161,7 +168,7 @@ class SanzhidaWeChatClient(WeChatClient):
             except requests.RequestException as exc:
                 # Timeouts and connection errors surface as the one exception callers handle.
                 raise WeChatClientException(errcode=None, errmsg=f"request failed: {type(exc).__name__}") from exc
-            if not isinstance(result, dict):
+            if not isinstance(result, dict) and not raw_allowed:
                 # wechatpy hands back the raw response when it is not JSON (a proxy's HTML page,
                 # a wrong base URL): that is a failure, never a success.
                 raise WeChatClientException(errcode=None, errmsg="answer was not JSON")

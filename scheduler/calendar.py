@@ -49,6 +49,7 @@ OUTBOX_JOB = IntervalJob("outbox_dispatch", 5, jobs.outbox_job)
 INTERVAL_JOBS = (
     OUTBOX_JOB,
     IntervalJob("escalation_scan", 60, jobs.escalation_job),
+    IntervalJob("media_retention", 3600, jobs.media_retention_job),
 )
 
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from runtime.dispatch import drain_outbox
+from runtime.media_jobs import MediaEnv, purge_past_retention
 from services import escalation
 from services.requests import RequestEnv
 
@@ -26,6 +27,16 @@ class JobContext:
     session_factory: sessionmaker[Session]
     wechat: object
     env: RequestEnv
+    # The media job's environment (store, recogniser …): for the outbox's voice and photo pushes and
+    # for retention; None where no media are handled (benchmarks).
+    media: MediaEnv | None = None
+    media_retention_days: int = 365
+
+
+def context_for(svc) -> JobContext:
+    """The job context of a process's services (`runtime.container.AppServices`)."""
+    return JobContext(session_factory=svc.session_factory, wechat=svc.wechat, env=svc.request_env,
+                      media=svc.media_env, media_retention_days=svc.settings.media_retention_days)
 
 
 def run_in_session(ctx: JobContext, work: Callable[[Session], int]) -> int:
@@ -39,7 +50,15 @@ def run_in_session(ctx: JobContext, work: Callable[[Session], int]) -> int:
 def outbox_job(ctx: JobContext, now: datetime) -> int:
     """Send what is due in the outbox (every few seconds)."""
     # Drain in batches so a backlog does not wait for the next run.
-    return drain_outbox(ctx.session_factory, ctx.wechat, lambda: now).sent
+    return drain_outbox(ctx.session_factory, ctx.wechat, lambda: now,
+                        store=ctx.media.store if ctx.media else None).sent
+
+
+def media_retention_job(ctx: JobContext, now: datetime) -> int:
+    """Delete media whose case closed longer ago than MEDIA_RETENTION_DAYS (hourly; a no-op mostly)."""
+    if ctx.media is None:
+        return 0
+    return purge_past_retention(replace(ctx.media, clock=lambda: now), ctx.media_retention_days)
 
 
 def escalation_job(ctx: JobContext, now: datetime) -> int:

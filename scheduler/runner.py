@@ -77,7 +77,7 @@ class SchedulerProcess:
 def build_process(settings: Settings, clock=None) -> SchedulerProcess:
     """Connect to the database, Redis and WeChat through the composition root, as every process does."""
     svc = build_services(settings, clock=clock)
-    context = jobs.JobContext(session_factory=svc.session_factory, wechat=svc.wechat, env=svc.request_env)
+    context = jobs.context_for(svc)
     leadership = Leadership(svc.redis, svc.keys.scheduler_leader(), settings.scheduler_leader_ttl)
     return SchedulerProcess(settings, context, svc.clock, leadership, svc.engine)
 

@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import FamilyLink, Region, ServiceRequest, Staff, WeChatUser
-from models.enums import EventKind, PushKind, RequestStatus, StaffRole
-from services import texts
+from models.enums import EventKind, MediaStatus, PushKind, RequestStatus, StaffRole
+from services import media, texts
 from services.errors import DomainError
 from services.notify import Push, enqueue, progress_fields, push_key, task_fields
 from services.policy import permissions
-from services.requests import OPEN, RequestEnv, notify_family, record_event
+from services.requests import OPEN, RequestEnv, notify_family, record_event, settle_unheard
 
 # --- staff actions -------------------------------------------------------------------------------
 
@@ -55,6 +55,7 @@ def acknowledge(session: Session, env: RequestEnv, request: ServiceRequest, staf
     previous = request.assignee_staff_id
     request.assignee = staff
     request.status = RequestStatus.ACKNOWLEDGED.value
+    settle_unheard(request)
     request.acknowledged_at = request.acknowledged_at or now
     request.updated_at = now
     event = record_event(session, env, request, EventKind.ACKNOWLEDGED, now, staff=staff,
@@ -76,6 +77,7 @@ def reply(session: Session, env: RequestEnv, request: ServiceRequest, staff: Sta
         raise DomainError(texts.REPLY_EMPTY)
     if request.status == RequestStatus.OPEN.value:
         request.status = RequestStatus.ACKNOWLEDGED.value
+        settle_unheard(request)
         request.acknowledged_at = now
         request.assignee = staff
     request.updated_at = now
@@ -141,6 +143,10 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
         fields=task_fields(request, env.tz, f"转派 {request.category} {request.summary}"),
     )
     enqueue(session, push, target.wechat_user, now, tz=env.tz, request=request, staff=target)
+    # The new assignee hears and sees what was sent, as the first one did.
+    for item in media.for_request(session, request.id):
+        if item.status == MediaStatus.STORED.value:
+            media.forward_to_assignee(session, item, now, tz=env.tz)
     _notify_requester(
         session, env, request, key=push_key(PushKind.REASSIGNED_REQUESTER, event.id), now=now,
         text=texts.PUSH_REASSIGNED_REQUESTER.format(number=request.id, staff=target.name, phone=target.phone),

@@ -53,3 +53,11 @@ def note_unsubscribe(user: WeChatUser, now: datetime) -> None:
     """Record an unfollow; bindings stay, since open cases still need them."""
     user.subscribed = False
     user.unsubscribed_at = now
+
+
+def staff_for_openid(session: Session, openid: str) -> Staff | None:
+    """The active member of staff bound to this openid, or None (a follower, or nobody we know)."""
+    return session.scalars(
+        select(Staff).join(WeChatUser, Staff.wechat_user_id == WeChatUser.id)
+        .where(WeChatUser.openid == openid, Staff.active.is_(True))
+    ).one_or_none()

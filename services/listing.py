@@ -11,6 +11,7 @@ from sqlalchemy import ColumnElement, Select, and_, func, not_, or_, select
 from sqlalchemy.orm import Session, aliased, selectinload
 
 from models import (
+    MediaItem,
     Assignment,
     Beneficiary,
     BeneficiaryCategoryLink,
@@ -21,6 +22,7 @@ from models import (
     Staff,
 )
 from models.enums import OPEN_STATUSES, RequestStatus
+from services import media
 from services.pii import PiiCipher
 from services.policy import id_number
 
@@ -414,8 +416,31 @@ def request_detail(session: Session, request_id: int, now: datetime) -> dict | N
     if request is None:
         return None
     view = request_view(request, _places(session, [request]), now)
+    view["urgency_reason"] = request.urgency_reason
     view["events"] = [event_view(event) for event in request.events]
+    view["media"] = [media_view(item) for item in media.for_request(session, request.id)]
     return view
+
+
+def media_view(item: MediaItem) -> dict:
+    """A voice, photo or video of a case as JSON: what it is and its words, never where it is kept.
+
+    The files are served only to a signed-in viewer allowed to see the case (the office and
+    mobile case pages), so nothing here works as a link.
+    """
+    return {
+        "id": item.id,
+        "kind": item.kind,
+        "status": item.status,
+        "content_type": item.content_type,
+        "size_bytes": item.size_bytes,
+        "duration_seconds": round(item.duration_ms / 1000, 1) if item.duration_ms is not None else None,
+        "playable_content_type": item.playable_type,
+        "transcript": item.transcript,
+        "transcript_status": item.transcript_status,
+        "received_at": iso(item.created_at),
+        "fetched_at": iso(item.fetched_at),
+    }
 
 
 # --- outbox -----------------------------------------------------------------------------------------

@@ -55,10 +55,15 @@ class Push:
     # A page to open from the push (WeChat's in-app browser): a template message links to it, and a
     # customer-service text ends with it (`texts.LIST_LINK`) unless it already holds it.
     url: str | None = None
+    # A voice or photo to send itself (`{"item": media item id, "type": "voice" | "image"}`): only as a
+    # customer-service message, so it has no template; `text` says what it is in logs and lists.
+    media: dict | None = None
 
 
 def push_payload(push: Push) -> dict:
     """The outbox payload of a push: its text, and its template with the fields fitted (and its link)."""
+    if push.media is not None:
+        return {"text": push.text, "media": push.media}
     template = {"template_id": push.template_id, "data": template_data(push.fields)}
     text = push.text
     if push.url:

@@ -35,8 +35,9 @@ from models.enums import (
     RequestSource,
     RequestStatus,
     StaffRole,
+    Urgency,
 )
-from services import responsibility, roster, texts
+from services import media, responsibility, roster, texts
 from services.errors import DomainError
 from services.notify import Push, Templates, enqueue, progress_fields, push_key, task_fields
 from services.policy import ladder
@@ -55,6 +56,8 @@ class RequestEnv:
     merge_hours: int = 6
     # Signs links to a summary's whole list (the mobile list page); None where no page is served.
     links: ListLinks | None = None
+    # Whether a speech recogniser is configured (ASR_URL): voice without WeChat's recognition waits for it.
+    asr_on: bool = False
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,25 @@ def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hour
     ).first()
 
 
+def unheard_voice(inbound: InboundMessage | None) -> bool:
+    """True for a voice message that came without WeChat's recognition: nobody knows yet what it says."""
+    if inbound is None or inbound.msg_type != "voice":
+        return False
+    return not ((inbound.payload or {}).get("Recognition") or "").strip()
+
+
+def settle_unheard(request: ServiceRequest) -> None:
+    """A member of staff took a case that was urgent only because nobody had heard it: back to normal."""
+    if request.urgency_reason == "unheard":
+        request.urgency = Urgency.NORMAL.value
+        request.urgency_reason = None
+
+
+def case_url(env: RequestEnv, request: ServiceRequest) -> str | None:
+    """The mobile case page a task push opens (`/m/cases/<id>`), where links are served."""
+    return f"{env.links.base_url.rstrip('/')}/m/cases/{request.id}" if env.links is not None else None
+
+
 def handler_line(request: ServiceRequest) -> str:
     """`负责人：王芳，电话 138…，会尽快联系您。` for replies to the requester."""
     staff = request.assignee
@@ -230,8 +252,12 @@ def open_request(
     data: dict | None = None,
     source: RequestSource = RequestSource.WECHAT,
     visit_id: int | None = None,
+    urgency_reason: str | None = None,
 ) -> ServiceRequest:
-    """Open a request, route it to the one responsible, and queue the alert; never dropped."""
+    """Open a request, route it to the one responsible, and queue the alert; never dropped.
+
+    `urgency_reason` "unheard" marks a voice request treated as urgent until someone hears it.
+    """
     case = responsibility.Case(beneficiary.village_id, beneficiary.village.parent_id,
                                beneficiary.village.parent.parent_id, classification.category.value,
                                classification.urgency.value == "urgent")
@@ -246,6 +272,7 @@ def open_request(
         visit_id=visit_id,
         category=classification.category.value,
         urgency=classification.urgency.value,
+        urgency_reason=urgency_reason,
         status=RequestStatus.OPEN.value,
         summary=summary[:500],
         assignee=routing.assignee,
@@ -265,6 +292,9 @@ def open_request(
     if inbound is not None:
         inbound.request_id = request.id
     _alert_new_request(session, env, request, routing.alert, now)
+    if inbound is not None:
+        # After the task push, so the voice or photo reaches the assignee right behind it.
+        media.queue_for_message(session, inbound, request, now, asr_on=env.asr_on)
     return request
 
 
@@ -273,11 +303,13 @@ def _alert_new_request(session: Session, env: RequestEnv, request: ServiceReques
     for staff_list in itertools.chain([alert], fallback_chain(session, env, request, now)):
         reached = False
         for staff in staff_list:
+            url = case_url(env, request)
             push = Push(
                 key=push_key(PushKind.TASK, request.id, staff.id),
-                text=_new_task_text(request),
+                text=_new_task_text(request) + (f"\n{texts.CASE_LINK.format(url=url)}" if url else ""),
                 template_id=env.templates.task,
                 fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
+                url=url,
             )
             reached |= enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff)
         if reached:
@@ -315,6 +347,7 @@ def append_message(
             fields=task_fields(request, env.tz, f"新消息 {body}"),
         )
         enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee)
+    media.queue_for_message(session, inbound, request, now, asr_on=env.asr_on)
 
 
 # --- family notices ------------------------------------------------------------------------------

@@ -54,6 +54,10 @@ REQUEST_OPENED_HANDLER = "负责人：{name}，电话 {phone}，会尽快联系�
 REQUEST_OPENED_OFFICE = "乡镇民政办会尽快联系您。"
 REQUEST_APPENDED = "已补充到求助 {number}，{name}会看到。"
 REQUEST_EMERGENCY = "情况紧急请先拨打 {numbers}！我们也已通知{name}马上处理。"
+# A voice message nobody has understood yet: it is handled as urgent until someone listens.
+VOICE_RECEIVED = "收到您的语音，{name}会马上听。如有危险，请先拨打 120（急救）、110（报警）或 119（火警）。"
+# Sent when a voice's transcript shows danger after the request was opened.
+ADVICE_AFTER_TRANSCRIPT = "求助 {number}号：听到您说“{words}”。情况紧急请先拨打 {numbers}！我们已通知{name}马上处理。"
 WHICH_BENEFICIARY = "请问是为谁求助？回复序号：\n{options}"
 WHICH_NOT_UNDERSTOOD = "请回复上面列出的序号。"
 MY_ASSISTANT = "{name}的协理员：{assistant}，电话 {phone}。\n{town}民政办电话：{office}"
@@ -125,6 +129,11 @@ STAFF_ONLY = "这个命令只给工作人员使用。"
 
 PUSH_NEW_TASK = "新求助 {number}号（{urgency}）\n{name}，{village}\n{category}：{summary}\n回复“接单 {number}”接单。"
 PUSH_NEW_MESSAGE = "求助 {number}号 有新消息：\n{summary}"
+CASE_LINK = "手机上查看、接单：{url}"
+PUSH_MEDIA = "求助 {number}号 的{what}，请查看。"
+PUSH_URGENT_TRANSCRIPT = "紧急！求助 {number}号 语音内容：{words}\n{name}，{village}\n请马上联系，回复“接单 {number}”接单。"
+PUSH_TRANSCRIPT = "求助 {number}号 语音内容：{words}"
+MEDIA_NAMES = {"voice": "语音", "image": "图片", "video": "视频", "shortvideo": "小视频"}
 PUSH_REPLY = "求助 {number}号，{staff}回复：\n{text}"
 PUSH_ACKNOWLEDGED = "求助 {number}号：{staff}已接单，电话 {phone}。"
 PUSH_RESOLVED = "求助 {number}号已办好：{note}\n满意请回复“评价 {number} 5”（1到5分）。"

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from bot.app import create_app
 from config.settings import Settings
+from devtools.fake_asr import FakeAsrServer
 from devtools.fake_wechat import FakeWeChatServer
 from models import metadata
 from models.db import make_engine, make_session_factory, normalize_url
@@ -25,6 +26,8 @@ from tests.support.clock import FixedClock
 from tests.support.wechat import WeChatSender
 
 TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+TEST_APP_ID = "wx-test-app"
+TEST_APP_SECRET = "test-app-secret"
 # 2026-12-01 09:00 in Shanghai.
 START = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 
@@ -148,30 +151,40 @@ def clock():
 
 @pytest.fixture
 def fake_wechat():
-    """The WeChat API stand-in on a real local port."""
-    server = FakeWeChatServer().start()
+    """The WeChat API stand-in on a real local port, accepting the test settings' app id and secret."""
+    server = FakeWeChatServer(app_id=TEST_APP_ID, app_secret=TEST_APP_SECRET).start()
     yield server
     server.stop()
 
 
 @pytest.fixture
-def settings(database_url, redis_prefix, fake_wechat) -> Settings:
-    """Test settings: plaintext mode, the stand-in as the WeChat API."""
+def fake_asr():
+    """The FunASR speech-recognition stand-in on a real local port."""
+    server = FakeAsrServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def settings(database_url, redis_prefix, fake_wechat, tmp_path) -> Settings:
+    """Test settings: plaintext mode, the stand-in as the WeChat API, media in a folder of the test's own."""
     return Settings(
         env="test",
         database_url=database_url,
         redis_url=os.environ.get("TEST_REDIS_URL"),
         redis_prefix=redis_prefix,
         wechat_token="test-token",
-        wechat_app_id="wx-test-app",
-        wechat_app_secret="test-app-secret",
+        wechat_app_id=TEST_APP_ID,
+        wechat_app_secret=TEST_APP_SECRET,
         wechat_api_base_url=fake_wechat.base_url,
+        wechat_oauth_url=fake_wechat.oauth_url,
         wechat_http_timeout=2.0,
         # Most tests read the passive reply; tests/bot/test_inbox.py covers queued replies.
         wechat_reply_mode="inline",
         secret_key="test-secret-key-000000000000000000000",
         admin_api_token="test-admin-token",
         pii_key="test-pii-key-0000000000000000000000000",
+        media_store_url=(tmp_path / "media").as_uri(),
     )
 
 

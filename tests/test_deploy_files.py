@@ -12,7 +12,10 @@ import yaml
 from config.settings import PRODUCTION_REQUIRED, settings_variables
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("web", "scheduler")
+APP_SERVICES = ("web", "scheduler", "inbox", "media")
+# Processes that read or write the kept media: web serves them, the scheduler's outbox sends them on
+# and its retention job deletes them, the media worker stores them.
+MEDIA_SERVICES = ("web", "scheduler", "media")
 # Compose points these at its own postgres and redis services instead of asking for them.
 COMPOSE_PROVIDED = {"DATABASE_URL", "REDIS_URL"}
 
@@ -70,9 +73,9 @@ def assert_migrates_then_serves(command: str) -> None:
     assert command.index("sanzhida db upgrade") < command.index("gunicorn")
 
 
-def test_compose_defines_the_four_services(compose):
-    """web, scheduler, postgres and redis all exist."""
-    assert {"web", "scheduler", "postgres", "redis"} <= set(compose["services"])
+def test_compose_defines_the_services(compose):
+    """web, scheduler, the inbox and media workers, postgres and redis all exist."""
+    assert {"web", "scheduler", "inbox", "media", "postgres", "redis"} <= set(compose["services"])
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -117,6 +120,50 @@ def test_scheduler_runs_only_the_scheduler(compose):
     scheduler = compose["services"]["scheduler"]
     assert "entrypoint" not in scheduler
     assert as_text(scheduler["command"]) == "sanzhida scheduler run"
+
+
+def test_media_worker_runs_only_the_media_worker(compose):
+    """The media service runs `sanzhida media run` (niced, like inbox) and never migrates."""
+    media = compose["services"]["media"]
+    assert "entrypoint" not in media
+    command = as_text(media["command"])
+    assert command.endswith("sanzhida media run")
+    assert command in ("sanzhida media run", "nice -n 19 sanzhida media run")
+
+
+def media_folder(compose) -> str:
+    """The folder MEDIA_STORE_URL's default names (file:///…)."""
+    default = environment(compose["services"]["web"])["MEDIA_STORE_URL"]
+    match = re.fullmatch(r"\$\{MEDIA_STORE_URL:-file://(/[^}]+)\}", default)
+    assert match, default
+    return match.group(1)
+
+
+@pytest.mark.parametrize("name", MEDIA_SERVICES)
+def test_media_volume_is_shared_where_media_are_read_or_written(compose, name):
+    """One named volume holds the media at MEDIA_STORE_URL's folder, in web, scheduler and media."""
+    mounts = [str(v) for v in compose["services"][name].get("volumes") or []]
+    assert f"media-data:{media_folder(compose)}" in mounts
+    assert "media-data" in compose["volumes"]
+
+
+def test_dockerfile_installs_ffmpeg_and_cleans_apt_lists(dockerfile):
+    """ffmpeg comes from Debian's packages, without recommends, and the apt lists are removed."""
+    runs = [args for kw, args in dockerfile if kw == "RUN" and "apt-get install" in args]
+    assert runs, "no apt-get install in the Dockerfile"
+    install = runs[0]
+    assert re.search(r"apt-get install -y --no-install-recommends .*\bffmpeg\b", install)
+    assert "rm -rf /var/lib/apt/lists/*" in install
+
+
+def test_dockerfile_gives_the_app_user_its_media_folder(dockerfile, compose):
+    """The media folder exists and belongs to the app user before it drops root."""
+    folder = media_folder(compose)
+    user = last(dockerfile, "USER").split(":")[0]
+    user_at = max(i for i, (kw, _) in enumerate(dockerfile) if kw == "USER")
+    prepared = [i for i, (kw, args) in enumerate(dockerfile)
+                if kw == "RUN" and f"mkdir -p {folder}" in args and f"chown -R {user}:" in args]
+    assert prepared and max(prepared) < user_at
 
 
 def test_dockerfile_uses_python_311_slim(dockerfile):

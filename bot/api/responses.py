@@ -6,7 +6,7 @@ Every key is always present (null where the column is empty), so every field is 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, RootModel
 
@@ -14,6 +14,8 @@ from models.enums import (
     ActorKind,
     BeneficiaryCategory,
     EventKind,
+    MediaKind,
+    MediaStatus,
     OutboxKind,
     OutboxStatus,
     RegionLevel,
@@ -21,6 +23,7 @@ from models.enums import (
     RequestSource,
     RequestStatus,
     StaffRole,
+    TranscriptStatus,
     Urgency,
 )
 from services.listing import MAX_PER_PAGE
@@ -170,10 +173,30 @@ class RequestEvent(BaseModel):
     created_at: datetime
 
 
-class ServiceRequestDetail(ServiceRequest):
-    """A service request with its timeline, oldest event first."""
+class MediaItem(BaseModel):
+    """A voice, photo or video the requester sent: what it is and its words. The file itself is only
+    served to a signed-in viewer allowed to see the case, so there is no URL here."""
 
+    id: int
+    kind: MediaKind
+    status: MediaStatus
+    content_type: str | None = Field(description="Read from the file's bytes once fetched.")
+    size_bytes: int | None
+    duration_seconds: float | None = Field(description="For voice, once converted.")
+    playable_content_type: str | None = Field(description="The browser-playable copy of a voice (audio/mpeg).")
+    transcript: str | None = Field(description="What a voice said (WeChat's recognition or the speech recogniser).")
+    transcript_status: TranscriptStatus | None
+    received_at: datetime
+    fetched_at: datetime | None
+
+
+class ServiceRequestDetail(ServiceRequest):
+    """A service request with its timeline (oldest event first) and its media."""
+
+    urgency_reason: Literal["unheard"] | None = Field(
+        description="unheard: urgent because it is a voice nobody has understood yet.")
     events: list[RequestEvent]
+    media: list[MediaItem]
 
 
 class OutboxMessage(BaseModel):

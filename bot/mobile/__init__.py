@@ -5,9 +5,14 @@ The link is signed, expires, and names its recipient (`services.summary_links`);
 the list fresh, within the recipient's scope when it is opened (`services.summary_lists`).
 No sign-in and no cookies: the token is the key, so the page is never cached or indexed.
 
-`bp` is created in `views`; importing it registers the routes.
+`/m/cases/<n>`, the case page a task push opens, needs a member of staff: WeChat web
+authorisation signs them in (`signin`, `/m/oauth`); the page, its actions and its files
+(`/m/media/<id>`) are in `cases`.
+
+`bp` is created in `views`; importing each module registers its routes on it.
 """
 
+from bot.mobile import cases, signin
 from bot.mobile.views import bp
 
-__all__ = ["bp"]
+__all__ = ["bp", "cases", "signin"]

@@ -15,6 +15,7 @@ from models.enums import RegionLevel, RequestCategory, RequestStatus, StaffRole
 from services import audit, casework, dashboard
 from services import scope as scoping
 from services.errors import DomainError
+from services.media import for_request as media_for_request
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,9 @@ def case(number: int):
     staff = dashboard.staff_names(
         db, [e.actor_staff_id for e in events] + [item.assignee_staff_id] + [i for ids in alerted.values() for i in ids]
     )
-    return render_template("office/case.html", item=item, events=events, staff=staff, alerted=alerted)
+    # Played and shown through /office/media/<id>, which checks the scope and audits each file.
+    files = media_for_request(db, item.id)
+    return render_template("office/case.html", item=item, events=events, staff=staff, alerted=alerted, files=files)
 
 
 @bp.post("/cases/<int:number>/<action>")

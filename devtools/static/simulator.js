@@ -39,11 +39,36 @@ function renderItem(item) {
     return card;
   }
   const message = el("div", `msg ${item.from || "account"}`);
+  if (item.kind === "voice" || item.kind === "image") {
+    // The voice or photo itself, loaded from the WeChat stand-in through the simulator.
+    const media = el(item.kind === "voice" ? "audio" : "img", "media");
+    if (item.kind === "voice") {
+      media.controls = true;
+      media.preload = "metadata";
+    } else {
+      media.alt = item.text || "图片";
+    }
+    // A photo gets its height only once loaded: keep the chat at the bottom when it was there.
+    media.addEventListener("loadedmetadata", keepAtBottom);
+    media.addEventListener("load", keepAtBottom);
+    media.src = item.src;
+    message.appendChild(media);
+    if (item.text) message.appendChild(el("div", "caption", item.text));
+    return message;
+  }
   // Links in a text open as WeChat opens them: the mobile list page, in a new tab here.
   for (const part of (item.text || "").split(/(https?:\/\/\S+)/)) {
     message.appendChild(/^https?:\/\//.test(part) ? link(part, part) : document.createTextNode(part));
   }
   return message;
+}
+
+function keepAtBottom(event) {
+  const chat = document.getElementById("chat");
+  if (!chat.contains(event.target)) return;
+  if (chat.scrollHeight - chat.scrollTop - chat.clientHeight < event.target.clientHeight + 80) {
+    chat.scrollTop = chat.scrollHeight;
+  }
 }
 
 function link(url, text) {
@@ -84,7 +109,11 @@ function choose(openid) {
 
 function add(openid, items) {
   chats[openid] = (chats[openid] || []).concat(items);
-  if (openid === current) renderChat();
+  if (openid !== current) return;
+  // Append only the new items: redrawing would restart a voice that is playing.
+  const chat = document.getElementById("chat");
+  for (const item of items) chat.appendChild(renderItem(item));
+  chat.scrollTop = chat.scrollHeight;
 }
 
 async function send(data) {
@@ -140,8 +169,13 @@ document.getElementById("composer").addEventListener("submit", (event) => {
   send({ kind: "text", text });
 });
 document.getElementById("voice-btn").addEventListener("click", () => {
-  const said = prompt("语音里说了什么？");
-  if (said) send({ kind: "voice", text: said });
+  const said = prompt("语音里说什么？（会用普通话读出来）");
+  const recognition = document.getElementById("recognition").checked;
+  if (said) send({ kind: "voice", text: said, recognition });
+});
+document.getElementById("image-btn").addEventListener("click", () => {
+  const words = prompt("图片上写什么？");
+  if (words) send({ kind: "image", text: words });
 });
 document.getElementById("location-btn").addEventListener("click", () => send({ kind: "location" }));
 for (const button of document.querySelectorAll(".menu-btn")) {

@@ -149,9 +149,10 @@ def custom_window_open(last_message_at: datetime | None, sent_in_window: int, no
     return sent_in_window < policy.CUSTOM_WINDOW_MAX_MESSAGES
 
 
-def backoff_seconds(attempts: int, rng: random.Random) -> float:
+def backoff_seconds(attempts: int, rng: random.Random, *, base: float = policy.OUTBOX_BACKOFF_BASE_SECONDS,
+                    cap: float = policy.OUTBOX_BACKOFF_CAP_SECONDS) -> float:
     """Exponential backoff with full jitter after `attempts` failed tries."""
-    ceiling = min(policy.OUTBOX_BACKOFF_CAP_SECONDS, policy.OUTBOX_BACKOFF_BASE_SECONDS * 2 ** max(attempts - 1, 0))
+    ceiling = min(cap, base * 2 ** max(attempts - 1, 0))
     return rng.uniform(0, ceiling)
 
 

@@ -1,6 +1,8 @@
 """The whole 三直达 loop in the simulator, in headless Chromium: a family member scans the card and
-asks for help; the assistant sees the push and accepts; time moves on and an unanswered second
-request escalates to the town officer; the first is resolved and rated.
+asks for help with a real voice message (spoken by espeak-ng, heard by the speech-recognition
+stand-in) and a photo; the assistant sees the push, hears the voice, sees the photo and accepts;
+time moves on and an unanswered second request escalates to the town officer; the first is
+resolved and rated.
 
 Screenshots of each persona's chat go to test-artifacts/ (gitignored)."""
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -16,6 +19,16 @@ from models import Beneficiary, Staff
 from models.enums import StaffRole
 from services import roster
 from tests.browser.conftest import screenshot
+
+# Loading a voice converts it with ffmpeg and the media pass runs on the inbox poll: allow for both.
+MEDIA_TIMEOUT_MS = 20000
+
+
+
+@pytest.fixture
+def settings(settings, fake_asr):
+    """The test settings with speech recognition on, at the stand-in the simulator registers words with."""
+    return settings.with_overrides(asr_url=fake_asr.url)
 
 
 @pytest.fixture
@@ -49,10 +62,40 @@ def shot(page, name: str) -> None:
     screenshot(page, f"simulator-{name}")
 
 
+def prompted(page, button: str, answer: str) -> None:
+    """Click a button that asks for words in a prompt, and answer it."""
+    page.once("dialog", lambda dialog: dialog.accept(answer))
+    page.click(button)
+
+
+def audio_seconds(page, selector: str) -> float:
+    """The duration of the last audio element matching `selector`, once the browser has loaded it."""
+    audio = page.locator(selector).last
+    expect(audio).to_be_attached(timeout=MEDIA_TIMEOUT_MS)
+    page.wait_for_function(
+        "(sel) => { const all = document.querySelectorAll(sel); const a = all[all.length - 1];"
+        " return a && a.readyState >= 1 && a.duration > 0; }",
+        arg=selector, timeout=MEDIA_TIMEOUT_MS,
+    )
+    return audio.evaluate("a => a.duration")
+
+
+def image_width(page, selector: str) -> int:
+    """The natural width of the last image matching `selector`, once the browser has loaded it."""
+    image = page.locator(selector).last
+    expect(image).to_be_attached(timeout=MEDIA_TIMEOUT_MS)
+    page.wait_for_function(
+        "(sel) => { const all = document.querySelectorAll(sel); const i = all[all.length - 1];"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        arg=selector, timeout=MEDIA_TIMEOUT_MS,
+    )
+    return image.evaluate("i => i.naturalWidth")
+
+
 @pytest.mark.parametrize("live_base", ["inline", "queued"], indirect=True)
-def test_the_whole_loop_in_the_browser(page, session, live_base):
-    """Bind by scanning, ask by voice, accept, escalate after time moves, resolve, rate: with passive
-    replies, and with queued replies that arrive as customer-service messages."""
+def test_the_whole_loop_in_the_browser(page, session, live_base, fake_asr):
+    """Bind by scanning, ask by a real voice, send a photo, accept, escalate after time moves, resolve,
+    rate: with passive replies, and with queued replies that arrive as customer-service messages."""
     first, second = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(2)).all()
     assistant = roster.current_assignment(session, first).staff
     officer = session.scalars(select(Staff).where(Staff.role == StaffRole.TOWN_OFFICER.value).order_by(Staff.id)).first()
@@ -64,21 +107,42 @@ def test_the_whole_loop_in_the_browser(page, session, live_base):
     expect(chat(page)).to_contain_text("请问您是")
     say(page, "2")
     expect(chat(page)).to_contain_text("绑定成功")
-    # A voice message (what was said is typed in the prompt) raises the request.
-    page.once("dialog", lambda dialog: dialog.accept("我妈腿疼得厉害，降压药也吃完了"))
-    page.click("#voice-btn")
+    # A real voice message (the typed words spoken in Mandarin, without WeChat's recognition)
+    # raises the request; until it is heard it is urgent, and the reply says to call 120.
+    prompted(page, "#voice-btn", "我摔倒了起不来")
     expect(chat(page)).to_contain_text("已收到您的求助，编号")
+    expect(chat(page)).to_contain_text("120")
     number = re.search(r"编号 (\d+)", chat(page).inner_text()).group(1)
     expect(chat(page)).to_contain_text(assistant.name)
+    # The sender's own bubble plays what was sent.
+    assert audio_seconds(page, "#chat .msg.me audio") > 0.5
+    # The speech-recognition stand-in hears 摔倒: the family is told again, with the words, to call 120.
+    expect(chat(page)).to_contain_text("听到您说“我摔倒了起不来”", timeout=MEDIA_TIMEOUT_MS)
+    heard = [call for call in requests.get(f"{fake_asr.http_url}/_calls", timeout=5).json() if call["text"]]
+    assert [call["text"] for call in heard] == ["我摔倒了起不来"]
     shot(page, "family-asks")
 
     # The assistant sees the task push (a customer-service message: they wrote to the account
-    # when they bound, so WeChat's 48-hour window is open), and accepts.
+    # when they bound, so WeChat's 48-hour window is open), then the urgent words and the voice
+    # itself, and accepts.
     persona(page, f"{assistant.name}（协理员")
     expect(chat(page)).to_contain_text(f"新求助 {number}号", timeout=15000)
+    expect(chat(page)).to_contain_text(f"紧急！求助 {number}号 语音内容：我摔倒了起不来", timeout=MEDIA_TIMEOUT_MS)
+    assert audio_seconds(page, "#chat .msg.account audio") > 0.5
+    shot(page, "assistant-hears")
     say(page, f"接单 {number}")
     expect(chat(page)).to_contain_text(f"已接单：{number}号")
     shot(page, "assistant-accepts")
+
+    # A photo from the family joins the same request and reaches the assistant as a picture.
+    persona(page, f"{first.name}的家属")
+    prompted(page, "#image-btn", "门口台阶很滑")
+    expect(chat(page)).to_contain_text(f"已补充到求助 {number}")
+    assert image_width(page, "#chat .msg.me img") > 100
+    persona(page, f"{assistant.name}（协理员")
+    expect(chat(page)).to_contain_text(f"求助 {number}号 有新消息", timeout=15000)
+    assert image_width(page, "#chat .msg.account img") > 100
+    shot(page, "assistant-sees-photo")
 
     # A second family raises a request nobody answers.
     persona(page, f"{second.name}的家属")

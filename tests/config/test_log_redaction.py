@@ -49,3 +49,19 @@ def test_gunicorn_access_log_fields_lose_the_key():
     atoms = logger.atoms(resp, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=5))
     assert all(TOKEN not in str(value) for value in atoms.values())
     assert atoms["r"] == "GET /m/list/… HTTP/1.1" and atoms["U"] == "/m/list/…"
+
+
+def test_wechat_sign_in_codes_never_reach_a_log():
+    """The one-time code on the way back to /m/oauth is redacted in lines and in gunicorn's fields."""
+    assert redact("GET /m/oauth?code=0a1B2c3D&state=x HTTP/1.1") == "GET /m/oauth?code=…&state=x HTTP/1.1"
+    assert redact("GET /m/oauth?state=x&code=0a1B2c3D") == "GET /m/oauth?state=x&code=…"
+    environ = {
+        "REQUEST_METHOD": "GET", "RAW_URI": "/m/oauth?code=0a1B2c3D&state=x", "PATH_INFO": "/m/oauth",
+        "SERVER_PROTOCOL": "HTTP/1.1", "QUERY_STRING": "code=0a1B2c3D&state=x", "REMOTE_ADDR": "10.0.0.1",
+    }
+    logger = RedactingLogger.__new__(RedactingLogger)
+    logger.cfg = SimpleNamespace(access_log_format="")
+    resp = SimpleNamespace(status="302 FOUND", sent=0, headers=[])
+    atoms = logger.atoms(resp, SimpleNamespace(headers=[]), environ, timedelta(milliseconds=5))
+    assert all("0a1B2c3D" not in str(value) for value in atoms.values())
+    assert atoms["q"] == "code=…&state=x"

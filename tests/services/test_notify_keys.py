@@ -41,6 +41,10 @@ PARTS = {
     PushKind.DIGEST_TOWN: lambda n: (n, "2026-12-01"),
     PushKind.DIGEST_CITY: lambda n: (n, "2026-W49"),
     PushKind.DIGEST_LIAISON: lambda n: (n, "2026-12-01"),
+    PushKind.MEDIA: lambda n: (n, n),
+    PushKind.ADVICE: lambda n: (n, n),
+    PushKind.URGENT_TASK: lambda n: (n, n),
+    PushKind.TRANSCRIPT: lambda n: (n, n),
 }
 
 
