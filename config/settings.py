@@ -100,6 +100,8 @@ class Settings:
     # For s3:// stores: the endpoint of an S3-compatible service (MinIO, Aliyun OSS, Tencent COS) and its keys.
     s3_endpoint_url: str | None = None
     s3_region: str | None = None
+    # "path" (MinIO, most S3-compatible services) or "virtual" (bucket in the host name: Aliyun OSS needs it).
+    s3_addressing_style: str = "path"
     s3_access_key_id: str | None = field(default=None, repr=False)
     s3_secret_access_key: str | None = field(default=None, repr=False)
     # The largest media file fetched from WeChat (WeChat's own limit for temporary media is 10 MB).
@@ -173,6 +175,7 @@ ENV_NAMES = {
     "media_store_url": "MEDIA_STORE_URL",
     "s3_endpoint_url": "S3_ENDPOINT_URL",
     "s3_region": "S3_REGION",
+    "s3_addressing_style": "S3_ADDRESSING_STYLE",
     "s3_access_key_id": "S3_ACCESS_KEY_ID",
     "s3_secret_access_key": "S3_SECRET_ACCESS_KEY",
     "media_max_bytes": "MEDIA_MAX_BYTES",
@@ -298,6 +301,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     asr_url = text("ASR_URL") or None
     if asr_url is not None and not asr_url.startswith(("ws://", "wss://")):
         raise ConfigError(f"ASR_URL must be the ws:// or wss:// address of the FunASR server, got {asr_url!r}")
+    addressing = (text("S3_ADDRESSING_STYLE") or "path").lower()
+    if addressing not in ("path", "virtual"):
+        raise ConfigError(f"S3_ADDRESSING_STYLE must be path or virtual, got {addressing!r}")
     oauth_url = text("WECHAT_OAUTH_URL") or REAL_WECHAT_OAUTH
     if not oauth_url.startswith(("http://", "https://")):
         raise ConfigError(f"WECHAT_OAUTH_URL must be an http(s) URL, got {oauth_url!r}")
@@ -332,6 +338,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         media_store_url=_media_store_url(text("MEDIA_STORE_URL")),
         s3_endpoint_url=text("S3_ENDPOINT_URL") or None,
         s3_region=text("S3_REGION") or None,
+        s3_addressing_style=addressing,
         s3_access_key_id=text("S3_ACCESS_KEY_ID") or None,
         s3_secret_access_key=text("S3_SECRET_ACCESS_KEY") or None,
         media_max_bytes=_number(environ, "MEDIA_MAX_BYTES", 10 * 1024 * 1024, int),

@@ -191,8 +191,8 @@ def _plain_store(settings: Settings) -> MediaStore:
             region_name=settings.s3_region or "us-east-1",
             aws_access_key_id=settings.s3_access_key_id,
             aws_secret_access_key=settings.s3_secret_access_key,
-            # Path-style addressing works with MinIO and every S3-compatible service; retries are ours.
-            config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 2},
+            # Path style suits MinIO and most S3-compatible services; Aliyun OSS wants "virtual".
+            config=Config(s3={"addressing_style": settings.s3_addressing_style}, retries={"max_attempts": 2},
                           connect_timeout=5, read_timeout=30),
         )
         return S3Store(url.netloc, url.path, client)

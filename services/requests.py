@@ -332,8 +332,15 @@ def _new_task_text(request: ServiceRequest) -> str:
 def append_message(
     session: Session, env: RequestEnv, request: ServiceRequest, user: WeChatUser, inbound: InboundMessage, now
 ) -> None:
-    """Add a follow-up message to an open request and tell whoever has it."""
+    """Add a follow-up message to an open request and tell whoever has it.
+
+    A voice nobody has understood, added to a case nobody has taken yet, makes it urgent as a new
+    one would be: it may be the words that matter most.
+    """
     body, data = describe_message(inbound)
+    if (unheard_voice(inbound) and request.status == RequestStatus.OPEN.value
+            and request.urgency != policy.UNHEARD_VOICE_URGENCY):
+        request.urgency, request.urgency_reason = policy.UNHEARD_VOICE_URGENCY, "unheard"
     event = record_event(
         session, env, request, EventKind.MESSAGE, now, user=user, inbound=inbound, body=body, data=data
     )

@@ -70,6 +70,14 @@ def test_production_refuses_to_start_without_each_required_variable(missing):
         ("WECHAT_MAX_BODY_BYTES", "-1"),
         ("WECHAT_REPLY_MODE", "later"),
         ("PII_KEY", "short"),
+        ("MEDIA_STORE_URL", "media/"),
+        ("MEDIA_STORE_URL", "https://bucket.example"),
+        ("MEDIA_MAX_BYTES", "0"),
+        ("MEDIA_RETENTION_DAYS", "forever"),
+        ("S3_ADDRESSING_STYLE", "dns"),
+        ("ASR_URL", "http://asr:10095"),
+        ("ASR_TIMEOUT", "-5"),
+        ("WECHAT_OAUTH_URL", "open.weixin.qq.com"),
     ],
 )
 def test_malformed_values_are_refused_naming_the_variable(name, value):
@@ -145,3 +153,14 @@ def test_the_documented_variables_are_all_read():
         "WECHAT_ENCODING_AES_KEY", "WECHAT_API_BASE_URL", "SECRET_KEY", "ADMIN_API_TOKEN",
         "PII_KEY", "SANZHIDA_ENV", "SANZHIDA_TZ",
     } <= set(settings_variables())
+
+
+def test_media_and_speech_settings():
+    """The media store defaults to a folder under instance/; s3:// and file:// are taken as given."""
+    settings = load_settings({}, read_dotenv=False)
+    assert settings.media_store_url.startswith("file:///") and settings.media_store_url.endswith("/instance/media")
+    assert (settings.asr_url, settings.s3_addressing_style, settings.media_retention_days) == (None, "path", 365)
+    given = load_settings({"MEDIA_STORE_URL": "s3://sanzhida/honghu/", "ASR_URL": "wss://asr.mz.local:10095",
+                           "S3_ADDRESSING_STYLE": "virtual"}, read_dotenv=False)
+    assert (given.media_store_url, given.asr_url, given.s3_addressing_style) == (
+        "s3://sanzhida/honghu", "wss://asr.mz.local:10095", "virtual")

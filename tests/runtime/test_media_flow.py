@@ -180,6 +180,15 @@ def test_a_spoken_fall_is_heard_made_urgent_and_reaches_the_assistant_as_voice(
     assert to_assistant[voice_at]["body"]["voice"]["media_id"] == item.wechat_upload_id
     assert any("紧急" in t and FELL in t for t in world.texts_to("o-assistant"))
 
+    # The admin API shows the words, the urgency and what was sent, never where it is kept.
+    detail = world.client.get(f"/api/v1/requests/{case.id}",
+                              headers={"Authorization": f"Bearer {svc.settings.admin_api_token}"}).get_json()
+    assert (detail["urgency"], detail["urgency_reason"], detail["summary"]) == ("urgent", None, FELL)
+    assert [(m["kind"], m["content_type"], m["size_bytes"], m["transcript"], m["transcript_status"])
+            for m in detail["media"]] == [("voice", "audio/amr", len(fell_amr), FELL, "done")]
+    assert detail["media"][0]["duration_seconds"] > 1
+    assert not any(key in str(detail["media"]) for key in ("store_key", "http", item.store_key, media_id))
+
     # Three days on WeChat's clock: its copy is gone, ours still plays.
     http.post(f"{world.wechat_url}/_clock", json={"advance_seconds": 3 * 24 * 3600 + 60}, timeout=5)
     listed = {m["media_id"]: m for m in http.get(f"{world.wechat_url}/_media", timeout=5).json()}
@@ -229,6 +238,23 @@ def test_a_voice_nobody_can_transcribe_stays_urgent_until_a_member_of_staff_acce
     assert (case.urgency, case.urgency_reason) == ("urgent", "unheard")
     world.say("o-assistant", f"接单 {case.id}")
     assert (latest_case(session).urgency, latest_case(session).urgency_reason) == ("normal", None)
+
+
+def test_a_voice_added_to_a_case_nobody_took_makes_it_urgent_until_its_words_are_known(
+        world, elder, town, session, clock, svc):
+    """A follow-up voice on an untaken normal case: urgent while unheard, back to normal once its
+    words turn out harmless."""
+    world.say("o-son", "我妈想问问低保怎么申请")
+    case = latest_case(session)
+    assert case.urgency == "normal"
+    thanks = speak_amr("没事了，谢谢你们")
+    world.register_words(thanks, "没事了，谢谢你们")
+    assert "已补充到求助" in world.voice("o-son", world.put_media(thanks, "voice"))
+    case = latest_case(session)
+    assert (case.id, case.urgency, case.urgency_reason) == (case.id, "urgent", "unheard")
+    fetch_due(svc.media_env)
+    case = latest_case(session)
+    assert (case.urgency, case.urgency_reason) == ("normal", None)
 
 
 def test_a_photo_is_kept_and_sent_on_and_a_closed_window_leaves_the_case_link(

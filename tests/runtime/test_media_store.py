@@ -76,6 +76,9 @@ def test_an_s3_store_keeps_objects_under_its_prefix(s3_server):
     store.delete("2026/12/01/7.jpg")
     with pytest.raises(MediaStoreError):
         store.get("2026/12/01/7.jpg")
+    assert store.inner.client.meta.config.s3["addressing_style"] == "path"
+    oss = make_media_store(settings.with_overrides(s3_addressing_style="virtual"))
+    assert oss.inner.client.meta.config.s3["addressing_style"] == "virtual"
     wrong = make_media_store(settings.with_overrides(media_store_url="s3://no-such-bucket"))
     with pytest.raises(MediaStoreError):
         wrong.put("x.amr", b"#!AMR\n", "audio/amr")
