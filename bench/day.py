@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.day_report import DayReport, measure, print_report  # noqa: E402
 from bench.scheduler import copy_database, drop_database, seed_now  # noqa: E402
-from devtools.wechat_side import WeChatSide, message_xml, text_inner  # noqa: E402
+from devtools.wechat_side import WeChatSide, message_xml, tell_standin, text_inner  # noqa: E402
 from models import (  # noqa: E402
     Assignment,
     Beneficiary,
@@ -61,6 +61,9 @@ from models import (  # noqa: E402
 from models.enums import StaffRole  # noqa: E402
 from scheduler import calendar  # noqa: E402
 from scheduler.jobs import JobContext  # noqa: E402
+
+# The app the day speaks for, and that its WeChat stand-in gives tokens to.
+DAY_APP_ID, DAY_APP_SECRET = "wx-day", "day-secret"
 
 DEFAULT_SOURCE = "postgresql://postgres@127.0.0.1:5432/sz_city"
 CORPUS = ROOT / "tests" / "data" / "classifier_corpus.csv"
@@ -212,6 +215,7 @@ class Day:
         self.client = app.test_client()
         settings = self.svc.settings
         self.side = WeChatSide(token=settings.wechat_token, app_id=settings.wechat_app_id)
+        self.standin = settings.wechat_api_base_url.split("/cgi-bin/")[0]
         self.msg_ids = iter(range(8_000_000_000_000_000_000 + rng.randrange(10**12), 9_000_000_000_000_000_000))
         from workers.inbox import InboxWorker
 
@@ -226,6 +230,8 @@ class Day:
         msg_id = next(self.msg_ids)
         xml = message_xml(item.openid, "text", int(item.at.timestamp()), text_inner(item.text),
                           account=self.side.account, msg_id=msg_id)
+        # WeChat knows the user wrote: that is what lets the queued reply go as a customer-service message.
+        tell_standin(self.standin, xml)
         params, body = self.side.envelope(xml, item.at)
         response = self.client.post("/wechat?" + urlencode(params), data=body.encode("utf-8"),
                                     content_type="text/xml")
@@ -324,7 +330,7 @@ def build_app(database_url: str, redis_url: str | None, standin_base: str, clock
 
     settings = Settings(
         env="development", database_url=database_url, redis_url=redis_url, redis_prefix=f"sz-day-{os.getpid()}",
-        wechat_token="day-token", wechat_app_id="wx-day", wechat_app_secret="day-secret",
+        wechat_token="day-token", wechat_app_id=DAY_APP_ID, wechat_app_secret=DAY_APP_SECRET,
         wechat_api_base_url=standin_base, wechat_reply_mode="queued",
         secret_key="day-secret-key-00000000000000000000000", admin_api_token="day-admin-token",
         pii_key="day-pii-key-000000000000000000000000000", log_level="WARNING",
@@ -366,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
         url = copy_database(args.database_url, args.day_db)
     from devtools.fake_wechat import FakeWeChatServer
 
-    standin = FakeWeChatServer().start()
+    standin = FakeWeChatServer(app_id=DAY_APP_ID, app_secret=DAY_APP_SECRET).start()
     clock = SimClock(datetime.now(timezone.utc))
     app = build_app(url, args.redis_url, standin.base_url, clock)
     try:

@@ -314,7 +314,8 @@ def run_once(settings: Settings, voices: list[tuple[str, bytes]], media: list[tu
     wechat_root = settings.wechat_api_base_url.split("/cgi-bin/")[0]
     clear_calls(wechat_root)
     timing = outbox_bench.time_dispatch(settings.database_url, settings.wechat_api_base_url, outbox_rows,
-                                        redis_url=settings.redis_url, prefix=settings.redis_prefix)
+                                        redis_url=settings.redis_url, prefix=settings.redis_prefix,
+                                        app=(settings.wechat_app_id, settings.wechat_app_secret))
     sends = sum(n for k, n in outbox_bench.deliveries(calls(wechat_root)).items()
                 if k.startswith("message/") and k.endswith("delivered"))
     figures = RunFigures(timing.per_second, timing.sent == outbox_rows == sends)
@@ -371,7 +372,8 @@ class AsrStandIn:
 def bench_settings(database_url: str, wechat_base_url: str, redis_url: str | None) -> Settings:
     """Settings as the media worker gets them, pointed at the bench's database and stand-ins."""
     return Settings(database_url=database_url, redis_url=redis_url, redis_prefix=f"bench-{uuid.uuid4().hex[:6]}",
-                    wechat_app_id="wx-bench", wechat_app_secret="bench-secret", wechat_api_base_url=wechat_base_url,
+                    wechat_app_id=outbox_bench.BENCH_APP_ID, wechat_app_secret=outbox_bench.BENCH_APP_SECRET,
+                    wechat_api_base_url=wechat_base_url,
                     secret_key="bench-secret-key-0000000000000000000", pii_key="bench-pii-key-00000000000000000000",
                     asr_timeout=10.0)
 

@@ -52,6 +52,8 @@ from services.policy.push import template_data  # noqa: E402
 DEFAULT_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TARGET_PER_SECOND = 300
 NOW = datetime(2026, 11, 30, 0, 0, tzinfo=timezone.utc)  # Monday 08:00 Shanghai
+# The app the bench's client speaks for, and that its stand-in gives tokens to.
+BENCH_APP_ID, BENCH_APP_SECRET = "wx-bench", "bench-secret"
 
 
 def insert_pending(session_factory: sessionmaker[Session], rows: int, now: datetime = NOW,
@@ -89,6 +91,17 @@ def insert_pending(session_factory: sessionmaker[Session], rows: int, now: datet
     return tag
 
 
+def tell_standin_who_wrote(base_url: str, tag: str, rows: int) -> None:
+    """Register at the stand-in the users `insert_pending` says wrote an hour ago, as WeChat would know them."""
+    root = base_url.split("/cgi-bin/")[0]
+    with urllib.request.urlopen(f"{root}/_clock", timeout=30) as answer:
+        now = json.loads(answer.read())["now"]
+    wrote = [{"openid": f"bench-{tag}-{i}", "at": now - 3600} for i in range(0, rows, 2)]
+    request = urllib.request.Request(f"{root}/_interactions", data=json.dumps(wrote).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request, timeout=60).read()
+
+
 def drain(session_factory: sessionmaker[Session], client, now: datetime = NOW) -> dispatch.DispatchReport:
     """Dispatch until the queue is empty, exactly as the outbox job does; what was done in total."""
     return dispatch.drain_outbox(session_factory, client, lambda: now)
@@ -113,13 +126,13 @@ def cleanup(session_factory: sessionmaker[Session], tag: str) -> None:
         session.commit()
 
 
-def make_client(base_url: str, redis_url: str | None, prefix: str):
-    """The app's WeChat client (token in Redis) pointed at the stand-in."""
+def make_client(base_url: str, redis_url: str | None, prefix: str,
+                app: tuple[str, str] = (BENCH_APP_ID, BENCH_APP_SECRET)):
+    """The app's WeChat client (token in Redis) pointed at the stand-in, as the app (id, secret)."""
     from runtime.wechat import SanzhidaWeChatClient
 
     redis = make_redis(redis_url, allow_embedded=True)
-    return SanzhidaWeChatClient("wx-bench", "bench-secret", base_url=base_url, redis=redis,
-                                keys=Keys(prefix), timeout=5.0)
+    return SanzhidaWeChatClient(*app, base_url=base_url, redis=redis, keys=Keys(prefix), timeout=5.0)
 
 
 @dataclass
@@ -137,9 +150,10 @@ class DispatchTiming:
         return self.sent / self.seconds if self.seconds else 0.0
 
 
-def _worker(db_url: str, base_url: str, redis_url: str | None, prefix: str, go, result) -> None:
+def _worker(db_url: str, base_url: str, redis_url: str | None, prefix: str, app: tuple[str, str], go,
+            result) -> None:
     engine = make_engine(db_url)
-    client = make_client(base_url, redis_url, prefix)
+    client = make_client(base_url, redis_url, prefix, app)
     client.access_token  # fetch/share the token before the clock starts  # noqa: B018
     go.wait()
     report = drain(make_session_factory(engine), client)
@@ -148,15 +162,17 @@ def _worker(db_url: str, base_url: str, redis_url: str | None, prefix: str, go, 
 
 
 def time_dispatch(db_url: str, base_url: str, rows: int, *, processes: int = 1, redis_url: str | None = None,
-                  prefix: str | None = None, client=None) -> DispatchTiming:
+                  prefix: str | None = None, client=None,
+                  app: tuple[str, str] = (BENCH_APP_ID, BENCH_APP_SECRET)) -> DispatchTiming:
     """Insert `rows` pushes and time their draining by `processes` dispatchers (1: in this process)."""
     prefix = prefix or f"bench-{uuid.uuid4().hex[:6]}"
     engine = make_engine(db_url)
     factory = make_session_factory(engine)
     tag = insert_pending(factory, rows)
+    tell_standin_who_wrote(base_url, tag, rows)
     try:
         if processes == 1:
-            client = client or make_client(base_url, redis_url, prefix)
+            client = client or make_client(base_url, redis_url, prefix, app)
             client.access_token  # noqa: B018
             started = time.perf_counter()
             sent = drain(factory, client).sent
@@ -164,7 +180,7 @@ def time_dispatch(db_url: str, base_url: str, rows: int, *, processes: int = 1, 
         else:
             ctx = multiprocessing.get_context("spawn")
             go, result = ctx.Event(), ctx.Queue()
-            workers = [ctx.Process(target=_worker, args=(db_url, base_url, redis_url, prefix, go, result))
+            workers = [ctx.Process(target=_worker, args=(db_url, base_url, redis_url, prefix, app, go, result))
                        for _ in range(processes)]
             for w in workers:
                 w.start()
@@ -193,6 +209,7 @@ class StandIn:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "cli", "fake-wechat", "--port", str(self.port)],
             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env={**os.environ, "WECHAT_APP_ID": BENCH_APP_ID, "WECHAT_APP_SECRET": BENCH_APP_SECRET},
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:

@@ -11,13 +11,14 @@ import logging
 from flask import Flask, jsonify, request
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import Engine
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, NotFound
 
+from bot import inputs
 from bot.deps import close_session
 from config.logging import setup_logging
 from config.settings import Settings, load_settings
 from runtime.clock import Clock
-from runtime.container import build_services
+from runtime.container import WEB_STATEMENT_TIMEOUT, build_services
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,12 @@ def create_app(
     )
     app.json.ensure_ascii = False
     app.session_interface = _SessionInterface()
-    app.extensions["sanzhida"] = build_services(settings, clock=clock, engine=engine, redis=redis)
+    app.extensions["sanzhida"] = build_services(settings, clock=clock, engine=engine, redis=redis,
+                                                statement_timeout=WEB_STATEMENT_TIMEOUT)
+    inputs.init_app(app)
     _register_blueprints(app)
     _init_csrf(app)
+    _init_security(app, settings)
     _register_errors(app)
     app.teardown_appcontext(close_session)
     logger.info("app=created env=%s safe_mode=%s", settings.env, settings.safe_mode)
@@ -91,6 +95,21 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(mobile_bp)
 
 
+def _init_security(app: Flask, settings: Settings) -> None:
+    """The client's address behind the reverse proxy, the sign-in throttle and the security headers."""
+    from werkzeug.middleware.proxy_fix import ProxyFix
+
+    from bot.headers import init_security_headers
+    from bot.office.throttle import init_sign_in_throttle
+
+    if settings.trusted_proxies:
+        # Without this every client would share the proxy's address (one throttle for the whole
+        # city, one address in the audit log); with more hops than there are, anyone could claim any.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies, x_proto=settings.trusted_proxies)
+    init_sign_in_throttle(app, settings)
+    init_security_headers(app, settings)
+
+
 def _init_csrf(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
@@ -101,6 +120,14 @@ def _init_csrf(app: Flask) -> None:
         csrf.exempt(app.blueprints[name])
 
 
+MSG_NO_SUCH_PATH = "没有找到这个地址或编号"
+
+
+def _readable(exc: HTTPException) -> str:
+    """The refusal's own description, or Chinese in place of werkzeug's English 404 text."""
+    return MSG_NO_SUCH_PATH if exc.code == 404 and exc.description == NotFound.description else exc.description
+
+
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
@@ -109,9 +136,17 @@ def _register_errors(app: Flask) -> None:
             from flask import render_template
             from flask_wtf.csrf import CSRFError
 
-            message = "页面已过期，请刷新后重试" if isinstance(exc, CSRFError) else exc.description
+            message = "页面已过期，请刷新后重试" if isinstance(exc, CSRFError) else _readable(exc)
             return render_template("office/error.html", code=exc.code, message=message), exc.code
-        return jsonify(error=exc.name, message=exc.description), exc.code
+        if exc.code == 404 and request.path.startswith("/api/"):
+            # An unknown route or an id that cannot exist, in the admin API's own shape.
+            return jsonify(error="not_found", message=MSG_NO_SUCH_PATH), 404
+        if exc.code == 404 and request.path.startswith("/m/"):
+            # Read on a phone: the kind page the mobile views show, not JSON.
+            from bot.mobile.signin import notice
+
+            return notice(404, "没有找到", "没有这个页面，或链接有误。")
+        return jsonify(error=exc.name, message=_readable(exc)), exc.code
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception):

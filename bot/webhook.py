@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import struct
 from xml.parsers.expat import ExpatError
 
 from flask import Blueprint, Response, abort, request
@@ -17,6 +18,7 @@ from wechatpy.utils import WeChatSigner
 
 from bot.deps import db_session, services
 from handlers import inbox
+from handlers.inbox import REDIS_OUTAGE
 from services import inbound
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,17 @@ bp = Blueprint("wechat", __name__)
 
 # The URL configured in WeChat's console; it never carries a browser session.
 WEBHOOK_PATH = "/wechat"
+# Unix seconds as WeChat sends them; a longer "timestamp" is not one (and would overflow a float).
+TIMESTAMP_DIGITS = 11
+# Answered while Redis is unreachable: WeChat tries again, and nothing has been stored.
+UNAVAILABLE = "服务暂时不可用，请稍后再试"
+
+
+def _refuse(status: int, reason: str, description: str, **fields) -> None:
+    """Log why a request is refused (names and reasons only, never what it carried) and abort."""
+    extra = "".join(f" {name}={value}" for name, value in fields.items())
+    logger.warning("wechat=refused status=%s reason=%s remote=%s%s", status, reason, request.remote_addr, extra)
+    abort(status, description=description)
 
 
 def _check_signature_or_403() -> None:
@@ -39,10 +52,9 @@ def _check_signature_or_403() -> None:
     if not hmac.compare_digest(signer.signature.encode(), signature.encode()):
         logger.warning("wechat=bad_signature remote=%s", request.remote_addr)
         abort(403, description="签名不正确")
-    try:
-        sent = int(timestamp)
-    except ValueError:
-        abort(403, description="时间戳不正确")
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS):
+        _refuse(403, "bad_timestamp", "时间戳不正确")
+    sent = int(timestamp)
     now = services().clock().timestamp()
     if abs(now - sent) > settings.wechat_timestamp_tolerance:
         logger.warning("wechat=stale_timestamp remote=%s skew=%s", request.remote_addr, int(now - sent))
@@ -51,7 +63,8 @@ def _check_signature_or_403() -> None:
 
 def _check_nonce_or_403(body: bytes) -> None:
     """One signed URL carries one body: the signature does not cover the body, so a captured
-    URL reused with another body inside the time window is refused."""
+    URL reused with another body inside the time window is refused, and nothing at all is
+    accepted (503) while Redis cannot tell."""
     svc = services()
     key = f"{svc.keys.prefix}:wx:nonce:{request.args.get('timestamp', '')}:{request.args.get('nonce', '')}"
     digest = hashlib.sha256(body).hexdigest().encode()
@@ -61,8 +74,10 @@ def _check_nonce_or_403(body: bytes) -> None:
             return
         seen = svc.redis.get(key)
     except RedisError:
-        logger.warning("redis=unavailable during=nonce_check")
-        return
+        # Fail closed: without this check a captured URL could carry any body as anyone for the whole
+        # time window. WeChat tries again, and nothing has been stored.
+        logger.warning("redis=unavailable during=nonce_check outcome=503")
+        abort(503, description=UNAVAILABLE)
     if seen is not None and seen != digest:
         logger.warning("wechat=nonce_reused remote=%s", request.remote_addr)
         abort(403, description="请求已被使用")
@@ -102,20 +117,22 @@ def receive():
     crypto = None
     if encrypted:
         if not settings.safe_mode:
-            abort(400, description="未配置 WECHAT_ENCODING_AES_KEY，无法解密")
+            _refuse(400, "encrypted_without_key", "未配置 WECHAT_ENCODING_AES_KEY，无法解密")
         crypto = services().crypto
         try:
             xml = crypto.decrypt_message(
                 body, request.args.get("msg_signature", ""), request.args["timestamp"], request.args["nonce"]
             )
         except (InvalidSignatureException, InvalidAppIdException):
-            abort(403, description="消息签名不正确")
-        except (KeyError, ValueError, TypeError, ExpatError):
-            abort(400, description="加密消息格式不正确")
+            _refuse(403, "bad_msg_signature", "消息签名不正确")
+        except (KeyError, ValueError, TypeError, AttributeError, IndexError, struct.error, ExpatError):
+            # No Encrypt, not base64, not whole blocks, bad padding, a plaintext too short to hold
+            # its length and app id, or not UTF-8: wechatpy checks none of these itself.
+            _refuse(400, "bad_ciphertext", "加密消息格式不正确")
         _refuse_dtd(xml)
     elif settings.safe_mode:
         # In safe and compatible mode WeChat always sends encrypt_type=aes.
-        abort(400, description="应为加密消息")
+        _refuse(400, "plaintext_in_safe_mode", "应为加密消息")
     else:
         xml = body
 
@@ -125,9 +142,11 @@ def receive():
             raise inbound.MalformedMessage("xml")
         inbound.validate(msg)
     except ExpatError:
-        abort(400, description="XML 格式不正确")
-    except (KeyError, TypeError, ValueError, AttributeError):
-        abort(400, description="不是微信消息")
+        _refuse(400, "malformed_xml", "XML 格式不正确")
+    except inbound.MalformedMessage as exc:
+        _refuse(400, "not_wechat", "不是微信消息", field=exc.args[0] if exc.args else "")
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        _refuse(400, "not_wechat", "不是微信消息", error=type(exc).__name__)
 
     # Events are answered in the request even in queued mode: after a follow, scan or menu click
     # WeChat allows customer-service messages for one minute only, too short for a queue in a rush.
@@ -178,7 +197,14 @@ def answer(msg: BaseMessage) -> str:
         return (existing.reply_xml if existing else "") or ""
 
     # A database failure propagates: nothing is kept, and WeChat retries.
-    text = inbox.handle(session, svc.inbox_env, stored, msg, now)
+    try:
+        text = inbox.handle(session, svc.inbox_env, stored, msg, now)
+    except REDIS_OUTAGE:
+        # Binding counts wrong codes in Redis: a blip must not cost the message. Nothing is kept,
+        # and WeChat's retry handles it afresh.
+        session.rollback()
+        logger.warning("redis=unavailable during=handling openid=%s key=%s outcome=503", msg.source, key)
+        abort(503, description=UNAVAILABLE)
     reply_xml = _render(msg, text, now)
     stored.reply_xml = reply_xml
     session.commit()

@@ -15,11 +15,12 @@ from config.logging import has_secret_path, redact, redact_code
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
-# WeChat gives up after 5 s; the timeout only kills truly stuck workers.
+# WeChat gives up after 5 s; the timeout only kills truly stuck workers. The database cannot hold
+# one this long: connecting gives up after 3 s and a web statement after 10 s (models/db.py).
 timeout = 30
 graceful_timeout = 10
 # Worker heartbeats on tmpfs, off a slow overlay filesystem, where there is one.
-worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None  # nosec B108  # gunicorn's heartbeat files
 
 
 class RedactingLogger(Logger):

@@ -473,6 +473,17 @@ DUTY_SHIFT_MAX_HOURS = 72
 # A visit overdue by more than this many days is escalated to the town officers.
 VISIT_OVERDUE_SLACK_DAYS = 7
 
+# Wrong bind codes from everyone together in one hour (each openid also has BIND_MAX_FAILURES a day):
+# many openids guessing in parallel trip it, binding pauses for everyone for a while, and the log says
+# `binding=guessing_alert`. A wave of people binding with a few typos stays well within it.
+BIND_GUESSES_PER_HOUR = 30
+BIND_GUESS_PAUSE_MINUTES = 30
+
 # Dashboard sign-in: this many wrong passwords in a row lock the account for a while.
 LOGIN_MAX_FAILURES = 5
 LOGIN_LOCK_MINUTES = 15
+# Sign-in attempts (every POST of the form, right or wrong) allowed per client address, and from
+# everyone together (Flask-Limiter syntax). Against guessing across many staff numbers from one place,
+# and against a flood; a town office of a dozen people behind one address signs in well within them.
+SIGN_IN_LIMIT_PER_ADDRESS = "10/minute;50/hour"
+SIGN_IN_LIMIT_OVERALL = "300/minute"

@@ -18,11 +18,11 @@ REAL_WECHAT_OAUTH = "https://open.weixin.qq.com/connect/oauth2/authorize"
 # Explicit development defaults. They are never used when SANZHIDA_ENV=production:
 # there every one of these must come from the environment.
 DEV_DEFAULTS = {
-    "WECHAT_TOKEN": "sanzhida-dev-token",
+    "WECHAT_TOKEN": "sanzhida-dev-token",  # nosec B105  # development only: production requires its own
     "WECHAT_APP_ID": "wx-sanzhida-dev",
-    "WECHAT_APP_SECRET": "sanzhida-dev-app-secret",
-    "SECRET_KEY": "sanzhida-dev-secret-key-not-for-production",
-    "ADMIN_API_TOKEN": "sanzhida-dev-admin-token",
+    "WECHAT_APP_SECRET": "sanzhida-dev-app-secret",  # nosec B105  # development only, as above
+    "SECRET_KEY": "sanzhida-dev-secret-key-not-for-production",  # nosec B105  # development only, as above
+    "ADMIN_API_TOKEN": "sanzhida-dev-admin-token",  # nosec B105  # development only, as above
     "PII_KEY": "sanzhida-dev-pii-key-not-for-production-0000",
     "WECHAT_TEMPLATE_TASK": "dev-template-task",
     "WECHAT_TEMPLATE_PROGRESS": "dev-template-progress",
@@ -66,6 +66,9 @@ class Settings:
     wechat_app_id: str = ""
     wechat_app_secret: str = field(default="", repr=False)
     wechat_encoding_aes_key: str | None = field(default=None, repr=False)
+    # Production refuses plaintext mode unless this says so on purpose: there the signature covers
+    # only the URL, while safe mode's msg_signature covers the encrypted payload too.
+    wechat_allow_plaintext: bool = False
     wechat_api_base_url: str = REAL_WECHAT_API
     wechat_http_timeout: float = 5.0
     wechat_timestamp_tolerance: int = 300
@@ -113,6 +116,10 @@ class Settings:
     asr_timeout: float = 30.0
     # WeChat's web-authorisation page (网页授权); a stand-in's in development.
     wechat_oauth_url: str = REAL_WECHAT_OAUTH
+    # How many reverse proxies stand in front of the web service, each adding to X-Forwarded-For:
+    # the client's address (sign-in throttle, audit log) is read that many hops back. 0: none, the
+    # connection's own address is the client's (and X-Forwarded-For, which anyone can send, is ignored).
+    trusted_proxies: int = 0
 
     @property
     def is_production(self) -> bool:
@@ -150,10 +157,11 @@ ENV_NAMES = {
     "database_url": "DATABASE_URL",
     "redis_url": "REDIS_URL",
     "redis_prefix": "REDIS_KEY_PREFIX",
-    "wechat_token": "WECHAT_TOKEN",
+    "wechat_token": "WECHAT_TOKEN",  # nosec B105  # a variable's name, not a secret
     "wechat_app_id": "WECHAT_APP_ID",
-    "wechat_app_secret": "WECHAT_APP_SECRET",
+    "wechat_app_secret": "WECHAT_APP_SECRET",  # nosec B105  # a name, as above
     "wechat_encoding_aes_key": "WECHAT_ENCODING_AES_KEY",
+    "wechat_allow_plaintext": "WECHAT_ALLOW_PLAINTEXT",
     "wechat_api_base_url": "WECHAT_API_BASE_URL",
     "wechat_http_timeout": "WECHAT_HTTP_TIMEOUT",
     "wechat_timestamp_tolerance": "WECHAT_TIMESTAMP_TOLERANCE",
@@ -166,8 +174,8 @@ ENV_NAMES = {
     "scheduler_leader_ttl": "SCHEDULER_LEADER_TTL",
     "scheduler_catchup_grace_minutes": "SCHEDULER_CATCHUP_GRACE_MINUTES",
     "public_base_url": "PUBLIC_BASE_URL",
-    "secret_key": "SECRET_KEY",
-    "admin_api_token": "ADMIN_API_TOKEN",
+    "secret_key": "SECRET_KEY",  # nosec B105  # a name, as above
+    "admin_api_token": "ADMIN_API_TOKEN",  # nosec B105  # a name, as above
     "pii_key": "PII_KEY",
     "tz_name": "SANZHIDA_TZ",
     "dev_clock_file": "SANZHIDA_DEV_CLOCK_FILE",
@@ -177,12 +185,13 @@ ENV_NAMES = {
     "s3_region": "S3_REGION",
     "s3_addressing_style": "S3_ADDRESSING_STYLE",
     "s3_access_key_id": "S3_ACCESS_KEY_ID",
-    "s3_secret_access_key": "S3_SECRET_ACCESS_KEY",
+    "s3_secret_access_key": "S3_SECRET_ACCESS_KEY",  # nosec B105  # a name, as above
     "media_max_bytes": "MEDIA_MAX_BYTES",
     "media_retention_days": "MEDIA_RETENTION_DAYS",
     "asr_url": "ASR_URL",
     "asr_timeout": "ASR_TIMEOUT",
     "wechat_oauth_url": "WECHAT_OAUTH_URL",
+    "trusted_proxies": "TRUSTED_PROXIES",
 }
 
 
@@ -230,6 +239,16 @@ def _number(environ: Mapping[str, str], name: str, default, kind):
     return value
 
 
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    """A yes/no variable: `1`, `true` or `yes` for yes; unset, `0`, `false` or `no` for no."""
+    raw = environ.get(name, "").strip().lower()
+    if raw in ("", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
     """Read and validate settings; raise ConfigError naming the first bad variable."""
     if environ is None:
@@ -259,6 +278,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     aes_key = text("WECHAT_ENCODING_AES_KEY") or None
     if aes_key is not None and not _valid_aes_key(aes_key):
         raise ConfigError("WECHAT_ENCODING_AES_KEY must be the 43-character key from the WeChat console")
+    allow_plaintext = _flag(environ, "WECHAT_ALLOW_PLAINTEXT")
+    if production and aes_key is None and not allow_plaintext:
+        raise ConfigError(
+            "WECHAT_ENCODING_AES_KEY is required when SANZHIDA_ENV=production (safe mode, 安全模式);"
+            " set WECHAT_ALLOW_PLAINTEXT=1 to run in plaintext mode on purpose"
+        )
 
     pii_key = secret("PII_KEY")
     if len(pii_key) < 32:
@@ -305,6 +330,9 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     if addressing not in ("path", "virtual"):
         raise ConfigError(f"S3_ADDRESSING_STYLE must be path or virtual, got {addressing!r}")
     oauth_url = text("WECHAT_OAUTH_URL") or REAL_WECHAT_OAUTH
+    proxies = text("TRUSTED_PROXIES") or "0"
+    if not proxies.isdigit() or int(proxies) > 5:
+        raise ConfigError(f"TRUSTED_PROXIES must be the number of reverse proxies in front (0-5), got {proxies!r}")
     if not oauth_url.startswith(("http://", "https://")):
         raise ConfigError(f"WECHAT_OAUTH_URL must be an http(s) URL, got {oauth_url!r}")
 
@@ -317,6 +345,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         wechat_app_id=secret("WECHAT_APP_ID"),
         wechat_app_secret=secret("WECHAT_APP_SECRET"),
         wechat_encoding_aes_key=aes_key,
+        wechat_allow_plaintext=allow_plaintext,
         wechat_api_base_url=base_url,
         wechat_http_timeout=_number(environ, "WECHAT_HTTP_TIMEOUT", 5.0, float),
         wechat_timestamp_tolerance=_number(environ, "WECHAT_TIMESTAMP_TOLERANCE", 300, int),
@@ -346,6 +375,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         asr_url=asr_url,
         asr_timeout=_number(environ, "ASR_TIMEOUT", 30.0, float),
         wechat_oauth_url=oauth_url,
+        trusted_proxies=int(proxies),
     )
 
 

@@ -65,10 +65,15 @@ def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, asr_por
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
 def fake_wechat(host: str, port: int) -> None:
-    """Run the local stand-in for the WeChat API (point WECHAT_API_BASE_URL at it)."""
+    """Run the local stand-in for the WeChat API (point WECHAT_API_BASE_URL at it).
+
+    It gives tokens only to the app of the settings' WECHAT_APP_ID / WECHAT_APP_SECRET (by default
+    the development ones), as WeChat does; the secret comes from the settings, never from argv.
+    """
     from devtools.fake_wechat import FakeWeChatServer
 
-    server = FakeWeChatServer(host, port)
+    settings = load()
+    server = FakeWeChatServer(host, port, app_id=settings.wechat_app_id, app_secret=settings.wechat_app_secret)
     click.echo(
         f"WeChat API stand-in on http://{host}:{server.port}\n"
         f"  WECHAT_API_BASE_URL={server.base_url}\n"
@@ -118,6 +123,9 @@ def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
 
     from devtools import demo, demo_city
 
+    # The demo gives every account, the administrator's included, the password the README publishes.
+    if load().is_production:
+        raise click.ClickException("seed demo is for development; SANZHIDA_ENV is production, nothing was written")
     started = time.monotonic()
 
     def progress(phase: str, rows: int) -> None:

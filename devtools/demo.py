@@ -110,7 +110,7 @@ class DemoSummary:
 # The time zone of the small demo's duty rota when no request settings are given.
 DEMO_TZ = ZoneInfo("Asia/Shanghai")
 # The dashboard password of every staff member in the small demo (development only).
-DEMO_PASSWORD = "sanzhida-demo"
+DEMO_PASSWORD = "sanzhida-demo"  # nosec B105  # the demo's, printed by make run; never production
 
 
 class AlreadySeeded(Exception):
@@ -152,7 +152,7 @@ def seed_small(
     visits and cases too; with `password`, every demo staff member can sign in to the dashboard."""
     if session.scalar(select(func.count()).select_from(Region)):
         raise AlreadySeeded("数据库里已有区域数据")
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # repeatable demo data, not secrets
     # The office opened well before anyone was assigned, so no record predates its region.
     founded = now - timedelta(days=401)
     city = roster.create_region(
@@ -210,7 +210,7 @@ def seed_small(
     # The 包联 chain: four town officers (as the source has) dividing the villages, a second city
     # liaison so each department has two, and a week of duty. Their names come from a stream of
     # their own, so everyone above is the same as before for a seed.
-    chain_rng = random.Random(f"sanzhida-demo-chain:{seed}")
+    chain_rng = random.Random(f"sanzhida-demo-chain:{seed}")  # nosec B311  # demo data, as above
     officers += [add_staff("T", StaffRole.TOWN_OFFICER, town, chain_rng) for _ in range(2)]
     add_staff("S", StaffRole.CITY_SUPERVISOR, city, chain_rng)
     session.flush()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
+import subprocess  # nosec B404  # starts our own commands, fixed arguments, no shell
 import sys
 import time
 from pathlib import Path
@@ -20,7 +20,7 @@ STARTUP_SECONDS = 30
 
 def _spawn(args: list[str], env: dict) -> subprocess.Popen:
     # Each child in its own process group, so Ctrl-C reaches them only through us, in order.
-    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, start_new_session=True)
+    return subprocess.Popen([sys.executable, "-m", "cli", *args], env=env, start_new_session=True)  # nosec B603
 
 
 def _wait_for(url: str, procs: list[subprocess.Popen]) -> bool:
@@ -78,7 +78,7 @@ def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"
+    base = f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}"  # nosec B104  # not a bind
     if not _wait_for(f"{base}/healthz", procs):
         echo("The service did not start; see the messages above.")
         stop_processes(procs)

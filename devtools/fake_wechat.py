@@ -9,10 +9,25 @@ failures ({"path": "message/template/send", "http_status": 500 | "errcode": 4000
 that call and every later one with an old token get 40001. `after` lets that many matching calls
 through before the fault starts.
 
-Like WeChat, it refuses a template message whose data breaks the value rules of a keyword's type
-(thing at most 20 characters, character_string no Chinese, phrase at most 5 Chinese characters,
-time a 24-hour time, no line breaks …) with errcode 47003, "argument invalid! data.thing2.value
-invalid rid: …"; the type is the keyword's name without its number, as the WeChat console names them.
+It refuses what WeChat refuses, with WeChat's errcodes:
+
+- `GET /cgi-bin/token`: a wrong appid (40013) or AppSecret (40125), or one left out (41002, 41004),
+  against `FakeWeChatState(app_id=…, app_secret=…)`, by default the development settings'; None
+  accepts any.
+- `message/custom/send` to a user outside WeChat's customer-service window (45015) or past its
+  count (45047), with the rules and the user's actions as devtools/fake_wechat_users.py describes
+  (tests and the simulator register every message and event at `POST /_interactions`); a missing
+  touser (40003), an unknown msgtype (40008), empty text (44004).
+- `message/template/send` whose data breaks a keyword type's value rules (47003, "argument
+  invalid! data.thing2.value invalid rid: …"), without a template_id (40037) or to a user who
+  unfollowed (43004);
+  `qrcode/create` with a wrong action_name (40052) or scene (40053); both as
+  devtools/fake_wechat_rules.py describes.
+- A path WeChat's API does not have (or the stand-in does not play) answers HTTP 404, as a URL
+  that does not exist does; the stand-in never pretends an unknown call went through.
+
+Besides token, it answers POST `message/custom/send`, `message/template/send`, `qrcode/create`,
+`menu/create` and GET `user/info`, `getcallbackip`.
 
 Media and web authorisation answer as WeChat documents them (devtools/fake_wechat_media.py,
 devtools/fake_wechat_oauth.py): `GET /cgi-bin/media/get`, `POST /cgi-bin/media/upload`,
@@ -31,9 +46,11 @@ controls:
   `GET /_media/<id>/download` is where a video's `video_url` points.
 - `GET /_oauth/login?openid=X&next=URL` signs this browser in to "WeChat" as X (a cookie), then
   redirects to `next`; `GET /_oauth/logout` signs it out.
+- `POST /_interactions {"openid": …, "msg_type": "text" | "event", "event": …, "at": epoch}`: a user
+  wrote, followed, scanned or clicked (at `at` on the stand-in's clock, by default now), which opens
+  their customer-service window; `GET /_interactions` lists the followers known.
 
-The app id and secret the authorisation routes accept are `FakeWeChatState(app_id=…,
-app_secret=…)`, by default the development settings'; None accepts any.
+The authorisation routes accept the same app id and secret as the token route.
 
 The server keeps connections open between calls (HTTP/1.1, a thread per connection), as WeChat's
 API does, so a client's connection pooling is measured as it will behave in production.
@@ -53,36 +70,39 @@ from flask import Flask, jsonify, request
 from config.settings import DEV_DEFAULTS
 from devtools.fake_wechat_media import MediaStore, register_media_routes
 from devtools.fake_wechat_oauth import register_oauth_routes
+from devtools.fake_wechat_rules import RULES_ERRMSG, custom_message_errcode, invalid_template_key, qrcode_answer
+from devtools.fake_wechat_users import USER_ERRMSG, Followers, register_user_routes
 from devtools.serving import BackgroundServer
-from services.policy.push import field_type, value_errors
 
 ERRMSG = {
-    40001: "invalid credential",
-    40007: "invalid media_id",
+    **RULES_ERRMSG,
+    **USER_ERRMSG,
+    40001: "invalid credential, access_token is invalid or not latest",
+    40002: "invalid grant_type",
+    40013: "invalid appid",
     40014: "invalid access_token",
+    40016: "invalid button size",
+    40037: "invalid template_id",
+    40125: "invalid appsecret",
+    41002: "appid missing",
+    41004: "appsecret missing",
     42001: "access_token expired",
-    43004: "require subscribe",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit",
-    45015: "response out of time limit",
-    45047: "out of response count limit",
-    47003: "argument invalid!",
 }
-
-
-# Custom messages that carry a temporary media file, by msgtype.
-MEDIA_MSGTYPES = ("voice", "image", "video")
+# The custom menu: one to three buttons.
+MENU_BUTTONS_MAX = 3
 
 
 class FakeWeChatState:
-    """Calls, live tokens, queued faults, media and OAuth codes, shared by the stand-in's request threads."""
+    """Calls, live tokens, queued faults, media, followers and OAuth codes, shared by the stand-in's request threads."""
 
     def __init__(
         self,
         app_id: str | None = DEV_DEFAULTS["WECHAT_APP_ID"],
         app_secret: str | None = DEV_DEFAULTS["WECHAT_APP_SECRET"],
     ):
-        # What web authorisation accepts; None accepts any.
+        # What the token route and web authorisation accept; None accepts any.
         self.app_id = app_id
         self.app_secret = app_secret
         self.lock = threading.Lock()
@@ -96,6 +116,7 @@ class FakeWeChatState:
         # Seconds the stand-in's clock is ahead of the real one (POST /_clock).
         self.clock_offset = 0.0
         self.media = MediaStore()
+        self.followers = Followers()
         # One-time web-authorisation codes: code -> openid, scope, appid, expires_at, used.
         self.oauth_codes: dict[str, dict] = {}
 
@@ -118,30 +139,19 @@ class FakeWeChatState:
         return None
 
 
-def invalid_template_key(data) -> str | None:
-    """The first keyword whose value WeChat would refuse (47003), by the type its name declares.
-
-    Keywords of no known type (old templates' first, keyword1, remark) are not checked.
-    """
-    if not isinstance(data, dict):
-        return None
-    for key, field in data.items():
-        value_type = field_type(key)
-        if value_type is None:
-            continue
-        value = field.get("value") if isinstance(field, dict) else None
-        if not isinstance(value, (str, int, float)) or value_errors(value_type, value):
-            return key
+def token_errcode(state: FakeWeChatState, args) -> int | None:
+    """The errcode WeChat gives this `token` request, or None when the app may have a token."""
+    if args.get("grant_type") != "client_credential":
+        return 40002
+    if not args.get("appid"):
+        return 41002
+    if state.app_id is not None and args["appid"] != state.app_id:
+        return 40013
+    if not args.get("secret"):
+        return 41004
+    if state.app_secret is not None and args["secret"] != state.app_secret:
+        return 40125
     return None
-
-
-def _unknown_media(state: FakeWeChatState, body) -> bool:
-    """True when a custom message carries a media_id WeChat no longer (or never) had."""
-    if not isinstance(body, dict) or body.get("msgtype") not in MEDIA_MSGTYPES:
-        return False
-    content = body.get(body["msgtype"])
-    media_id = content.get("media_id") if isinstance(content, dict) else None
-    return state.media.live(media_id, state.now()) is None
 
 
 def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
@@ -164,6 +174,10 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
                 }
             )
 
+    def error(code: int):
+        """WeChat's error answer: JSON with HTTP 200."""
+        return jsonify(errcode=code, errmsg=ERRMSG.get(code, "error"))
+
     def apply_fault(path: str):
         """A queued fault's response, or None to answer normally (after any delay)."""
         fault = state.take_fault(path)
@@ -179,7 +193,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
             return ("stand-in failure", code), f"http {code}"
         if fault.get("errcode"):
             code = int(fault["errcode"])
-            return jsonify(errcode=code, errmsg=ERRMSG.get(code, "error")), f"errcode {code}"
+            return error(code), f"errcode {code}"
         return None, None
 
     @app.get("/cgi-bin/token")
@@ -188,53 +202,100 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         if failed is not None:
             record("token", None, outcome)
             return failed
-        if request.args.get("grant_type") != "client_credential" or not request.args.get("secret"):
-            record("token", None, "errcode 40002")
-            return jsonify(errcode=40002, errmsg="invalid grant_type")
+        code = token_errcode(state, request.args)
+        if code is not None:
+            record("token", None, f"errcode {code}")
+            return error(code)
         value = f"fake-token-{next(state.token_counter)}"
         with state.lock:
             state.tokens.add(value)
         record("token", None, "delivered")
         return jsonify(access_token=value, expires_in=7200)
 
-    @app.post("/cgi-bin/<path:path>")
-    def api(path: str):
-        # wechatpy posts JSON without a JSON content type, as WeChat accepts.
-        body = request.get_json(force=True, silent=True)
+    def refused(path: str, body):
+        """The answer to a call a queued fault or a dead token stops, recorded; None to go on."""
         failed, outcome = apply_fault(path)
         if failed is not None:
             record(path, body, outcome)
             return failed
         if request.args.get("access_token") not in state.tokens:
             record(path, body, "errcode 40001")
-            return jsonify(errcode=40001, errmsg=ERRMSG[40001])
-        if path == "message/template/send":
-            invalid = invalid_template_key((body or {}).get("data"))
-            if invalid is not None:
-                record(path, body, "errcode 47003")
-                rid = f"{next(state.msg_ids):08x}-{time.time_ns() & 0xffffffff:08x}"
-                return jsonify(errcode=47003, errmsg=f"argument invalid! data.{invalid}.value invalid rid: {rid}")
-            key = ((body or {}).get("touser", ""), (body or {}).get("client_msg_id") or "")
-            with state.lock:
-                seen = state.template_ids.get(key)
-                repeat = bool(key[1]) and seen is not None and time.time() - seen < 600
-                if not repeat:
-                    state.template_ids[key] = time.time()
-            record(path, body, "deduplicated" if repeat else "delivered")
-            return jsonify(errcode=0, errmsg="ok", msgid=next(state.msg_ids))
-        if path == "message/custom/send" and _unknown_media(state, body):
-            record(path, body, "errcode 40007")
-            return jsonify(errcode=40007, errmsg=ERRMSG[40007])
+            return error(40001)
+        return None
+
+    def custom_send(path: str, body):
+        """客服消息: the message's shape and media, then the user's window, as WeChat checks them."""
+        code = custom_message_errcode(body, lambda media_id: state.media.live(media_id, state.now()) is not None)
+        if code is None:
+            code = state.followers.take_custom(body["touser"], state.now())
+        if code is not None:
+            record(path, body, f"errcode {code}")
+            return error(code)
         record(path, body, "delivered")
-        if path == "qrcode/create":
-            scene = ((body or {}).get("action_info") or {}).get("scene", {})
-            key = scene.get("scene_str") or scene.get("scene_id")
-            return jsonify(
-                ticket=f"ticket-{key}",
-                expire_seconds=(body or {}).get("expire_seconds"),
-                url=f"http://weixin.qq.com/q/fake-{key}",
-            )
         return jsonify(errcode=0, errmsg="ok")
+
+    def template_send(path: str, body):
+        """模板消息: every value keeps its type's rules; a repeat client_msg_id within 10 minutes is dropped."""
+        body = body if isinstance(body, dict) else {}
+        invalid = invalid_template_key(body.get("data"))
+        if invalid is not None:
+            record(path, body, "errcode 47003")
+            rid = f"{next(state.msg_ids):08x}-{time.time_ns() & 0xffffffff:08x}"
+            return jsonify(errcode=47003, errmsg=f"argument invalid! data.{invalid}.value invalid rid: {rid}")
+        code = (40003 if not body.get("touser") else 40037 if not body.get("template_id")
+                else state.followers.template_errcode(body["touser"]))
+        if code is not None:
+            record(path, body, f"errcode {code}")
+            return error(code)
+        key = (body["touser"], body.get("client_msg_id") or "")
+        with state.lock:
+            seen = state.template_ids.get(key)
+            repeat = bool(key[1]) and seen is not None and time.time() - seen < 600
+            if not repeat:
+                state.template_ids[key] = time.time()
+        record(path, body, "deduplicated" if repeat else "delivered")
+        return jsonify(errcode=0, errmsg="ok", msgid=next(state.msg_ids))
+
+    def qrcode_create(path: str, body):
+        """生成带参数的二维码: WeChat's action names and scene limits; a permanent code never expires."""
+        code, answer = qrcode_answer(body)
+        if code is not None:
+            record(path, body, f"errcode {code}")
+            return error(code)
+        record(path, body, "delivered")
+        return jsonify(answer)
+
+    def menu_create(path: str, body):
+        """自定义菜单: one to three buttons."""
+        buttons = body.get("button") if isinstance(body, dict) else None
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= MENU_BUTTONS_MAX:
+            record(path, body, "errcode 40016")
+            return error(40016)
+        record(path, body, "delivered")
+        return jsonify(errcode=0, errmsg="ok")
+
+    posts = {"message/custom/send": custom_send, "message/template/send": template_send,
+             "qrcode/create": qrcode_create, "menu/create": menu_create}
+
+    @app.post("/cgi-bin/<path:path>")
+    def api(path: str):
+        # wechatpy posts JSON without a JSON content type, as WeChat accepts.
+        body = request.get_json(force=True, silent=True)
+        if path not in posts:
+            return unknown_api(path, body)
+        refusal = refused(path, body)
+        if refusal is not None:
+            return refusal
+        return posts[path](path, body)
+
+    @app.get("/cgi-bin/<path:path>")
+    def unknown_get(path: str):
+        return unknown_api(path, None)
+
+    def unknown_api(path: str, body):
+        """A path WeChat's API does not have, or the stand-in does not play: HTTP 404, never a success."""
+        record(path, body, "http 404")
+        return "404 Not Found: the WeChat API stand-in has no such API\n", 404, {"Content-Type": "text/plain"}
 
     @app.get("/_calls")
     def list_calls():
@@ -280,6 +341,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
 
     register_media_routes(app, state, record, apply_fault)
     register_oauth_routes(app, state, record, apply_fault)
+    register_user_routes(app, state, record, refused)
 
     @app.post("/_tokens/revoke")
     def revoke_tokens():
@@ -376,6 +438,11 @@ class FakeWeChatServer(BackgroundServer):
             host, port, _read_whole_body(create_fake_wechat_app(self.state)),
             server_class=_ThreadedServer, handler_class=_KeepAliveHandler,
         ), host)
+
+    @property
+    def root_url(self) -> str:
+        """The stand-in's root, where its test controls (/_calls, /_interactions …) are."""
+        return f"http://{self.host}:{self.port}"
 
     @property
     def base_url(self) -> str:

@@ -115,6 +115,7 @@ def _deliver(openid: str, msg_type: str, inner: str) -> str:
     svc = services()
     now = svc.clock()
     xml = wechat_side.message_xml(openid, msg_type, int(now.timestamp()), inner, account="gh_sanzhida")
+    _tell_standin(xml)
     side = _side()
     params, body = side.envelope(xml, now, mode="aes" if svc.settings.safe_mode else "plain")
     # End this request's own transaction first: on SQLite it holds the write lock the webhook needs.
@@ -129,6 +130,18 @@ def _deliver(openid: str, msg_type: str, inner: str) -> str:
         InboxWorker(svc).drain()
         return ""
     return reply_fields(side.open_reply(response.data)).get("Content") or ""
+
+
+def _tell_standin(xml: str) -> None:
+    """Tell the local WeChat stand-in what the persona did, as WeChat knows it: that is what lets the
+    account answer with customer-service messages. A real WeChat API learns it by itself."""
+    base = services().settings.wechat_api_base_url
+    if not base.startswith(("http://127.0.0.1", "http://localhost")):
+        return
+    try:
+        wechat_side.tell_standin(base.removesuffix("cgi-bin/"), xml)
+    except requests.RequestException:
+        abort(409, description="模拟器连不上本地的微信接口替身：请用 make run 启动，或先运行 sanzhida fake-wechat")
 
 
 def _ensure_staff_bound(openid: str) -> str | None:

@@ -14,6 +14,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import xmltodict
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import exists, func, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, aliased
@@ -32,6 +34,11 @@ from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
 
+# Redis unreachable (binding counts wrong codes there): the outage's fault, not the message's. It is
+# raised like a database failure, so the message is handled again once Redis is back instead of
+# being kept as failed. Other Redis errors (a wrong command, a wrong type) are bugs like any other.
+REDIS_OUTAGE = (RedisConnectionError, RedisTimeoutError)
+
 
 @dataclass(frozen=True)
 class InboxEnv:
@@ -49,7 +56,8 @@ def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMes
     """Route a stored message and mark it handled; return the reply text (None for none).
 
     A handler bug keeps the message (listed by `sanzhida inbound failed`) and answers kindly;
-    a database failure is raised so that nothing of this message is kept and it is tried again.
+    a database failure or a Redis outage is raised so that nothing of this message is kept and it
+    is tried again.
     """
     user = identity.get_or_create_user(session, msg.source, now)
     if msg.type != "event":
@@ -62,7 +70,7 @@ def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMes
     try:
         with session.begin_nested():
             text = env.router.dispatch(msg, ctx)
-    except (OperationalError, InterfaceError):
+    except (OperationalError, InterfaceError, *REDIS_OUTAGE):
         raise
     except Exception as exc:
         logger.error("wechat=handler_failed openid=%s key=%s type=%s error=%s",

@@ -1,12 +1,34 @@
-"""Engines and sessions: one engine per process, one session per request or job."""
+"""Engines and sessions: one engine per process, one session per request or job.
+
+Every PostgreSQL connection gives up connecting after CONNECT_TIMEOUT seconds and notices a server
+that vanished mid-query through TCP keepalives. A statement timeout is chosen per process
+(`make_engine(statement_timeout=…)`, through `runtime.container.build_services`): the web app
+passes WEB_STATEMENT_TIMEOUT, the scheduler, workers and CLI none (their jobs may run long and no
+person waits on them). SQLite has neither; there `busy_timeout` bounds the wait for a lock.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
+
+
+# Seconds to wait for PostgreSQL to accept a connection: in an outage a request fails in this
+# time (readyz answers 503) instead of holding a worker until gunicorn kills it at 30 s.
+CONNECT_TIMEOUT = 3
+# A server gone mid-query (a cut network sends no reset) is noticed in about 11 s: idle 5 s, then
+# 3 probes 2 s apart, and sent data unacknowledged for 10 s. A busy but living server answers the
+# probes, so long statements are not cut by these.
+TCP_KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 
 
 def normalize_url(url: str) -> str:
@@ -40,11 +62,25 @@ def _sqlite_begin_deferred(connection) -> None:
     connection.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, sqlite_immediate: bool = True, **kwargs) -> Engine:
+def _postgres_connect_args(url: URL, statement_timeout: float | None) -> dict:
+    """The connect timeout, keepalives and statement timeout, where the URL does not set its own."""
+    args: dict = {"connect_timeout": CONNECT_TIMEOUT, **TCP_KEEPALIVES}
+    if statement_timeout:
+        # Sent at connection start-up (libpq `options`), so it holds from the first statement on.
+        given = url.query.get("options", "")
+        given = " ".join(given) if isinstance(given, tuple) else given
+        args["options"] = f"{given} -c statement_timeout={int(statement_timeout * 1000)}".strip()
+        return {k: v for k, v in args.items() if k == "options" or k not in url.query}
+    return {k: v for k, v in args.items() if k not in url.query}
+
+
+def make_engine(url: str, *, sqlite_immediate: bool = True, statement_timeout: float | None = None,
+                **kwargs) -> Engine:
     """Create the engine for a database URL, with the settings each dialect needs.
 
     SQL parameters never appear in errors or logs: they hold ID numbers, phones and messages.
     `sqlite_immediate=False` is for read-mostly tools that must not block writers.
+    `statement_timeout` (seconds, PostgreSQL only) cancels any longer statement; None: no limit.
     """
     url = normalize_url(url)
     parsed = make_url(url)
@@ -57,6 +93,7 @@ def make_engine(url: str, *, sqlite_immediate: bool = True, **kwargs) -> Engine:
         event.listen(engine, "begin", _sqlite_begin_immediate if sqlite_immediate else _sqlite_begin_deferred)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs["connect_args"] = {**_postgres_connect_args(parsed, statement_timeout), **kwargs.get("connect_args", {})}
     if "poolclass" not in kwargs:
         kwargs.setdefault("pool_size", 5)
         kwargs.setdefault("max_overflow", 10)

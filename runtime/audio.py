@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
+import subprocess  # nosec B404  # runs ffmpeg with an argument list, never a shell
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,7 +50,7 @@ def run_tool(args: list[str]) -> bytes:
 def _run(args: list[str]) -> subprocess.CompletedProcess:
     """Run a tool, raising AudioError with its last words when it fails."""
     try:
-        done = subprocess.run(args, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS, check=False)
+        done = subprocess.run(args, capture_output=True, timeout=FFMPEG_TIMEOUT_SECONDS, check=False)  # nosec B603
     except FileNotFoundError:
         raise AudioError(f"{args[0]} is not installed (Debian package ffmpeg)") from None
     except subprocess.TimeoutExpired:

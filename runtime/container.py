@@ -35,6 +35,10 @@ from services.summary_links import ListLinks
 
 logger = logging.getLogger(__name__)
 
+# The web app's limit on one SQL statement, in seconds: well under gunicorn's 30 s worker timeout
+# (config/gunicorn.py), so a runaway query fails its own request instead of getting the worker killed.
+WEB_STATEMENT_TIMEOUT = 10.0
+
 
 @dataclass
 class AppServices:
@@ -75,12 +79,15 @@ class AppServices:
 
 
 def build_services(settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None,
-                   redis=None, read_only: bool = False) -> AppServices:
+                   redis=None, read_only: bool = False, statement_timeout: float | None = None) -> AppServices:
     """Connect to the database, Redis and WeChat and build the router (every process alike).
 
     `read_only` is for commands that only look: on SQLite they then take no write lock.
+    `statement_timeout` (seconds, PostgreSQL) is the process's limit on one statement: the web app
+    passes WEB_STATEMENT_TIMEOUT; the scheduler, workers and CLI pass none, as their jobs
+    (retention, imports, migrations) may run long and nobody waits on them.
     """
-    engine = _init_db(settings, engine, read_only)
+    engine = _init_db(settings, engine, read_only, statement_timeout)
     redis = _init_redis(settings, redis)
     keys = Keys(settings.redis_prefix)
     return AppServices(
@@ -117,9 +124,11 @@ def request_env(settings: Settings) -> RequestEnv:
     )
 
 
-def _init_db(settings: Settings, engine: Engine | None, read_only: bool) -> Engine:
+def _init_db(settings: Settings, engine: Engine | None, read_only: bool, statement_timeout: float | None) -> Engine:
     """The engine a test passed in, or one on DATABASE_URL."""
-    return engine if engine is not None else make_engine(settings.database_url, sqlite_immediate=not read_only)
+    if engine is not None:
+        return engine
+    return make_engine(settings.database_url, sqlite_immediate=not read_only, statement_timeout=statement_timeout)
 
 
 def _init_redis(settings: Settings, redis):
@@ -138,6 +147,8 @@ def _init_crypto(settings: Settings) -> WeChatCrypto | None:
     """The message cipher for safe mode, or None in plaintext mode."""
     if not settings.safe_mode:
         if settings.is_production:
-            logger.warning("wechat=plaintext_mode note=set WECHAT_ENCODING_AES_KEY for safe mode (安全模式)")
+            # Only reached with WECHAT_ALLOW_PLAINTEXT=1: the settings refuse plaintext in production otherwise.
+            logger.warning("wechat=plaintext_mode allowed_by=WECHAT_ALLOW_PLAINTEXT"
+                           " note=set WECHAT_ENCODING_AES_KEY for safe mode (安全模式)")
         return None
     return WeChatCrypto(settings.wechat_token, settings.wechat_encoding_aes_key, settings.wechat_app_id)

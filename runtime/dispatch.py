@@ -77,7 +77,7 @@ def dispatch_outbox(
     reply, the moment it is queued). `store` is the media store, for pushes that send a voice or
     photo itself.
     """
-    rng = rng or random.Random()
+    rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
     report = DispatchReport()
     with session_factory() as session:
         rows = outbox.claim_due(session, clock(), batch, only_ids)

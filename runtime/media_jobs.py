@@ -129,7 +129,7 @@ def keep(store: MediaStore, row: media.Claimed, data: bytes, now: datetime) -> m
 
 def fetch_due(env: MediaEnv, *, batch: int = 10, rng: random.Random | None = None) -> MediaReport:
     """Fetch, keep and convert the due media, then transcribe what waits for the recogniser."""
-    rng = rng or random.Random()
+    rng = rng or random.Random()  # nosec B311  # backoff jitter, not a secret
     report = MediaReport()
     with env.session_factory() as session:
         rows = media.claim_due(session, env.clock(), batch)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from config import policy
 from models import Beneficiary, FamilyLink, Staff, StaffInvite, WeChatUser
 from models.enums import Relation
 from services import roster, texts
@@ -21,6 +23,8 @@ INVITE_ALPHABET = roster.BIND_CODE_ALPHABET
 INVITE_LENGTH = 8
 INVITE_TTL = timedelta(days=7)
 DIALOG_TTL = timedelta(minutes=30)
+
+logger = logging.getLogger(__name__)
 
 
 def scene_for(code: str) -> str:
@@ -57,14 +61,29 @@ def issue_invite(session: Session, pii: PiiCipher, staff: Staff, now: datetime) 
 
 @dataclass(frozen=True)
 class BindGuard:
-    """Counts wrong codes per openid per local day in Redis and locks binding past the limit."""
+    """Counts wrong codes in Redis: per openid per local day (locks that openid past the limit), and
+    from everyone per hour (pauses all binding for a while past that one: guessing in parallel)."""
 
     redis: object
     keys: Keys
     max_failures: int
+    overall_per_hour: int = policy.BIND_GUESSES_PER_HOUR
+    pause: timedelta = timedelta(minutes=policy.BIND_GUESS_PAUSE_MINUTES)
 
     def _key(self, openid: str, day: str) -> str:
         return f"{self.keys.prefix}:bindfail:{day}:{openid}"
+
+    def _hour_key(self, now: datetime) -> str:
+        return f"{self.keys.prefix}:bindfail-all:{now.astimezone(timezone.utc):%Y%m%d%H}"
+
+    def _pause_key(self) -> str:
+        return f"{self.keys.prefix}:bind-paused-until"
+
+    def paused(self, now: datetime) -> bool:
+        """True while binding is paused for everyone after too many wrong codes overall."""
+        # The end is kept as a time rather than left to the key's expiry, so the injected clock decides.
+        until = self.redis.get(self._pause_key())
+        return until is not None and now.timestamp() < float(until)
 
     def failures(self, openid: str, day: str) -> int:
         """Wrong codes so far today."""
@@ -74,11 +93,20 @@ class BindGuard:
         """True once today's failures reached the limit."""
         return self.failures(openid, day) >= self.max_failures
 
-    def fail(self, openid: str, day: str) -> int:
-        """Count one more wrong code; returns how many tries are left today."""
-        key = self._key(openid, day)
-        count = self.redis.incr(key)
-        self.redis.expire(key, 2 * 24 * 3600)
+    def fail(self, openid: str, day: str, now: datetime) -> int:
+        """Count one more wrong code, for the openid and overall; returns how many tries the openid has left today."""
+        key, hour_key = self._key(openid, day), self._hour_key(now)
+        pipe = self.redis.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, 2 * 24 * 3600)
+        pipe.incr(hour_key)
+        pipe.expire(hour_key, 2 * 3600)
+        count, _, overall, _ = pipe.execute()
+        if int(overall) >= self.overall_per_hour and not self.paused(now):
+            until = now + self.pause
+            self.redis.set(self._pause_key(), str(until.timestamp()), ex=int(self.pause.total_seconds()) + 60)
+            logger.warning("binding=guessing_alert wrong_codes_this_hour=%d paused_until=%s",
+                           int(overall), until.astimezone(timezone.utc).isoformat())
         return max(self.max_failures - int(count), 0)
 
 
@@ -86,6 +114,10 @@ def start_binding(
     session: Session, pii: PiiCipher, guard: BindGuard, user: WeChatUser, code: str, now: datetime, day: str
 ) -> str:
     """Bind with a code: a beneficiary's code asks for the relation, a staff invite binds at once."""
+    # While paused every code is refused, right or wrong: an answer that told them apart would
+    # still let the guessing go on.
+    if guard.paused(now):
+        raise DomainError(texts.BIND_PAUSED.format(minutes=int(guard.pause.total_seconds()) // 60))
     if guard.locked(user.openid, day):
         raise DomainError(texts.BIND_LOCKED)
     code = (code or "").strip().upper()
@@ -106,7 +138,7 @@ def start_binding(
     ).one_or_none()
     if invite is not None:
         return _bind_staff(session, user, invite, now)
-    left = guard.fail(user.openid, day)
+    left = guard.fail(user.openid, day, now)
     raise DomainError(texts.BIND_LOCKED if left == 0 else texts.BIND_CODE_WRONG.format(left=left))
 
 

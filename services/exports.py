@@ -25,6 +25,7 @@ from models import Beneficiary, Region, ServiceRequest, Staff, Visit
 from models.enums import CheckResult
 from services import audit, texts
 from services.errors import DomainError
+from services.sheet_text import text_row
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +110,8 @@ class _Sheet:
         return cell
 
     def append(self, values: list) -> None:
-        """Add one data row."""
-        self.sheet.append(values)
+        """Add one data row; text stays text, never a formula (names and notes come from outside)."""
+        self.sheet.append(text_row(self.sheet, values))
 
 
 def _stream(session: Session, stmt: Select, progress: Progress | None, phase: str):

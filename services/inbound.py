@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, select
@@ -11,43 +12,81 @@ from wechatpy.messages import BaseMessage
 from models import InboundMessage
 
 MAX_MSG_ID = 2**63 - 1
+# WeChat's formats, with room to spare, and never wider than the columns they are stored in: a value
+# that does not fit is not WeChat's, and refusing it is better than failing on it in the database.
+# An openid is 28 letters, digits, `-` and `_`; the account's own id is `gh_` and 12 hex digits.
+ACCOUNT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# Unix seconds; 11 digits reach the year 5138.
+CREATE_TIME = re.compile(r"[0-9]{1,11}")
+MSG_ID = re.compile(r"[0-9]{1,19}")
+# `text`, `shortvideo`, `subscribe`, `TEMPLATESENDJOBFINISH` …: inbound_messages.msg_type and .event.
+MSG_TYPE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+EVENT = re.compile(r"[A-Za-z0-9_.-]{1,48}")
+DEDUPE_KEY_MAX = 160
+# Longest values for fields that reach a column of their own (media_items).
+FIELD_MAX = {"MediaId": 128, "ThumbMediaId": 128, "Format": 16}
+# Fields WeChat always sends as plain text. An attribute or a nested element parses as a dict
+# there; some events nest on purpose (ScanCodeInfo, SendPicsInfo), so only these are checked.
+TEXT_FIELDS = frozenset({
+    "ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "MsgID", "MsgDataId", "Idx", "Content",
+    "Event", "EventKey", "Ticket", "MediaId", "ThumbMediaId", "Format", "Recognition", "PicUrl", "Location_X",
+    "Location_Y", "Scale", "Label", "Title", "Description", "Url", "Latitude", "Longitude", "Precision", "Status",
+})
 
 
 class MalformedMessage(ValueError):
-    """A message that parsed as XML but is not a well-formed WeChat message."""
+    """A message that parsed as XML but is not a well-formed WeChat message; the argument names the field."""
 
 
 def validate(msg: BaseMessage) -> None:
-    """Refuse messages whose core fields are missing, repeated or out of range."""
+    """Refuse messages whose fields are missing, repeated, nested or out of WeChat's range.
+
+    The error names the field, never its value: the value is what the sender wrote.
+    """
     raw = msg._data
-    for name in ("ToUserName", "FromUserName", "CreateTime", "MsgType"):
-        if not isinstance(raw.get(name), str) or not raw[name]:
-            raise MalformedMessage(name)
     for name, value in raw.items():
         # A repeated element parses as a list; WeChat never repeats one.
-        if isinstance(value, list):
+        if isinstance(value, list) or (name in TEXT_FIELDS and value is not None and not isinstance(value, str)):
+            # Only a known name is named: any other was chosen by the sender.
+            raise MalformedMessage(name if name in TEXT_FIELDS else "other")
+    for name, pattern in (("ToUserName", ACCOUNT_ID), ("FromUserName", ACCOUNT_ID), ("CreateTime", CREATE_TIME),
+                          ("MsgType", MSG_TYPE)):
+        if not isinstance(raw.get(name), str) or not pattern.fullmatch(raw[name]):
             raise MalformedMessage(name)
-    if not raw["CreateTime"].isdigit():
-        raise MalformedMessage("CreateTime")
+    for name, longest in FIELD_MAX.items():
+        if len(raw.get(name) or "") > longest:
+            raise MalformedMessage(name)
     is_event = raw["MsgType"].lower() == "event"
+    if is_event and not (isinstance(raw.get("Event"), str) and EVENT.fullmatch(raw["Event"])):
+        raise MalformedMessage("Event")
     msg_id = raw.get("MsgId")
     if msg_id is None and not is_event:
         raise MalformedMessage("MsgId")
-    if msg_id is not None and (not isinstance(msg_id, str) or not msg_id.isdigit() or int(msg_id) > MAX_MSG_ID):
+    if msg_id is not None and (not MSG_ID.fullmatch(msg_id) or int(msg_id) > MAX_MSG_ID):
         raise MalformedMessage("MsgId")
+    if msg.type == "text" and not isinstance(raw.get("Content"), str):
+        raise MalformedMessage("Content")
+    if len(dedupe_key(msg)) > DEDUPE_KEY_MAX:
+        raise MalformedMessage("dedupe_key")
 
 
 def dedupe_key(msg: BaseMessage) -> str:
     """WeChat's own dedupe key: MsgId for messages, sender + CreateTime + event for events.
 
     Events use the event form even when they carry a MsgID (TEMPLATESENDJOBFINISH does), so
-    they can never collide with a person's message.
+    they can never collide with a person's message. Numbers are written without leading zeros,
+    so `0042` and `42` are one message, as they are to WeChat.
     """
     raw = msg._data
     if str(raw.get("MsgType", "")).lower() == "event":
         event = str(raw.get("Event", "")).lower()
-        return f"evt:{msg.source}:{raw.get('CreateTime', '')}:{event}"
-    return f"msg:{raw.get('MsgId', '')}"
+        return f"evt:{msg.source}:{_number(raw.get('CreateTime'))}:{event}"
+    return f"msg:{_number(raw.get('MsgId'))}"
+
+
+def _number(value) -> str:
+    """A validated number's canonical digits (the value as it is when it is not one)."""
+    return str(int(value)) if isinstance(value, str) and value.isascii() and value.isdigit() else str(value or "")
 
 
 def _content(msg: BaseMessage) -> str | None:

@@ -20,3 +20,7 @@ class Keys:
     def scheduler_leader(self) -> str:
         """Held by the one scheduler process that runs jobs."""
         return f"{self.prefix}:scheduler:leader"
+
+    def upload(self, token: str) -> str:
+        """An uploaded import file kept for its follow-up steps (encrypted: it holds ID numbers)."""
+        return f"{self.prefix}:upload:{token}"

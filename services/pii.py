@@ -1,4 +1,5 @@
-"""Personal data at rest: ID numbers encrypted with PII_KEY, plus a keyed hash to find them."""
+"""Personal data at rest: ID numbers encrypted with PII_KEY, plus a keyed hash to find them, and
+files holding them (an upload parked in Redis) encrypted with a key of their own from PII_KEY."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class PiiCipher:
 
     def __init__(self, secret: str):
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"encrypt")))
+        self._file_fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"encrypt-file")))
         self._hash_key = _derive(secret, b"lookup-hash")
 
     def __repr__(self) -> str:
@@ -40,6 +42,17 @@ class PiiCipher:
             return self._fernet.decrypt(token.encode("ascii")).decode("utf-8")
         except InvalidToken:
             raise ValueError("ID number cannot be decrypted with this PII_KEY") from None
+
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        """Encrypt (and authenticate) a file that holds personal data, such as an uploaded spreadsheet."""
+        return self._file_fernet.encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        """Decrypt what `encrypt_bytes` made; raises ValueError when it was altered or the key differs."""
+        try:
+            return self._file_fernet.decrypt(token)
+        except InvalidToken:
+            raise ValueError("data cannot be decrypted with this PII_KEY") from None
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash of the normalised number: equal numbers give equal hashes."""

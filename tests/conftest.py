@@ -23,7 +23,7 @@ from models import metadata
 from models.db import make_engine, make_session_factory, normalize_url
 from models.migrate import upgrade
 from tests.support.clock import FixedClock
-from tests.support.wechat import WeChatSender
+from tests.support.wechat import WeChatSender, tell_standin_who_wrote
 
 TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TEST_APP_ID = "wx-test-app"
@@ -112,9 +112,16 @@ def test_engine(database_url):
 
 
 @pytest.fixture
-def session(db, test_engine):
-    """A session for arranging and checking data directly."""
+def session(db, test_engine, request):
+    """A session for arranging and checking data directly.
+
+    In a test with the WeChat stand-in, a user this session records as having written
+    (last_message_at) is registered there too, as WeChat would know them (tests/support/wechat.py).
+    """
     with make_session_factory(test_engine)() as session:
+        if "fake_wechat" in request.fixturenames:
+            tell_standin_who_wrote(session, request.getfixturevalue("fake_wechat").root_url,
+                                   request.getfixturevalue("clock"))
         yield session
 
 
@@ -211,6 +218,8 @@ def client(app):
 
 
 @pytest.fixture
-def sender(settings, clock) -> WeChatSender:
-    """WeChat's side, signing with the app's token (AES key ready for safe-mode tests)."""
-    return WeChatSender(token=settings.wechat_token, app_id=settings.wechat_app_id, aes_key=TEST_AES_KEY, clock=clock)
+def sender(settings, clock, fake_wechat) -> WeChatSender:
+    """WeChat's side, signing with the app's token (AES key ready for safe-mode tests), registering
+    every message and event it posts at the WeChat stand-in."""
+    return WeChatSender(token=settings.wechat_token, app_id=settings.wechat_app_id, aes_key=TEST_AES_KEY, clock=clock,
+                        standin=fake_wechat.root_url)

@@ -145,9 +145,15 @@ class InboxWorker:
         self.services.engine.dispose()
 
     def step(self) -> int:
-        """One pass: drain what waits; how many were handled, or -1 after a database failure."""
+        """One pass: drain what waits; how many were handled, or -1 after a database or Redis failure."""
         try:
             return self.drain()
+        except inbox.REDIS_OUTAGE:
+            # Nothing of the group was kept. Not counted against the message: Redis being away is not
+            # its fault, and giving up would lose a binding. It is tried again when Redis is back.
+            self.current = None
+            logger.warning("inbox=redis_unavailable; retrying")
+            return -1
         except (OperationalError, InterfaceError):
             # The database is unreachable or the transaction died: nothing of the group was kept.
             logger.warning("inbox=database_failed; retrying", exc_info=True)

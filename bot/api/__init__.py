@@ -19,7 +19,8 @@ from sqlalchemy.exc import IntegrityError
 # Importing the resource modules adds their routes to the blueprint.
 from bot.api import beneficiaries, regions, requests, responsibility, staff  # noqa: F401
 from bot.api.blueprint import bp
-from bot.api.errors import MSG_CONFLICT, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, ApiError, conflict
+from bot.api.errors import MSG_CONFLICT, MSG_SERVER_ERROR, MSG_UNAUTHORIZED, MSG_UNREADABLE, ApiError, conflict, invalid
+from bot.api.fields import unencodable_field
 from bot.api.responses import OpenApiDocument
 from bot.api.spec import document, operation
 from bot.deps import db_session, services
@@ -56,6 +57,14 @@ def authenticate():
         logger.warning("api=unauthorized path=%s remote=%s", request.path, request.remote_addr)
         raise ApiError(401, "unauthorized", MSG_UNAUTHORIZED)
     return None
+
+
+@bp.before_request
+def refuse_unencodable_body():
+    """A 422 for a JSON body with half a UTF-16 pair (`"\\ud800"`): no reply or row could hold it."""
+    field = unencodable_field(request.get_json(silent=True))
+    if field is not None:
+        raise invalid(field, MSG_UNREADABLE.format(field=field))
 
 
 @bp.errorhandler(ApiError)

@@ -79,7 +79,7 @@ def list_beneficiaries(query: BeneficiaryQuery):
     return jsonify(page.as_dict())
 
 
-@bp.post("/beneficiaries/<int:beneficiary_id>/bind-code")
+@bp.post("/beneficiaries/<id:beneficiary_id>/bind-code")
 @operation(
     "regenerateBindCode", "beneficiaries", 201, responses.BindCode, 404,
     path_params={"beneficiary_id": "The beneficiary's id."},

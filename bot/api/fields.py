@@ -23,7 +23,9 @@ from bot.api.errors import (
     MSG_PER_PAGE,
     MSG_REQUIRED,
     MSG_TOO_LONG,
+    MSG_UNREADABLE,
 )
+from bot.inputs import plausible, whole_number
 from models.enums import BeneficiaryCategory
 from services.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE
 from services.policy import id_number
@@ -34,6 +36,8 @@ PHONE_DOC_PATTERN = PHONE_PATTERN.pattern
 REGION_CODE_DOC_PATTERN = REGION_CODE_PATTERN.pattern
 # 工号 may be sent in lower case; they are stored upper-cased.
 STAFF_NO_DOC_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$"
+# Past any real list, and (page - 1) * per_page stays far inside the database's OFFSET.
+MAX_PAGE = 1_000_000
 
 
 def refuse(field: str, message: str) -> PydanticCustomError:
@@ -46,6 +50,45 @@ def _is_blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
+def _storable(text: str, field: str) -> str:
+    """`text`, unless the database cannot store it: a NUL byte, or half a UTF-16 pair (JSON's "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise refuse(field, MSG_UNREADABLE.format(field=field)) from None
+    if "\x00" in text:
+        raise refuse(field, MSG_UNREADABLE.format(field=field))
+    return text
+
+
+def _encodable(value: Any) -> bool:
+    """False when a string anywhere in a JSON value holds half a UTF-16 pair (walked without recursion)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return True
+
+
+def unencodable_field(body: Any) -> str | None:
+    """The top-level field of a JSON body that no UTF-8 text can hold (spectree's own error would fail on it)."""
+    if not isinstance(body, dict):
+        return None
+    for key, value in body.items():
+        if not (_encodable(key) and _encodable(value)):
+            return key if _encodable(key) else "body"
+    return None
+
+
 def check_text(value: Any, field: str, max_len: int, required: bool) -> str | None:
     """A trimmed string; blank counts as missing."""
     if _is_blank(value):
@@ -54,7 +97,7 @@ def check_text(value: Any, field: str, max_len: int, required: bool) -> str | No
         return None
     if not isinstance(value, str):
         raise refuse(field, MSG_NOT_TEXT.format(field=field))
-    value = value.strip()
+    value = _storable(value, field).strip()
     if len(value) > max_len:
         raise refuse(field, MSG_TOO_LONG.format(field=field, max_len=max_len))
     return value
@@ -179,7 +222,7 @@ def _aware_time(value: Any, field: str) -> datetime:
         moment = datetime.fromisoformat(value.strip()) if isinstance(value, str) else None
     except ValueError:
         moment = None
-    if moment is None or moment.tzinfo is None:
+    if moment is None or moment.tzinfo is None or not plausible(moment):
         raise refuse(field, MSG_BAD_TIME.format(field=field))
     return moment
 
@@ -194,18 +237,23 @@ def _aware_time_rule(value: Any, info: ValidationInfo) -> datetime:
 # --- query strings ----------------------------------------------------------------------------------
 
 
-def _query_value(value: Any) -> str | None:
+def _query_value(value: Any, field: str) -> str | None:
     """A query parameter trimmed; empty counts as absent, and a repeated one counts once (the first)."""
     if isinstance(value, list):
         value = value[0] if value else None
     if value is None:
         return None
-    return str(value).strip() or None
+    return _storable(str(value), field).strip() or None
 
 
-def _query_staff_no(value: Any) -> str | None:
+def _query_text(value: Any, info: ValidationInfo) -> str | None:
+    """A free-text filter (a code), trimmed."""
+    return _query_value(value, info.field_name)
+
+
+def _query_staff_no(value: Any, info: ValidationInfo) -> str | None:
     """A 工号 filter, upper-cased like the stored ones."""
-    text = _query_value(value)
+    text = _query_value(value, info.field_name)
     return text.upper() if text else None
 
 
@@ -214,7 +262,7 @@ def _query_choice_rule(enum: type[StrEnum]):
 
     def check(value: Any, info: ValidationInfo) -> StrEnum | None:
         """Absent or empty is no filter; anything outside the vocabulary is refused."""
-        text = _query_value(value)
+        text = _query_value(value, info.field_name)
         if text is None:
             return None
         if text not in {m.value for m in enum}:
@@ -226,13 +274,13 @@ def _query_choice_rule(enum: type[StrEnum]):
 
 def _query_time(value: Any, info: ValidationInfo) -> datetime | None:
     """An optional date and time with offset (write `+` as %2B in a URL)."""
-    text = _query_value(value)
+    text = _query_value(value, info.field_name)
     return None if text is None else _aware_time(text, info.field_name)
 
 
 def _query_bool(value: Any, info: ValidationInfo) -> bool | None:
     """true/false/1/0 in any case, or None when absent."""
-    text = _query_value(value)
+    text = _query_value(value, info.field_name)
     if text is None:
         return None
     lowered = text.lower()
@@ -241,27 +289,18 @@ def _query_bool(value: Any, info: ValidationInfo) -> bool | None:
     return lowered in {"true", "1"}
 
 
-def _whole_number(text: str) -> int | None:
-    """The number a string of digits spells, or None."""
-    try:
-        return int(text) if text.isdigit() else None
-    except ValueError:
-        # str.isdigit accepts superscripts such as "²", which int() refuses.
-        return None
-
-
 def _page(value: Any, info: ValidationInfo) -> int:
-    """`page`, from 1."""
-    number = _whole_number(_query_value(value) or "1")
-    if number is None or number < 1:
-        raise refuse(info.field_name, MSG_PAGE)
+    """`page`, from 1 to MAX_PAGE, in ASCII digits (not "²")."""
+    number = whole_number(_query_value(value, info.field_name) or "1", MAX_PAGE)
+    if number is None:
+        raise refuse(info.field_name, MSG_PAGE.format(max=MAX_PAGE))
     return number
 
 
 def _per_page(value: Any, info: ValidationInfo) -> int:
     """`per_page`, from 1 to MAX_PER_PAGE."""
-    number = _whole_number(_query_value(value) or str(DEFAULT_PER_PAGE))
-    if number is None or not 1 <= number <= MAX_PER_PAGE:
+    number = whole_number(_query_value(value, info.field_name) or str(DEFAULT_PER_PAGE), MAX_PER_PAGE)
+    if number is None:
         raise refuse(info.field_name, MSG_PER_PAGE.format(max=MAX_PER_PAGE))
     return number
 
@@ -308,10 +347,10 @@ OptionalStaffNo = _rule_type(_StaffNoText, _staff_no_rule(False), False)
 IdNumber = _rule_type(Annotated[str, Field(max_length=32)], _id_number_rule, False)
 Categories = Annotated[Annotated[list[BeneficiaryCategory], Field(min_length=1)], BeforeValidator(_categories_rule)]
 
-QueryText = Annotated[str | None, BeforeValidator(_query_value)]
+QueryText = Annotated[str | None, BeforeValidator(_query_text)]
 QueryStaffNo = Annotated[str | None, BeforeValidator(_query_staff_no)]
 QueryBool = Annotated[bool | None, BeforeValidator(_query_bool)]
 AwareTime = Annotated[datetime, BeforeValidator(_aware_time_rule)]
 QueryTime = Annotated[datetime | None, BeforeValidator(_query_time)]
-Page = Annotated[Annotated[int, Field(ge=1)], BeforeValidator(_page)]
+Page = Annotated[Annotated[int, Field(ge=1, le=MAX_PAGE)], BeforeValidator(_page)]
 PerPage = Annotated[Annotated[int, Field(ge=1, le=MAX_PER_PAGE)], BeforeValidator(_per_page)]

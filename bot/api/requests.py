@@ -31,7 +31,7 @@ def list_requests(query: RequestQuery):
     return jsonify(page.as_dict())
 
 
-@bp.get("/requests/<int:request_id>")
+@bp.get("/requests/<id:request_id>")
 @operation(
     "getRequest", "requests", 200, responses.ServiceRequestDetail, 404,
     path_params={"request_id": "The request's number."},

@@ -234,7 +234,7 @@ def create_duty_shift(json: DutyShiftCreate):
     return jsonify(_shift_view(shift)), 201
 
 
-@bp.delete("/duty-shifts/<int:shift_id>")
+@bp.delete("/duty-shifts/<id:shift_id>")
 @operation("deleteDutyShift", "chain", 200, responses.DutyShift, 404, path_params={"shift_id": "The shift's id."})
 def delete_duty_shift(shift_id: int):
     """Take a shift off the rota; answers with the shift as it was."""

@@ -10,10 +10,12 @@ from flask import current_app, request
 from pydantic import ValidationError
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 from spectree.plugins.flask_plugin import FlaskPlugin
+from spectree.plugins.werkzeug_utils import werkzeug_parse_rule
 
 from bot.api.errors import MSG_INVALID, MSG_REQUIRED, ApiError, bad_body, invalid
 from bot.api.responses import ErrorBody
 from bot.deps import services
+from bot.inputs import MAX_ID
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,15 @@ ERROR_DESCRIPTIONS = {
 
 class _Plugin(FlaskPlugin):
     """spectree's Flask plugin, lenient about response shapes in production."""
+
+    def parse_path(self, route, path_parameter_descriptions):
+        """spectree's path parameters, an `<id:…>` documented as the integers it accepts."""
+        path, parameters = super().parse_path(route, path_parameter_descriptions)
+        ids = {name for converter, _args, name in werkzeug_parse_rule(str(route)) if converter == "id"}
+        for parameter in parameters:
+            if parameter["name"] in ids:
+                parameter["schema"] = {"type": "integer", "format": "int32", "minimum": 1, "maximum": MAX_ID}
+        return path, parameters
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
         """Check the view's answer against its response model; a mismatch is a bug in the model or the view."""

@@ -61,7 +61,7 @@ def list_staff(query: StaffQuery):
     return jsonify(page.as_dict())
 
 
-@bp.post("/staff/<int:staff_id>/invite")
+@bp.post("/staff/<id:staff_id>/invite")
 @operation(
     "inviteStaff", "staff", 201, responses.Invite, 404, 409, path_params={"staff_id": "The member of staff's id."}
 )

@@ -54,7 +54,7 @@ def _who(event, staff_names) -> str:
     return {"wechat_user": "求助人", "system": "系统"}.get(event.actor_kind, "工作人员")
 
 
-@bp.get("/cases/<int:number>")
+@bp.get("/cases/<id:number>")
 @staff_only()
 def case(number: int):
     """One case within the viewer's scope, with its voice, photos, place, timeline and actions."""
@@ -86,7 +86,7 @@ def case(number: int):
     return page, 200, CASE_HEADERS
 
 
-@bp.post("/cases/<int:number>/<action>")
+@bp.post("/cases/<id:number>/<action>")
 @staff_only()
 def case_action(number: int, action: str):
     """接单, 回复, 完成 or 转派 from the page, exactly as the chat command would do it."""
@@ -117,7 +117,7 @@ def case_action(number: int, action: str):
     return redirect(url_for("mobile.case", number=number), 303)
 
 
-@bp.get("/media/<int:item_id>")
+@bp.get("/media/<id:item_id>")
 @staff_only(sign_in=False)
 def media_file(item_id: int):
     """A voice, photo or video of a case in the viewer's scope (`?playable=1`: a voice's MP3)."""

@@ -7,7 +7,7 @@ import logging
 from flask import redirect, render_template, request, session, url_for
 
 from bot.deps import db_session, services
-from bot.office.common import bp, signed_in
+from bot.office.common import bp, signed_in, signed_in_staff
 from services import accounts, audit
 from services.errors import DomainError
 
@@ -32,6 +32,7 @@ def login():
             db.commit()
             session.clear()
             session["staff_id"], session["signed_at"] = staff.id, now.timestamp()
+            session["session_version"] = staff.session_version
             target = request.args.get("next", "")
             # Only local paths: never an open redirect.
             return redirect(target if target.startswith("/office") else url_for("office.home"))
@@ -40,7 +41,14 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """Sign out."""
+    """Sign out: this sign-in, and every other of the same member of staff, ends on the server too."""
+    staff = signed_in_staff()
+    if staff is not None:
+        # A copy of the cookie (another browser, or one taken) must not outlive the sign-out.
+        db = db_session()
+        accounts.end_sessions(db, staff.id)
+        audit.record(db, services().clock(), "logout", staff=staff, ip=request.remote_addr)
+        db.commit()
     session.clear()
     return redirect(url_for("office.login"))
 

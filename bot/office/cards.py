@@ -30,7 +30,7 @@ def _print(people, title: str):
     return render_template("cards.html", cards=views, title=title)
 
 
-@bp.get("/villages/<int:village_id>/cards")
+@bp.get("/villages/<id:village_id>/cards")
 @signed_in()
 def village_cards(village_id: int):
     """Print-ready care cards for every beneficiary of a village (A4, print from the browser)."""
@@ -42,7 +42,7 @@ def village_cards(village_id: int):
     return page or redirect(url_for("office.village", village_id=village_id))
 
 
-@bp.get("/beneficiaries/<int:beneficiary_id>/card")
+@bp.get("/beneficiaries/<id:beneficiary_id>/card")
 @signed_in()
 def beneficiary_card(beneficiary_id: int):
     """The care card of one beneficiary."""

@@ -9,6 +9,7 @@ from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from bot.deps import db_session, services
+from bot.inputs import id_arg, page_arg, plausible
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Region
 from models.enums import RegionLevel, RequestCategory, RequestStatus, StaffRole
@@ -26,7 +27,7 @@ logger = logging.getLogger(__name__)
 def _board_filters() -> dashboard.BoardFilters:
     args = request.args
     return dashboard.BoardFilters(
-        town_id=args.get("town", type=int), village_id=args.get("village", type=int),
+        town_id=id_arg(args, "town"), village_id=id_arg(args, "village"),
         assignee_no=args.get("assignee") or None, category=args.get("category") or None,
         urgency=args.get("urgency") or None, status=args.get("status") or "open",
         escalated=args.get("escalated") == "1", overdue=args.get("overdue") == "1",
@@ -39,7 +40,7 @@ def cases():
     """Open, overdue and escalated requests, filtered, next deadline first, paginated."""
     db = db_session()
     filters = _board_filters()
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = page_arg(request.args)
     rows, total = dashboard.case_board(db, g.scope, filters, services().clock(), page)
     towns = db.scalars(
         scoping.towns(g.scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
@@ -52,7 +53,7 @@ def cases():
     )
 
 
-@bp.get("/cases/<int:number>")
+@bp.get("/cases/<id:number>")
 @signed_in()
 def case(number: int):
     """One request with its whole timeline."""
@@ -70,7 +71,7 @@ def case(number: int):
     return render_template("office/case.html", item=item, events=events, staff=staff, alerted=alerted, files=files)
 
 
-@bp.post("/cases/<int:number>/<action>")
+@bp.post("/cases/<id:number>/<action>")
 @signed_in()
 def case_action(number: int, action: str):
     """Reassign, comment or close from the page, through the same services as the chat commands."""
@@ -108,7 +109,7 @@ def case_action(number: int, action: str):
 def visits():
     """Visit coverage per town (or per village of one town) and problems found this month."""
     db, svc = db_session(), services()
-    town_id = request.args.get("town", type=int)
+    town_id = id_arg(request.args, "town")
     if g.scope.kind == "town":
         town_id = g.scope.town_id
     now = svc.clock()
@@ -130,15 +131,18 @@ def audit_log():
 
     def day(name: str) -> datetime | None:
         try:
-            return datetime.fromisoformat(args[name]).replace(tzinfo=tz) if args.get(name) else None
+            asked = datetime.fromisoformat(args[name]).replace(tzinfo=tz) if args.get(name) else None
         except ValueError:
+            asked = None
+        if args.get(name) and (asked is None or not plausible(asked)):
             flash(f"日期格式应为 2026-12-01：{args[name]}", "error")
             return None
+        return asked
 
     since, until = day("since"), day("until")
     rows = audit.search(
         db_session(), action=args.get("action") or None, staff_no=args.get("staff_no") or None,
-        target_type=args.get("target_type") or None, target_id=args.get("target_id", type=int),
+        target_type=args.get("target_type") or None, target_id=id_arg(args, "target_id"),
         since=since, until=until + timedelta(days=1) if until else None,
     )
     return render_template("office/audit.html", rows=rows, args=args)

@@ -27,17 +27,28 @@ ROLE_NAMES = {"assistant": "协理员", "town_officer": "乡镇民政助理员",
 # --- sign-in -----------------------------------------------------------------------------------
 
 
+def signed_in_staff() -> Staff | None:
+    """The active member of staff this browser signed in as, while the sign-in is fresh and current.
+
+    The session cookie is only signed, so a copy works wherever it goes: the staff member's
+    `session_version`, stored in the database, is what lets signing out or a new password end it.
+    """
+    staff_id = session.get("staff_id")
+    staff = db_session().get(Staff, staff_id) if staff_id else None
+    fresh = services().clock().timestamp() - session.get("signed_at", 0) < SESSION_HOURS * 3600
+    if staff is None or not staff.active or not fresh or session.get("session_version") != staff.session_version:
+        return None
+    return staff
+
+
 def signed_in(roles: tuple[str, ...] | None = None):
     """Require a signed-in, active member of staff (of one of `roles`); sets g.staff and g.scope."""
 
     def wrap(view):
         @functools.wraps(view)
         def inner(*args, **kwargs):
-            staff_id = session.get("staff_id")
-            staff = db_session().get(Staff, staff_id) if staff_id else None
-            signed_at = session.get("signed_at", 0)
-            fresh = services().clock().timestamp() - signed_at < SESSION_HOURS * 3600
-            if staff is None or not staff.active or not fresh:
+            staff = signed_in_staff()
+            if staff is None:
                 session.clear()
                 return redirect(url_for("office.login", next=request.full_path))
             if roles and staff.role not in roles:

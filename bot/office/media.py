@@ -15,7 +15,7 @@ from services import case_media
 logger = logging.getLogger(__name__)
 
 
-@bp.get("/media/<int:item_id>")
+@bp.get("/media/<id:item_id>")
 @signed_in()
 def media_file(item_id: int):
     """One stored file of a case in scope, with Range support and private, no-store headers."""

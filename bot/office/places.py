@@ -7,6 +7,7 @@ import logging
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
 from bot.deps import db_session, services
+from bot.inputs import id_arg
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Staff
 from services import dashboard, roster
@@ -26,7 +27,7 @@ def service_map():
     return render_template("office/map.html", data=data, threshold=dashboard.LOAD_THRESHOLD)
 
 
-@bp.get("/villages/<int:village_id>")
+@bp.get("/villages/<id:village_id>")
 @signed_in()
 def village(village_id: int):
     """One village: assistants and their beneficiaries (prints on A4)."""
@@ -36,7 +37,7 @@ def village(village_id: int):
     return render_template("office/village.html", detail=detail)
 
 
-@bp.get("/beneficiaries/<int:beneficiary_id>")
+@bp.get("/beneficiaries/<id:beneficiary_id>")
 @signed_in()
 def beneficiary(beneficiary_id: int):
     """One beneficiary: details (ID masked), assignment history, cases and visits."""
@@ -60,7 +61,7 @@ def _beneficiary_page(beneficiary_id: int, full_id: str | None):
     )
 
 
-@bp.post("/beneficiaries/<int:beneficiary_id>/reveal-id")
+@bp.post("/beneficiaries/<id:beneficiary_id>/reveal-id")
 @signed_in()
 def reveal_id(beneficiary_id: int):
     """Show the full ID number once; every display is audited."""
@@ -74,7 +75,7 @@ def reveal_id(beneficiary_id: int):
     return _beneficiary_page(beneficiary_id, full_id=services().pii.decrypt(person.id_number_encrypted))
 
 
-@bp.post("/beneficiaries/<int:beneficiary_id>/reassign")
+@bp.post("/beneficiaries/<id:beneficiary_id>/reassign")
 @signed_in()
 def reassign_beneficiary(beneficiary_id: int):
     """Make another assistant of the village responsible: one action, audited, card marked outdated."""
@@ -83,7 +84,8 @@ def reassign_beneficiary(beneficiary_id: int):
     person = dashboard.beneficiary_detail(db, g.scope, beneficiary_id)
     if person is None:
         abort(404, description="没有这位服务对象，或不在您的范围内")
-    target = db.get(Staff, request.form.get("staff_id", type=int) or 0)
+    target_id = id_arg(request.form, "staff_id")
+    target = db.get(Staff, target_id) if target_id else None
     if target is None or target.region_id != person.village_id:
         flash("请选择本村（社区）的协理员", "error")
         return redirect(url_for("office.beneficiary", beneficiary_id=beneficiary_id))

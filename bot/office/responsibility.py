@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.deps import db_session, services
+from bot.inputs import plausible
 from bot.office.common import bp, require_writer, signed_in
 from config import policy
 from models import DutyShift, Region, Staff
@@ -114,7 +115,7 @@ def chain_villages():
                            editable=town is not None and _may_edit_town(town.id))
 
 
-@bp.post("/chain/villages/<int:village_id>")
+@bp.post("/chain/villages/<id:village_id>")
 @signed_in()
 def chain_village_save(village_id: int):
     """Name a village's responsible officer and deputy (empty: back to the default spread)."""
@@ -220,9 +221,12 @@ def _week(raw: str | None) -> date:
     today = services().clock().astimezone(services().settings.tz).date()
     if raw:
         try:
-            return views.week_start(date.fromisoformat(raw))
+            asked = date.fromisoformat(raw)
         except ValueError:
-            flash(MSG_BAD_WEEK, "error")
+            asked = None
+        if asked is not None and plausible(asked):
+            return views.week_start(asked)
+        flash(MSG_BAD_WEEK, "error")
     return views.week_start(today)
 
 
@@ -254,6 +258,8 @@ def _local_time(field: str) -> datetime | None:
         moment = datetime.fromisoformat(raw)
     except ValueError:
         return None
+    if not plausible(moment):
+        return None
     return moment if moment.tzinfo else moment.replace(tzinfo=services().settings.tz)
 
 
@@ -282,7 +288,7 @@ def duty_add():
     return _change(work, back)
 
 
-@bp.post("/chain/duty/<int:shift_id>/remove")
+@bp.post("/chain/duty/<id:shift_id>/remove")
 @signed_in()
 def duty_remove(shift_id: int):
     """Take one shift off the rota."""

@@ -11,6 +11,7 @@ from datetime import date
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
 from bot.deps import db_session, services
+from bot.inputs import plausible
 from bot.office.common import bp, require_writer, signed_in
 from models.enums import StaffRole
 from services import exports, imports
@@ -32,7 +33,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _upload_key(token: str) -> str:
-    return f"{services().keys.prefix}:upload:{token}"
+    return services().keys.upload(token)
 
 
 def _run_import(kind: str, data: bytes, filename: str, accept_good_rows: bool):
@@ -61,10 +62,12 @@ def import_page():
 @bp.get("/import/template/<kind>.xlsx")
 @signed_in()
 def import_template(kind: str):
-    """The spreadsheet template offices fill in (Chinese headers, an example row)."""
+    """The spreadsheet template offices fill in (Chinese headers, an example row), its reference
+    sheets narrowed to the viewer's scope because they name staff."""
+    scope = require_writer()
     if kind not in IMPORT_KINDS:
         abort(404)
-    return _download(TEMPLATES[kind](db_session()), f"{IMPORT_KINDS[kind]}导入模板.xlsx")
+    return _download(TEMPLATES[kind](db_session(), scope), f"{IMPORT_KINDS[kind]}导入模板.xlsx")
 
 
 def _download(content: bytes, filename: str):
@@ -98,9 +101,11 @@ def import_upload(kind: str):
         db_session().commit()
     else:
         db_session().rollback()
-        # Kept briefly (in Redis, shared by every worker) for "import the good rows" and the report.
+        # Kept briefly (in Redis, shared by every worker) for "import the good rows" and the report;
+        # encrypted, because the file holds full ID numbers.
         token = secrets.token_urlsafe(16)
-        services().redis.set(_upload_key(token), _pack_upload(kind, upload.filename, data), ex=UPLOAD_TTL_SECONDS)
+        sealed = services().pii.encrypt_bytes(_pack_upload(kind, upload.filename, data))
+        services().redis.set(_upload_key(token), sealed, ex=UPLOAD_TTL_SECONDS)
     return render_template("office/import.html", kinds=IMPORT_KINDS, report=report, kind=kind, token=token)
 
 
@@ -111,7 +116,11 @@ def _pack_upload(kind: str, filename: str, data: bytes) -> bytes:
 
 
 def _unpack_upload(token: str) -> tuple[str, str, bytes]:
-    raw = services().redis.get(_upload_key(token))
+    sealed = services().redis.get(_upload_key(token))
+    try:
+        raw = services().pii.decrypt_bytes(sealed) if sealed is not None else None
+    except ValueError:
+        raw = None  # altered, or parked under another PII_KEY: as good as gone
     if raw is None:
         abort(410, description="上传的文件已过期，请重新上传")
     size = int.from_bytes(raw[:4], "big")
@@ -155,9 +164,12 @@ def export(kind: str):
 
     def day(name: str):
         try:
-            return date.fromisoformat(args[name]) if args.get(name) else None
+            asked = date.fromisoformat(args[name]) if args.get(name) else None
         except ValueError:
+            asked = None
+        if args.get(name) and (asked is None or not plausible(asked)):
             abort(400, description=f"日期格式应为 2026-12-01：{args[name]}")
+        return asked
 
     common = {"now": svc.clock(), "tz": svc.settings.tz, "actor": g.staff, "since": day("since"),
               "until": day("until"), "ip": request.remote_addr}

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
-from xml.etree.ElementTree import ParseError
+from xml.etree.ElementTree import ParseError  # nosec B405  # the exception only; expat 2.4.1+ refuses entity bombs
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException

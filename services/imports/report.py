@@ -11,6 +11,7 @@ from openpyxl.utils import get_column_letter
 from services.imports.columns import BENEFICIARY_COLUMNS, header_key
 from services.imports.wording import REPORT_EXTRA_HEADERS, RESULT_ERROR
 from services.policy import id_number
+from services.sheet_text import text_row
 
 OK, ERROR, SKIPPED = "ok", "error", "skipped"
 CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
@@ -119,11 +120,12 @@ def error_report(report: ImportReport) -> bytes:
     for i, header in enumerate(headers, start=1):
         sheet.column_dimensions[get_column_letter(i)].width = 40 if header == "问题" else 16
     sheet.freeze_panes = "A2"
-    sheet.append(headers)
+    # Headers and cells are the uploaded file's own: written back as text, never as formulas.
+    sheet.append(text_row(sheet, headers))
     for result in report.error_rows():
         cells = report.masked_cells(result)
-        sheet.append([*(cells.get(h, "") for h in original), result.row, RESULT_ERROR,
-                      "；".join(result.messages)])
+        sheet.append(text_row(sheet, [*(cells.get(h, "") for h in original), result.row, RESULT_ERROR,
+                                      "；".join(result.messages)]))
     out = io.BytesIO()
     workbook.save(out)
     return out.getvalue()

@@ -1,4 +1,8 @@
-"""The import templates (.xlsx): styled headers, an example row, drop-down lists, instructions, reference codes."""
+"""The import templates (.xlsx): styled headers, an example row, drop-down lists, instructions, reference codes.
+
+The reference sheets name staff, so they follow the viewer's scope (`services/scope.py`): the city for
+administrators, city supervisors and the command line, one town for its officer, no staff for an assistant.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +33,8 @@ from services.imports.columns import (
 )
 from services.policy import id_number
 from services.policy import validate as rules
+from services.scope import Scope
+from services.sheet_text import as_text, text_row
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="2F5597")
@@ -148,7 +154,7 @@ def _template(kind: str, title: str, columns: Sequence[Column], example: dict[st
     columns = [c for c in columns if c.in_template]
     _styled_header(sheet, columns)
     for i, column in enumerate(columns, start=1):
-        cell = sheet.cell(row=2, column=i, value=example.get(column.key, ""))
+        cell = as_text(sheet.cell(row=2, column=i), example.get(column.key, ""))
         cell.font = EXAMPLE_FONT
         if column.text:
             cell.number_format = "@"
@@ -178,7 +184,8 @@ def _template(kind: str, title: str, columns: Sequence[Column], example: dict[st
         for cell in ref[1]:
             cell.font = Font(bold=True)
         for row in ref_rows:
-            ref.append(list(row))
+            # Names typed elsewhere (the API, an earlier import) are written as text, never as formulas.
+            ref.append(text_row(ref, row))
         for i in range(1, len(ref_headers) + 1):
             ref.column_dimensions[get_column_letter(i)].width = 20
         ref.freeze_panes = "A2"
@@ -187,34 +194,46 @@ def _template(kind: str, title: str, columns: Sequence[Column], example: dict[st
     return out.getvalue()
 
 
-def beneficiary_template(session: Session | None = None) -> bytes:
-    """The beneficiary import template (.xlsx); with a session, a sheet of village codes and assistants."""
+def _city_wide(scope: Scope | None) -> bool:
+    """The command line (no scope), administrators and city supervisors see the whole city."""
+    return scope is None or scope.is_city
+
+
+def beneficiary_template(session: Session | None = None, scope: Scope | None = None) -> bytes:
+    """The beneficiary import template (.xlsx); with a session, a sheet of the scope's village codes and
+    assistants."""
     reference = None
-    if session is not None:
+    if session is not None and (_city_wide(scope) or scope.kind == "town"):
         town = aliased(Region)
-        rows = session.execute(
+        stmt = (
             select(Region.code, Region.name, town.name, Staff.staff_no, Staff.name)
             .join(town, town.id == Region.parent_id)
             .outerjoin(Staff, (Staff.region_id == Region.id) & (Staff.role == StaffRole.ASSISTANT.value)
                        & Staff.active.is_(True))
             .where(Region.level == RegionLevel.VILLAGE.value)
             .order_by(Region.code, Staff.staff_no)
-        ).all()
+        )
+        if not _city_wide(scope):
+            stmt = stmt.where(town.id == scope.town_id)
+        rows = session.execute(stmt).all()
         reference = ("村（社区）代码", ["村（社区）代码", "村（社区）", "乡镇（街道）", "协理员工号", "协理员"],
                      [tuple("" if v is None else v for v in row) for row in rows])
     return _template("beneficiaries", "服务对象", BENEFICIARY_COLUMNS, BENEFICIARY_EXAMPLE, reference)
 
 
-def staff_template(session: Session | None = None) -> bytes:
-    """The staff import template (.xlsx); with a session, a sheet of every region's code."""
+def staff_template(session: Session | None = None, scope: Scope | None = None) -> bytes:
+    """The staff import template (.xlsx); with a session, a sheet of the code of every region in the scope."""
     reference = None
-    if session is not None:
+    if session is not None and (_city_wide(scope) or scope.kind == "town"):
         parent = aliased(Region)
-        rows = session.execute(
+        stmt = (
             select(Region.code, Region.name, Region.level, parent.name)
             .outerjoin(parent, parent.id == Region.parent_id)
             .order_by(Region.code)
-        ).all()
+        )
+        if not _city_wide(scope):
+            stmt = stmt.where((Region.id == scope.town_id) | (Region.parent_id == scope.town_id))
+        rows = session.execute(stmt).all()
         reference = ("区域代码", ["区域代码", "名称", "级别", "上级区域"],
                      [(code, name, level_label(level), up or "") for code, name, level, up in rows])
     return _template("staff", "工作人员", STAFF_COLUMNS, STAFF_EXAMPLE, reference)
@@ -230,42 +249,49 @@ def _supervisors(session: Session) -> list[tuple]:
     )]
 
 
-def duty_template(session: Session | None = None) -> bytes:
-    """The duty rota import template (.xlsx); with a session, a sheet of who may go on duty."""
-    reference = ("值班人员", ["工号", "姓名", "所在市"], _supervisors(session)) if session is not None else None
+def duty_template(session: Session | None = None, scope: Scope | None = None) -> bytes:
+    """The duty rota import template (.xlsx); with a session and a city-wide scope, who may go on duty."""
+    city_staff = session is not None and _city_wide(scope)
+    reference = ("值班人员", ["工号", "姓名", "所在市"], _supervisors(session)) if city_staff else None
     return _template("duty", "值班表", DUTY_COLUMNS, DUTY_EXAMPLE, reference)
 
 
-def village_officer_template(session: Session | None = None) -> bytes:
-    """The village-split import template (.xlsx); with a session, every village with its town's officers."""
+def village_officer_template(session: Session | None = None, scope: Scope | None = None) -> bytes:
+    """The village-split import template (.xlsx); with a session, every village in the scope with its
+    town's officers."""
     reference = None
-    if session is not None:
+    if session is not None and (_city_wide(scope) or scope.kind == "town"):
         town = aliased(Region)
         officers: dict[int, list[str]] = {}
-        for region_id, staff_no, name in session.execute(
+        officer_stmt = (
             select(Staff.region_id, Staff.staff_no, Staff.name)
             .where(Staff.role == StaffRole.TOWN_OFFICER.value, Staff.active.is_(True)).order_by(Staff.staff_no)
-        ):
+        )
+        village_stmt = (
+            select(Region.code, Region.name, town.name, town.id).join(town, town.id == Region.parent_id)
+            .where(Region.level == RegionLevel.VILLAGE.value).order_by(Region.code)
+        )
+        if not _city_wide(scope):
+            officer_stmt = officer_stmt.where(Staff.region_id == scope.town_id)
+            village_stmt = village_stmt.where(town.id == scope.town_id)
+        for region_id, staff_no, name in session.execute(officer_stmt):
             officers.setdefault(region_id, []).append(f"{staff_no} {name}")
         rows = [
             (code, name, town_name, "、".join(officers.get(town_id, [])))
-            for code, name, town_name, town_id in session.execute(
-                select(Region.code, Region.name, town.name, town.id).join(town, town.id == Region.parent_id)
-                .where(Region.level == RegionLevel.VILLAGE.value).order_by(Region.code)
-            )
+            for code, name, town_name, town_id in session.execute(village_stmt)
         ]
         reference = ("村（社区）与助理员", ["村（社区）代码", "村（社区）", "乡镇（街道）", "本乡镇民政助理员"], rows)
     return _template("village_officers", "包村责任", VILLAGE_OFFICER_COLUMNS, VILLAGE_OFFICER_EXAMPLE, reference)
 
 
-def department_template(session: Session | None = None) -> bytes:
+def department_template(session: Session | None = None, scope: Scope | None = None) -> bytes:
     """The departments import template (.xlsx): the policy's department codes and the categories
-    each handles; with a session, the liaisons too."""
+    each handles; with a session and a city-wide scope, the liaisons too."""
     handled: dict[str, list[str]] = {}
     for category, code in policy.CATEGORY_DEPARTMENT.items():
         handled.setdefault(code, []).append(category)
     references = [("部门代码", ["部门代码", "部门名称", "负责的求助类别"],
                    [(code, name, "、".join(handled.get(code, []))) for code, name in policy.DEPARTMENTS])]
-    if session is not None:
+    if session is not None and _city_wide(scope):
         references.append(("联络员", ["工号", "姓名", "所在市"], _supervisors(session)))
     return _template("departments", "职能部门", DEPARTMENT_COLUMNS, DEPARTMENT_EXAMPLE, references)

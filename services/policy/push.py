@@ -158,4 +158,4 @@ def backoff_seconds(attempts: int, rng: random.Random, *, base: float = policy.O
 
 def client_msg_id(idempotency_key: str) -> str:
     """A short stable id for WeChat's own 10-minute dedupe of template messages."""
-    return hashlib.sha1(idempotency_key.encode("utf-8")).hexdigest()[:32]
+    return hashlib.sha1(idempotency_key.encode("utf-8"), usedforsecurity=False).hexdigest()[:32]

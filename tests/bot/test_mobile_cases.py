@@ -297,3 +297,11 @@ def test_actions_need_a_sign_in_and_the_case_in_scope(client, app, world, sessio
     fresh(session)
     assert not session.scalars(select(RequestEvent).where(RequestEvent.request_id == world.number,
                                                           RequestEvent.kind == "acknowledged")).all()
+
+
+def test_ids_that_cannot_exist_are_a_kind_404(client, world):
+    """A case or file number past int4 (PostgreSQL's integer): 404 with the phone's own page, never a 500."""
+    sign_in(client, "o-assistant", world.number)
+    for path in ("/m/cases/2147483648", "/m/media/2147483648", "/m/cases/0"):
+        response = client.get(path)
+        assert response.status_code == 404 and "没有找到" in text_of(response)

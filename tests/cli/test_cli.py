@@ -41,6 +41,12 @@ def cli_env(tmp_path, **extra) -> dict:
     return env
 
 
+def standin_env(fake_wechat) -> dict:
+    """Settings that point at the WeChat stand-in with the app it accepts."""
+    return {"WECHAT_API_BASE_URL": fake_wechat.base_url, "WECHAT_APP_ID": fake_wechat.state.app_id,
+            "WECHAT_APP_SECRET": fake_wechat.state.app_secret}
+
+
 def test_db_upgrade_then_seed_demo(tmp_path):
     """`db upgrade` builds the schema; `seed demo` loads the small town once; `--if-empty` then skips."""
     runner = CliRunner()
@@ -103,7 +109,7 @@ def test_menu_push_installs_the_menu_through_the_api(tmp_path, fake_wechat):
     """`wechat menu push` posts the menu to WECHAT_API_BASE_URL."""
     from handlers.menu import MENU
 
-    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    env = cli_env(tmp_path, **standin_env(fake_wechat))
     result = CliRunner().invoke(main, ["wechat", "menu", "push"], env=env)
     assert result.exit_code == 0, result.output
     calls = requests.get(f"http://{fake_wechat.host}:{fake_wechat.port}/_calls", timeout=5).json()
@@ -115,7 +121,7 @@ def test_menu_push_reports_a_refusal(tmp_path, fake_wechat):
     """A WeChat error is reported, not a stack trace."""
     requests.post(f"http://{fake_wechat.host}:{fake_wechat.port}/_faults",
                   json={"path": "menu/create", "errcode": 45009}, timeout=5)
-    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    env = cli_env(tmp_path, **standin_env(fake_wechat))
     result = CliRunner().invoke(main, ["wechat", "menu", "push"], env=env)
     assert result.exit_code == 1
     assert "45009" in result.output
@@ -128,7 +134,7 @@ def test_outbox_dispatch_list_and_retry(tmp_path, fake_wechat):
     from models import OutboxMessage
     from models.db import make_engine, make_session_factory
 
-    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    env = cli_env(tmp_path, **standin_env(fake_wechat))
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
     engine = make_engine(env["DATABASE_URL"])
@@ -188,7 +194,7 @@ def test_inbox_drain_handles_what_waits_and_answers_each_sender(tmp_path, fake_w
     from models import InboundMessage
     from models.db import make_engine, make_session_factory
 
-    env = cli_env(tmp_path, WECHAT_API_BASE_URL=fake_wechat.base_url)
+    env = cli_env(tmp_path, **standin_env(fake_wechat))
     runner = CliRunner()
     assert runner.invoke(main, ["db", "upgrade"], env=env).exit_code == 0
     engine = make_engine(env["DATABASE_URL"])
@@ -199,6 +205,9 @@ def test_inbox_drain_handles_what_waits_and_answers_each_sender(tmp_path, fake_w
                        "CreateTime": str(int(now.timestamp())), "Content": "帮助", "MsgId": str(n)}
             session.add(InboundMessage(dedupe_key=f"msg:{n}", openid=f"o-cli-{n}", msg_type="text", msg_id=n,
                                        sent_at=now, received_at=now, content="帮助", payload=payload))
+            # WeChat delivered them, so it lets the account answer each sender.
+            requests.post(f"{fake_wechat.root_url}/_interactions", json={"openid": f"o-cli-{n}"},
+                          timeout=5).raise_for_status()
         session.commit()
     engine.dispose()
     assert "2 message(s) waiting." in runner.invoke(main, ["inbound", "waiting"], env=env).output

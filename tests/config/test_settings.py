@@ -26,6 +26,7 @@ PRODUCTION = {
     "WECHAT_TEMPLATE_TASK": "tpl-task",
     "WECHAT_TEMPLATE_PROGRESS": "tpl-progress",
     "PUBLIC_BASE_URL": "https://mz.example.cn/",
+    "WECHAT_ENCODING_AES_KEY": "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
 }
 
 
@@ -78,6 +79,7 @@ def test_production_refuses_to_start_without_each_required_variable(missing):
         ("ASR_URL", "http://asr:10095"),
         ("ASR_TIMEOUT", "-5"),
         ("WECHAT_OAUTH_URL", "open.weixin.qq.com"),
+        ("WECHAT_ALLOW_PLAINTEXT", "maybe"),
     ],
 )
 def test_malformed_values_are_refused_naming_the_variable(name, value):
@@ -123,6 +125,20 @@ def test_an_aes_key_that_is_not_base64_is_refused():
     """43 characters are not enough: the key must decode to 32 bytes."""
     with pytest.raises(ConfigError, match="WECHAT_ENCODING_AES_KEY"):
         load_settings({"WECHAT_ENCODING_AES_KEY": "!" * 43}, read_dotenv=False)
+
+
+def test_production_refuses_plaintext_mode_unless_allowed_on_purpose():
+    """Without an AES key production stops, naming both variables; WECHAT_ALLOW_PLAINTEXT=1 lets it run."""
+    plaintext = {k: v for k, v in PRODUCTION.items() if k != "WECHAT_ENCODING_AES_KEY"}
+    for allow in (None, "0", "no"):
+        env = plaintext if allow is None else {**plaintext, "WECHAT_ALLOW_PLAINTEXT": allow}
+        with pytest.raises(ConfigError, match="WECHAT_ENCODING_AES_KEY.*WECHAT_ALLOW_PLAINTEXT=1"):
+            load_settings(env, read_dotenv=False)
+    allowed = load_settings({**plaintext, "WECHAT_ALLOW_PLAINTEXT": "1"}, read_dotenv=False)
+    assert allowed.wechat_allow_plaintext and not allowed.safe_mode
+    assert load_settings(PRODUCTION, read_dotenv=False).safe_mode
+    # Development keeps plaintext mode as its default.
+    assert not load_settings({}, read_dotenv=False).safe_mode
 
 
 def test_safe_mode_and_base_url():

@@ -7,6 +7,7 @@ import re
 import socket
 
 import pytest
+import requests
 
 
 def exchange(sock: socket.socket, request: bytes) -> bytes:
@@ -24,12 +25,14 @@ def exchange(sock: socket.socket, request: bytes) -> bytes:
 
 def test_one_connection_serves_request_after_request(fake_wechat):
     """Three calls on one connection, the first with a body the endpoint never reads."""
+    requests.post(f"{fake_wechat.root_url}/_interactions", json={"openid": "o-1"}, timeout=5).raise_for_status()
+    app = f"appid={fake_wechat.state.app_id}&secret={fake_wechat.state.app_secret}".encode()
     with socket.create_connection((fake_wechat.host, fake_wechat.port), timeout=5) as sock:
-        token_with_stray_body = (b"GET /cgi-bin/token?grant_type=client_credential&appid=a&secret=s HTTP/1.1\r\n"
+        token_with_stray_body = (b"GET /cgi-bin/token?grant_type=client_credential&" + app + b" HTTP/1.1\r\n"
                                  b"Host: x\r\nContent-Length: 11\r\n\r\nGET / oops\n")
         first = exchange(sock, token_with_stray_body)
         assert first.startswith(b"HTTP/1.1 200") and b"access_token" in first
-        body = b'{"touser": "o-1"}'
+        body = b'{"touser": "o-1", "msgtype": "text", "text": {"content": "hi"}}'
         send = (b"POST /cgi-bin/message/custom/send?access_token=fake-token-1 HTTP/1.1\r\nHost: x\r\n"
                 b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
         assert b'"errcode":0' in exchange(sock, send).replace(b" ", b"")
@@ -49,11 +52,10 @@ def test_a_client_asking_to_close_gets_the_connection_closed(fake_wechat):
 
 def _template_send(server, data: dict) -> dict:
     """One template message posted as our client does, with a fresh token."""
-    import requests
-
-    base = f"http://{server.host}:{server.port}/cgi-bin"
-    token = requests.get(f"{base}/token", params={"grant_type": "client_credential", "appid": "a", "secret": "s"},
-                         timeout=5).json()["access_token"]
+    base = f"{server.root_url}/cgi-bin"
+    token = requests.get(f"{base}/token", timeout=5, params={
+        "grant_type": "client_credential", "appid": server.state.app_id, "secret": server.state.app_secret,
+    }).json()["access_token"]
     body = {"touser": "o-1", "template_id": "tpl", "data": {k: {"value": v} for k, v in data.items()},
             "client_msg_id": "m-1"}
     return requests.post(f"{base}/message/template/send", params={"access_token": token}, json=body, timeout=5).json()

@@ -46,6 +46,11 @@ def media_get(server, media_id: str, access_token: str | None = None) -> request
                         params={"access_token": access_token or token(server), "media_id": media_id})
 
 
+def wrote(server, openid: str = "o-1") -> None:
+    """The user wrote to the account just now, which lets customer-service messages go to them."""
+    requests.post(f"{base(server)}/_interactions", json={"openid": openid}, timeout=5).raise_for_status()
+
+
 def advance(server, seconds: float) -> int:
     """Move the stand-in's clock forward."""
     return requests.post(f"{base(server)}/_clock", json={"advance_seconds": seconds}, timeout=5).json()["now"]
@@ -136,6 +141,7 @@ def test_wechatpy_uploads_and_the_upload_expires(fake_wechat):
     """`client.media.upload` gets WeChat's answer; the media is then stored and sendable."""
     client = WeChatClient(fake_wechat.state.app_id, fake_wechat.state.app_secret, access_token=token(fake_wechat))
     client.API_BASE_URL = f"{base(fake_wechat)}/cgi-bin/"
+    wrote(fake_wechat)
     answer = client.media.upload("voice", ("reply.mp3", MP3))
     assert answer["type"] == "voice" and isinstance(answer["created_at"], int)
     assert requests.get(f"{base(fake_wechat)}/_media/{answer['media_id']}", timeout=5).content == MP3
@@ -207,6 +213,7 @@ def test_real_encoder_output_is_recognised():
 
 def test_custom_messages_with_unknown_media_are_refused_text_is_not(fake_wechat):
     """voice, image and video need a live media_id; text is unchanged."""
+    wrote(fake_wechat)
     access = token(fake_wechat)
     url = f"{base(fake_wechat)}/cgi-bin/message/custom/send?access_token={access}"
     for msgtype in ("voice", "image", "video"):

@@ -275,8 +275,10 @@ def test_a_photo_is_kept_and_sent_on_and_a_closed_window_leaves_the_case_link(
     item = session.scalars(select(MediaItem).where(MediaItem.request_id == case.id)).one()
     assert item.content_type == "image/png"
 
-    # Two days later the assistant has not written: a second photo cannot go as itself.
+    # Two days later the assistant has not written: a second photo cannot go as itself. WeChat's
+    # clock moves too, so that a photo sent as itself anyway would meet 45015 there.
     clock.advance(days=2)
+    http.post(f"{world.wechat_url}/_clock", json={"advance_seconds": 2 * 24 * 3600}, timeout=5)
     second = world.put_media(png, "image")
     world._reply(world.sender.raw("o-son", "image", f"<PicUrl><![CDATA[http://mmbiz/{second}]]></PicUrl>"
                                                     f"<MediaId><![CDATA[{second}]]></MediaId>"))

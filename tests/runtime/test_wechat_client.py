@@ -10,6 +10,7 @@ from runtime.wechat import SanzhidaWeChatClient, make_wechat_client
 from services.kv import Keys
 
 TEMPLATE = {"touser": "o-staff", "template_id": "tpl-1", "data": {"thing1": {"value": "测试"}}}
+MENU = {"button": [{"type": "click", "name": "使用帮助", "key": "HELP"}]}
 
 
 def calls(server, path=None):
@@ -21,6 +22,12 @@ def calls(server, path=None):
 def fault(server, **spec):
     """Queue a failure on the stand-in."""
     requests.post(f"http://{server.host}:{server.port}/_faults", json=spec, timeout=5).raise_for_status()
+
+
+def wrote(server, *openids: str) -> None:
+    """These users wrote to the account, so WeChat lets customer-service messages go to them."""
+    for openid in openids:
+        requests.post(f"{server.root_url}/_interactions", json={"openid": openid}, timeout=5).raise_for_status()
 
 
 def client_for(settings, redis_client, **overrides) -> SanzhidaWeChatClient:
@@ -42,6 +49,7 @@ def test_every_call_including_the_token_fetch_goes_to_the_base_url(settings, red
 def test_token_is_shared_through_redis_by_every_process(settings, redis_client, fake_wechat):
     """Two clients (as two processes) share one token: it is fetched once."""
     first, second = client_for(settings, redis_client), client_for(settings, redis_client)
+    wrote(fake_wechat, "o1", "o2")
     first.post("message/custom/send", data={"touser": "o1", "msgtype": "text", "text": {"content": "a"}})
     second.post("message/custom/send", data={"touser": "o2", "msgtype": "text", "text": {"content": "b"}})
     assert len(calls(fake_wechat, "token")) == 1
@@ -52,9 +60,9 @@ def test_token_is_shared_through_redis_by_every_process(settings, redis_client, 
 def test_a_revoked_token_is_refetched_once_and_the_call_succeeds(settings, redis_client, fake_wechat):
     """After WeChat retires the token (40001), one refetch and one retry succeed."""
     client = client_for(settings, redis_client)
-    client.post("menu/create", data={"button": []})
+    client.post("menu/create", data=MENU)
     requests.post(f"http://{fake_wechat.host}:{fake_wechat.port}/_tokens/revoke", timeout=5)
-    assert client.post("menu/create", data={"button": []})["errcode"] == 0
+    assert client.post("menu/create", data=MENU)["errcode"] == 0
     assert len(calls(fake_wechat, "token")) == 2
     assert len(calls(fake_wechat, "menu/create")) == 3
 
@@ -73,9 +81,9 @@ def test_refetch_and_retry_is_bounded_when_wechat_keeps_refusing(settings, redis
 @pytest.mark.parametrize("code", [40014, 42001])
 def test_other_token_errors_refresh_too(settings, redis_client, fake_wechat, code):
     """Invalid and expired token errors are refreshed like 40001."""
-    fault(fake_wechat, path="message/custom/send", errcode=code, times=1)
+    fault(fake_wechat, path="message/template/send", errcode=code, times=1)
     client = client_for(settings, redis_client)
-    assert client.post("message/custom/send", data={"touser": "o"})["errcode"] == 0
+    assert client.post("message/template/send", data=TEMPLATE)["errcode"] == 0
     assert len(calls(fake_wechat, "token")) == 2
 
 
@@ -216,7 +224,7 @@ def test_one_client_serves_several_threads(settings, redis_client, fake_wechat):
     def send_many(n):
         barrier.wait()
         for i in range(15):
-            results.append(client.post("message/custom/send", data={"touser": f"o-{n}-{i}"})["errcode"])
+            results.append(client.post("message/template/send", data={**TEMPLATE, "touser": f"o-{n}-{i}"})["errcode"])
 
     threads = [threading.Thread(target=send_many, args=(n,)) for n in range(6)]
     for thread in threads:
@@ -225,4 +233,4 @@ def test_one_client_serves_several_threads(settings, redis_client, fake_wechat):
         thread.join()
     assert results == [0] * 90
     assert len(calls(fake_wechat, "token")) == 1
-    assert len(calls(fake_wechat, "message/custom/send")) == 90
+    assert len(calls(fake_wechat, "message/template/send")) == 90

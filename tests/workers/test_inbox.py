@@ -192,6 +192,7 @@ def test_a_real_inbox_worker_process_answers_and_stops_on_sigterm(database_url, 
         "WECHAT_API_BASE_URL": fake_wechat.base_url,
         "WECHAT_TOKEN": sender.token,
         "WECHAT_APP_ID": sender.app_id,
+        "WECHAT_APP_SECRET": fake_wechat.state.app_secret,
         "SANZHIDA_ENV": "test",
     }
     env.pop("REDIS_URL", None)

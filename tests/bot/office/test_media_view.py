@@ -3,7 +3,6 @@ for a signed-in member of staff whose scope holds the case, every fetch audited,
 
 from __future__ import annotations
 
-import re
 
 import pytest
 from sqlalchemy import select
@@ -12,9 +11,9 @@ from models import AuditEntry, Staff
 from models.enums import RegionLevel, StaffRole
 from services import accounts
 from tests.support.case_media import WORDS, make_case_with_media
+from tests.support.office import PASSWORD, signed_in
 from tests.support.factories import fresh, make_beneficiary, make_region, make_staff, make_town
 
-PASSWORD = "correct-horse-1"
 
 
 @pytest.fixture
@@ -32,19 +31,10 @@ def world(session, clock, app):
     return town
 
 
-def signed_in(app, staff: Staff):
-    """A client signed in to the office dashboard as `staff`."""
-    client = app.test_client()
-    form = client.get("/office/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
-    answer = client.post("/office/login", data={"staff_no": staff.staff_no, "password": PASSWORD, "csrf_token": token})
-    assert answer.status_code == 302
-    return client
-
 
 def test_the_case_page_plays_the_voice_and_shows_the_photo(app, world):
     """An audio player on the MP3, the words beside it, and the photo, all through the office's own route."""
-    page = signed_in(app, world.officer).get(f"/office/cases/{world.case.request.id}")
+    page = signed_in(app, world.officer.staff_no).get(f"/office/cases/{world.case.request.id}")
     html = page.get_data(as_text=True)
     assert page.status_code == 200
     assert f'<audio controls preload="metadata" src="/office/media/{world.case.voice.id}?playable=1">' in html
@@ -54,7 +44,7 @@ def test_the_case_page_plays_the_voice_and_shows_the_photo(app, world):
 
 def test_files_are_served_privately_with_range(app, world):
     """The stored bytes with their type, no-store, nosniff, inline; 206 for a Range."""
-    client = signed_in(app, world.assistant)
+    client = signed_in(app, world.assistant.staff_no)
     store = app.extensions["sanzhida"].media_store
     mp3 = client.get(f"/office/media/{world.case.voice.id}?playable=1")
     assert mp3.status_code == 200 and mp3.mimetype == "audio/mpeg"
@@ -70,7 +60,7 @@ def test_files_are_served_privately_with_range(app, world):
 
 def test_each_fetch_is_audited(app, world, session):
     """office.media entries naming the file and its case, the fetcher and their address."""
-    client = signed_in(app, world.officer)
+    client = signed_in(app, world.officer.staff_no)
     client.get(f"/office/media/{world.case.voice.id}?playable=1")
     client.get(f"/office/media/{world.case.photo.id}")
     fresh(session)
@@ -84,7 +74,7 @@ def test_each_fetch_is_audited(app, world, session):
 
 def test_outside_the_scope_or_signed_out_nothing_is_served(app, world, session):
     """Another town's officer: 404 for the page and the files, unaudited as a fetch; signed out: to the sign-in form."""
-    far = signed_in(app, world.far_officer)
+    far = signed_in(app, world.far_officer.staff_no)
     assert far.get(f"/office/cases/{world.case.request.id}").status_code == 404
     for path in (f"/office/media/{world.case.voice.id}?playable=1", f"/office/media/{world.case.photo.id}"):
         answer = far.get(path)
@@ -98,6 +88,6 @@ def test_outside_the_scope_or_signed_out_nothing_is_served(app, world, session):
 
 def test_an_office_sign_in_is_not_a_phone_sign_in(app, world):
     """The two sign-ins are kept apart: the office session does not open the phone's file route."""
-    client = signed_in(app, world.officer)
+    client = signed_in(app, world.officer.staff_no)
     assert client.get(f"/m/media/{world.case.voice.id}?playable=1").status_code == 401
     assert client.get(f"/office/media/{world.case.voice.id}?playable=1").status_code == 200
