@@ -1,7 +1,9 @@
 # Sanzhida (三直达) service image: the web app, its migrations, the scheduler and the workers.
 # One image serves the `web`, `scheduler`, `inbox` and `media` containers (see docker-compose.yml).
 
-FROM python:3.11-slim
+# Debian 12 (bookworm), pinned: its postgresql-client is 15, the same major version as
+# docker-compose's postgres:15, so backups restore into the server they came from.
+FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
@@ -11,8 +13,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # ffmpeg (Debian's package) makes WeChat's AMR/Speex voice playable as MP3 and gives the speech
 # recogniser its PCM; plain ffmpeg decodes AMR and encodes MP3, so no extra codecs are needed.
+# postgresql-client gives `sanzhida backup` and `restore` pg_dump and pg_restore (15, as the server).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg postgresql-client \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid so volume and file ownership stay stable across rebuilds.
@@ -20,10 +23,11 @@ RUN groupadd --system --gid 10001 sanzhida \
     && useradd --system --uid 10001 --gid sanzhida --create-home \
         --home-dir /home/sanzhida --shell /usr/sbin/nologin sanzhida
 
-# Where voice, photos and video are kept when MEDIA_STORE_URL is a file:// folder; a named volume
-# mounted here starts with this ownership, so the unprivileged user can write to it.
+# Where voice, photos and video are kept when MEDIA_STORE_URL is a file:// folder, and where
+# `sanzhida backup` writes in docker-compose; a named volume mounted here starts with this ownership,
+# so the unprivileged user can write to it.
 ENV MEDIA_STORE_URL=file:///var/lib/sanzhida/media
-RUN mkdir -p /var/lib/sanzhida/media \
+RUN mkdir -p /var/lib/sanzhida/media /var/lib/sanzhida/backups \
     && chown -R sanzhida:sanzhida /var/lib/sanzhida
 
 # Build from a scratch directory and delete it afterwards, so only the installed

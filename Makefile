@@ -5,9 +5,12 @@ PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# The local stand-ins for the WeChat API and the FunASR speech recogniser (make run).
+STANDIN_PORT ?= 8900
+ASR_PORT ?= 10095
 BIN := $(VENV)/bin
 
-.PHONY: install browser media-tools run test lint security clean help
+.PHONY: install browser media-tools run test lint security deploy-check clean help
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -23,8 +26,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed ## Create .venv and install the project with its test tools
 
-run: install media-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://$(HOST):$(PORT)/dev/simulator/)
-	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT)
+run: install media-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://HOST:PORT/dev/simulator/; set HOST, PORT, STANDIN_PORT, ASR_PORT)
+	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT) --standin-port $(STANDIN_PORT) --asr-port $(ASR_PORT)
 
 # The browser test drives Debian's Chromium (with a CJK font for readable screenshots).
 browser: ## Install Chromium and a CJK font from the system's packages if missing (needs root)
@@ -53,6 +56,15 @@ lint: install ## Check the layers (import-linter contracts in pyproject.toml)
 PRODUCT_PACKAGES := bot cli config devtools handlers models runtime scheduler services workers
 security: install ## Scan the product's code with bandit; a high-severity finding fails
 	$(BIN)/bandit -q -r $(PRODUCT_PACKAGES) --severity-level high
+
+# promtool (from Debian's prometheus package) validates the alert rules and the scrape config, and runs the
+# alerts' unit tests (deploy/prometheus/alerts_test.yml).
+deploy-check: ## Check deploy/prometheus with promtool (installs Debian's prometheus if missing; needs root)
+	@command -v promtool >/dev/null || { \
+	  echo "Installing prometheus (for promtool) with apt-get (needs root) …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	cd deploy/prometheus && promtool check rules alerts.yml \
+	  && promtool check config --syntax-only prometheus.yml && promtool test rules alerts_test.yml
 
 clean: ## Remove the virtualenv and the embedded database
 	rm -rf $(VENV) instance

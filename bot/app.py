@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 
 from bot import inputs
 from bot.deps import close_session
+from bot.request_ids import init_request_ids
 from config.logging import setup_logging
 from config.settings import Settings, load_settings
 from runtime.clock import Clock
@@ -32,7 +33,7 @@ def create_app(
 ) -> Flask:
     """Build the web application; tests pass their own settings, clock, engine or Redis."""
     settings = settings or load_settings()
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     app = Flask("sanzhida")
     app.config.update(
         SECRET_KEY=settings.secret_key,
@@ -46,6 +47,8 @@ def create_app(
     )
     app.json.ensure_ascii = False
     app.session_interface = _SessionInterface()
+    # First of the request hooks: every later hook's and view's lines carry the request's id.
+    init_request_ids(app, settings)
     app.extensions["sanzhida"] = build_services(settings, clock=clock, engine=engine, redis=redis,
                                                 statement_timeout=WEB_STATEMENT_TIMEOUT)
     inputs.init_app(app)
@@ -82,6 +85,8 @@ class _SessionInterface(SecureCookieSessionInterface):
 def _register_blueprints(app: Flask) -> None:
     from bot.api import bp as api_bp
     from bot.health import bp as health_bp
+    from bot.metrics import METRICS_PATH
+    from bot.metrics import bp as metrics_bp
     from bot.mobile import bp as mobile_bp
     from bot.office import bp as office_bp
     from bot.webhook import WEBHOOK_PATH
@@ -89,7 +94,8 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(health_bp)
     app.register_blueprint(webhook_bp)
-    app.session_interface.sessionless_paths = frozenset({WEBHOOK_PATH})
+    app.register_blueprint(metrics_bp)
+    app.session_interface.sessionless_paths = frozenset({WEBHOOK_PATH, METRICS_PATH})
     app.register_blueprint(api_bp)
     app.register_blueprint(office_bp)
     app.register_blueprint(mobile_bp)

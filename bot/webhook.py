@@ -6,9 +6,10 @@ import hashlib
 import hmac
 import logging
 import struct
+import time
 from xml.parsers.expat import ExpatError
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
 from redis.exceptions import RedisError
 from wechatpy import parse_message
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
@@ -19,6 +20,7 @@ from wechatpy.utils import WeChatSigner
 from bot.deps import db_session, services
 from handlers import inbox
 from handlers.inbox import REDIS_OUTAGE
+from runtime import metrics
 from services import inbound
 
 logger = logging.getLogger(__name__)
@@ -33,10 +35,38 @@ TIMESTAMP_DIGITS = 11
 UNAVAILABLE = "服务暂时不可用，请稍后再试"
 
 
+@bp.before_request
+def _start_clock() -> None:
+    g.webhook_started = time.perf_counter()
+
+
+@bp.after_request
+def _count(response: Response) -> Response:
+    """Count the request by outcome (and why it was refused or failed) with how long it took.
+
+    Runs for refusals (abort) and for errors answered by the app's error handler as well.
+    """
+    status = response.status_code
+    if status >= 500:
+        outcome, reason = "error", g.get("webhook_reason", "exception")
+    elif status >= 400:
+        outcome, reason = "refused", g.get("webhook_reason", "too_large" if status == 413 else None)
+    else:
+        outcome, reason = g.get("webhook_outcome", "verified" if request.method == "GET" else "stored"), None
+    metrics.webhook_request(outcome, reason, time.perf_counter() - g.get("webhook_started", time.perf_counter()))
+    return response
+
+
+def _reason(reason: str) -> str:
+    """Note why this request is refused or fails, for the metrics; the reason itself."""
+    g.webhook_reason = reason
+    return reason
+
+
 def _refuse(status: int, reason: str, description: str, **fields) -> None:
     """Log why a request is refused (names and reasons only, never what it carried) and abort."""
     extra = "".join(f" {name}={value}" for name, value in fields.items())
-    logger.warning("wechat=refused status=%s reason=%s remote=%s%s", status, reason, request.remote_addr, extra)
+    logger.warning("wechat=refused status=%s reason=%s remote=%s%s", status, _reason(reason), request.remote_addr, extra)
     abort(status, description=description)
 
 
@@ -51,6 +81,7 @@ def _check_signature_or_403() -> None:
     # Constant-time: wechatpy's own check compares with `!=`.
     if not hmac.compare_digest(signer.signature.encode(), signature.encode()):
         logger.warning("wechat=bad_signature remote=%s", request.remote_addr)
+        _reason("bad_signature")
         abort(403, description="签名不正确")
     if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= TIMESTAMP_DIGITS):
         _refuse(403, "bad_timestamp", "时间戳不正确")
@@ -58,6 +89,7 @@ def _check_signature_or_403() -> None:
     now = services().clock().timestamp()
     if abs(now - sent) > settings.wechat_timestamp_tolerance:
         logger.warning("wechat=stale_timestamp remote=%s skew=%s", request.remote_addr, int(now - sent))
+        _reason("stale_timestamp")
         abort(403, description="请求已过期")
 
 
@@ -77,9 +109,11 @@ def _check_nonce_or_403(body: bytes) -> None:
         # Fail closed: without this check a captured URL could carry any body as anyone for the whole
         # time window. WeChat tries again, and nothing has been stored.
         logger.warning("redis=unavailable during=nonce_check outcome=503")
+        _reason("redis_unavailable")
         abort(503, description=UNAVAILABLE)
     if seen is not None and seen != digest:
         logger.warning("wechat=nonce_reused remote=%s", request.remote_addr)
+        _reason("nonce_reused")
         abort(403, description="请求已被使用")
 
 
@@ -92,6 +126,7 @@ def _refuse_dtd(xml: bytes | str) -> None:
     """
     if (b"<!DOCTYPE" if isinstance(xml, bytes) else "<!DOCTYPE") in xml:
         logger.warning("wechat=xml_refused reason=dtd remote=%s", request.remote_addr)
+        _reason("dtd")
         abort(400, description="不接受含 DTD 或实体的 XML")
 
 
@@ -173,6 +208,7 @@ def accept(msg: BaseMessage) -> None:
     with svc.engine.begin() as connection:
         new_id = inbound.insert_inbound(connection, msg, key, svc.clock())
     if new_id is None:
+        g.webhook_outcome = "duplicate"
         logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
         return
     logger.info("wechat=queued openid=%s key=%s type=%s", msg.source, key, msg.type)
@@ -193,6 +229,7 @@ def answer(msg: BaseMessage) -> str:
     if stored is None:
         existing = inbound.find_inbound(session, key)
         session.rollback()
+        g.webhook_outcome = "duplicate"
         logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
         return (existing.reply_xml if existing else "") or ""
 
@@ -204,6 +241,7 @@ def answer(msg: BaseMessage) -> str:
         # and WeChat's retry handles it afresh.
         session.rollback()
         logger.warning("redis=unavailable during=handling openid=%s key=%s outcome=503", msg.source, key)
+        _reason("redis_unavailable")
         abort(503, description=UNAVAILABLE)
     reply_xml = _render(msg, text, now)
     stored.reply_xml = reply_xml

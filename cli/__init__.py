@@ -11,7 +11,7 @@ from importlib.metadata import entry_points
 
 import click
 
-from cli import classifier, database, media, messages, schedule, settings, spreadsheets, staff, wechat
+from cli import backup, classifier, database, media, messages, schedule, settings, spreadsheets, staff, wechat
 
 PLUGIN_GROUP = "sanzhida.commands"
 
@@ -60,6 +60,8 @@ for command in (
     staff.staff_group,
     schedule.scheduler_group,
     classifier.classifier_group,
+    backup.backup_command,
+    backup.restore_command,
 ):
     main.add_command(command)
 

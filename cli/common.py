@@ -23,8 +23,22 @@ def load() -> Settings:
         settings = load_settings()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     return settings
+
+
+def metrics_port_option(command):
+    """Add `--metrics-port` to a long-running process's command."""
+    return click.option(
+        "--metrics-port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+        help="Serve Prometheus metrics on METRICS_BIND:PORT (default: METRICS_PORT; 0: none).",
+    )(command)
+
+
+def load_for_process(metrics_port: int | None) -> Settings:
+    """The settings, with `--metrics-port` (when given) in place of METRICS_PORT."""
+    settings = load()
+    return settings if metrics_port is None else settings.with_overrides(metrics_port=metrics_port)
 
 
 def safe_url(url: str) -> str:

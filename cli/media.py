@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import app_services, load
+from cli.common import app_services, load, load_for_process, metrics_port_option
 
 
 @click.group("media")
@@ -13,11 +13,12 @@ def media_group() -> None:
 
 
 @media_group.command("run")
-def media_run() -> None:
+@metrics_port_option
+def media_run(metrics_port: int | None) -> None:
     """Run one media worker in the foreground until stopped (run several for more throughput)."""
     from workers.media import run_forever
 
-    run_forever(load())
+    run_forever(load_for_process(metrics_port))
 
 
 @media_group.command("fetch")

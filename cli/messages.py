@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import app_services, load
+from cli.common import app_services, load, load_for_process, metrics_port_option
 
 
 @click.group("outbox")
@@ -69,7 +69,8 @@ def outbox_retry(row_id: int) -> None:
 
     with app_services() as svc, svc.session_factory() as session:
         if not outbox.requeue(session, row_id, svc.clock()):
-            raise click.ClickException(f"Outbox row {row_id} is not a dead letter.")
+            raise click.ClickException(f"Outbox row {row_id} is not a dead letter "
+                                       "(or its contents were purged after MESSAGE_RETENTION_DAYS).")
         session.commit()
     click.echo(f"Row {row_id} queued again.")
 
@@ -115,11 +116,12 @@ def inbox_group() -> None:
 
 
 @inbox_group.command("run")
-def inbox_run() -> None:
+@metrics_port_option
+def inbox_run(metrics_port: int | None) -> None:
     """Run one inbox worker in the foreground until stopped (run several for more throughput)."""
     from workers.inbox import run_forever
 
-    run_forever(load())
+    run_forever(load_for_process(metrics_port))
 
 
 @inbox_group.command("drain")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import click
 
-from cli.common import load
+from cli.common import load, load_for_process, metrics_port_option
 
 
 @click.group("scheduler")
 def scheduler_group() -> None:
-    """The scheduler process (run exactly one per deployment)."""
+    """The scheduler process: run one or a few for availability; only the leader runs jobs."""
 
 
 @scheduler_group.command("tick")
@@ -39,8 +39,9 @@ def scheduler_tick(at_text: str) -> None:
 
 
 @scheduler_group.command("run")
-def scheduler_run() -> None:
-    """Run the scheduler in the foreground until stopped."""
+@metrics_port_option
+def scheduler_run(metrics_port: int | None) -> None:
+    """Run the scheduler in the foreground until stopped (several may run; one leads, the others stand by)."""
     from scheduler.runner import run_forever
 
-    run_forever(load())
+    run_forever(load_for_process(metrics_port))

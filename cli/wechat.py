@@ -1,4 +1,5 @@
-"""`sanzhida wechat`: commands that talk to the WeChat API (the custom menu)."""
+"""`sanzhida wechat`: commands that talk to the WeChat API: the custom menu, and setting up and checking
+the official account (`setup`, `check`; the checks are in cli/wechat_checks.py)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,72 @@ def menu_push(dry_run: bool) -> None:
     except WeChatClientException as exc:
         raise click.ClickException(f"WeChat refused the menu: {exc.errcode} {exc.errmsg}") from None
     click.echo(f"Menu installed ({len(MENU['button'])} buttons).")
+
+
+@wechat_group.command("setup")
+@click.option("--skip-menu", is_flag=True, help="Leave the custom menu as it is.")
+@click.option("--outbound-ip", "outbound_ips", multiple=True, metavar="ADDRESS",
+              help="This server's public outbound address, when you know it (repeat for several).")
+@click.option("--ip-echo-url", metavar="URL",
+              help="A service that answers with the caller's address (plain text), to learn the outbound address.")
+def wechat_setup(skip_menu: bool, outbound_ips: tuple[str, ...], ip_echo_url: str | None) -> None:
+    """Set up the official account: install the custom menu, check the template ids and their keywords,
+    and print what to paste into the WeChat console and the address for its IP whitelist."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from cli import wechat_checks as checks
+    from handlers.menu import MENU
+
+    findings = checks.Findings()
+    with app_services() as svc:
+        settings = svc.settings
+        findings.heading(f"Official account {settings.wechat_app_id} at {settings.wechat_api_base_url}")
+        token_ok, refused = checks.fetch_token(svc.wechat, settings, findings)
+        if token_ok:
+            if skip_menu:
+                findings.note("custom menu left as it is (--skip-menu)")
+            else:
+                try:
+                    svc.wechat.menu.create(MENU)
+                    findings.ok(f"custom menu installed ({len(MENU['button'])} buttons)")
+                except WeChatClientException as exc:
+                    findings.problem(f"WeChat refused the menu: errcode {exc.errcode} {exc.errmsg}")
+            checks.check_templates(svc.wechat, settings, findings)
+        checks.public_url_notes(settings, findings)
+        checks.print_console(settings)
+        checks.outbound_addresses(settings, outbound_ips, ip_echo_url, refused, findings)
+    _conclude(findings)
+
+
+@wechat_group.command("check")
+@click.option("--no-server", is_flag=True, help="Do not ask PUBLIC_BASE_URL/wechat for WeChat's verification.")
+def wechat_check(no_server: bool) -> None:
+    """Check the official account: fetch a token, WeChat's callback addresses, the menu users see and the
+    template ids; ask our own /wechat what WeChat asks. Exits non-zero when something is wrong."""
+    from wechatpy.exceptions import WeChatClientException
+
+    from cli import wechat_checks as checks
+
+    findings = checks.Findings()
+    with app_services() as svc:
+        settings = svc.settings
+        findings.heading(f"Official account {settings.wechat_app_id} at {settings.wechat_api_base_url}")
+        checks.public_url_notes(settings, findings)
+        token_ok, _ = checks.fetch_token(svc.wechat, settings, findings)
+        if token_ok:
+            checks.callback_addresses(svc.wechat, findings)
+            try:
+                checks.check_menu(svc.wechat.menu.get_menu_info(), findings)
+            except WeChatClientException as exc:
+                findings.problem(f"the menu (get_current_selfmenu_info) failed: errcode {exc.errcode} {exc.errmsg}")
+            checks.check_templates(svc.wechat, settings, findings)
+        if not no_server:
+            checks.verify_server(settings, findings)
+    _conclude(findings)
+
+
+def _conclude(findings) -> None:
+    """The last line, and a failing exit status when something must be fixed."""
+    if findings.problems:
+        raise click.ClickException(f"{findings.problems} problem(s) found; see PROBLEM above.")
+    click.echo("\nNo problems found.")

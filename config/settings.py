@@ -98,6 +98,8 @@ class Settings:
     # Development only: a file holding a time offset, so the simulator can move time forward.
     dev_clock_file: str | None = None
     log_level: str = "INFO"
+    # "json": one JSON object per line (production's default, for a log collector); "text": key=value lines.
+    log_format: str = "text"
     # Where media are kept: `file:///path` (the default, under instance/) or `s3://bucket/prefix`.
     media_store_url: str = ""
     # For s3:// stores: the endpoint of an S3-compatible service (MinIO, Aliyun OSS, Tencent COS) and its keys.
@@ -111,6 +113,8 @@ class Settings:
     media_max_bytes: int = 10 * 1024 * 1024
     # Media are deleted this many days after their case closes.
     media_retention_days: int = 365
+    # Message payloads and stored replies (inbound and outbox) are stubbed out this many days later.
+    message_retention_days: int = 180
     # The FunASR server (ws:// or wss://); empty: no speech recognition.
     asr_url: str | None = None
     asr_timeout: float = 30.0
@@ -120,6 +124,12 @@ class Settings:
     # the client's address (sign-in throttle, audit log) is read that many hops back. 0: none, the
     # connection's own address is the client's (and X-Forwarded-For, which anyone can send, is ignored).
     trusted_proxies: int = 0
+    # Prometheus metrics. The inbox worker, the media worker and the scheduler serve them on
+    # METRICS_BIND:METRICS_PORT (0: not at all; `--metrics-port` sets it per process); the web app
+    # serves /metrics only to a scraper sending `Authorization: Bearer <METRICS_TOKEN>` (unset: 404).
+    metrics_port: int = 0
+    metrics_bind: str = "127.0.0.1"
+    metrics_token: str | None = field(default=None, repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -180,6 +190,7 @@ ENV_NAMES = {
     "tz_name": "SANZHIDA_TZ",
     "dev_clock_file": "SANZHIDA_DEV_CLOCK_FILE",
     "log_level": "LOG_LEVEL",
+    "log_format": "LOG_FORMAT",
     "media_store_url": "MEDIA_STORE_URL",
     "s3_endpoint_url": "S3_ENDPOINT_URL",
     "s3_region": "S3_REGION",
@@ -188,10 +199,14 @@ ENV_NAMES = {
     "s3_secret_access_key": "S3_SECRET_ACCESS_KEY",  # nosec B105  # a name, as above
     "media_max_bytes": "MEDIA_MAX_BYTES",
     "media_retention_days": "MEDIA_RETENTION_DAYS",
+    "message_retention_days": "MESSAGE_RETENTION_DAYS",
     "asr_url": "ASR_URL",
     "asr_timeout": "ASR_TIMEOUT",
     "wechat_oauth_url": "WECHAT_OAUTH_URL",
     "trusted_proxies": "TRUSTED_PROXIES",
+    "metrics_port": "METRICS_PORT",
+    "metrics_bind": "METRICS_BIND",
+    "metrics_token": "METRICS_TOKEN",  # nosec B105  # a name, as above
 }
 
 
@@ -247,6 +262,19 @@ def _flag(environ: Mapping[str, str], name: str) -> bool:
     if raw in ("1", "true", "yes"):
         return True
     raise ConfigError(f"{name} must be 1 or 0, got {raw!r}")
+
+
+LOG_FORMATS = ("json", "text")
+
+
+def log_format(environ: Mapping[str, str]) -> str:
+    """LOG_FORMAT, or its default for SANZHIDA_ENV: JSON lines in production, key=value text elsewhere."""
+    raw = environ.get("LOG_FORMAT", "").strip().lower()
+    if not raw:
+        return "json" if environ.get("SANZHIDA_ENV", "").strip() == "production" else "text"
+    if raw not in LOG_FORMATS:
+        raise ConfigError(f"LOG_FORMAT must be json or text, got {raw!r}")
+    return raw
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool = True) -> Settings:
@@ -335,6 +363,12 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         raise ConfigError(f"TRUSTED_PROXIES must be the number of reverse proxies in front (0-5), got {proxies!r}")
     if not oauth_url.startswith(("http://", "https://")):
         raise ConfigError(f"WECHAT_OAUTH_URL must be an http(s) URL, got {oauth_url!r}")
+    metrics_port = text("METRICS_PORT") or "0"
+    if not metrics_port.isdigit() or int(metrics_port) > 65535:
+        raise ConfigError(f"METRICS_PORT must be a port number (0 for none), got {metrics_port!r}")
+    metrics_token = text("METRICS_TOKEN") or None
+    if production and metrics_token is not None and len(metrics_token) < 32:
+        raise ConfigError("METRICS_TOKEN must be at least 32 characters when SANZHIDA_ENV=production")
 
     return Settings(
         env=env,
@@ -364,6 +398,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         tz_name=tz_name,
         dev_clock_file=text("SANZHIDA_DEV_CLOCK_FILE") or None,
         log_level=(text("LOG_LEVEL") or "INFO").upper(),
+        log_format=log_format(environ),
         media_store_url=_media_store_url(text("MEDIA_STORE_URL")),
         s3_endpoint_url=text("S3_ENDPOINT_URL") or None,
         s3_region=text("S3_REGION") or None,
@@ -372,10 +407,14 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         s3_secret_access_key=text("S3_SECRET_ACCESS_KEY") or None,
         media_max_bytes=_number(environ, "MEDIA_MAX_BYTES", 10 * 1024 * 1024, int),
         media_retention_days=_number(environ, "MEDIA_RETENTION_DAYS", 365, int),
+        message_retention_days=_number(environ, "MESSAGE_RETENTION_DAYS", 180, int),
         asr_url=asr_url,
         asr_timeout=_number(environ, "ASR_TIMEOUT", 30.0, float),
         wechat_oauth_url=oauth_url,
         trusted_proxies=int(proxies),
+        metrics_port=int(metrics_port),
+        metrics_bind=text("METRICS_BIND") or "127.0.0.1",
+        metrics_token=metrics_token,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import Flask
 
 from bot.app import create_app
@@ -19,4 +21,5 @@ def create_dev_app(settings: Settings | None = None, **collaborators) -> Flask:
     app.register_blueprint(bp)
     # The simulator's JSON calls carry no form token; it exists only in development.
     app.extensions["csrf"].exempt(bp)
+    app.extensions["simulator_inbox_lock"] = threading.Lock()
     return app

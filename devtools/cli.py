@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -44,21 +46,43 @@ def dev_group() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address the web service listens on.")
 @click.option("--port", default=5000, show_default=True, type=click.IntRange(1, 65535), help="Web service port.")
 @click.option("--standin-port", default=8900, show_default=True, type=click.IntRange(1, 65535),
-              help="Port of the local WeChat API stand-in.")
+              help="Port of the local WeChat API stand-in (make run: STANDIN_PORT).")
 @click.option("--asr-port", default=10095, show_default=True, type=click.IntRange(1, 65535),
-              help="Port of the local speech-recognition (FunASR) stand-in.")
+              help="Port of the local speech-recognition (FunASR) stand-in (make run: ASR_PORT).")
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Demo seed when the database is empty.")
 @click.pass_context
 def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, asr_port: int, seed_value: int) -> None:
-    """Migrate, seed the small demo if empty, then run web, workers, scheduler and the stand-ins together."""
-    from devtools.devstack import run_stack
+    """Migrate, seed the small demo if the database is empty, then run together: the web service with
+    the simulator, the inbox worker, the media worker, the scheduler, and the stand-ins for the WeChat
+    API and the FunASR speech recogniser.
 
-    settings = load()
-    if settings.is_production:
+    A fresh demo's simulated clock starts in working hours (the next 09:00 outside 08:00-17:00).
+    Ctrl-C, SIGTERM or SIGHUP stops them all, and so does the end of the command that started this
+    (make run stopped alone).
+    """
+    from devtools import devstack
+    from runtime.clock import ShiftedClock
+
+    if load().is_production:
         raise click.ClickException("dev run is for development; SANZHIDA_ENV is production")
+    # The demo, the web service and the scheduler share one simulated clock.
+    os.environ["SANZHIDA_DEV_CLOCK_FILE"] = str(devstack.clock_file(Path.cwd() / "instance"))
+    settings = load()
     ctx.invoke(db_upgrade, revision="head")
+    if _database_is_empty():
+        devstack.start_walk_clock(ShiftedClock(settings.dev_clock_file), settings.tz)
     ctx.invoke(seed_demo, scale="small", seed_value=seed_value, if_empty=True)
-    sys.exit(run_stack(host, port, standin_port, click.echo, asr_port=asr_port))
+    sys.exit(devstack.run_stack(host, port, standin_port, click.echo, asr_port=asr_port, tz=settings.tz))
+
+
+def _database_is_empty() -> bool:
+    """True when no region is loaded yet: the demo is about to be seeded."""
+    from sqlalchemy import func, select
+
+    from models import Region
+
+    with app_services(read_only=True) as svc, svc.session_factory() as session:
+        return not session.scalar(select(func.count()).select_from(Region))
 
 
 @click.command("fake-wechat")

@@ -244,6 +244,9 @@ SMALL_CASES = (
     ("电灯坏了，晚上看不见", 150, None, None, "cancel"),  # withdrawn by the family
 )
 HISTORY_DAYS = 60
+# The first beneficiaries are the simulator's personas (four families, two in person): they start
+# with no case at all, so the README's walk opens new cases rather than joining old ones.
+WALK_PEOPLE = 6
 
 
 @dataclass
@@ -298,6 +301,7 @@ def _small_history(
             steps.append(_Step(at, len(steps), run, case))
 
     today = now.astimezone(env.tz).date()
+    walk_people = {person.id for person, _, _ in people[:WALK_PEOPLE]}
     for person, assistant, since in people:
         every = schedule.frequency_days(person.category_names)
         # Some are visited on time, some are a little overdue, as in any real village.
@@ -311,7 +315,9 @@ def _small_history(
             case = _Case()
             if rng.random() < 0.1:
                 check = rng.choice(sorted(VISIT_PROBLEMS))
-                report.problems[check] = rng.choice(VISIT_PROBLEMS[check])
+                problem = rng.choice(VISIT_PROBLEMS[check])
+                if person.id not in walk_people:
+                    report.problems[check] = problem
             add(at, _visit_step(session, env, assistant, report, case), case)
             if report.problems:
                 accepted = at + timedelta(minutes=rng.randint(5, 120))
@@ -321,7 +327,8 @@ def _small_history(
                 add(resolved, _staff_step(session, env, case, assistant, note), case)
 
     family_count = 0
-    adults = [p for p in people if p[0].phone]  # the scripted messages are about older people
+    # The scripted messages are about older people, none of them the walk's.
+    adults = [p for p in people[WALK_PEOPLE:] if p[0].phone]
     for (text, hours_ago, accept_minutes, resolve_hours, outcome), (person, assistant, since) in zip(
         SMALL_CASES, rng.sample(adults, len(SMALL_CASES)), strict=True
     ):

@@ -29,6 +29,11 @@ It refuses what WeChat refuses, with WeChat's errcodes:
 Besides token, it answers POST `message/custom/send`, `message/template/send`, `qrcode/create`,
 `menu/create` and GET `user/info`, `getcallbackip`.
 
+The account's set-up (devtools/fake_wechat_setup.py): GET `template/get_all_private_template`,
+`menu/get` and `get_current_selfmenu_info` answer the templates on the account (by default the
+development ids with the product's keywords; `POST /_templates` changes them) and the menu
+`menu/create` installed; `POST /_ip_whitelist` makes `token` refuse other addresses with 40164.
+
 Media and web authorisation answer as WeChat documents them (devtools/fake_wechat_media.py,
 devtools/fake_wechat_oauth.py): `GET /cgi-bin/media/get`, `POST /cgi-bin/media/upload`,
 `GET /connect/oauth2/authorize` and `GET /sns/oauth2/access_token`; a custom message of msgtype
@@ -71,12 +76,14 @@ from config.settings import DEV_DEFAULTS
 from devtools.fake_wechat_media import MediaStore, register_media_routes
 from devtools.fake_wechat_oauth import register_oauth_routes
 from devtools.fake_wechat_rules import RULES_ERRMSG, custom_message_errcode, invalid_template_key, qrcode_answer
+from devtools.fake_wechat_setup import SETUP_ERRMSG, AccountSetup, register_setup_routes
 from devtools.fake_wechat_users import USER_ERRMSG, Followers, register_user_routes
 from devtools.serving import BackgroundServer
 
 ERRMSG = {
     **RULES_ERRMSG,
     **USER_ERRMSG,
+    **SETUP_ERRMSG,
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40013: "invalid appid",
@@ -119,6 +126,8 @@ class FakeWeChatState:
         self.followers = Followers()
         # One-time web-authorisation codes: code -> openid, scope, appid, expires_at, used.
         self.oauth_codes: dict[str, dict] = {}
+        # Templates, menu and IP whitelist of the account.
+        self.setup = AccountSetup()
 
     def now(self) -> float:
         """The stand-in's clock: real time plus what tests advanced it by."""
@@ -206,6 +215,10 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         if code is not None:
             record("token", None, f"errcode {code}")
             return error(code)
+        not_whitelisted = state.setup.ip_refusal(request.remote_addr)
+        if not_whitelisted:
+            record("token", None, "errcode 40164")
+            return jsonify(errcode=40164, errmsg=not_whitelisted)
         value = f"fake-token-{next(state.token_counter)}"
         with state.lock:
             state.tokens.add(value)
@@ -271,6 +284,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         if not isinstance(buttons, list) or not 1 <= len(buttons) <= MENU_BUTTONS_MAX:
             record(path, body, "errcode 40016")
             return error(40016)
+        state.setup.keep_menu(body)
         record(path, body, "delivered")
         return jsonify(errcode=0, errmsg="ok")
 
@@ -342,6 +356,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
     register_media_routes(app, state, record, apply_fault)
     register_oauth_routes(app, state, record, apply_fault)
     register_user_routes(app, state, record, refused)
+    register_setup_routes(app, state, record, refused)
 
     @app.post("/_tokens/revoke")
     def revoke_tokens():

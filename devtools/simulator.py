@@ -42,6 +42,20 @@ ROLE_LABELS = {"assistant": "协理员", "town_officer": "乡镇民政助理员"
 # Each template's title and its fields' labels, in order (config/policy.py TEMPLATES).
 TEMPLATE_LABELS = {kind: (spec.title, tuple(f.label for f in spec.fields)) for kind, spec in policy.TEMPLATES.items()}
 CARDS_SHOWN = 12
+# What the scheduler panel calls each job (ids as in scheduler/calendar.py); unknown ids show as they are.
+JOB_NAMES = {
+    "outbox_dispatch": "发送推送",
+    "escalation_scan": "超时督办检查",
+    "media_retention": "清理过期语音图片",
+    "message_retention": "清理过期消息",
+    "visit_reminders": "每日08:00走访提醒",
+    "town_digest": "每日08:30乡镇汇总",
+    "city_summary": "每周一09:00市级汇总",
+}
+CALENDAR_OUTCOMES = {"ran": "已运行", "already": "已运行过", "skipped": "错过（超过补跑时限）", "not_due": "未到时间"}
+# Polls may overlap (the page's timer, a send, another tab): one at a time runs the media pass and
+# the dispatch, so nothing is fetched or sent twice by the simulator itself.
+INBOX_LOCK_SECONDS = 30
 LOCATION = (29.8268, 113.4853, "东湾村村委会旁")
 # WeChat's media_ids (and the stand-in's) are URL-safe base64.
 MEDIA_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -248,14 +262,12 @@ def inbox():
     """Pushes the WeChat stand-in delivered (after sending what is due), as chat items per persona."""
     svc = services()
     base = _standin_base()
-    # The simulator does not wait for the media worker or the scheduler's next outbox run: one
-    # media pass (fetch, keep, transcribe) first, so a voice reaches its assignee in this poll.
-    try:
-        fetch_due(svc.media_env)
-    except SQLAlchemyError:
-        # `make run`'s own media worker may hold SQLite's write lock; it does the work then.
-        logger.info("simulator=media_pass_skipped", exc_info=True)
-    dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, store=svc.media_store)
+    lock = current_app.extensions["simulator_inbox_lock"]
+    if lock.acquire(timeout=INBOX_LOCK_SECONDS):
+        try:
+            _media_pass_and_dispatch(svc)
+        finally:
+            lock.release()
     after = request.args.get("after", default=-1, type=int)
     calls = requests.get(f"{base}_calls", timeout=5).json()
     templates = {svc.settings.wechat_template_task: "task", svc.settings.wechat_template_progress: "progress"}
@@ -279,6 +291,18 @@ def inbox():
             items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields,
                           "url": body.get("url")})
     return jsonify(items=items, last=len(calls) - 1)
+
+
+def _media_pass_and_dispatch(svc) -> None:
+    """One media pass and one outbox run now, so a poll shows what is due without waiting."""
+    # The simulator does not wait for the media worker or the scheduler's next outbox run: one
+    # media pass (fetch, keep, transcribe) first, so a voice reaches its assignee in this poll.
+    try:
+        fetch_due(svc.media_env)
+    except SQLAlchemyError:
+        # `make run`'s own media worker may hold SQLite's write lock; it does the work then.
+        logger.info("simulator=media_pass_skipped", exc_info=True)
+    dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, store=svc.media_store)
 
 
 @bp.get("/api/media/<media_id>")
@@ -310,8 +334,43 @@ def clock():
         abort(400, description="minutes 应为整数")
     if not timedelta(0) < delta <= timedelta(days=7):
         abort(400, description="一次可前进1分钟到7天")
-    now = svc.clock.advance(delta)
-    ctx = context_for(svc)
+    tz, ctx = svc.settings.tz, context_for(svc)
     grace = timedelta(minutes=svc.settings.scheduler_catchup_grace_minutes)
-    results = calendar.tick(ctx, svc.settings.tz, now, grace)
-    return jsonify(now=now.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M"), results=results)
+    # A day's step passes 08:00: the scheduler would have run each daily job then, so tick at every
+    # instant a calendar job fell due on the way (before the clock moves, so the scheduler process
+    # never sees the new time first and writes the reminders off as missed), then at the new time.
+    start = svc.clock()
+    ticks = [(at, calendar.tick(ctx, tz, at, grace)) for at in _calendar_instants(tz, start, start + delta)]
+    now = svc.clock.advance(delta)
+    ticks.append((now, calendar.tick(ctx, tz, now, grace)))
+    return jsonify(now=now.astimezone(tz).strftime("%Y-%m-%d %H:%M"), results=ticks[-1][1],
+                   lines=_tick_lines(ticks, tz))
+
+
+def _calendar_instants(tz, start, end) -> list:
+    """Every instant in (start, end) at which a daily or weekly job fell due, in order."""
+    instants = set()
+    for job in calendar.calendar_jobs(tz):
+        fire = job.trigger.get_next_fire_time(None, start + timedelta(seconds=1))
+        while fire is not None and fire < end:
+            instants.add(fire)
+            fire = job.trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return sorted(instants)
+
+
+def _tick_lines(ticks: list, tz) -> list[str]:
+    """One line per job, in Chinese: how much each interval job did, and when each calendar job ran."""
+    lines = []
+    for job_id in ticks[-1][1]:
+        results = [(at, outcome[job_id]) for at, outcome in ticks]
+        name = JOB_NAMES.get(job_id, job_id)
+        if all(isinstance(value, int) for _, value in results):
+            lines.append(f"{name}：{sum(value for _, value in results)}")
+            continue
+        ran = [at for at, value in results if value == "ran"]
+        if ran:
+            lines.append(f"{name}：{ran[-1].astimezone(tz):%m-%d %H:%M} 已运行")
+        else:
+            outcome = next((v for v in ("skipped", "already", "not_due") if any(r == v for _, r in results)), None)
+            lines.append(f"{name}：{CALENDAR_OUTCOMES.get(outcome, outcome)}")
+    return lines

@@ -23,6 +23,9 @@ def on_follow_or_scan(msg: BaseMessage, ctx: Context) -> str:
         identity.note_subscribe(ctx.user, ctx.now)
     code = binding.code_from_scene(getattr(msg, "scene_id", None))
     if code is None:
+        # A follower scanning a code that binds nobody (a poster's plain QR) is not new here.
+        if msg.event == "scan":
+            return texts.WELCOME_BACK if ctx.is_bound else texts.HOW_TO_BIND
         return texts.WELCOME
     return binding.start_binding(ctx.session, ctx.pii, ctx.bind_guard, ctx.user, code, ctx.now, ctx.local_day)
 

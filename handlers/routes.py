@@ -38,7 +38,9 @@ def build_router() -> Router:
     router.on_click("TASKS")(staff.on_tasks)
     router.on_click("HELP")(requests.on_help)
 
-    router.on_type("text", "voice", "image", "location", "video", "shortvideo")(requests.on_message)
+    # A shared link or mini-program card is a message like any other: it joins or opens a case.
+    router.on_type("text", "voice", "image", "location", "video", "shortvideo", "link", "miniprogrampage")(
+        requests.on_message)
     router.fallback = welcome.on_message
     router.unknown = welcome.on_unknown
     return router

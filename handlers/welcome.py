@@ -15,7 +15,7 @@ def on_unsubscribe(msg: BaseMessage, ctx: Context) -> None:
 
 
 def on_message(msg: BaseMessage, ctx: Context) -> str:
-    """A known type with no handler (links): unbound visitors learn how to bind; others that it arrived."""
+    """A known type with no handler of its own: unbound visitors learn how to bind; others that it arrived."""
     return texts.RECEIVED if ctx.is_bound else texts.HOW_TO_BIND
 
 

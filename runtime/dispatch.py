@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from wechatpy.exceptions import WeChatClientException
 
 from models.enums import OutboxKind
+from runtime import metrics
 from runtime.media_jobs import send_media
 from runtime.media_store import MediaStoreError
 from services import outbox
@@ -235,6 +236,7 @@ class _Recorder:
             for f in self.failed:
                 statuses.append((f, outbox.mark_failed(session, f.row, f.errcode, f.error, now, self.rng)))
             session.commit()
+        metrics.outbox_outcomes([kind for _, kind in self.sent], [(f.errcode, status) for f, status in statuses])
         self.report.sent += len(self.sent)
         self.sent = []
         self.failed = []

@@ -24,7 +24,7 @@ from wechatpy.exceptions import WeChatClientException
 from config import policy
 from models import MediaItem
 from models.enums import MediaKind, MediaStatus
-from runtime import audio
+from runtime import audio, metrics
 from runtime.asr import AsrError, SpeechRecognizer
 from runtime.media_store import MediaStore, MediaStoreError
 from services import media
@@ -151,9 +151,11 @@ def fetch_due(env: MediaEnv, *, batch: int = 10, rng: random.Random | None = Non
             if stored is not None:
                 if media.record_stored(session, row, stored, now, tz=env.request_env.tz):
                     report.stored += 1
+                    metrics.media_fetched(row.kind)
                     logger.info("media=stored id=%s kind=%s bytes=%s", row.id, row.kind, stored.size_bytes)
             else:
                 status = media.record_failure(session, row, error, now, rng, permanent=permanent)
+                metrics.media_failed(row.kind, dead=status == MediaStatus.DEAD.value)
                 if status == MediaStatus.DEAD.value:
                     report.dead += 1
                     logger.warning("media=dead id=%s attempts=%s error=%s", row.id, row.attempts, error)
@@ -181,12 +183,14 @@ def transcribe_due(env: MediaEnv, *, batch: int = 10) -> int:
                 status = media.record_transcript_failure(session, item, env.clock())
                 session.commit()
             logger.warning("asr=failed id=%s status=%s error=%s", item_id, status, type(exc).__name__)
+            metrics.speech_transcribed(ok=False)
             break
         with env.session_factory() as session:
             item = session.get(MediaItem, item_id)
             if item.transcript_status == "pending":
                 apply_transcript(session, env.request_env, item, words, env.clock())
                 done += 1
+                metrics.speech_transcribed(ok=True)
             session.commit()
         logger.info("asr=done id=%s heard=%s", item_id, bool(words))
     return done

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote, urlparse
@@ -92,6 +93,14 @@ class FileStore:
         except OSError as exc:
             raise MediaStoreError(f"cannot delete {key}: {exc.strerror}") from None
 
+    def keys(self) -> Iterator[str]:
+        """Every key kept, for backups (a write still in its temporary file is not one yet)."""
+        if not self.root.is_dir():
+            return
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and not path.name.startswith(".part-"):
+                yield path.relative_to(self.root).as_posix()
+
 
 class S3Store:
     """Objects in an S3-compatible bucket under a prefix (boto3)."""
@@ -131,6 +140,18 @@ class S3Store:
             self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
         except (BotoCoreError, ClientError) as exc:
             raise MediaStoreError(f"cannot delete {key}: {exc}") from None
+
+    def keys(self) -> Iterator[str]:
+        """Every key kept under the prefix, for backups."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        start = f"{self.prefix}/" if self.prefix else ""
+        try:
+            for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=start):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(start):]
+        except (BotoCoreError, ClientError) as exc:
+            raise MediaStoreError(f"cannot list s3://{self.bucket}/{self.prefix}: {exc}") from None
 
 
 class EncryptedStore:

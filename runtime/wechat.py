@@ -115,7 +115,10 @@ class SanzhidaWeChatClient(WeChatClient):
             raise WeChatClientException(errcode=None, errmsg=f"token fetch failed: {type(exc).__name__}") from exc
         if not isinstance(result, dict) or result.get("errcode") or not result.get("access_token"):
             errcode = result.get("errcode") if isinstance(result, dict) else None
-            raise WeChatClientException(errcode, "token fetch returned no access_token", client=self)
+            # WeChat's own message names what is wrong (40164 names the address it saw); it holds no secret.
+            said = str(result.get("errmsg") or "")[:200] if isinstance(result, dict) else ""
+            raise WeChatClientException(errcode, f"token fetch returned no access_token: {said}".rstrip(": "),
+                                        client=self)
         expires_in = int(result.get("expires_in", 7200))
         ttl = max(expires_in - TOKEN_EARLY_REFRESH, 60)
         self.session.set(self.access_token_key, result["access_token"], ttl)

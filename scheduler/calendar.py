@@ -15,11 +15,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import JobRun
 from models.db import insert_ignoring_conflicts
+from runtime import metrics
 from scheduler import jobs
 from services import reminders
 from services.requests import RequestEnv
@@ -50,6 +51,7 @@ INTERVAL_JOBS = (
     OUTBOX_JOB,
     IntervalJob("escalation_scan", 60, jobs.escalation_job),
     IntervalJob("media_retention", 3600, jobs.media_retention_job),
+    IntervalJob("message_retention", 3600, jobs.message_retention_job),
 )
 
 
@@ -106,10 +108,26 @@ def run_calendar_job(ctx: jobs.JobContext, job: CalendarJob, now: datetime, grac
             .values(status="skipped" if skipped else "done", finished_at=now, detail=detail)
         )
         session.commit()
+    metrics.job_run(job.id, "skipped" if skipped else "ok", now)
     if not skipped:
         logger.info("scheduler=ran job=%s due=%s pushes=%s late_seconds=%s",
                     job.id, due.isoformat(), detail["pushes"], detail["late_seconds"])
     return "skipped" if skipped else "ran"
+
+
+def run_interval_job(ctx: jobs.JobContext, job: IntervalJob, now: datetime) -> int:
+    """Run an interval job once for `now`, counting it for the metrics; what it returns."""
+    result = job.run(ctx, now)
+    metrics.job_run(job.id, "ok", now)
+    return result
+
+
+def last_done(ctx: jobs.JobContext) -> dict[str, datetime]:
+    """When each calendar job last finished its work, from the ledger (for a starting scheduler's metrics)."""
+    with ctx.session_factory() as session:
+        rows = session.execute(select(JobRun.job_id, func.max(JobRun.finished_at))
+                               .where(JobRun.status == "done").group_by(JobRun.job_id)).all()
+    return {job_id: finished for job_id, finished in rows if finished is not None}
 
 
 def tick(ctx: jobs.JobContext, tz: ZoneInfo, at: datetime, grace: timedelta) -> dict[str, object]:
@@ -121,8 +139,8 @@ def tick(ctx: jobs.JobContext, tz: ZoneInfo, at: datetime, grace: timedelta) -> 
     results: dict[str, object] = {}
     for job in INTERVAL_JOBS:
         if job is not OUTBOX_JOB:
-            results[job.id] = job.run(ctx, at)
+            results[job.id] = run_interval_job(ctx, job, at)
     for job in calendar_jobs(tz):
         results[job.id] = run_calendar_job(ctx, job, at, grace)
-    results[OUTBOX_JOB.id] = OUTBOX_JOB.run(ctx, at)
+    results[OUTBOX_JOB.id] = run_interval_job(ctx, OUTBOX_JOB, at)
     return results

@@ -12,9 +12,10 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from runtime import metrics
 from runtime.dispatch import drain_outbox
 from runtime.media_jobs import MediaEnv, purge_past_retention
-from services import escalation
+from services import escalation, retention
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
@@ -31,12 +32,14 @@ class JobContext:
     # for retention; None where no media are handled (benchmarks).
     media: MediaEnv | None = None
     media_retention_days: int = 365
+    message_retention_days: int = 180
 
 
 def context_for(svc) -> JobContext:
     """The job context of a process's services (`runtime.container.AppServices`)."""
     return JobContext(session_factory=svc.session_factory, wechat=svc.wechat, env=svc.request_env,
-                      media=svc.media_env, media_retention_days=svc.settings.media_retention_days)
+                      media=svc.media_env, media_retention_days=svc.settings.media_retention_days,
+                      message_retention_days=svc.settings.message_retention_days)
 
 
 def run_in_session(ctx: JobContext, work: Callable[[Session], int]) -> int:
@@ -61,7 +64,31 @@ def media_retention_job(ctx: JobContext, now: datetime) -> int:
     return purge_past_retention(replace(ctx.media, clock=lambda: now), ctx.media_retention_days)
 
 
+def message_retention_job(ctx: JobContext, now: datetime) -> int:
+    """Stub out message payloads and push contents older than MESSAGE_RETENTION_DAYS (hourly), one
+    short transaction per window of ids."""
+    cutoff = retention.cutoff_for(now, ctx.message_retention_days)
+    counts = {}
+    for purge in retention.PURGES:
+        with ctx.session_factory() as session:
+            span = retention.id_span(session, purge, cutoff)
+        counts[purge.name] = 0
+        if span is None:
+            continue
+        for first in range(span[0], span[1] + 1, retention.WINDOW):
+            last = min(first + retention.WINDOW - 1, span[1])
+            counts[purge.name] += run_in_session(
+                ctx, lambda s, p=purge, f=first, t=last: retention.purge_window(s, p, cutoff, f, t))
+    total = sum(counts.values())
+    if total:
+        logger.info("retention=purged inbound=%s outbox=%s retention_days=%s",
+                    counts["inbound"], counts["outbox"], ctx.message_retention_days)
+    return total
+
+
 def escalation_job(ctx: JobContext, now: datetime) -> int:
     """Take every due rung of the escalation ladder (every minute)."""
-    return run_in_session(ctx, lambda s: escalation.scan(s, ctx.env, now))
+    levels = run_in_session(ctx, lambda s: escalation.scan_by_level(s, ctx.env, now))
+    metrics.escalations(levels)
+    return sum(levels.values())
 

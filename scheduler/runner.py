@@ -17,7 +17,9 @@ from datetime import datetime, timedelta
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from config.logging import log_ids, new_id
 from config.settings import Settings
+from runtime import metrics
 from runtime.container import build_services
 from scheduler import calendar, jobs
 from scheduler.leader import Leadership
@@ -59,7 +61,7 @@ class SchedulerProcess:
     def interval(self, job: calendar.IntervalJob) -> None:
         """An interval job's body, on the leader only."""
         if self.leadership.is_leader:
-            self._guarded(job.id, lambda: job.run(self.context, self.clock()))
+            self._guarded(job.id, lambda: calendar.run_interval_job(self.context, job, self.clock()))
 
     def scheduled(self, job: calendar.CalendarJob) -> None:
         """A calendar job's body, on the leader only; the ledger makes it once per due time."""
@@ -67,11 +69,14 @@ class SchedulerProcess:
             self._guarded(job.id, lambda: calendar.run_calendar_job(self.context, job, self.clock(), self.grace))
 
     def _guarded(self, job_id: str, work) -> None:
-        try:
-            work()
-        except Exception:
-            # One failed run must not stop the scheduler; the next run tries again.
-            logger.exception("scheduler=job_failed job=%s", job_id)
+        # One id per run: every line the run logs (pushes, retries, failures) can be found together.
+        with log_ids(run_id=new_id()):
+            try:
+                work()
+            except Exception:
+                # One failed run must not stop the scheduler; the next run tries again.
+                logger.exception("scheduler=job_failed job=%s", job_id)
+                metrics.job_run(job_id, "failed")
 
 
 def build_process(settings: Settings, clock=None) -> SchedulerProcess:
@@ -104,6 +109,19 @@ def build_scheduler(process: SchedulerProcess) -> BlockingScheduler:
     return scheduler
 
 
+def serve_metrics(process: SchedulerProcess):
+    """Serve this process's metrics on METRICS_PORT (none when 0), with when each daily job last ran."""
+    settings = process.settings
+    if not settings.metrics_port:
+        return None
+    try:
+        metrics.job_succeeded_before(calendar.last_done(process.context))
+    except Exception:  # noqa: BLE001 - the database may still be starting; the jobs' own runs set them
+        logger.warning("scheduler=metrics_without_history", exc_info=True)
+    return metrics.serve(settings.metrics_port, settings.metrics_bind,
+                         metrics.SchedulerCollector(lambda: process.leadership.is_leader))
+
+
 def run_forever(settings: Settings) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C, then give up leadership."""
     process = build_process(settings)
@@ -114,6 +132,7 @@ def run_forever(settings: Settings) -> None:
         scheduler.shutdown(wait=False)
 
     signal.signal(signal.SIGTERM, stop)
+    serve_metrics(process)
     logger.info("scheduler=starting identity=%s tz=%s jobs=%s", process.leadership.identity, settings.tz_name,
                 len(scheduler.get_jobs()))
     try:

@@ -167,6 +167,10 @@ def village_detail(session: Session, scope: Scope, village_id: int) -> VillageDe
 # --- the case board ------------------------------------------------------------------------------
 
 
+# The board's default: every case someone still has to act on (待接单 and 办理中).
+ACTIVE = "active"
+
+
 @dataclass(frozen=True)
 class BoardFilters:
     """What the case board can be filtered by."""
@@ -176,7 +180,7 @@ class BoardFilters:
     assignee_no: str | None = None
     category: str | None = None
     urgency: str | None = None
-    status: str | None = None  # a status, or "open" for open and acknowledged together
+    status: str | None = None  # a status, "active" for open and acknowledged together, or "all"
     escalated: bool = False
     overdue: bool = False
 
@@ -186,7 +190,7 @@ def case_board(
 ) -> tuple[list[ServiceRequest], int]:
     """Requests in scope matching the filters, next deadline first, one page at a time."""
     stmt = scoping.requests(scope, select(ServiceRequest))
-    if filters.status in (None, "", "open"):
+    if filters.status in (None, "", ACTIVE):
         stmt = stmt.where(ServiceRequest.status.in_(OPEN))
     elif filters.status != "all":
         stmt = stmt.where(ServiceRequest.status == filters.status)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -43,6 +44,12 @@ DIGEST_LINES = 10
 
 def scan(session: Session, env: request_service.RequestEnv, now: datetime, batch: int = 500) -> int:
     """Escalate every request whose next rung is due; returns how many steps were taken."""
+    return sum(scan_by_level(session, env, now, batch).values())
+
+
+def scan_by_level(session: Session, env: request_service.RequestEnv, now: datetime,
+                  batch: int = 500) -> Counter[int]:
+    """Escalate every request whose next rung is due; how many rungs were taken at each level."""
     pick = (
         select(ServiceRequest)
         .where(ServiceRequest.status.in_(OPEN), ServiceRequest.next_escalation_at <= now)
@@ -62,21 +69,21 @@ def scan(session: Session, env: request_service.RequestEnv, now: datetime, batch
 
 def escalate(session: Session, env: request_service.RequestEnv, request: ServiceRequest, now: datetime) -> int:
     """Take every due rung of one request, then schedule its next check."""
-    return _escalate_all(session, env, [request], now)
+    return sum(_escalate_all(session, env, [request], now).values())
 
 
 def _escalate_all(
     session: Session, env: request_service.RequestEnv, requests: list[ServiceRequest], now: datetime
-) -> int:
-    """Take the due rungs of these requests and schedule their next checks; returns the steps due."""
+) -> Counter[int]:
+    """Take the due rungs of these requests and schedule their next checks; the rungs taken, by level."""
     if not requests:
-        return 0
+        return Counter()
     # The scan writes in a few set-based statements and reads nothing it wrote: no flush in between.
     with session.no_autoflush:
         plans = [(request, _due_rungs(request, env, now)) for request in requests]
         taken = _take_rungs(session, env, plans, now)
         _announce(session, env, [(r, steps) for r, steps in plans if steps and r.id in taken], now)
-    return sum(len(steps) for _, steps in plans)
+    return Counter(rung.step.level for request, steps in plans if request.id in taken for rung in steps)
 
 
 def _due_rungs(request: ServiceRequest, env: request_service.RequestEnv, now: datetime) -> list[ladder.Rung]:

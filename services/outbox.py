@@ -25,6 +25,7 @@ from services.policy.push import (
     client_msg_id,
     custom_window_open,
 )
+from services.retention import EMPTIED_PAYLOAD
 
 
 @dataclass(frozen=True)
@@ -217,10 +218,12 @@ def mark_failed(session: Session, row: Claimed, errcode: int | None, error: str,
 
 
 def requeue(session: Session, row_id: int, now: datetime) -> bool:
-    """Put a dead letter back in the queue (after the cause was fixed); False if it is not dead."""
+    """Put a dead letter back in the queue (after the cause was fixed); False if it is not dead, or
+    its contents were purged (services/retention.py) and there is nothing left to send."""
     result = session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.DEAD.value)
+        .where(OutboxMessage.id == row_id, OutboxMessage.status == OutboxStatus.DEAD.value,
+               OutboxMessage.payload != EMPTIED_PAYLOAD)
         .values(status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, last_error=None)
     )
     return result.rowcount == 1

@@ -115,6 +115,14 @@ def describe_message(inbound: InboundMessage) -> tuple[str, dict]:
     if kind in ("video", "shortvideo"):
         data.update(media_id=payload.get("MediaId"))
         return "[视频]", data
+    if kind == "link":
+        title, url = (payload.get("Title") or "").strip(), (payload.get("Url") or "").strip()
+        data.update(title=title, url=url, description=(payload.get("Description") or "").strip())
+        return " ".join(part for part in ("[链接]", title, url) if part), data
+    if kind == "miniprogrampage":
+        title, page = (payload.get("Title") or "").strip(), (payload.get("PagePath") or "").strip()
+        data.update(title=title, app_id=payload.get("AppId"), page_path=page)
+        return " ".join(part for part in ("[小程序]", title, page) if part), data
     return "[消息]", data
 
 

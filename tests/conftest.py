@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.app import create_app
 from config.settings import Settings
@@ -44,6 +45,7 @@ class ThrowawayDatabases:
         self.base = os.environ.get("TEST_DATABASE_URL")
         self.tmp = tmp_path_factory
         self.created: list[str] = []
+        self._base_ready = False
 
     def new(self) -> str:
         """The URL of a new, empty database."""
@@ -60,10 +62,32 @@ class ThrowawayDatabases:
             self._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _admin(self, sql: str) -> None:
+        self._ensure_base()
         engine = create_engine(normalize_url(self.base), isolation_level="AUTOCOMMIT")
         with engine.connect() as connection:
             connection.execute(text(sql))
         engine.dispose()
+
+    def _ensure_base(self) -> None:
+        """Create TEST_DATABASE_URL's own database if it is missing (a fresh PostgreSQL has only `postgres`)."""
+        if self._base_ready:
+            return
+        url = make_url(normalize_url(self.base))
+        engine = create_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect():
+                pass
+        except OperationalError:
+            maintenance = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+            with maintenance.connect() as connection:
+                known = connection.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                          {"name": url.database})
+                if not known:
+                    connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+            maintenance.dispose()
+        finally:
+            engine.dispose()
+        self._base_ready = True
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from config.settings import PRODUCTION_REQUIRED, settings_variables
+from tests.support.deploy import dockerfile_instructions
 
 ROOT = Path(__file__).resolve().parent.parent
 APP_SERVICES = ("web", "scheduler", "inbox", "media")
@@ -18,6 +19,11 @@ APP_SERVICES = ("web", "scheduler", "inbox", "media")
 MEDIA_SERVICES = ("web", "scheduler", "media")
 # Compose points these at its own postgres and redis services instead of asking for them.
 COMPOSE_PROVIDED = {"DATABASE_URL", "REDIS_URL"}
+# Read by a library rather than the settings, by one service only: prometheus_client's multiprocess
+# mode under gunicorn.
+SERVICE_ONLY_VARIABLES = {"web": {"PROMETHEUS_MULTIPROC_DIR"}}
+# The processes that serve their metrics on METRICS_PORT (web serves /metrics on its own port).
+METRICS_SERVICES = ("scheduler", "inbox", "media")
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +35,7 @@ def compose() -> dict:
 @pytest.fixture(scope="module")
 def dockerfile() -> list[tuple[str, str]]:
     """The Dockerfile as (INSTRUCTION, arguments) pairs, `\\` continuations joined."""
-    instructions, pending = [], ""
-    for line in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        # Docker drops comment and blank lines, even inside a continued instruction.
-        if not line or line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, args = (pending + line).partition(" ")
-        instructions.append((keyword.upper(), args.strip()))
-        pending = ""
-    return instructions
+    return dockerfile_instructions()
 
 
 def as_text(command) -> str:
@@ -81,7 +75,8 @@ def test_compose_defines_the_services(compose):
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_services_get_exactly_the_settings_variables(compose, name):
     """Every settings variable is passed, and nothing the settings do not read."""
-    assert set(environment(compose["services"][name])) == set(settings_variables(include_dev_only=False))
+    extra = SERVICE_ONLY_VARIABLES.get(name, set())
+    assert set(environment(compose["services"][name])) == set(settings_variables(include_dev_only=False)) | extra
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -167,8 +162,8 @@ def test_dockerfile_gives_the_app_user_its_media_folder(dockerfile, compose):
 
 
 def test_dockerfile_uses_python_311_slim(dockerfile):
-    """The (final) base image is python:3.11-slim."""
-    assert last(dockerfile, "FROM").split()[0] == "python:3.11-slim"
+    """The (final) base image is python:3.11-slim on Debian 12, whose pg_dump matches compose's postgres:15."""
+    assert last(dockerfile, "FROM").split()[0] == "python:3.11-slim-bookworm"
 
 
 def test_dockerfile_drops_root_after_installing(dockerfile):
@@ -242,3 +237,42 @@ def test_dockerfile_copies_every_package_the_project_installs(dockerfile):
     assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
     on_disk = {p.parent.name for p in ROOT.glob("*/__init__.py")} - {"tests", "bench"}
     assert on_disk <= packages, f"packages the project does not install: {sorted(on_disk - packages)}"
+
+
+@pytest.mark.parametrize("name", METRICS_SERVICES)
+def test_workers_serve_metrics_inside_the_compose_network_only(compose, name):
+    """Each worker serves its metrics on a port of its own, exposed to the compose network, published nowhere."""
+    service = compose["services"][name]
+    env = environment(service)
+    port = env["METRICS_PORT"]
+    assert port.isdigit() and int(port) > 0
+    assert env["METRICS_BIND"] == "0.0.0.0"
+    assert port in [str(p) for p in service.get("expose") or []]
+    assert not any(port in str(p) for p in service.get("ports") or [])
+
+
+def test_web_keeps_multiprocess_metrics_on_a_tmpfs(compose):
+    """gunicorn's workers share their metrics through files on a tmpfs; /metrics needs METRICS_TOKEN."""
+    web = compose["services"]["web"]
+    env = environment(web)
+    assert env["PROMETHEUS_MULTIPROC_DIR"] in web.get("tmpfs", [])
+    assert env["METRICS_TOKEN"] == "${METRICS_TOKEN:-}"
+
+
+def test_observability_profile_adds_prometheus_and_grafana_only_on_request(compose):
+    """Both services sit in the `observability` profile, mount deploy/ and listen on this host only."""
+    services = compose["services"]
+    for name, image in (("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana")):
+        service = services[name]
+        assert service["profiles"] == ["observability"]
+        assert service["image"].split(":")[0] == image
+        for mount in service["volumes"]:
+            source = mount.split(":")[0]
+            if source.startswith("./"):
+                assert (ROOT / source).exists(), mount
+        assert all(str(port).startswith("127.0.0.1:") for port in service["ports"])
+    others = [name for name, service in services.items() if name not in ("prometheus", "grafana")]
+    assert all("profiles" not in services[name] for name in others)
+    assert "./deploy/prometheus:/etc/prometheus:ro" in services["prometheus"]["volumes"]
+    # The token Prometheus presents is the one web checks.
+    assert services["prometheus"]["environment"]["METRICS_TOKEN"] == environment(services["web"])["METRICS_TOKEN"]

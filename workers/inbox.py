@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from config.logging import log_ids, new_id
 from config.settings import Settings
 from handlers import inbox
 from models import InboundMessage
+from runtime import metrics
 from runtime.container import AppServices, build_services
 from runtime.dispatch import dispatch_outbox
 from services import texts
@@ -73,13 +75,15 @@ class InboxWorker:
                 text = inbox.handle(session, svc.inbox_env, stored, inbox.message_of(stored), now)
                 if text:
                     replies.append(inbox.queue_reply(session, stored, text, now))
-                done.append((stored.openid, stored.dedupe_key, now - stored.received_at))
+                done.append((stored.openid, stored.dedupe_key, now - stored.received_at, stored.handling_error))
             session.commit()
         self.current = None
         self.failures.clear()
-        for openid, key, waited in done:
+        for openid, key, waited, _ in done:
             logger.info("inbox=handled openid=%s key=%s waited_ms=%d", openid, key,
                         max(0, waited.total_seconds() * 1000))
+        failed = sum(1 for *_, error in done if error)
+        metrics.inbox_finished(handled=len(done) - failed, failed=failed)
         self.handled += len(done)
         return len(done), [reply for reply in replies if reply is not None]
 
@@ -99,6 +103,7 @@ class InboxWorker:
             reply = None if stored.msg_type == "event" else inbox.queue_reply(session, stored, texts.SORRY_ERROR, now)
             session.commit()
         logger.error("inbox=gave_up openid=%s key=%s attempts=%d", stored.openid, stored.dedupe_key, MAX_ATTEMPTS)
+        metrics.inbox_finished(failed=1)
         self.send_replies([reply] if reply else [])
 
     def failed(self) -> None:
@@ -131,8 +136,10 @@ class InboxWorker:
         """Handle waiting messages until none is left (or `limit` were handled); how many."""
         done = 0
         while not self.stopping and (limit is None or done < limit):
-            handled, replies = self.handle_group(GROUP if limit is None else min(GROUP, limit - done))
-            self.send_replies(replies)
+            # One id per batch: its messages' lines and their replies' sending go together.
+            with log_ids(run_id=new_id()):
+                handled, replies = self.handle_group(GROUP if limit is None else min(GROUP, limit - done))
+                self.send_replies(replies)
             done += handled
             if handled == 0:
                 break
@@ -181,6 +188,8 @@ def run_forever(settings: Settings) -> None:
         worker.stopping = True
 
     signal.signal(signal.SIGTERM, stop)
+    metrics.inbox_finished()  # the counters exist, at zero, from the first scrape
+    metrics.serve(settings.metrics_port, settings.metrics_bind)
     logger.info("inbox=starting mode=%s", settings.wechat_reply_mode)
     try:
         worker.run()

@@ -13,7 +13,9 @@ import time
 
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from config.logging import log_ids, new_id
 from config.settings import Settings
+from runtime import metrics
 from runtime.container import build_services
 from runtime.media_jobs import MediaEnv, MediaReport, fetch_due
 
@@ -35,7 +37,9 @@ class MediaWorker:
     def step(self) -> int:
         """One batch; how many items it claimed, or -1 after a database failure."""
         try:
-            report = fetch_due(self.env, batch=BATCH)
+            # One id per batch, on each line of its items.
+            with log_ids(run_id=new_id()):
+                report = fetch_due(self.env, batch=BATCH)
         except (OperationalError, InterfaceError):
             logger.warning("media=database_failed; retrying", exc_info=True)
             return -1
@@ -64,6 +68,7 @@ def run_forever(settings: Settings) -> None:
         worker.stopping = True
 
     signal.signal(signal.SIGTERM, stop)
+    metrics.serve(settings.metrics_port, settings.metrics_bind)
     logger.info("media=starting store=%s asr=%s", svc.media_store, "on" if svc.recognizer else "off")
     try:
         worker.run()

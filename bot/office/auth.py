@@ -36,7 +36,9 @@ def login():
             target = request.args.get("next", "")
             # Only local paths: never an open redirect.
             return redirect(target if target.startswith("/office") else url_for("office.home"))
-    return render_template("office/login.html", error=error), 401 if error else 200
+    # A wrong password keeps the staff number typed, so only the password needs typing again.
+    staff_no = request.form.get("staff_no", "").strip()[:32] if error else ""
+    return render_template("office/login.html", error=error, staff_no=staff_no), 401 if error else 200
 
 
 @bp.post("/logout")

@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from bot.deps import db_session, services
 from bot.inputs import id_arg, page_arg, plausible
+from bot.office import audit_names
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Region
 from models.enums import RegionLevel, RequestCategory, RequestStatus, StaffRole
@@ -29,7 +30,7 @@ def _board_filters() -> dashboard.BoardFilters:
     return dashboard.BoardFilters(
         town_id=id_arg(args, "town"), village_id=id_arg(args, "village"),
         assignee_no=args.get("assignee") or None, category=args.get("category") or None,
-        urgency=args.get("urgency") or None, status=args.get("status") or "open",
+        urgency=args.get("urgency") or None, status=args.get("status") or dashboard.ACTIVE,
         escalated=args.get("escalated") == "1", overdue=args.get("overdue") == "1",
     )
 
@@ -145,4 +146,11 @@ def audit_log():
         target_type=args.get("target_type") or None, target_id=id_arg(args, "target_id"),
         since=since, until=until + timedelta(days=1) if until else None,
     )
-    return render_template("office/audit.html", rows=rows, args=args)
+    named = dashboard.staff_names(db_session(), set().union(*(audit_names.staff_ids(e.detail) for e, _ in rows)))
+    entries = [
+        (entry, who, audit_names.action_name(entry.action), audit_names.target_name(entry.target_type, entry.target_id),
+         audit_names.describe_detail(entry.detail, named))
+        for entry, who in rows
+    ]
+    return render_template("office/audit.html", entries=entries, args=args, action_names=audit_names.ACTION_NAMES,
+                           ACTOR_NAMES=audit_names.ACTOR_NAMES)

@@ -9,7 +9,19 @@
     yAxis: { type: "value", max: 100, axisLabel: { formatter: "{value}%" } },
     series: [{ type: "bar", data: data.rates.map((r) => Math.round(r * 100)) }],
   });
-  const problems = echarts.init(document.getElementById("problems-chart"));
+  const problemsBox = document.getElementById("problems-chart");
+  if (!data.problems.some(([, value]) => value > 0)) {
+    // A pie of zeros would draw equal slices as if there were problems: say there are none instead.
+    const title = document.createElement("div");
+    title.className = "chart-title";
+    title.textContent = "本月发现问题（四查）";
+    const empty = document.createElement("p");
+    empty.className = "chart-empty";
+    empty.textContent = "暂无数据：本月走访未发现问题";
+    problemsBox.replaceChildren(title, empty);
+    return;
+  }
+  const problems = echarts.init(problemsBox);
   problems.setOption({
     title: { text: "本月发现问题（四查）" }, tooltip: {},
     series: [{ type: "pie", radius: "60%", data: data.problems.map(([name, value]) => ({ name, value })) }],

@@ -5,7 +5,8 @@ const chats = {};        // openid -> list of chat items
 const unread = {};       // openid -> count of pushes not yet seen
 let personas = [];
 let current = null;
-let lastCall = -1;
+let lastCall = -1;       // index of the last stand-in call shown
+let polling = Promise.resolve();
 
 async function api(path, options) {
   const response = await fetch(`/dev/simulator/api/${path}`, options);
@@ -128,15 +129,26 @@ async function send(data) {
   }
 }
 
-async function poll() {
+// Polls run one after another (the timer, a send and a clock step may all ask at once): each asks
+// only for what came after the last one shown, and an item already shown is never shown again.
+function poll() {
+  polling = polling.then(pollOnce);
+  return polling;
+}
+
+async function pollOnce() {
   try {
     const result = await api(`inbox?after=${lastCall}`);
-    lastCall = Math.max(lastCall, result.last);
+    let shown = 0;
     for (const item of result.items) {
+      if (item.i <= lastCall) continue;
+      lastCall = item.i;
+      shown += 1;
       add(item.openid, [item]);
       if (item.openid !== current) unread[item.openid] = (unread[item.openid] || 0) + 1;
     }
-    if (result.items.length) renderPersonas();
+    lastCall = Math.max(lastCall, result.last);
+    if (shown) renderPersonas();
   } catch (error) {
     document.getElementById("tick-log").textContent = `读取推送失败：${error.message}`;
   }
@@ -186,8 +198,7 @@ for (const button of document.querySelectorAll(".clock-btn")) {
     try {
       const result = await post("clock", { minutes: Number(button.dataset.minutes) });
       document.getElementById("now").textContent = result.now;
-      document.getElementById("tick-log").textContent =
-        `模拟时间 ${result.now}\n` + Object.entries(result.results).map(([k, v]) => `${k}: ${v}`).join("\n");
+      document.getElementById("tick-log").textContent = `模拟时间 ${result.now}\n` + result.lines.join("\n");
       await poll();
     } catch (error) {
       document.getElementById("tick-log").textContent = `调整时间失败：${error.message}`;

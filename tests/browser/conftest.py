@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from werkzeug.serving import make_server
 
-from devtools import demo
+from devtools import demo, devstack
 from devtools.app import create_dev_app
 from runtime.clock import ShiftedClock
 from runtime.container import request_env
@@ -40,7 +40,24 @@ def live_base(request, settings, db, redis_client, session, tmp_path) -> str:
     demo.seed_small(session, PiiCipher(settings.pii_key), clock() - timedelta(days=60), seed=3,
                     env=request_env(settings), password=demo.DEMO_PASSWORD)
     session.commit()
-    app = create_dev_app(settings, engine=db, redis=redis_client)
+    yield from _serve(create_dev_app(settings, engine=db, redis=redis_client))
+
+
+@pytest.fixture
+def fresh_demo_base(settings, db, redis_client, session, tmp_path) -> str:
+    """The app as a fresh `make run` has it: queued replies, the clock started as `dev run` starts a
+    fresh demo's, and the demo seeded then as `sanzhida seed demo` seeds it (seed 1)."""
+    settings = settings.with_overrides(dev_clock_file=str(tmp_path / "clock-offset"), wechat_reply_mode="queued")
+    clock = ShiftedClock(settings.dev_clock_file)
+    devstack.start_walk_clock(clock, settings.tz)
+    demo.seed_small(session, PiiCipher(settings.pii_key), clock(), seed=1, env=request_env(settings),
+                    password=demo.DEMO_PASSWORD)
+    session.commit()
+    yield from _serve(create_dev_app(settings, engine=db, redis=redis_client))
+
+
+def _serve(app):
+    """Serve `app` on a free local port in a thread; yield its root URL."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

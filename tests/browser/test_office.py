@@ -44,7 +44,7 @@ def test_each_role_sees_only_what_it_may(office, live_base, session):
     admin = office("S0001")
     expect(admin.locator(".nav")).to_contain_text("审计日志")
     admin.click("text=审计日志")
-    expect(admin.locator("#audit")).to_contain_text("login")
+    expect(admin.locator("#audit")).to_contain_text("登录工作台")
     screenshot(admin, "office-admin-audit")
 
     supervisor = office("S0002")

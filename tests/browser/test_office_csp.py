@@ -31,7 +31,9 @@ def test_office_pages_satisfy_their_csp(live_base, browser, session):
             assert page.goto(f"{live_base}{path}").status == 200, path
         page.goto(f"{live_base}/office/visits")
         expect(page.locator("#coverage-chart canvas")).to_have_count(1)
-        expect(page.locator("#problems-chart canvas")).to_have_count(1)
+        # The demo's visits were all before this month: the problems chart says so instead of a pie
+        # (tests/browser/test_office_first_hour.py draws one).
+        expect(page.locator("#problems-chart")).to_contain_text("暂无数据")
         page.hover("#coverage-chart canvas")
         assert reported == []
     finally:

@@ -156,7 +156,7 @@ def test_the_whole_loop_in_the_browser(page, session, live_base, fake_asr):
 
     # Time moves on three hours: the scheduler escalates the unanswered request to the town officer.
     page.click("button[data-minutes='180']")
-    expect(page.locator("#tick-log")).to_contain_text("escalation_scan: 1")
+    expect(page.locator("#tick-log")).to_contain_text("超时督办检查：1")
     persona(page, officer.name)
     # The demo's older open cases climb in the same scan, so the officer gets them as one digest.
     expect(chat(page)).to_contain_text("请督办：", timeout=15000)
@@ -176,3 +176,53 @@ def test_the_whole_loop_in_the_browser(page, session, live_base, fake_asr):
     persona(page, f"{second.name}的家属")
     expect(chat(page)).to_contain_text("已提请乡镇民政办督办", timeout=15000)
     shot(page, "second-family-pressed")
+
+
+def test_overlapping_polls_show_each_push_once(page, session, live_base):
+    """Polls that overlap (the timer, a send, a clock step) never show one push twice."""
+    first = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(1)).one()
+    assistant = roster.current_assignment(session, first).staff
+    openid, api = f"sim-family-{first.id}", f"{live_base}/dev/simulator/api/send"
+    # Straight to the simulator's API, so the page itself has not polled for the push yet.
+    page.request.post(api, data={"openid": openid, "kind": "scan", "bind_code": first.bind_code})
+    page.request.post(api, data={"openid": openid, "kind": "text", "text": "2"})
+    sent = page.request.post(api, data={"openid": openid, "kind": "text", "text": "家里的米快吃完了"}).json()
+    number = re.search(r"编号 (\d+)", sent["messages"][-1]["text"]).group(1)
+    page.evaluate("Promise.all([poll(), poll(), poll(), poll()])")
+    persona(page, f"{assistant.name}（协理员")
+    expect(chat(page)).to_contain_text(f"新求助 {number}号")
+    assert chat(page).inner_text().count(f"新求助 {number}号") == 1
+    pushed = [call for call in requests.get(f"{live_base}/dev/simulator/api/inbox?after=-1", timeout=5).json()["items"]
+              if f"新求助 {number}号" in call.get("text", "")]
+    assert len(pushed) == 1, "the stand-in got the push once"
+
+
+# The contrast of the header's text on its background, by WCAG's formula, in the page.
+CONTRAST_JS = """(selector) => {
+  const rgb = (css) => css.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const lum = (c) => {
+    const [r, g, b] = c.map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const node = document.querySelector(selector);
+  const fg = lum(rgb(getComputedStyle(node).color));
+  const bg = lum(rgb(getComputedStyle(document.querySelector(".topbar")).backgroundColor));
+  return (Math.max(fg, bg) + 0.05) / (Math.min(fg, bg) + 0.05);
+}"""
+
+
+def test_at_a_phone_s_width_nothing_runs_off_and_the_header_reads(live_base, browser):
+    """At 390 px: no sideways scrolling, the header's hint readable on its green, the panel in Chinese."""
+    page = browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    page.goto(f"{live_base}/dev/simulator/")
+    expect(page.locator("#personas button")).not_to_have_count(0)
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    for selector in (".topbar .hint", ".topbar strong", ".topbar .clock"):
+        assert page.evaluate(CONTRAST_JS, selector) >= 4.5, selector
+    page.click("button[data-minutes='20']")
+    expect(page.locator("#tick-log")).to_contain_text("发送推送：")
+    expect(page.locator("#tick-log")).to_contain_text("每日08:00走访提醒：")
+    expect(page.locator("#tick-log")).not_to_contain_text("outbox_dispatch")
+    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    screenshot(page, "simulator-390px")
+    page.close()

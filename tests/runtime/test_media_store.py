@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 import requests as http
-from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 from config.settings import Settings
@@ -19,6 +18,7 @@ from runtime.media_jobs import MediaRejected, fetch_due, sniff
 from runtime.media_store import EncryptedStore, FileStore, MediaStoreError, S3Store, make_media_store
 from scheduler import jobs
 from services import media
+from tests.support.s3 import start_s3_server
 from tests.support.factories import fresh, make_beneficiary, make_town
 
 
@@ -55,10 +55,8 @@ def test_a_folder_store_keeps_reads_and_deletes_and_refuses_keys_it_did_not_make
 @pytest.fixture(scope="module")
 def s3_server():
     """A local S3 server (moto) speaking S3's real HTTP API, as MinIO, OSS and COS do."""
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    url, server = start_s3_server()
+    yield url
     server.stop()
 
 

@@ -8,10 +8,34 @@ import subprocess
 import sys
 import time
 
-import redis as redis_lib
+import threading
+
+import pytest
 
 from devtools.devstack import stop_processes
 from scheduler.leader import Leadership
+
+
+@pytest.fixture
+def redis_url(redis_client):
+    """A URL other processes reach the test's own Redis at: TEST_REDIS_URL, or the in-process
+    stand-in served on a local port (never a real Redis the run was not given)."""
+    url = os.environ.get("TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from fakeredis import TcpFakeServer
+
+    server = TcpFakeServer(("127.0.0.1", 0))
+    # Serve the very data the fixture's client sees.
+    connection = redis_client.connection_pool.get_connection()
+    server.fake_server = connection._server
+    redis_client.connection_pool.release(connection)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.server_address[1]}/0"
+    server.shutdown()
+    server.server_close()
 
 
 def test_one_leader_and_handover_after_the_ttl(redis_client, redis_prefix):
@@ -40,16 +64,16 @@ def test_a_clean_shutdown_hands_over_at_once(redis_client, redis_prefix):
     assert second.heartbeat() == "acquired"
 
 
-def test_two_scheduler_processes_one_leads_and_a_killed_leader_is_replaced(database_url, tmp_path, fake_wechat):
-    """Two real `sanzhida scheduler run` processes on one database and one Redis."""
-    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-    client = redis_lib.Redis.from_url(url)
-    prefix = f"t-proc-{os.getpid()}"
+def test_two_scheduler_processes_one_leads_and_a_killed_leader_is_replaced(database_url, tmp_path, fake_wechat,
+                                                                           redis_client, redis_url, redis_prefix):
+    """Two real `sanzhida scheduler run` processes on one database and the test's Redis."""
+    client = redis_client
+    prefix = redis_prefix
     key = f"{prefix}:scheduler:leader"
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
-        "REDIS_URL": url,
+        "REDIS_URL": redis_url,
         "REDIS_KEY_PREFIX": prefix,
         "SCHEDULER_LEADER_TTL": "2",
         "WECHAT_API_BASE_URL": fake_wechat.base_url,
@@ -91,6 +115,3 @@ def test_two_scheduler_processes_one_leads_and_a_killed_leader_is_replaced(datab
         assert survivor.poll() is None
     finally:
         stop_processes(procs)
-        for leftover in client.scan_iter(match=f"{prefix}:*"):
-            client.delete(leftover)
-        client.close()
