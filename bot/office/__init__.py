@@ -6,7 +6,7 @@ Server-rendered; every query is narrowed to the signed-in staff member's scope.
 `bp` is created in `common`; importing each page module registers its routes on it.
 """
 
-from bot.office import auth, cards, cases, media, places, responsibility, spreadsheets, throttle
+from bot.office import auth, cards, cases, figures, media, places, responsibility, spreadsheets, throttle
 from bot.office.common import bp
 
-__all__ = ["bp", "auth", "cards", "cases", "media", "places", "responsibility", "spreadsheets", "throttle"]
+__all__ = ["bp", "auth", "cards", "cases", "figures", "media", "places", "responsibility", "spreadsheets", "throttle"]

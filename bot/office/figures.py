@@ -1,0 +1,49 @@
+"""The service figures page: a period and a level (town, village, assistant), in the viewer's scope."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import g, render_template, request
+from sqlalchemy import select
+
+from bot.deps import db_session, services
+from bot.inputs import id_arg
+from bot.office.common import bp, signed_in
+from models import Region
+from models.enums import RegionLevel, RequestCategory, Urgency
+from services import figures
+from services import scope as scoping
+
+URGENCY_NAMES = {Urgency.NORMAL.value: "一般", Urgency.URGENT.value: "紧急"}
+
+
+def _day(name: str, default: date) -> date:
+    try:
+        return date.fromisoformat(request.args.get(name, ""))
+    except ValueError:
+        return default
+
+
+@bp.get("/figures")
+@signed_in()
+def figures_page():
+    """Service figures for a period (default: this month so far)."""
+    db, svc = db_session(), services()
+    today = svc.clock().astimezone(svc.settings.tz).date()
+    start = _day("from", today.replace(day=1))
+    end = _day("to", today)
+    if end < start:
+        start, end = end, start
+    level = request.args.get("level")
+    if level not in figures.LEVELS:
+        level = "assistant" if g.scope.kind == "own" else ("village" if g.scope.kind == "town" else "town")
+    town_id = id_arg(request.args, "town") if g.scope.is_city else None
+    result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id)
+    towns = db.scalars(scoping.towns(g.scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
+                       .order_by(Region.code)).all() if g.scope.is_city else []
+    return render_template(
+        "office/figures.html", f=result, levels=figures.LEVELS, towns=towns, town_id=town_id,
+        categories=[c.value for c in RequestCategory], urgencies=URGENCY_NAMES,
+        checks=list(figures.CHECKS), helps=list(figures.HELPS), service_hours=figures.SERVICE_HOURS_LABEL,
+    )

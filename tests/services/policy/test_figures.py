@@ -1,0 +1,50 @@
+"""The pure arithmetic of the service figures, on plain values."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from services.policy import figures as calc
+
+TZ = ZoneInfo("Asia/Shanghai")
+HOURS = (time(8, 0), time(20, 0))
+
+
+def local(day: int, hour: int, minute: int = 0) -> datetime:
+    """A November 2026 local time."""
+    return datetime(2026, 11, day, hour, minute, tzinfo=TZ)
+
+
+def test_percentile_interpolates_between_ranks():
+    """Median of an even count is the mean of the middle two; p90 interpolates; empty gives None."""
+    assert calc.percentile([14, 0.5, 34.5, 1], 0.5) == 7.5
+    assert round(calc.percentile([14, 0.5, 34.5, 1], 0.9), 6) == 28.35
+    assert calc.percentile([3], 0.9) == 3
+    assert calc.percentile([], 0.5) is None
+
+
+def test_service_duration_counts_only_service_hours():
+    """Inside one day, across a night, across a weekend, and before opening."""
+    assert calc.service_duration(local(4, 10), local(4, 10, 30), TZ, HOURS) == timedelta(minutes=30)
+    assert calc.service_duration(local(6, 19), local(7, 9), TZ, HOURS) == timedelta(hours=2)
+    assert calc.service_duration(local(28, 22), local(30, 8, 30), TZ, HOURS) == timedelta(hours=12, minutes=30)
+    assert calc.service_duration(local(4, 2), local(4, 7), TZ, HOURS) == timedelta(0)
+    assert calc.service_duration(local(4, 9), local(4, 8), TZ, HOURS) == timedelta(0)
+
+
+def test_visits_due_and_period_days():
+    """One visit per started period, at least one."""
+    assert calc.period_days(date(2026, 11, 1), date(2026, 11, 30)) == 30
+    assert calc.visits_due(30, 7) == 5
+    assert calc.visits_due(30, 30) == 1
+    assert calc.visits_due(1, 30) == 1
+
+
+def test_rungs_and_shares():
+    """The highest rung per request, how many reached each rung, and shares."""
+    highest = calc.highest_rungs([(1, 1), (2, 1), (2, 2), (3, 3), (3, 1)])
+    assert highest == {1: 1, 2: 2, 3: 3}
+    assert calc.reached([0, *highest.values()], (1, 2, 3, 4)) == {1: 3, 2: 2, 3: 1, 4: 0}
+    assert calc.share(3, 4) == 0.75 and calc.share(1, 0) is None
+    assert calc.hours(timedelta(minutes=90)) == 1.5 and calc.hours(None) is None
