@@ -200,6 +200,8 @@ def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
         f"/office/cases/{case}",
         f"/office/beneficiaries/{person}",
         "/office/visits",
+        "/office/figures",
+        "/office/figures?level=village",
     ]
     if scope.is_city:
         town = session.scalar(
