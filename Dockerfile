@@ -14,8 +14,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # ffmpeg (Debian's package) makes WeChat's AMR/Speex voice playable as MP3 and gives the speech
 # recogniser its PCM; plain ffmpeg decodes AMR and encodes MP3, so no extra codecs are needed.
 # postgresql-client gives `sanzhida backup` and `restore` pg_dump and pg_restore (15, as the server).
+# The monthly report's PDF is laid out by WeasyPrint, which needs Pango (and HarfBuzz's subsetter to
+# embed only the glyphs used), and set in a CJK font, fonts-wqy-zenhei, which its charts use too.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg postgresql-client \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-zenhei \
     && rm -rf /var/lib/apt/lists/*
 
 # A fixed uid/gid so volume and file ownership stay stable across rebuilds.

@@ -10,7 +10,7 @@ STANDIN_PORT ?= 8900
 ASR_PORT ?= 10095
 BIN := $(VENV)/bin
 
-.PHONY: install browser media-tools run test lint security deploy-check clean help
+.PHONY: install browser media-tools report-tools run test lint security deploy-check clean help
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed ## Create .venv and install the project with its test tools
 
-run: install media-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://HOST:PORT/dev/simulator/; set HOST, PORT, STANDIN_PORT, ASR_PORT)
+run: install media-tools report-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://HOST:PORT/dev/simulator/; set HOST, PORT, STANDIN_PORT, ASR_PORT)
 	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT) --standin-port $(STANDIN_PORT) --asr-port $(ASR_PORT)
 
 # The browser test drives Debian's Chromium (with a CJK font for readable screenshots).
@@ -45,7 +45,16 @@ media-tools: ## Install ffmpeg, libavcodec-extra, espeak-ng and a CJK font from 
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    ffmpeg libavcodec-extra espeak-ng fonts-wqy-zenhei; fi
 
-test: install browser media-tools ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
+# The monthly report's PDF is laid out by WeasyPrint, which needs Pango (with HarfBuzz's subsetter for
+# the embedded CJK font); the tests turn its pages into PNG and list its fonts with poppler-utils.
+report-tools: ## Install Pango, a CJK font and poppler-utils from the system's packages if missing (needs root)
+	@if ldconfig -p | grep -q libpangoft2-1.0.so.0 && ldconfig -p | grep -q libharfbuzz-subset.so.0 \
+	    && test -f $(MEDIA_FONT) && command -v pdftoppm >/dev/null && command -v pdffonts >/dev/null; then :; else \
+	  echo "Installing libpango-1.0-0, libpangoft2-1.0-0, libharfbuzz-subset0, fonts-wqy-zenhei and poppler-utils with apt-get (needs root) …"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-wqy-zenhei poppler-utils; fi
+
+test: install browser media-tools report-tools ## Run the whole suite (PostgreSQL/Redis when TEST_DATABASE_URL/TEST_REDIS_URL are set)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install ## Check the layers (import-linter contracts in pyproject.toml)

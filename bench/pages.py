@@ -27,7 +27,8 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 from sqlalchemy import Engine, event, func, select
@@ -44,6 +45,7 @@ from services.dashboard import OPEN
 from services.scope import Scope, scope_for
 
 TARGET_MS = 300.0
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 PASSWORD = "bench-pages-password"
 ROLES = (StaffRole.ADMIN, StaffRole.CITY_SUPERVISOR, StaffRole.TOWN_OFFICER, StaffRole.ASSISTANT)
 CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
@@ -169,12 +171,13 @@ def _pick_staff(session: Session, role: StaffRole) -> Staff | None:
 
 def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
     village = _busiest_village(session, staff, scope)
+    # An open request when there is one (the busiest timeline), else the latest one.
     case = session.scalar(
         scoping.requests(scope, select(ServiceRequest.id))
-        .where(ServiceRequest.status.in_(OPEN))
         .order_by(
+            ServiceRequest.status.in_(OPEN).desc(),
             select(func.count()).where(RequestEvent.request_id == ServiceRequest.id).scalar_subquery().desc(),
-            ServiceRequest.id,
+            ServiceRequest.id.desc(),
         )
         .limit(1)
     )
@@ -187,10 +190,15 @@ def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
         )
         .limit(1)
     )
-    missing = [name for name, value in (("village", village), ("open request", case), ("beneficiary", person))
+    missing = [name for name, value in (("village", village), ("request", case), ("beneficiary", person))
                if value is None]
     if missing:
         raise SystemExit(f"{staff.staff_no} ({staff.role}) has no {', '.join(missing)} in scope")
+    # The figures of last month (what the monthly report shows) and of the last 26 weeks.
+    today = datetime.now(SHANGHAI).date()
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    last_month_start = last_month_end.replace(day=1)
+    half_year_ago = today - timedelta(weeks=26)
     pages = [
         "/office/map",
         f"/office/villages/{village}",
@@ -202,7 +210,13 @@ def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
         "/office/visits",
         "/office/figures",
         "/office/figures?level=village",
+        "/office/figures?level=assistant",
+        f"/office/figures?from={last_month_start}&to={last_month_end}",
+        f"/office/figures?from={half_year_ago}",
+        "/office/trends",
     ]
+    if scope.kind != "own":
+        pages.append("/office/reports")
     if scope.is_city:
         town = session.scalar(
             select(Region.parent_id)
@@ -212,6 +226,8 @@ def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
             .limit(1)
         )
         pages.append(f"/office/visits?town={town}")
+        pages.append(f"/office/trends?town={town}")
+        pages.append(f"/office/figures?level=assistant&town={town}")
     if staff.role == StaffRole.ADMIN.value:
         pages.append("/office/audit")
     return pages

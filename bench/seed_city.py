@@ -38,12 +38,31 @@ COUNTS = {
     "visits": "SELECT count(*) FROM visits",
     "requests": "SELECT count(*) FROM service_requests",
     "request events": "SELECT count(*) FROM request_events",
+    "daily figure rows": "SELECT count(*) FROM daily_visit_figures",
+    "assistants no longer active": "SELECT count(*) FROM staff WHERE role = 'assistant' AND NOT active",
+    "people without an active assistant": "SELECT count(*) FROM beneficiaries b JOIN assignments a"
+                                          " ON a.beneficiary_id = b.id AND a.ended_at IS NULL"
+                                          " JOIN staff s ON s.id = a.staff_id WHERE NOT s.active",
+    "assistants over 150 people": "SELECT count(*) FROM (SELECT staff_id FROM assignments WHERE ended_at IS NULL"
+                                  " GROUP BY staff_id HAVING count(*) > 150) AS heavy",
+    "share of resolved rated": "SELECT round(avg(CASE WHEN rating IS NULL THEN 0 ELSE 1 END), 3)"
+                               " FROM service_requests WHERE resolved_at IS NOT NULL",
+    "mean rating": "SELECT round(avg(rating), 2) FROM service_requests",
+    "overdue today": "SELECT count(*) FROM beneficiaries WHERE coalesce(last_visited_at, created_at)"
+                     " < date_trunc('day', now() AT TIME ZONE 'Asia/Shanghai') AT TIME ZONE 'Asia/Shanghai'"
+                     " - make_interval(days => visit_every_days)",
 }
 GROUPED = {
     "categories": "SELECT category, count(*) FROM beneficiary_categories GROUP BY 1 ORDER BY 2 DESC",
     "requests by status": "SELECT status, count(*) FROM service_requests GROUP BY 1 ORDER BY 2 DESC",
+    "requests by source": "SELECT source, count(*) FROM service_requests GROUP BY 1 ORDER BY 2 DESC",
     "requests by urgency": "SELECT urgency, count(*) FROM service_requests GROUP BY 1 ORDER BY 2 DESC",
     "requests by escalation level": "SELECT escalation_level, count(*) FROM service_requests GROUP BY 1 ORDER BY 1",
+    "open requests by level": "SELECT escalation_level, count(*) FROM service_requests"
+                              " WHERE status IN ('open', 'acknowledged') GROUP BY 1 ORDER BY 1",
+    "requests per week, 26 weeks": "SELECT min(n) || '..' || max(n) FROM (SELECT count(*) AS n FROM service_requests"
+                                   " WHERE created_at >= now() - interval '26 weeks'"
+                                   " GROUP BY floor(extract(epoch FROM now() - created_at) / 604800)) AS weekly",
     "events by kind": "SELECT kind, count(*) FROM request_events GROUP BY 1 ORDER BY 2 DESC",
 }
 
@@ -78,10 +97,11 @@ def main() -> int:
         engine = create_engine(target)
         with engine.connect() as connection:
             for label, sql in COUNTS.items():
-                print(f"{label:>28}: {connection.scalar(text(sql))}")
+                print(f"{label:>34}: {connection.scalar(text(sql))}")
             for label, sql in GROUPED.items():
-                rows = ", ".join(f"{key} {n}" for key, n in connection.execute(text(sql)))
-                print(f"{label:>28}: {rows}")
+                result = connection.execute(text(sql))
+                rows = ", ".join(" ".join(str(v) for v in row) for row in result)
+                print(f"{label:>34}: {rows}")
         engine.dispose()
     finally:
         if not args.keep:

@@ -11,7 +11,20 @@ from importlib.metadata import entry_points
 
 import click
 
-from cli import backup, classifier, database, media, messages, schedule, settings, spreadsheets, staff, wechat
+from cli import (
+    backup,
+    classifier,
+    database,
+    figures,
+    media,
+    messages,
+    reports,
+    schedule,
+    settings,
+    spreadsheets,
+    staff,
+    wechat,
+)
 
 PLUGIN_GROUP = "sanzhida.commands"
 
@@ -60,6 +73,8 @@ for command in (
     staff.staff_group,
     schedule.scheduler_group,
     classifier.classifier_group,
+    figures.figures_group,
+    reports.report_group,
     backup.backup_command,
     backup.restore_command,
 ):

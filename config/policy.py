@@ -292,6 +292,9 @@ VISIT_FREQUENCY_DAYS: dict[str, int] = {
     "低保": 30,
     "其他": 30,
 }
+# The service map colours a village or town amber when fewer than this share of its people were
+# visited within their plan (the same coverage as the 走访覆盖 page: the share not overdue).
+MAP_COVERAGE_TARGET = 0.9
 
 # WeChat's customer-service window: messages allowed after a user's last message.
 CUSTOM_WINDOW_HOURS = 48
@@ -472,6 +475,12 @@ DUTY_SHIFT_MAX_HOURS = 72
 
 # A visit overdue by more than this many days is escalated to the town officers.
 VISIT_OVERDUE_SLACK_DAYS = 7
+
+# The trends page flags an assistant as overloaded above any of these (besides the service map's
+# 150 people, services/dashboard.LOAD_THRESHOLD): more cases open at once than a village assistant
+# can follow in a few days, or more people overdue for a visit than a week of visiting catches up.
+ASSISTANT_OPEN_CASES_LIMIT = 5
+ASSISTANT_OVERDUE_VISITS_LIMIT = 30
 
 # Wrong bind codes from everyone together in one hour (each openid also has BIND_MAX_FAILURES a day):
 # many openids guessing in parallel trip it, binding pauses for everyone for a while, and the log says

@@ -138,11 +138,17 @@ def seed() -> None:
 
 @seed.command("demo")
 @click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True,
-              help="small: one town, 60 beneficiaries, visits and cases; city: the reference city, 110,000 beneficiaries.")
+              help="small: one town, 60 beneficiaries; city: the reference city, 110,000 beneficiaries. "
+                   "Both with seven months of visits and cases, escalations and ratings.")
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Random seed; same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database already has data.")
 def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
-    """Create a generated demo: a small town with some history, or a city of the reference city's size."""
+    """Create a generated demo with seven months of history: a small town, or a city of the reference city's size.
+
+    The history ends at the clock's now: visits on each person's plan (a few find problems), cases
+    accepted, resolved, escalated and rated at realistic times, and the daily figures behind the
+    figures page, the trends and the monthly report. The city takes a minute or two on PostgreSQL.
+    """
     import time
 
     from devtools import demo, demo_city

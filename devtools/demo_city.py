@@ -1,19 +1,22 @@
-"""The reference city as demo data: 20 towns, 292 villages and communities, 110,000 beneficiaries.
+"""The reference city as demo data: 20 towns, 292 villages and communities, 110,000 beneficiaries,
+with seven months of history up to `now` (`demo_history` says how it behaves).
 
 Everything is generated (names, addresses, ID numbers) and deterministic for a seed: the same
 seed gives the same people, categories, assignments, bind codes, visits and cases; only the
 Fernet ciphertexts of ID numbers differ between runs, as Fernet tokens always do.
 
-Rows are written in bulk with ids computed here: COPY on PostgreSQL, chunked executemany
-elsewhere. One ORM object at a time would take most of an hour for the 700,000-odd rows.
-Like every service, this one never commits: the caller commits once, so a failed load leaves
-nothing behind.
+Rows are written in bulk with ids computed here: binary COPY on PostgreSQL (the big tables loaded
+before their foreign keys and indexes are put back), chunked executemany elsewhere. One ORM object
+at a time would take hours for the two million-odd rows. Like every service, this one never
+commits: the caller commits once, so a failed load leaves nothing behind.
 
 This module is the entry point (`seed_city`, `CityShape`, `CITY`, `CitySummary`): it runs the
 phases in foreign-key order and makes the places, the staff and the 包联 chain itself (each town's
-villages split among its officers, the departments' liaisons, a week of duty: `demo_chain`). The beneficiaries and
-their visits are made in `demo_city_people`, the cases in `demo_city_cases`; `demo_city_run`
-holds what every phase shares (the shape, the run's state, the bulk writer).
+villages split among its officers, the departments' liaisons, a week of duty: `demo_chain`), and
+the gaps the service map shows (a few overloaded assistants, a few who left). The beneficiaries
+and their visits are made in `demo_city_people`, the cases in `demo_city_cases`; `demo_city_run`
+holds what every phase shares (the shape, the run's state, the bulk writer). Last, the daily
+visit figures of the whole history are computed as the scheduler keeps them for recent days.
 """
 
 from __future__ import annotations
@@ -30,16 +33,18 @@ from sqlalchemy.orm import Session
 
 from devtools import demo, demo_chain, demo_city_cases, demo_city_people
 from devtools.demo_city_run import CITY_CODE, CityRun, CityShape, Progress, Village
-from models import Beneficiary, Region, Staff, VillageOfficers
+from models import Beneficiary, Region, RequestEvent, ServiceRequest, Staff, VillageOfficers, Visit
 from models.enums import RegionLevel, StaffRole
+from services import daily_figures, weekly_figures
 from services.pii import PiiCipher
 
 # The reference city's own figures: 234 villages and 58 communities, 882 village assistants,
 # 88 town-level staff, 36 city liaisons (2 in each of 18 departments), 110,000 beneficiaries.
 # Its source does not say how many towns; 20 gives the 4-5 officers per town it describes.
+# Requests: about 3 % of beneficiaries ask for help in a month, over the 31 weeks of history.
 CITY = CityShape(
     towns=20, villages=234, communities=58, assistants=882, town_officers=88,
-    supervisors=36, admins=2, beneficiaries=110_000, requests=4_000,
+    supervisors=36, admins=2, beneficiaries=110_000, requests=23_000,
 )
 
 
@@ -83,12 +88,15 @@ def seed_city(
     run = CityRun(session, pii, now, tz, seed, shape, progress or _quiet)
     # Foreign-key order: each phase writes rows the later ones point at.
     _write_regions(run)
+    _town_habits(run)
     _write_staff(run)
     _write_chain(run)
-    demo_city_people.write_beneficiaries(run)
-    demo_city_people.write_visits(run)
-    demo_city_cases.write_requests(run)
+    with run.writer.bulk_load(Visit.__table__):
+        demo_city_people.write_beneficiaries(run)
+    with run.writer.bulk_load(ServiceRequest.__table__), run.writer.bulk_load(RequestEvent.__table__):
+        demo_city_cases.write_requests(run)
     _finish(run)
+    _write_daily_figures(run)
     counts = run.counts
     return CitySummary(
         regions=counts["regions"], staff=counts["staff"], beneficiaries=counts["beneficiaries"],
@@ -115,7 +123,9 @@ def _write_regions(run: CityRun) -> None:
         town_names.append(next(names) + suffix)
         rows.append((town_id, f"{CITY_CODE}{t + 1:03d}", town_names[-1], RegionLevel.TOWN.value, False,
                      run.city_id, f"0716-{rng.randint(2000000, 8999999)}", founded))
-    per_town = _spread(rng, shape.village_units, [rng.uniform(0.7, 1.3) for _ in run.town_ids], minimum=1)
+    # Towns differ a lot in size (a few big ones, several small), villages much less.
+    sizes = [min(max(rng.lognormvariate(0, 0.4), 0.45), 2.4) for _ in run.town_ids]
+    per_town = _spread(rng, shape.village_units, sizes, minimum=1)
     slots = [t for t, n in enumerate(per_town) for _ in range(n)]
     # Which units are communities: a weighted draw without replacement (Efraimidis-Spirakis),
     # six times likelier in the subdistricts, where the towns' urban parts are.
@@ -135,11 +145,25 @@ def _write_regions(run: CityRun) -> None:
     run.done("regions", run.writer.write(Region.__table__, columns, rows))
 
 
+def _town_habits(run: CityRun) -> None:
+    """How well each town keeps to the visit plan and how quickly it takes cases up: most well, a weak few less."""
+    rng = run.rng("habits")
+    weak = set(rng.sample(range(run.shape.towns), run.shape.share_of(run.shape.weak_town_share, run.shape.towns)))
+    for t in range(run.shape.towns):
+        if t in weak:
+            run.keeps_to_plan.append(rng.uniform(0.68, 0.76))
+            run.pace.append(rng.uniform(1.3, 1.5))
+        else:
+            run.keeps_to_plan.append(rng.uniform(0.86, 0.97))
+            run.pace.append(rng.uniform(0.85, 1.15))
+
+
 def _write_staff(run: CityRun) -> None:
     """Three or more assistants per village, four or more officers per town, the city's people."""
     rng, shape = run.rng("staff"), run.shape
     # Caseloads are decided here, so that extra assistants go where they are needed.
-    weights = [rng.uniform(0.6, 1.4) * (1.3 if v.is_community else 1.0) for v in run.villages]
+    # Villages are of similar size, so three assistants each carry about the reference city's 125.
+    weights = [rng.uniform(0.78, 1.02) for _ in run.villages]
     for village, count in zip(run.villages, _spread(rng, shape.beneficiaries, weights), strict=True):
         village.beneficiaries = count
     per_village = [3] * len(run.villages)
@@ -182,9 +206,30 @@ def _write_staff(run: CityRun) -> None:
         for _ in range(count):
             number += 1
             village.assistants.append(add("A", number, StaffRole.ASSISTANT, village.id))
+            village.shares.append(rng.uniform(0.97, 1.03))
+    _gaps(run, rng, rows)
     columns = ("id", "staff_no", "name", "phone", "role", "region_id", "active", "failed_logins",
                "created_at", "updated_at")
     run.done("staff", run.writer.write(Staff.__table__, columns, rows))
+
+
+def _gaps(run: CityRun, rng: random.Random, rows: list[tuple]) -> None:
+    """The gaps the service map shows: in a few villages one assistant carries most of the people
+    (a colleague works part-time), and in a few an assistant has left, weeks ago, with nobody
+    named for their people yet (they keep the assignment; the routing passes them up the chain)."""
+    shape, units = run.shape, len(run.villages)
+    big = sorted(range(units), key=lambda i: -run.villages[i].beneficiaries)[: max(units // 4, 1)]
+    for i in rng.sample(big, min(shape.share_of(shape.heavy_share, units), len(big))):
+        village = run.villages[i]
+        village.shares = [1.0] * len(village.shares)
+        village.shares[0] = 0.82 * (len(village.shares) - 1)  # 45 % of the village
+    row_of = {row[0]: n for n, row in enumerate(rows)}
+    for i in rng.sample(range(units), shape.share_of(shape.leaver_share, units)):
+        staff_id = run.villages[i].assistants[-1]
+        left_at = run.now - timedelta(days=rng.uniform(6, 45))
+        run.left[staff_id] = left_at
+        n = row_of[staff_id]
+        rows[n] = (*rows[n][:6], False, rows[n][7], rows[n][8], left_at)
 
 
 def _write_chain(run: CityRun) -> None:
@@ -194,7 +239,9 @@ def _write_chain(run: CityRun) -> None:
     for t, officers in enumerate(run.officers):
         # Villages were made in code order, officers in 工号 order.
         villages = [v.id for v in run.villages if v.town_index == t]
-        rows += [(*split, run.now) for split in demo_chain.village_split(villages, officers)]
+        splits = demo_chain.village_split(villages, officers)
+        run.responsible.update((village, responsible) for village, responsible, _ in splits)
+        rows += [(*split, run.now) for split in splits]
     columns = ("village_id", "responsible_staff_id", "deputy_staff_id", "updated_at")
     written = run.writer.write(VillageOfficers.__table__, columns, rows)
     city = run.session.get(Region, run.city_id)
@@ -214,8 +261,19 @@ def _finish(run: CityRun) -> None:
             text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), "  # nosec B608
                  f"COALESCE(MAX(id), 1)) FROM {name}")
         )
-    # A fresh demo is queried at once; without statistics the planner guesses badly.
+    # A fresh demo is queried at once (the daily figures first); without statistics the planner guesses badly.
     run.session.execute(text(f"ANALYZE {', '.join([*tables, 'beneficiary_categories'])}"))
+
+
+def _write_daily_figures(run: CityRun) -> None:
+    """The daily 四查四帮 figures of the whole history and the trends' weekly request figures, as the
+    scheduler keeps them for recent days."""
+    window = run.window
+    rows = daily_figures.rebuild(run.session, window.first, window.today, run.tz, run.now)
+    rows += weekly_figures.rebuild(run.session, window.today, run.tz, run.now)
+    if run.writer.postgres:
+        run.session.execute(text("ANALYZE daily_visit_figures, weekly_request_figures"))
+    run.done("figures", rows)
 
 
 def _place_stems(rng: random.Random) -> Iterator[str]:

@@ -2,8 +2,11 @@
 
 The last data phase of a city seed run. Cases are not played through the request services (the
 small demo does that); their timelines are generated with the same ladder and escalation rules,
-so the escalation level and `next_escalation_at` are what the scheduler would have left. Request
-numbers and event ids follow time, as the running system would have handed them out.
+so every rung (and every repeat of the urgent ladder's last rung) has its event at the time the
+scheduler would have taken it, and the escalation level, repeats and `next_escalation_at` are what
+it would have left. A case raised after the beneficiary's assistant left goes to the village's
+responsible officer, as routing sends it. How fast help comes, per town, follows `demo_history`.
+Request numbers and event ids follow time, as the running system would have handed them out.
 """
 
 from __future__ import annotations
@@ -11,22 +14,30 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
+from functools import cache
 
 from sqlalchemy import bindparam, update
 
 from config import policy
-from devtools import demo
+from devtools import demo_history as history
 from devtools.demo_city_run import CityRun, Person
 from models import RequestEvent, ServiceRequest, WeChatUser
-from models.enums import ActorKind, EventKind, RequestSource, RequestStatus, Urgency
-from services import escalation
+from models.enums import OPEN_STATUSES, ActorKind, EventKind, RequestSource, RequestStatus, Urgency
+from services import escalation, texts
 from services import requests as request_service
 from services.policy import ladder
-from services.policy.classify import classify
+from services.policy.classify import Classification, classify
 from services.visits import CHECK_CATEGORY, CHECK_LABEL
 
-REQUEST_DAYS = 42  # WeChat and office cases are spread over the past six weeks
+WECHAT_SHARE = 0.85  # of raised cases; the rest are calls logged at a town office
+CANCELLED_SHARE = 0.04  # of cases raised on WeChat
+RATED_SHARE = 0.85  # of resolved cases with someone on WeChat to rate them
+REPLY_SHARE = 0.3
+# In the last weeks a few cases are still hanging: never accepted, or accepted and stuck.
+RECENT = timedelta(days=21)
+NEVER_ACCEPTED_SHARE = 0.006
+STUCK_SHARE = 0.02
+OPEN = {s.value for s in OPEN_STATUSES}
 
 
 @dataclass
@@ -39,10 +50,13 @@ class _Case:
     category: str
     urgency: str
     summary: str
+    assignee: int
+    routed_to: str = "assistant"
     emergency_numbers: tuple[str, ...] = ()
     raised_by_user: int | None = None
     raised_by_staff: int | None = None
     visit_id: int | None = None
+    hangs: str | None = None  # "never" accepted, or accepted and "stuck": still open now
     events: list[tuple] = field(default_factory=list)  # (at, kind, actor staff, actor user, body, data)
     row: dict = field(default_factory=dict)
 
@@ -58,40 +72,87 @@ class _Facts:
     escalation_repeats: int = 0
 
 
+@cache
+def _classified(message: str, month: int) -> Classification:
+    """classify() for the few demo messages, once per month."""
+    return classify(message, month)
+
+
 def write_requests(run: CityRun) -> None:
     """Cases from visits, WeChat and town offices, each with a timeline that ends where it is now."""
-    rng, shape = run.rng("requests"), run.shape
+    rng, shape, window = run.rng("requests"), run.shape, run.window
     cases: list[_Case] = []
     for visit_id, person, at, problems in run.problem_visits:
         summary = "；".join(f"{CHECK_LABEL[k]}：{v}" for k, v in problems.items())
         cases.append(_Case(
             person=person, created=at, source=RequestSource.VISIT,
             category=CHECK_CATEGORY[next(iter(problems))].value, urgency=Urgency.NORMAL.value,
-            summary=f"走访发现：{summary}", raised_by_staff=person.staff_id, visit_id=visit_id,
+            summary=f"走访发现：{summary}", assignee=person.staff_id, raised_by_staff=person.staff_id,
+            visit_id=visit_id,
         ))
     with_family = [p for p in run.people if p.family_user_id is not None]
-    messages = [m for m, _ in demo.HELP_MESSAGES]
-    weights = [w for _, w in demo.HELP_MESSAGES]
-    window = timedelta(days=REQUEST_DAYS)
+    messages = [m for m, _, _ in history.HELP_MESSAGES]
+    cumulative = window.request_days()
     for _ in range(shape.requests):
-        on_wechat = with_family and rng.random() < 0.85
-        person = rng.choice(with_family if on_wechat else run.people)
-        earliest = max(run.now - window, person.family_since if on_wechat else person.since)
-        created = _daytime_between(rng, earliest, run.now, run.tz)
-        message = rng.choices(messages, weights)[0]
-        found = classify(message, created.astimezone(run.tz).month)
-        town = run.villages[person.village].town_index
+        created = window.raised_at(rng, cumulative)
+        on_wechat = bool(with_family) and rng.random() < WECHAT_SHARE
+        person = _someone(rng, with_family if on_wechat else run.people, created, on_wechat)
+        if person is None:
+            on_wechat, person = False, _someone(rng, run.people, created, False)
+        if person is None:
+            continue
+        month = created.astimezone(run.tz).month
+        message = rng.choices(messages, history.message_weights(month))[0]
+        found = _classified(message, month)
+        village = run.villages[person.village]
+        gone = person.left_at is not None and person.left_at <= created
         cases.append(_Case(
             person=person, created=created,
             source=RequestSource.WECHAT if on_wechat else RequestSource.OFFICE,
             category=found.category.value, urgency=found.urgency.value, summary=message,
+            assignee=run.responsible[village.id] if gone else person.staff_id,
+            routed_to="town" if gone else "assistant",
             emergency_numbers=found.emergency_numbers,
             raised_by_user=person.family_user_id if on_wechat else None,
-            raised_by_staff=None if on_wechat else rng.choice(run.officers[town]),
+            raised_by_staff=None if on_wechat else rng.choice(run.officers[village.town_index]),
         ))
+    _hanging(run, rng, cases)
     for case in cases:
         _timeline(run, rng, case)
-    # Numbers follow time, as they would have been handed out.
+    _write(run, cases)
+
+
+def _hanging(run: CityRun, rng: random.Random, cases: list[_Case]) -> None:
+    """A few cases of the last weeks are still hanging, past a rung: some nobody accepted, some
+    accepted and stuck (at least one and two, when there are cases enough)."""
+    recent = [c for c in cases if c.source != RequestSource.VISIT and c.urgency == Urgency.NORMAL.value
+              and run.now - c.created < RECENT and (c.person.left_at is None or c.person.left_at <= c.created)]
+    if len(recent) < 3:
+        return
+    chosen = rng.sample(recent, max(round((NEVER_ACCEPTED_SHARE + STUCK_SHARE) * len(recent)), 3))
+    never = max(round(NEVER_ACCEPTED_SHARE * len(recent)), 1)
+    for n, case in enumerate(chosen):
+        case.hangs = "never" if n < never else "stuck"
+
+
+
+def _someone(rng: random.Random, pool: list[Person], created: datetime, on_wechat: bool) -> Person | None:
+    """Someone of `pool` registered (and, on WeChat, bound) before `created`, not in the days their
+    assistant was handing over; None when a few tries find nobody."""
+    for _ in range(30):
+        person = rng.choice(pool)
+        if person.since > created - timedelta(days=1):
+            continue
+        if on_wechat and person.family_since > created:
+            continue
+        if person.left_at is not None and person.left_at - timedelta(days=3) <= created < person.left_at:
+            continue
+        return person
+    return None
+
+
+def _write(run: CityRun, cases: list[_Case]) -> None:
+    """The requests, numbered in time order, then their events, and each follower's last message."""
     cases.sort(key=lambda c: (c.created, c.person.id))
     for request_id, case in zip(run.ids(ServiceRequest, len(cases)), cases, strict=True):
         case.row["id"] = request_id
@@ -135,50 +196,58 @@ def write_requests(run: CityRun) -> None:
         )
 
 
-def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
-    """What happened to the case up to now: accepted, replied, resolved, rated or cancelled; rungs climbed."""
-    now, urgent = run.now, case.urgency == Urgency.URGENT.value
-    created = case.created
-    person = case.person
-    rater = case.raised_by_user or person.family_user_id
-    # Who may rate or cancel must have been bound by then.
-    if rater is not None and person.family_since is not None and person.family_since > created:
-        rater = None
-    ack = reply = resolved = rated = cancelled = None
-    if urgent:
-        ack = created + timedelta(minutes=rng.uniform(2, 20))
-    elif case.source == RequestSource.VISIT:
+def _times(run: CityRun, rng: random.Random, case: _Case) -> tuple:
+    """(accepted, replied, resolved, rated, cancelled, stars, comment, rater) as drawn; any may be None."""
+    created, person, tz = case.created, case.person, run.tz
+    urgent = case.urgency == Urgency.URGENT.value
+    pace = run.pace[run.villages[person.village].town_index]
+    if case.source == RequestSource.VISIT:
         ack = created + timedelta(minutes=rng.uniform(1, 30))  # the assistant was there
-    elif rng.random() < 0.03:
-        ack = None  # nobody ever accepts it: the ladder climbs to the city
+    elif case.hangs == "never":
+        ack = None  # nobody accepts it: the ladder climbs to the city
     else:
-        ack = created + timedelta(hours=rng.choices(
-            (rng.uniform(0.1, 1.8), rng.uniform(2, 14), rng.uniform(14, 60)), (70, 25, 5)
-        )[0])
-    if ack is not None and rng.random() > 0.04:  # a few stay accepted but never finished
-        if urgent:
-            resolved = ack + timedelta(hours=rng.uniform(0.5, 8))
-        else:
-            resolved = ack + timedelta(hours=rng.choices(
-                (rng.uniform(1, 24), rng.uniform(24, 47), rng.uniform(48, 160)), (75, 20, 5)
-            )[0])
-        if rng.random() < 0.3:
+        ack = created + history.accept_delay(rng, created, tz, urgent, pace)
+    reply = resolved = rated = cancelled = None
+    if ack is not None and case.hangs is None:
+        resolved = history.awake(ack + history.resolve_delay(rng, case.category, urgent), tz, rng, urgent)
+        if rng.random() < REPLY_SHARE:
             reply = ack + (resolved - ack) * rng.uniform(0.05, 0.5)
     # Only whoever raised a case on WeChat withdraws it (the app lets any bound relative, but rarely).
-    if case.raised_by_user is not None and rng.random() < 0.07:
+    if case.raised_by_user is not None and case.hangs is None and rng.random() < CANCELLED_SHARE:
         cancelled = created + timedelta(minutes=rng.uniform(20, 24 * 60))
         if ack is not None and ack >= cancelled:
             ack = reply = None
         if reply is not None and reply >= cancelled:
             reply = None
         resolved = None
+    left = person.left_at
+    if left is not None and created < left and case.assignee == person.staff_id:
+        # Everything the assistant did, they did before they left.
+        limit = left - timedelta(hours=rng.uniform(1, 24))
+        if cancelled is None or cancelled > limit:
+            cancelled = None
+            if ack is None or ack > limit:
+                ack, reply = created + (limit - created) * 0.3, None
+            if resolved is None or resolved > limit:
+                resolved, reply = limit, None
+    rater = case.raised_by_user or person.family_user_id
+    # Who rates or withdraws must have been bound by then.
+    if person.family_since is not None and person.family_since > created:
+        rater = None
     stars = comment = None
-    if resolved is not None and rater is not None and rng.random() < 0.7:
-        rated = resolved + timedelta(hours=rng.uniform(0.5, 72))
-        stars = rng.choices([s for s, _ in demo.RATING_WEIGHTS], [w for _, w in demo.RATING_WEIGHTS])[0]
-        comment = rng.choice(demo.RATING_COMMENTS) or None
-    note = rng.choice(demo.RESOLUTION_NOTES[case.category]) if resolved else None
-    reply_text = rng.choice(demo.REPLIES)
+    if resolved is not None and rater is not None and rng.random() < RATED_SHARE:
+        rated = history.awake(resolved + history.rated_after(rng), tz, rng)
+        slow = resolved - created > timedelta(hours=48) or ack - created > timedelta(hours=4)
+        stars, comment = history.stars(rng, slow)
+    return ack, reply, resolved, rated, cancelled, stars, comment, rater
+
+
+def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
+    """What happened to the case up to now: accepted, replied, resolved, rated or cancelled; rungs climbed."""
+    now, created, person = run.now, case.created, case.person
+    ack, reply, resolved, rated, cancelled, stars, comment, rater = _times(run, rng, case)
+    note = rng.choice(history.RESOLUTION_NOTES[case.category]) if resolved else None
+    reply_text = rng.choice(history.REPLIES)
 
     # Keep only what has happened by now.
     ack, reply, resolved, rated, cancelled = (t if t is not None and t <= now else None
@@ -198,32 +267,18 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
             return RequestStatus.ACKNOWLEDGED.value
         return RequestStatus.OPEN.value
 
-    assistant = person.staff_id
-    data = {"routed_to": "assistant", "emergency_numbers": list(case.emergency_numbers)}
+    handler = case.assignee
+    data = {"routed_to": case.routed_to, "emergency_numbers": list(case.emergency_numbers)}
     if case.visit_id is not None:
         data = {"visit_id": case.visit_id, **data}
     events = [(created, EventKind.CREATED, case.raised_by_staff, case.raised_by_user, case.summary, data)]
-    # The escalation scan, as if it had run all along: each rung at its due time, if its condition held.
-    level = 0
-    for step in policy.ESCALATION_LADDER[case.urgency]:
-        due = ladder.step_due_at(step, created, run.tz, policy.SERVICE_HOURS)
-        if due <= now and step.level > level and ladder.condition_holds(step, status_at(due)):
-            level = step.level
-            events.append((due, EventKind.ESCALATED, None, None,
-                           f"第{step.level}级督办：已等待{escalation.waited(created, due)}",
-                           {"level": step.level, "condition": step.condition, "notify": list(step.notify)}))
-    # The last urgent rung repeats while nobody accepts; count the repeats due by now (the demo
-    # writes no event for each, as the scan would; its urgent cases are accepted within minutes).
-    current = ladder.step_at(level, policy.ESCALATION_LADDER[case.urgency])
-    repeats = 0
-    if current is not None and ladder.condition_holds(current, status_at(now)):
-        repeats = ladder.repeats_due(current, created, now, run.tz, policy.SERVICE_HOURS)
+    level, repeats = _rungs(run, case, status_at, events)
     if ack:
-        events.append((ack, EventKind.ACKNOWLEDGED, assistant, None, None, None))
+        events.append((ack, EventKind.ACKNOWLEDGED, handler, None, None, None))
     if reply:
-        events.append((reply, EventKind.REPLY, assistant, None, reply_text, None))
+        events.append((reply, EventKind.REPLY, handler, None, reply_text, None))
     if resolved:
-        events.append((resolved, EventKind.RESOLVED, assistant, None, note, None))
+        events.append((resolved, EventKind.RESOLVED, handler, None, note, None))
     if rated:
         events.append((rated, EventKind.RATED, None, rater, comment, {"rating": stars}))
     if cancelled:
@@ -238,9 +293,10 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
         beneficiary_id=person.id, village_id=village.id, town_id=run.town_ids[village.town_index],
         source=case.source.value, raised_by_wechat_user_id=case.raised_by_user,
         raised_by_staff_id=case.raised_by_staff, visit_id=case.visit_id, category=case.category,
-        urgency=case.urgency, status=status, summary=case.summary, assignee_staff_id=assistant,
+        urgency=case.urgency, status=status, summary=case.summary, assignee_staff_id=handler,
         escalation_level=level, escalation_repeats=repeats,
-        next_escalation_at=request_service.next_escalation(facts, run.tz),
+        # A finished case has no next rung; asking the ladder for each of the thousands costs seconds.
+        next_escalation_at=request_service.next_escalation(facts, run.tz) if status in OPEN else None,
         created_at=created, updated_at=events[-1][0], acknowledged_at=ack,
         resolved_at=resolved, closed_at=rated, cancelled_at=cancelled,
         resolution_note=note if resolved else None, rating=stars if rated else None,
@@ -248,10 +304,35 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
     )
 
 
-def _daytime_between(rng: random.Random, start: datetime, end: datetime, tz: ZoneInfo) -> datetime:
-    """A moment between `start` and `end`, mostly in waking hours, as people write."""
-    for _ in range(4):
-        at = start + (end - start) * rng.random()
-        if 7 <= at.astimezone(tz).hour < 21 or rng.random() < 0.15:
-            return at
-    return at
+def _rungs(run: CityRun, case: _Case, status_at, events: list[tuple]) -> tuple[int, int]:
+    """The escalation scan, as if it had run all along: each rung at its due time if its condition
+    held then, and each repeat of a repeating rung while it kept holding (until a higher rung).
+    Returns the level reached and the repeats of that level."""
+    now, created = run.now, case.created
+    steps = policy.ESCALATION_LADDER[case.urgency]
+    taken: list[tuple] = []
+    for step in steps:
+        due = ladder.step_due_at(step, created, run.tz, policy.SERVICE_HOURS)
+        if due <= now and step.level > (taken[-1][0].level if taken else 0) \
+                and ladder.condition_holds(step, status_at(due)):
+            taken.append((step, due))
+            events.append((due, EventKind.ESCALATED, None, None,
+                           f"第{step.level}级督办：已等待{escalation.waited(created, due)}",
+                           {"level": step.level, "condition": step.condition, "notify": list(step.notify)}))
+    repeats = 0
+    for n, (step, _) in enumerate(taken):
+        if step.repeat_every is None:
+            continue
+        stop = taken[n + 1][1] if n + 1 < len(taken) else now + timedelta(microseconds=1)
+        at, count = ladder.first_repeat_at(step, created, run.tz, policy.SERVICE_HOURS), 0
+        while at < stop and ladder.condition_holds(step, status_at(at)):
+            count += 1
+            events.append((at, EventKind.ESCALATED, None, None,
+                           f"第{step.level}级督办：已等待{escalation.waited(created, at)}"
+                           + texts.ESCALATION_REPEAT_NOTE.format(repeat=count),
+                           {"level": step.level, "condition": step.condition, "notify": list(step.notify),
+                            "repeat": count}))
+            at += step.repeat_every
+        if n + 1 == len(taken):
+            repeats = count
+    return (taken[-1][0].level if taken else 0), repeats

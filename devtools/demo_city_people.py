@@ -1,39 +1,56 @@
-"""The city's people: beneficiaries with their categories, assistants and family on WeChat; their visits.
+"""The city's people: beneficiaries with their categories, assistants and family on WeChat, and
+their seven months of 四查四帮 visits.
 
-Two phases of a city seed run, after the places and staff (`demo_city`) and before the cases
-(`demo_city_cases`). Beneficiaries get valid ID numbers and unique bind codes, and are visited
-about as often as their categories require; visits that find a problem are kept on the run so
-that a case can be opened for each, as the app does.
+A phase of a city seed run, after the places and staff (`demo_city`) and before the cases
+(`demo_city_cases`). Beneficiaries get valid ID numbers and unique bind codes; each village's
+people are shared among its assistants by their shares (one carries most in a few villages). Each
+person is visited on their plan as `demo_history` describes, as well as their town keeps to it;
+the people of an assistant who left are not visited since. The visits are made with the people,
+a batch at a time, so each person's `last_visited_at` is written with them; visits that find a
+problem are kept on the run so that a case can be opened for each, as the app does.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, timedelta
+import random
+from datetime import date, datetime, timedelta
 
 from devtools import demo
-from devtools.demo_city_run import CHUNK, CITY_CODE, CityRun, Person, chunks
+from devtools import demo_history as history
+from devtools.demo_city_run import CHUNK, CITY_CODE, CityRun, Person, Village, chunks
 from models import Assignment, Beneficiary, BeneficiaryCategoryLink, FamilyLink, Visit, WeChatUser
 from models.enums import BeneficiaryCategory, CheckResult, Relation
 from services import roster
-from services import visits as visit_service
 from services.policy import id_number
 from services.policy import visits as schedule
-from services.visits import CHECK_LABEL
 
 COMMUNITY_ROADS = ("幸福路", "建设路", "文化街", "新华巷", "人民路", "园林路", "滨江路")
-VISIT_NOTES = ("身体还好", "精神不错", "子女上周回来过", "需要多关注", "天冷了，提醒注意保暖")
+VISIT_COLUMNS = ("id", "beneficiary_id", "staff_id", "visited_at", "food", "food_note", "clothing", "clothing_note",
+                 "housing", "housing_note", "medical", "medical_note", "helped_daily_care", "helped_shopping",
+                 "helped_contact_family", "helped_policy", "notes", "created_at")
+CHECKS = ("food", "clothing", "housing", "medical")  # the visit service's checks, in the table's order
+OK = CheckResult.OK.value
+PROBLEM = CheckResult.PROBLEM.value
+# 四帮 at a visit, out of 256 (one random byte each): daily care and calls home for those living
+# alone, shopping for all, policy for 低保 and 特困 families.
+ALONE = {BeneficiaryCategory.TEKUN, BeneficiaryCategory.LIUSHOU_ELDERLY}
+POLICY = {BeneficiaryCategory.DIBAO, BeneficiaryCategory.TEKUN}
 
 
 def write_beneficiaries(run: CityRun) -> None:
-    """Beneficiaries with valid ID numbers, categories, one assistant each, some with family on WeChat."""
+    """Beneficiaries with valid ID numbers, categories, one assistant each, some with family on WeChat,
+    and each one's visits."""
     rng, shape = run.rng("beneficiaries"), run.shape
+    visit_rng = run.rng("visits")
     taken, codes = set(), set()  # first 17 digits of ID numbers given out; bind codes
     today = run.now.astimezone(run.tz).date()
     order = [i for i, v in enumerate(run.villages) for _ in range(v.beneficiaries)]
-    written = {"beneficiaries": 0, "family links": 0}
+    late = [run.window.late_chances(keeps) for keeps in run.keeps_to_plan]
+    written = {"beneficiaries": 0, "family links": 0, "visits": 0}
+
+    handed: dict[int, list[int]] = {}  # village index -> its assistants, one entry per person still to place
     for chunk in chunks(order, CHUNK):
-        people, users, links, rows, cats_rows, assignments = [], [], [], [], [], []
+        people, users, links, rows, cats_rows, assignments, visits = [], [], [], [], [], [], []
         for beneficiary_id, v in zip(run.ids(Beneficiary, len(chunk)), chunk, strict=True):
             village = run.villages[v]
             cats = demo._categories(rng)
@@ -54,10 +71,10 @@ def write_beneficiaries(run: CityRun) -> None:
             else:
                 address = f"{village.name}{rng.choice(demo.STREETS)}{rng.randint(1, 60)}号"
             since = run.now - timedelta(days=rng.randint(20, 900), minutes=rng.randint(0, 600))
-            staff_id = rng.choice(village.assistants)
-            rows.append((beneficiary_id, demo._name(rng), village.id, address,
-                         None if child else demo._phone(rng), run.pii.encrypt(id_no), run.pii.lookup_hash(id_no),
-                         code, True, schedule.frequency_days(cats), since, since))
+            if v not in handed:
+                handed[v] = _hand_out(rng, village)
+            staff_id = handed[v].pop()
+            every = schedule.frequency_days(cats)
             cats_rows.extend((beneficiary_id, c.value) for c in cats)
             assignments.append((run.ids(Assignment, 1)[0], beneficiary_id, staff_id, since))
             user_id = family_since = None
@@ -72,8 +89,12 @@ def write_beneficiaries(run: CityRun) -> None:
                 users.append((user_id, f"demo-family-{user_id:06d}", True, family_since, family_since))
                 links.append((run.ids(FamilyLink, 1)[0], beneficiary_id, user_id, relation.value,
                               rng.random() < 0.9, True, family_since))
-            people.append(Person(beneficiary_id, v, staff_id, since, schedule.frequency_days(cats),
-                                  user_id, family_since))
+            person = Person(beneficiary_id, v, staff_id, since, every, user_id, family_since, run.left.get(staff_id))
+            last = _visits(run, visit_rng, person, set(cats), late[village.town_index], visits)
+            people.append(person)
+            rows.append((beneficiary_id, demo._name(rng), village.id, address,
+                         None if child else demo._phone(rng), run.pii.encrypt(id_no), run.pii.lookup_hash(id_no),
+                         code, True, every, last, since, since))
         run.people.extend(people)
         run.writer.write(
             WeChatUser.__table__, ("id", "openid", "subscribed", "subscribed_at", "created_at"), users
@@ -81,7 +102,7 @@ def write_beneficiaries(run: CityRun) -> None:
         written["beneficiaries"] += run.writer.write(
             Beneficiary.__table__,
             ("id", "name", "village_id", "address", "phone", "id_number_encrypted", "id_number_hash",
-             "bind_code", "active", "visit_every_days", "created_at", "updated_at"),
+             "bind_code", "active", "visit_every_days", "last_visited_at", "created_at", "updated_at"),
             rows,
         )
         run.writer.write(BeneficiaryCategoryLink.__table__, ("beneficiary_id", "category"), cats_rows)
@@ -91,55 +112,68 @@ def write_beneficiaries(run: CityRun) -> None:
             links,
         )
         run.writer.write(Assignment.__table__, ("id", "beneficiary_id", "staff_id", "started_at"), assignments)
+        written["visits"] += run.writer.write(Visit.__table__, VISIT_COLUMNS, visits)
         if written["beneficiaries"] < shape.beneficiaries:
             run.report("beneficiaries", written["beneficiaries"])
     run.done("beneficiaries", written["beneficiaries"])
     run.done("family links", written["family links"])
+    run.done("visits", written["visits"])
 
 
-def write_visits(run: CityRun) -> None:
-    """The last few 四查 visits of each beneficiary, about as often as their categories require."""
-    rng, shape = run.rng("visits"), run.shape
-    today = run.now.astimezone(run.tz).date()
-    low, high = shape.visits_per_beneficiary
-    columns = ("id", "beneficiary_id", "staff_id", "visited_at", "food", "food_note", "clothing", "clothing_note",
-               "housing", "housing_note", "medical", "medical_note", "helped_daily_care", "helped_shopping",
-               "helped_contact_family", "helped_policy", "notes", "created_at")
-    ok = CheckResult.OK.value
-    total = 0
+def _hand_out(rng: random.Random, village: Village) -> list[int]:
+    """The village's assistants, one entry per person, by their shares, in a random order."""
+    total = sum(village.shares)
+    exact = [village.beneficiaries * s / total for s in village.shares]
+    counts = [int(x) for x in exact]
+    for i in sorted(range(len(exact)), key=lambda i: counts[i] - exact[i])[: village.beneficiaries - sum(counts)]:
+        counts[i] += 1
+    handed = [staff for staff, n in zip(village.assistants, counts, strict=True) for _ in range(n)]
+    rng.shuffle(handed)
+    return handed
 
-    def rows_for(people: list[Person]) -> Iterator[tuple]:
-        """Visit rows for these people, noting on the run the visits that found a problem."""
-        for person in people:
-            # Most are visited on time; a quarter or so are somewhat overdue, as in life.
-            days_ago = rng.uniform(0, person.every * 1.3)
-            for _ in range(rng.randint(low, high)):
-                at = demo._working_time(rng, today - timedelta(days=int(days_ago)), run.tz)
-                if at > run.now:
-                    at -= timedelta(days=1)
-                if at < person.since:
-                    break
-                checks = {name: None for name in CHECK_LABEL}
-                problems = {}
-                if rng.random() < shape.visit_problem_rate:
-                    for name in rng.sample(sorted(CHECK_LABEL), 2 if rng.random() < 0.1 else 1):
-                        problems[name] = checks[name] = rng.choice(demo.VISIT_PROBLEMS[name])
-                visit_id = run.ids(Visit, 1)[0]
-                if problems:
-                    run.problem_visits.append((visit_id, person, at, problems))
-                yield (
-                    visit_id, person.id, person.staff_id, at,
-                    *(x for name in ("food", "clothing", "housing", "medical")
-                      for x in ((CheckResult.PROBLEM.value if checks[name] else ok), checks[name])),
-                    rng.random() < 0.35, rng.random() < 0.25, rng.random() < 0.15, rng.random() < 0.2,
-                    rng.choice(VISIT_NOTES) if rng.random() < 0.05 else None,
-                    at,
-                )
-                days_ago += max(person.every + rng.uniform(-2, 2), 3)
 
-    for people in chunks(run.people, 2 * CHUNK):
-        total += run.writer.write(Visit.__table__, columns, rows_for(people))
-        if total and people[-1] is not run.people[-1]:
-            run.report("visits", total)
-    visit_service.refresh_last_visits(run.writer.session)
-    run.done("visits", total)
+def _visits(run: CityRun, rng: random.Random, person: Person, cats: set, late: list[float],
+            out: list[tuple]) -> datetime | None:
+    """Add the person's visit rows to `out`; returns the last visit's time."""
+    window = run.window
+    until = window.days if person.left_at is None else window.index(person.left_at) - 3
+    days = history.visit_days(rng, person.every, late, window.weekdays, window.index(person.since), until)
+    # Thresholds out of 256 for the four kinds of help.
+    care = 110 if cats & ALONE else 60
+    family = 80 if cats & ALONE or BeneficiaryCategory.LIUSHOU_CHILD in cats else 20
+    policy = 60 if cats & POLICY else 30
+    problem_rate = run.shape.visit_problem_rate
+    mornings, since, now = window.mornings, person.since, run.now
+    times = [at for at in (mornings[day] + _WORKING_MINUTES[int(540 * rng.random())] for day in days)
+             if since <= at <= now]
+    for visit_id, at in zip(run.ids(Visit, len(times)), times):
+        bits = rng.getrandbits(40)
+        if rng.random() < problem_rate:
+            checks = _problems(rng, at, run)
+            run.problem_visits.append((visit_id, person, at, checks))
+            found = [(PROBLEM, checks[c]) if c in checks else (OK, None) for c in CHECKS]
+        else:
+            found = _ALL_FINE
+        out.append((
+            visit_id, person.id, person.staff_id, at, *found[0], *found[1], *found[2], *found[3],
+            (bits & 255) < care, (bits >> 8 & 255) < 64, (bits >> 16 & 255) < family, (bits >> 24 & 255) < policy,
+            history.VISIT_NOTES[(bits >> 32) % len(history.VISIT_NOTES)] if (bits >> 35 & 31) == 0 else None,
+            at,
+        ))
+    return times[-1] if times else None
+
+
+_ALL_FINE = ((OK, None),) * 4
+# 08:30 to 17:29 as offsets from 08:00, a minute apart: visits are noted to the minute.
+_WORKING_MINUTES = tuple(timedelta(minutes=30 + m) for m in range(540))
+
+
+def _problems(rng: random.Random, at: datetime, run: CityRun) -> dict[str, str]:
+    """What a visit found: one check (now and then two), clothes in the cold, roofs in the rain."""
+    seasons = history.season_of(at.astimezone(run.tz).month)
+    weights = [3 if history.PROBLEM_SEASON.get(c) in seasons else 1 for c in CHECKS]
+    found = {rng.choices(CHECKS, weights)[0]}
+    if rng.random() < 0.1:
+        found.add(rng.choice(CHECKS))
+    return {c: rng.choice(history.VISIT_PROBLEMS[c]) for c in CHECKS if c in found}
+

@@ -3,7 +3,7 @@
 `demo_city.seed_city` makes one `CityRun` and hands it to each phase in foreign-key order (places
 and staff in `demo_city`, then `demo_city_people`, then `demo_city_cases`). It gives out ids,
 counts what each phase wrote, and carries what earlier phases made (villages, officers, people,
-visits that found a problem) to the later ones. Rows are written with `BulkWriter`: COPY on
+visits that found a problem, who left) to the later ones. Rows are written with `BulkWriter`: COPY on
 PostgreSQL, chunked executemany elsewhere.
 """
 
@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Table, func, insert, select
+from sqlalchemy.schema import AddConstraint, DropConstraint
 from sqlalchemy.orm import Session
 
 from models import (
@@ -29,6 +31,7 @@ from models import (
     Visit,
     WeChatUser,
 )
+from devtools.demo_history import Window
 from services.pii import PiiCipher
 
 Progress = Callable[[str, int], None]  # (phase, rows written so far)
@@ -49,13 +52,19 @@ class CityShape:
     supervisors: int
     admins: int
     beneficiaries: int
-    # Cases raised on WeChat or at a town office; visits that find a problem add their own.
+    # Cases raised on WeChat or at a town office over the history (demo_history.HISTORY_DAYS);
+    # visits that find a problem add their own.
     requests: int
-    # Beneficiaries with a relative (or themselves) bound on WeChat.
-    family_share: float = 0.12
+    # Beneficiaries with a relative (or themselves) bound on WeChat: the care card's QR code.
+    family_share: float = 0.65
     # Visits at which one of the 四查 checks finds a problem (each opens a case, as in the app).
     visit_problem_rate: float = 0.015
-    visits_per_beneficiary: tuple[int, int] = (1, 4)
+    # Towns that keep to the visit plan less well than the rest (at least one).
+    weak_town_share: float = 0.1
+    # Villages where an assistant has left and nobody has taken their people over yet (at least one).
+    leaver_share: float = 0.014
+    # Villages where one assistant carries most of the people (at least one).
+    heavy_share: float = 0.02
 
     def __post_init__(self) -> None:
         """Refuse a shape the builder cannot fill with its minimum staffing."""
@@ -74,6 +83,10 @@ class CityShape:
         """Villages and communities together."""
         return self.villages + self.communities
 
+    def share_of(self, share: float, whole: int) -> int:
+        """`share` of `whole`, at least one and never all."""
+        return min(max(round(share * whole), 1), max(whole - 1, 1))
+
 
 @dataclass
 class Village:
@@ -86,6 +99,8 @@ class Village:
     is_community: bool
     beneficiaries: int = 0
     assistants: list[int] = field(default_factory=list)
+    # Each assistant's share of the village's people, in the order of `assistants`.
+    shares: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -99,6 +114,8 @@ class Person:
     every: int  # visit frequency in days
     family_user_id: int | None
     family_since: datetime | None
+    # When their assistant left (still assigned, no longer active): new cases go up the chain.
+    left_at: datetime | None = None
 
 
 class BulkWriter:
@@ -120,20 +137,21 @@ class BulkWriter:
         return count
 
     def _copy(self, table: Table, columns: Sequence[str], rows: Iterable[tuple]) -> int:
-        """COPY `rows` into `table` on the session's own connection; returns how many."""
+        """COPY `rows` into `table` on the session's own connection, in binary; returns how many."""
         from psycopg import sql
         from psycopg.types.json import Jsonb
 
         # COPY skips SQLAlchemy's type processing: JSON needs psycopg's wrapper (datetimes are
         # already aware UTC, which psycopg sends as timestamptz).
         json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSON)]
-        statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             sql.Identifier(table.name), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
         )
         count = 0
         # The session's own connection, so the rows share its transaction.
         driver = self.session.connection().connection.driver_connection
         with driver.cursor() as cursor, cursor.copy(statement) as copy:
+            copy.set_types([_copy_type(table.c[name].type) for name in columns])
             for row in rows:
                 if json_at:
                     row = list(row)
@@ -142,6 +160,41 @@ class BulkWriter:
                 copy.write_row(row)
                 count += 1
         return count
+
+    @contextmanager
+    def bulk_load(self, table: Table) -> Iterator[None]:
+        """On PostgreSQL, load `table` without its foreign keys and secondary indexes, then add them
+        back: one check of every row and one sort per index instead of work for each row as it
+        comes, several times cheaper (PostgreSQL's own advice for populating a database). The keys
+        are checked in full when they are added back; on any failure the transaction is rolled
+        back, keys and indexes included."""
+        if not self.postgres:
+            yield
+            return
+        connection = self.session.connection()
+        keys = sorted(table.foreign_key_constraints, key=lambda key: key.name)
+        indexes = sorted(table.indexes, key=lambda index: index.name)
+        for index in indexes:
+            index.drop(connection)
+        for key in keys:
+            connection.execute(DropConstraint(key))
+        yield
+        for key in keys:
+            connection.execute(AddConstraint(key))
+        for index in indexes:
+            index.create(connection)
+
+
+# PostgreSQL's names for the column types binary COPY sends.
+_COPY_TYPES = {"timestamp with time zone": "timestamptz", "integer": "int4", "smallint": "int2", "boolean": "bool"}
+
+
+def _copy_type(column_type) -> str:
+    """The PostgreSQL type name of a column, as binary COPY wants it (varchar(8) -> varchar)."""
+    from sqlalchemy.dialects import postgresql
+
+    name = column_type.compile(dialect=postgresql.dialect()).lower().split("(")[0]
+    return _COPY_TYPES.get(name, name)
 
 
 def chunks(rows: Iterable, size: int) -> Iterator[list]:
@@ -177,10 +230,16 @@ class CityRun:
             for model in (Region, Staff, WeChatUser, FamilyLink, Beneficiary, Assignment, Visit,
                           ServiceRequest, RequestEvent)
         }
+        self.window = Window(now, tz)
         self.villages: list[Village] = []
         self.town_ids: list[int] = []
+        # Per town: the share of visits made on time, and how slowly cases are taken up (1: usual).
+        self.keeps_to_plan: list[float] = []
+        self.pace: list[float] = []
         self.city_id = 0
         self.officers: list[list[int]] = []
+        self.responsible: dict[int, int] = {}  # village id -> its responsible town officer
+        self.left: dict[int, datetime] = {}  # assistant id -> when they left
         self.people: list[Person] = []
         self.problem_visits: list[tuple[int, Person, datetime, dict[str, str]]] = []
         self.counts: dict[str, int] = {}

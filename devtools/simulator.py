@@ -48,9 +48,11 @@ JOB_NAMES = {
     "escalation_scan": "超时督办检查",
     "media_retention": "清理过期语音图片",
     "message_retention": "清理过期消息",
+    "figures": "更新统计数据",
     "visit_reminders": "每日08:00走访提醒",
     "town_digest": "每日08:30乡镇汇总",
     "city_summary": "每周一09:00市级汇总",
+    "monthly_report": "每月1日09:00月报",
 }
 CALENDAR_OUTCOMES = {"ran": "已运行", "already": "已运行过", "skipped": "错过（超过补跑时限）", "not_due": "未到时间"}
 # Polls may overlap (the page's timer, a send, another tab): one at a time runs the media pass and

@@ -3,6 +3,7 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.cards import CareCard
+from models.figures import DailyVisitFigures, WeeklyRequestFigures
 from models.media import MediaItem
 from models.messaging import InboundMessage, JobRun, OutboxMessage
 from models.people import (
@@ -15,6 +16,7 @@ from models.people import (
     WeChatUser,
 )
 from models.regions import Region
+from models.reports import MonthlyReport
 from models.requests import RequestEvent, ServiceRequest
 from models.responsibility import Department, DutyShift, VillageOfficers
 from models.visits import Visit, VisitAlert
@@ -28,12 +30,14 @@ __all__ = [
     "Beneficiary",
     "BeneficiaryCategoryLink",
     "CareCard",
+    "DailyVisitFigures",
     "Department",
     "DutyShift",
     "FamilyLink",
     "InboundMessage",
     "JobRun",
     "MediaItem",
+    "MonthlyReport",
     "OutboxMessage",
     "Region",
     "RequestEvent",
@@ -44,5 +48,6 @@ __all__ = [
     "Visit",
     "VisitAlert",
     "WeChatUser",
+    "WeeklyRequestFigures",
     "metadata",
 ]

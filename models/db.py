@@ -9,9 +9,13 @@ person waits on them). SQLite has neither; there `busy_timeout` bounds the wait 
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import URL, Connection, Engine, create_engine, event
+from sqlalchemy import URL, Connection, Date, Engine, create_engine, event, literal
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -113,3 +117,31 @@ def insert_ignoring_conflicts(bind: Session | Connection, model):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(model).on_conflict_do_nothing()
+
+
+class _LocalDate(FunctionElement):
+    """The local calendar date of a UTC timestamp column (see `local_date`)."""
+
+    type = Date()
+    inherit_cache = True
+    name = "local_date"
+
+
+@compiles(_LocalDate, "postgresql")
+def _local_date_postgresql(element, compiler, **kw) -> str:
+    column, zone, _ = element.clauses
+    return f"CAST(({compiler.process(column, **kw)} AT TIME ZONE {compiler.process(zone, **kw)}) AS DATE)"
+
+
+@compiles(_LocalDate, "sqlite")
+def _local_date_sqlite(element, compiler, **kw) -> str:
+    column, _, shift = element.clauses
+    return f"date({compiler.process(column, **kw)}, {compiler.process(shift, **kw)})"
+
+
+def local_date(column, tz: ZoneInfo, at: datetime):
+    """SQL for the date in `tz` of a timestamp column, so that millions of rows are not converted one
+    by one in Python. PostgreSQL uses the zone's rules; SQLite, which has none, the zone's offset at
+    `at` (exact for zones without daylight saving, such as Asia/Shanghai)."""
+    offset = int(at.astimezone(tz).utcoffset().total_seconds())
+    return _LocalDate(column, literal(tz.key), literal(f"{offset:+d} seconds"))

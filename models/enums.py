@@ -163,6 +163,7 @@ class PushKind(StrEnum):
     ADVICE = "advice"  # request, WeChat user: the 120/110/119 advice once a transcript shows danger
     URGENT_TASK = "urgent-task"  # request, staff: a case found urgent after it was opened
     TRANSCRIPT = "transcript"  # media item, staff: what a voice said, to whoever has the case
+    REPORT_MONTHLY = "report-monthly"  # staff, month (2026-11): the city's monthly report is ready
 
 
 class OutboxStatus(StrEnum):

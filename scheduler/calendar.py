@@ -50,18 +50,20 @@ OUTBOX_JOB = IntervalJob("outbox_dispatch", 5, jobs.outbox_job)
 INTERVAL_JOBS = (
     OUTBOX_JOB,
     IntervalJob("escalation_scan", 60, jobs.escalation_job),
+    IntervalJob("figures", int(jobs.FIGURES_EVERY.total_seconds()), jobs.figures_job),
     IntervalJob("media_retention", 3600, jobs.media_retention_job),
     IntervalJob("message_retention", 3600, jobs.message_retention_job),
 )
 
 
 def calendar_jobs(tz: ZoneInfo) -> tuple[CalendarJob, ...]:
-    """The daily and weekly jobs, at local times."""
+    """The daily, weekly and monthly jobs, at local times."""
     return (
         CalendarJob("visit_reminders", CronTrigger(hour=8, minute=0, timezone=tz), reminders.morning_visits),
         CalendarJob("town_digest", CronTrigger(hour=8, minute=30, timezone=tz), reminders.town_digests),
         CalendarJob("city_summary", CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=tz),
                     reminders.city_summaries),
+        CalendarJob("monthly_report", CronTrigger(day=1, hour=9, minute=0, timezone=tz), jobs.monthly_report_job),
     )
 
 

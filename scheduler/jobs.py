@@ -8,17 +8,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from runtime import metrics
+from runtime import metrics, reports
 from runtime.dispatch import drain_outbox
 from runtime.media_jobs import MediaEnv, purge_past_retention
-from services import escalation, retention
+from services import daily_figures, escalation, retention, weekly_figures
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
+
+# The pre-aggregated figures are recomputed every 10 minutes; a run up to half a minute early still counts.
+FIGURES_EVERY = timedelta(minutes=10)
+FIGURES_SLACK = timedelta(seconds=30)
 
 
 @dataclass(frozen=True)
@@ -92,3 +96,22 @@ def escalation_job(ctx: JobContext, now: datetime) -> int:
     metrics.escalations(levels)
     return sum(levels.values())
 
+
+def figures_job(ctx: JobContext, now: datetime) -> int:
+    """Recompute the pre-aggregated figures (every 10 minutes), in one transaction: the daily 四查四帮
+    figures of the recent days, and the weekly request figures of the trends' 26 weeks.
+
+    A tick runs every interval job; this one is skipped while today's rows are fresher than its
+    period, so a day walked in five-minute ticks does not recompute the figures every tick."""
+    tz = ctx.env.tz
+    with ctx.session_factory() as session:
+        if daily_figures.fresh(session, now, tz, FIGURES_EVERY - FIGURES_SLACK):
+            return 0
+    return run_in_session(ctx, lambda s: daily_figures.rebuild_recent(s, now, tz)
+                          + weekly_figures.rebuild(s, now.astimezone(tz).date(), tz, now))
+
+
+def monthly_report_job(session: Session, env: RequestEnv, now: datetime) -> int:
+    """Make last month's city report and tell the city supervisors (the 1st at 09:00); the ledger of
+    calendar jobs makes it once, and a complete report already kept is not made again."""
+    return reports.previous_month_report(session, env, now)

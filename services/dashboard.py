@@ -41,12 +41,19 @@ class VillageRow:
     region: Region
     assistants: int = 0
     beneficiaries: int = 0
-    unassigned: int = 0
+    unassigned: int = 0  # people with no active assistant: none assigned, or theirs no longer active
+    overdue: int = 0  # people not visited within their plan, as on the 走访覆盖 page
+    overloaded: int = 0  # assistants here responsible for more than the load threshold
 
     @property
     def short_of_assistants(self) -> bool:
         """Fewer than three assistants: a gap in 责任直达."""
         return self.assistants < MIN_ASSISTANTS_PER_VILLAGE
+
+    @property
+    def coverage(self) -> float | None:
+        """Share of the people visited within plan (None when nobody lives here on the map)."""
+        return (self.beneficiaries - self.overdue) / self.beneficiaries if self.beneficiaries else None
 
 
 @dataclass
@@ -78,8 +85,13 @@ class ServiceMap:
         return sum(t.total(name) for t in self.towns)
 
 
-def service_map(session: Session, scope: Scope, load_threshold: int = LOAD_THRESHOLD) -> ServiceMap:
-    """The map within the scope: counts per village and town, overloaded assistants."""
+def service_map(session: Session, scope: Scope, now: datetime, tz: ZoneInfo,
+                load_threshold: int = LOAD_THRESHOLD) -> ServiceMap:
+    """The map within the scope: counts, visit coverage and overloaded assistants per village and town.
+
+    Five queries whatever the size of the city: towns, villages, assistants, people (with their
+    assignment and visit plan) and loads; nothing is asked per village.
+    """
     towns = session.scalars(scoping.towns(scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
                             .order_by(Region.code)).all()
     town_ids = [t.id for t in towns]
@@ -97,27 +109,38 @@ def service_map(session: Session, scope: Scope, load_threshold: int = LOAD_THRES
         .group_by(Staff.region_id)
     ):
         rows[region_id].assistants = count
+    # Routing treats an assignment to an assistant no longer active as no assistant; so does the map.
+    assistant = Staff.__table__.alias("assistant")
     people = scoping.beneficiaries(
         scope,
-        select(Beneficiary.village_id, func.count(), func.count(Assignment.id))
+        select(Beneficiary.village_id, func.count(), func.count(assistant.c.id),
+               func.sum(case((_overdue(now, tz), 1), else_=0)))
         .outerjoin(Assignment, and_(Assignment.beneficiary_id == Beneficiary.id, Assignment.ended_at.is_(None)))
+        .outerjoin(assistant, and_(assistant.c.id == Assignment.staff_id, assistant.c.active.is_(True)))
         .where(Beneficiary.active.is_(True), Beneficiary.village_id.in_(village_ids)),
     ).group_by(Beneficiary.village_id)
-    for village_id, total, assigned in session.execute(people):
+    for village_id, total, assigned, late in session.execute(people):
         rows[village_id].beneficiaries = total
         rows[village_id].unassigned = total - assigned
+        rows[village_id].overdue = int(late or 0)
     by_town = {t.id: TownRow(t) for t in towns}
     for village in villages:
         by_town[village.parent_id].villages.append(rows[village.id])
+    # Counted per member of staff through ix_assignments_staff_active: at city scale a few times
+    # faster than hashing every assignment and grouping by the staff row (docs/benchmarks.md).
+    caseload = (select(func.count()).where(Assignment.staff_id == Staff.id, Assignment.ended_at.is_(None))
+                .correlate(Staff).scalar_subquery())
     load = (
-        select(Staff, func.count(Assignment.id))
-        .join(Assignment, and_(Assignment.staff_id == Staff.id, Assignment.ended_at.is_(None)))
-        .where(Staff.region_id.in_(village_ids))
-        .group_by(Staff.id)
-        .having(func.count(Assignment.id) > load_threshold)
-        .order_by(func.count(Assignment.id).desc())
+        select(Staff, caseload)
+        .where(Staff.region_id.in_(village_ids), caseload > load_threshold)
+        .order_by(caseload.desc(), Staff.staff_no)
     )
-    overloaded = [(staff, n) for staff, n in session.execute(load)] if scope.kind != "own" else []
+    if scope.kind == "own":
+        # An assistant sees their own load, never a colleague's.
+        load = load.where(Staff.id == scope.staff_id)
+    overloaded = [(staff, n) for staff, n in session.execute(load)]
+    for staff, _ in overloaded:
+        rows[staff.region_id].overloaded += 1
     return ServiceMap([t for t in by_town.values() if t.villages or scope.is_city], overloaded)
 
 
@@ -159,7 +182,8 @@ def village_detail(session: Session, scope: Scope, village_id: int) -> VillageDe
     for person, staff_id in people:
         if staff_id in groups:
             groups[staff_id][1].append(person)
-        elif staff_id is None:
+        else:
+            # Nobody assigned, or an assistant no longer active here: as on the map, nobody answers for them.
             unassigned.append(person)
     return VillageDetail(village, list(groups.values()), unassigned)
 
@@ -307,12 +331,7 @@ def visit_coverage(session: Session, scope: Scope, now: datetime, tz: ZoneInfo, 
     category's period (`visit_every_days`). Only a few periods exist, so the cut-offs are
     computed here and the database compares plain timestamps.
     """
-    today_start = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
-    since = func.coalesce(Beneficiary.last_visited_at, Beneficiary.created_at)
-    overdue = or_(*[
-        and_(Beneficiary.visit_every_days == days, since < today_start - timedelta(days=days))
-        for days in sorted(set(policy.VISIT_FREQUENCY_DAYS.values()))
-    ])
+    overdue = _overdue(now, tz)
     village = Region.__table__.alias("village")
     group_col = village.c.id if town_id else village.c.parent_id
     stmt = (
@@ -328,6 +347,20 @@ def visit_coverage(session: Session, scope: Scope, now: datetime, tz: ZoneInfo, 
     counts = {key: (total, int(late or 0)) for key, total, late in session.execute(stmt)}
     regions = session.scalars(select(Region).where(Region.id.in_(list(counts))).order_by(Region.code)).all()
     return [CoverageRow(r, *counts[r.id]) for r in regions]
+
+
+def _overdue(now: datetime, tz: ZoneInfo):
+    """A beneficiary not visited within their plan as of today (local time): the last visit (or the
+    registration, never visited) older than the strictest category's period (`visit_every_days`).
+
+    Only a few periods exist, so the cut-offs are computed here and the database compares plain
+    timestamps."""
+    today_start = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
+    since = func.coalesce(Beneficiary.last_visited_at, Beneficiary.created_at)
+    return or_(*[
+        and_(Beneficiary.visit_every_days == days, since < today_start - timedelta(days=days))
+        for days in sorted(set(policy.VISIT_FREQUENCY_DAYS.values()))
+    ])
 
 
 def problems_this_month(session: Session, scope: Scope, now: datetime, tz: ZoneInfo) -> dict[str, int]:

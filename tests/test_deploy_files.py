@@ -151,6 +151,13 @@ def test_dockerfile_installs_ffmpeg_and_cleans_apt_lists(dockerfile):
     assert "rm -rf /var/lib/apt/lists/*" in install
 
 
+def test_dockerfile_installs_what_the_monthly_report_needs(dockerfile):
+    """WeasyPrint's Pango and HarfBuzz subsetter, and the CJK font the PDF and its charts are set in."""
+    install = " ".join(args for kw, args in dockerfile if kw == "RUN" and "apt-get install" in args).split()
+    for package in ("libpango-1.0-0", "libpangoft2-1.0-0", "libharfbuzz-subset0", "fonts-wqy-zenhei"):
+        assert package in install, package
+
+
 def test_dockerfile_gives_the_app_user_its_media_folder(dockerfile, compose):
     """The media folder exists and belongs to the app user before it drops root."""
     folder = media_folder(compose)

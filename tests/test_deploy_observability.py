@@ -119,15 +119,19 @@ def test_the_alerts_the_issue_asks_for_are_there_and_complete(rules):
 
 
 def test_every_calendar_job_is_watched_by_the_missed_job_alert_of_its_period(rules):
-    """Daily jobs by DailyJobMissed, weekly ones by WeeklyJobMissed; no alert names a job that does not exist."""
+    """Daily jobs by DailyJobMissed, weekly ones by WeeklyJobMissed, monthly ones by MonthlyJobMissed; no
+    alert names a job that does not exist."""
     def watched(alert: str) -> set[str]:
         (rule,) = [r for r in rules if r["alert"] == alert]
         return {job for pattern in re.findall(r'job_id=~"([^"]+)"', rule["expr"]) for job in pattern.split("|")}
 
     jobs = calendar.calendar_jobs(ZoneInfo("Asia/Shanghai"))
-    daily = {job.id for job in jobs if {f.name: str(f) for f in job.trigger.fields}["day_of_week"] == "*"}
+    fields = {job.id: {f.name: str(f) for f in job.trigger.fields} for job in jobs}
+    monthly = {job_id for job_id, f in fields.items() if f["day"] != "*"}
+    daily = {job_id for job_id, f in fields.items() if f["day_of_week"] == "*"} - monthly
     assert watched("DailyJobMissed") == daily
-    assert watched("WeeklyJobMissed") == {job.id for job in jobs} - daily
+    assert watched("MonthlyJobMissed") == monthly
+    assert watched("WeeklyJobMissed") == {job.id for job in jobs} - daily - monthly
     every_job = {job.id for job in jobs} | {job.id for job in calendar.INTERVAL_JOBS}
     named = {job for rule in rules for pattern in re.findall(r'job_id=~"([^"]+)"', rule["expr"])
              for job in pattern.split("|")}

@@ -42,6 +42,8 @@ ACTION_NAMES = {
     "import.village_officers": "导入包村责任",
     "import.departments": "导入职能部门",
     "region.create": "新增区域",
+    "report.make": "生成月报",
+    "report.download": "下载月报",
     "staff.create": "新增工作人员",
     "staff.invite": "生成工作人员邀请码",
     "staff.set_password": "设置密码",
@@ -52,7 +54,7 @@ ACTOR_NAMES = {"cli": "命令行", "admin-api": "管理接口", "admin_api": "�
 
 TARGET_NAMES = {
     "beneficiary": "服务对象", "service_request": "求助", "media_item": "语音图片", "staff": "工作人员",
-    "region": "区域", "department": "职能部门", "duty_shift": "值班",
+    "region": "区域", "department": "职能部门", "duty_shift": "值班", "monthly_report": "月报",
 }
 
 DETAIL_LABELS = {
@@ -64,6 +66,7 @@ DETAIL_LABELS = {
     "village_id": "村（社区）", "assignee_staff_id": "负责人", "since": "从", "until": "到",
     "village_code": "村（社区）代码", "categories": "类别", "has_id_number": "有身份证号", "staff_no": "工号",
     "role": "角色", "region_code": "区域代码", "level": "层级", "expires_at": "有效期至", "regenerated": "重新生成",
+    "month": "月份", "town": "乡镇", "complete": "整月",
 }
 # Detail keys that hold a member of staff's id: shown as their name and staff number.
 STAFF_KEYS = frozenset({"from_staff_id", "to_staff_id", "responsible", "deputy", "staff", "assignee_staff_id"})

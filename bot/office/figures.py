@@ -39,11 +39,18 @@ def figures_page():
     if level not in figures.LEVELS:
         level = "assistant" if g.scope.kind == "own" else ("village" if g.scope.kind == "town" else "town")
     town_id = id_arg(request.args, "town") if g.scope.is_city else None
-    result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id)
+    # A city has about a thousand assistants: too many for one page. Per assistant, a city viewer
+    # picks a town first; meanwhile the towns are shown (the monthly report's sheet has them all).
+    pick_town = g.scope.is_city and level == "assistant" and not town_id
+    if pick_town:
+        level = "town"
+    result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id,
+                                     today=today)
     towns = db.scalars(scoping.towns(g.scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
                        .order_by(Region.code)).all() if g.scope.is_city else []
     return render_template(
         "office/figures.html", f=result, levels=figures.LEVELS, towns=towns, town_id=town_id,
         categories=[c.value for c in RequestCategory], urgencies=URGENCY_NAMES,
         checks=list(figures.CHECKS), helps=list(figures.HELPS), service_hours=figures.SERVICE_HOURS_LABEL,
+        tz=svc.settings.tz, pick_town=pick_town,
     )

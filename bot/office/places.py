@@ -11,6 +11,7 @@ from bot.inputs import id_arg
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Staff
 from services import dashboard, roster
+from services import service_map as map_picture
 from services.policy import id_number
 
 logger = logging.getLogger(__name__)
@@ -22,9 +23,22 @@ logger = logging.getLogger(__name__)
 @bp.get("/map")
 @signed_in()
 def service_map():
-    """City > towns > villages with counts and the gaps to fix."""
-    data = dashboard.service_map(db_session(), g.scope)
-    return render_template("office/map.html", data=data, threshold=dashboard.LOAD_THRESHOLD)
+    """City > towns > villages as a picture (sized by people, coloured by gaps) and a table."""
+    svc = services()
+    now = svc.clock()
+    data = dashboard.service_map(db_session(), g.scope, now, svc.settings.tz)
+    tree = map_picture.picture(data, g.scope, city_name=g.staff.region.name).as_json()
+    _link_villages(tree)
+    return render_template("office/map.html", data=data, threshold=dashboard.LOAD_THRESHOLD, tree=tree,
+                           gap_labels=map_picture.gap_labels(), today=now.astimezone(svc.settings.tz).date())
+
+
+def _link_villages(node: dict) -> None:
+    """Give each village of the picture the address of its page, which a click on it opens."""
+    if node["kind"] == "village":
+        node["url"] = url_for("office.village", village_id=node["regionId"])
+    for child in node.get("children", ()):
+        _link_villages(child)
 
 
 @bp.get("/villages/<id:village_id>")

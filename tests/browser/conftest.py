@@ -78,3 +78,18 @@ def screenshot(page, name: str) -> None:
     """Save a full-page screenshot under test-artifacts/."""
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def signed_in_page(browser, base: str, staff_no: str, width: int = 1280, **options):
+    """A new page at `width` signed in to the dashboard as `staff_no` (the demo's password), and the
+    list that collects what the console reported: script errors and refused scripts, not a missing favicon."""
+    page = browser.new_page(viewport={"width": width, "height": 900}, locale="zh-CN", **options)
+    reported: list[str] = []
+    page.on("console", lambda message: reported.append(message.text)
+            if message.type == "error" and "Failed to load resource" not in message.text else None)
+    page.on("pageerror", lambda error: reported.append(str(error)))
+    page.goto(f"{base}/office/")
+    page.fill("input[name=staff_no]", staff_no)
+    page.fill("input[name=password]", demo.DEMO_PASSWORD)
+    page.click("button[type=submit]")
+    return page, reported

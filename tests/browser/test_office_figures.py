@@ -9,26 +9,16 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect
 from sqlalchemy import select
 
-from devtools import demo
 from models import Region, ServiceRequest, Staff
 from models.enums import RegionLevel
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import screenshot, signed_in_page
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 
 def _open(browser, live_base, staff_no: str, query: str, width: int = 1280):
     """Sign in as `staff_no` and open the figures page; return the page and what the console reported."""
-    page = browser.new_page(viewport={"width": width, "height": 900}, locale="zh-CN")
-    reported = []
-    # A missing favicon is not a page error; a refused script or a script error is.
-    page.on("console", lambda message: reported.append(message.text)
-            if message.type == "error" and "Failed to load resource" not in message.text else None)
-    page.on("pageerror", lambda error: reported.append(str(error)))
-    page.goto(f"{live_base}/office/")
-    page.fill("input[name=staff_no]", staff_no)
-    page.fill("input[name=password]", demo.DEMO_PASSWORD)
-    page.click("button[type=submit]")
+    page, reported = signed_in_page(browser, live_base, staff_no, width)
     expect(page.locator(".nav")).to_contain_text("服务统计")
     page.click("text=服务统计")
     expect(page.locator("h1")).to_have_text("服务统计")

@@ -16,8 +16,8 @@ from tests.browser.test_simulator import MEDIA_TIMEOUT_MS, audio_seconds, chat, 
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 # What the walk has you type or press, as the README writes it.
-WALK_WORDS = ("**扫码**", "Answer `2`", "我摔倒了起不来", "`接单 37`", "answer `4`", "家里房子漏雨了",
-              "**+3小时**", "请督办", "`完成 37 已送药上门`", "`评价 37 5`", "**+1天**", "今日走访")
+WALK_WORDS = ("**扫码**", "Answer `2`", "我摔倒了起不来", "`接单 144`", "answer `4`", "家里房子漏雨了",
+              "**+3小时**", "请督办", "`完成 144 已送药上门`", "`评价 144 5`", "**+1天**", "今日走访")
 
 
 @pytest.fixture

@@ -82,11 +82,13 @@ def test_tick_runs_each_job_once_per_due_instant(session, clock, jobs_ctx, town)
     keys = outbox_keys(session)
     second = calendar.tick(jobs_ctx, TZ, local(7, 9), GRACE)
     assert first == {"outbox_dispatch": first["outbox_dispatch"], "escalation_scan": 0, "media_retention": 0,
-                     "message_retention": 0,
-                     "visit_reminders": "ran", "town_digest": "ran", "city_summary": "ran"}
+                     "message_retention": 0, "figures": first["figures"],
+                     "visit_reminders": "ran", "town_digest": "ran", "city_summary": "ran",
+                     # Due on the 1st, six days before: far beyond the grace.
+                     "monthly_report": "skipped"}
     assert {k: v for k, v in second.items() if k not in ("outbox_dispatch", "escalation_scan", "media_retention",
-                                                                "message_retention")} == {
-        "visit_reminders": "already", "town_digest": "already", "city_summary": "already"}
+                                                                "message_retention", "figures")} == {
+        "visit_reminders": "already", "town_digest": "already", "city_summary": "already", "monthly_report": "already"}
     assert outbox_keys(session) == keys
     assert f"digest-city:{town.supervisor.id}:2026-W50" in keys
     assert f"digest-town:{town.officer.id}:2026-12-07" in keys

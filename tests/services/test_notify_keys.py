@@ -45,6 +45,7 @@ PARTS = {
     PushKind.ADVICE: lambda n: (n, n),
     PushKind.URGENT_TASK: lambda n: (n, n),
     PushKind.TRANSCRIPT: lambda n: (n, n),
+    PushKind.REPORT_MONTHLY: lambda n: (n, "2026-11"),
 }
 
 

@@ -120,6 +120,10 @@ class Flows:
         self.raise_request(Urgency.NORMAL, local(3, 9))
         self.calendar_job("city_summary", local(7, 9))
 
+    def monthly_report(self):
+        self.raise_request(Urgency.NORMAL, local(1, 8, 30))
+        self.calendar_job("monthly_report", local(1, 9))
+
 
 FLOWS = [
     pytest.param("new_request", {PushKind.TASK}, id="new request task"),
@@ -130,6 +134,7 @@ FLOWS = [
     pytest.param("visit_reminder", {PushKind.VISIT_OVERDUE}, id="overdue visit alert"),
     pytest.param("town_digest", {PushKind.DIGEST_TOWN}, id="town digest"),
     pytest.param("city_digest", {PushKind.DIGEST_CITY}, id="city digest"),
+    pytest.param("monthly_report", {PushKind.REPORT_MONTHLY}, id="monthly report notice"),
 ]
 
 
@@ -144,8 +149,15 @@ def problems(row: OutboxMessage, env, names: dict[int, str]) -> list[str]:
         if values.get("character_string1") != str(row.request_id):
             found.append(f"编号 {values.get('character_string1')!r} is not the case number {row.request_id}")
         return found
-    # A push about a list: the fields say what the list is, the link opens the whole of it.
     url = template.get("url")
+    if row.idempotency_key.startswith(f"{PushKind.REPORT_MONTHLY.value}:"):
+        # Not a list: a notice that the month's report is ready, linking to the 月报 page.
+        if not url or not url.endswith("/office/reports") or not row.payload["text"].endswith(url):
+            found.append("the report notice does not end with the link to the 月报 page")
+        if not re.fullmatch(r"YB\d{6}", str(values.get("character_string1"))):
+            found.append("编号 is not the report's reference")
+        return found
+    # A push about a list: the fields say what the list is, the link opens the whole of it.
     if not url or "/m/list/" not in url:
         return [*found, "a push about a list carries no link to the whole list"]
     try:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from models import RequestEvent, ServiceRequest, Staff
+from services import daily_figures, weekly_figures
 from models.enums import BeneficiaryCategory, RegionLevel, RequestStatus, StaffRole
 from tests.support.factories import Town, make_beneficiary, make_region, make_staff, make_town, make_visit
 
@@ -48,7 +49,8 @@ def _case(session, person, assignee, created, *, accepted=None, resolved=None, r
 
 
 def build(session, now: datetime) -> History:
-    """Five November cases and one October case; four people with visits; everything committed."""
+    """Five November cases and one October case; four people with visits, and the daily figures
+    computed as the scheduler would; everything committed."""
     registered = local(10, 1, 9)
     a = make_town(session, registered)
     town_b = make_region(session, RegionLevel.TOWN, a.city, registered, name="青湖镇")
@@ -79,5 +81,22 @@ def build(session, now: datetime) -> History:
     make_visit(session, p2, a.assistant, local(11, 20, 10), medical="problem", medical_note="药没了", helped_policy=True)
     make_visit(session, p4, assistant_b, local(11, 15, 10), helped_shopping=True)
     make_visit(session, p4, assistant_b, local(12, 1, 8))  # December: outside the period
+    session.flush()
+    # What the scheduler's figures job keeps up to date, from the registrations on.
+    daily_figures.rebuild(session, registered.date(), now.astimezone(TZ).date(), TZ, now)
+    weekly_figures.rebuild(session, now.astimezone(TZ).date(), TZ, now)
     session.commit()
     return History(a, town_b, assistant_b, officer_b)
+
+
+def build_for_sign_in(session, now: datetime, *extra: Staff) -> History:
+    """The history, with town A's supervisor, officer and assistant (and `extra` staff) able to sign
+    in to the dashboard with the tests' password; committed."""
+    from services import accounts
+    from tests.support.office import PASSWORD
+
+    built = build(session, now)
+    for staff in (built.a.supervisor, built.a.officer, built.a.assistant, *extra):
+        accounts.set_password(session.get(Staff, staff.id), PASSWORD, now)
+    session.commit()
+    return built

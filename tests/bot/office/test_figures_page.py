@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from models import Staff
-from services import accounts
-from tests.bot.office.test_pages import PASSWORD, sign_in
+from tests.bot.office.test_pages import sign_in
 from tests.support import figures_history
 
 NOVEMBER = "/office/figures?from=2026-11-01&to=2026-11-30"
@@ -15,11 +13,7 @@ NOVEMBER = "/office/figures?from=2026-11-01&to=2026-11-30"
 @pytest.fixture
 def history(session, clock, app):
     """The hand-built November; its staff can sign in."""
-    built = figures_history.build(session, clock())
-    for staff in (built.a.supervisor, built.a.officer, built.a.assistant):
-        accounts.set_password(session.get(Staff, staff.id), PASSWORD, clock())
-    session.commit()
-    return built
+    return figures_history.build_for_sign_in(session, clock())
 
 
 def page(client, staff, query=""):
@@ -53,3 +47,13 @@ def test_default_period_is_this_month_and_bad_input_is_ignored(client, history, 
     html = client.get("/office/figures?from=nonsense&level=planet").get_data(as_text=True)
     assert f'value="{today.replace(day=1).isoformat()}"' in html and f'value="{today.isoformat()}"' in html
     assert history.a.other_assistant.staff_no not in html
+
+
+def test_city_viewer_by_assistant_is_asked_for_a_town(client, history):
+    """Per assistant, a city viewer first picks a town (a city has too many assistants for one page);
+    meanwhile the towns are shown; with a town, its assistants."""
+    html = page(client, history.a.supervisor, "&level=assistant")
+    assert 'id="pick-town"' in html and "柳河镇" in html and history.a.assistant.staff_no not in html
+    html = page(client, history.a.supervisor, f"&level=assistant&town={history.a.town.id}")
+    assert 'id="pick-town"' not in html and history.a.assistant.staff_no in html
+    assert history.assistant_b.staff_no not in html

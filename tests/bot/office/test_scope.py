@@ -69,19 +69,19 @@ def test_case_and_beneficiary_pages_refuse_out_of_scope(session, two_towns):
     assert dashboard.village_detail(session, scope_for(a.assistant), a.other_village.id) is None
 
 
-def test_service_map_scope_and_gaps(session, two_towns):
+def test_service_map_scope_and_gaps(session, clock, two_towns):
     """Counts per village within the scope; unassigned people and thin villages are flagged."""
     a, officer_b, _ = two_towns
-    city = dashboard.service_map(session, scope_for(a.supervisor))
+    city = dashboard.service_map(session, scope_for(a.supervisor), clock(), TZ)
     assert {t.region.name for t in city.towns} == {"柳河镇", "青湖镇"}
     assert city.total("beneficiaries") == 4 and city.total("unassigned") == 1
-    town = dashboard.service_map(session, scope_for(a.officer))
+    town = dashboard.service_map(session, scope_for(a.officer), clock(), TZ)
     assert [t.region.name for t in town.towns] == ["柳河镇"]
     assert town.total("beneficiaries") == 3
     assert all(v.short_of_assistants for t in town.towns for v in t.villages)
-    own = dashboard.service_map(session, scope_for(a.assistant))
+    own = dashboard.service_map(session, scope_for(a.assistant), clock(), TZ)
     assert own.total("beneficiaries") == 1 and own.overloaded == []
-    overloaded = dashboard.service_map(session, scope_for(a.supervisor), load_threshold=0)
+    overloaded = dashboard.service_map(session, scope_for(a.supervisor), clock(), TZ, load_threshold=0)
     assert {s.name for s, _ in overloaded.overloaded} >= {a.assistant.name}
 
 

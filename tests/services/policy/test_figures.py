@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
+import random
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from services.policy import figures as calc
@@ -33,18 +34,21 @@ def test_service_duration_counts_only_service_hours():
     assert calc.service_duration(local(4, 9), local(4, 8), TZ, HOURS) == timedelta(0)
 
 
-def test_visits_due_and_period_days():
-    """One visit per started period, at least one."""
-    assert calc.period_days(date(2026, 11, 1), date(2026, 11, 30)) == 30
-    assert calc.visits_due(30, 7) == 5
-    assert calc.visits_due(30, 30) == 1
-    assert calc.visits_due(1, 30) == 1
-
-
 def test_rungs_and_shares():
-    """The highest rung per request, how many reached each rung, and shares."""
-    highest = calc.highest_rungs([(1, 1), (2, 1), (2, 2), (3, 3), (3, 1)])
-    assert highest == {1: 1, 2: 2, 3: 3}
-    assert calc.reached([0, *highest.values()], (1, 2, 3, 4)) == {1: 3, 2: 2, 3: 1, 4: 0}
+    """How many requests reached each rung, and shares."""
+    assert calc.reached([0, 1, 2, 3], (1, 2, 3, 4)) == {1: 3, 2: 2, 3: 1, 4: 0}
     assert calc.share(3, 4) == 0.75 and calc.share(1, 0) is None
     assert calc.hours(timedelta(minutes=90)) == 1.5 and calc.hours(None) is None
+
+
+def test_service_duration_equals_counting_quarter_hours():
+    """Random spans of up to three weeks against a quarter-hour by quarter-hour count of the service hours."""
+    rng = random.Random(5)
+    for _ in range(40):
+        start = datetime(2026, 11, 1, tzinfo=TZ) + timedelta(minutes=rng.randrange(0, 30 * 24 * 60, 15))
+        end = start + timedelta(minutes=rng.randrange(0, 21 * 24 * 60, 15))
+        quarters, at = 0, start
+        while at < end:
+            quarters += HOURS[0] <= at.astimezone(TZ).time() < HOURS[1]
+            at += timedelta(minutes=15)
+        assert calc.service_duration(start, end, TZ, HOURS) == timedelta(minutes=15 * quarters), (start, end)

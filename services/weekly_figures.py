@@ -1,0 +1,105 @@
+"""The trends' weekly request figures: the 26 weeks the trends page shows, recomputed by the scheduler.
+
+Each week's requests (by the day they were raised) are tallied per town, village, assistant and for
+the whole city with the figures page's own code (services/request_tally.py): counts, the share that
+reached the first rung, ratings and the medians of the time to accept. The page then reads a few
+hundred small rows instead of half a year of requests. Half a year of a city's requests takes
+about a second to tally, so the scheduler simply recomputes every week shown on each run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, insert, select
+from sqlalchemy.orm import Session
+
+from models import Region, ServiceRequest, WeeklyRequestFigures
+from services import request_tally
+from services.policy.weeks import last_weeks, week_index
+from services.request_tally import Case
+from services.scope import Scope
+
+WEEKS = 26
+LEVELS = ("town", "village", "assistant")
+CITY = "city"
+
+
+@dataclass(frozen=True)
+class WeekNumbers:
+    """One group's requests in one week."""
+
+    raised: int
+    escalated: int
+    rated: int
+    rating_sum: int
+    accept_p50_wall: float | None
+    accept_p50_service: float | None
+
+
+def rebuild(session: Session, today: date, tz: ZoneInfo, now: datetime, count: int = WEEKS) -> int:
+    """Recompute the `count` weeks up to today's and drop older ones; returns the rows written."""
+    weeks = last_weeks(today, count)
+    first = weeks[0].start
+    since = datetime.combine(first, datetime.min.time(), tz)
+    until = datetime.combine(weeks[-1].end + timedelta(days=1), datetime.min.time(), tz)
+    raised = select(ServiceRequest.id).where(ServiceRequest.created_at >= since, ServiceRequest.created_at < until)
+    cases = [
+        Case((town, village, staff), *rest) for town, village, staff, *rest in session.execute(
+            select(ServiceRequest.town_id, ServiceRequest.village_id, ServiceRequest.assignee_staff_id,
+                   ServiceRequest.id, ServiceRequest.created_at, ServiceRequest.acknowledged_at,
+                   ServiceRequest.resolved_at, ServiceRequest.rating).where(ServiceRequest.id.in_(raised)))
+    ]
+
+    def buckets(case: Case) -> tuple[Hashable, ...]:
+        """The request's week at every level, and for the city."""
+        week = week_index(case.created.astimezone(tz).date(), first)
+        return ((week, CITY, None), *((week, level, key) for level, key in zip(LEVELS, case.key)))
+
+    tallies = request_tally.tally(cases, request_tally.highest_rungs(session, raised), tz, buckets, resolve=False)
+    session.execute(delete(WeeklyRequestFigures).where(WeeklyRequestFigures.week < until.date()))
+    rows = []
+    for (week, level, key), tallied in tallies.items():
+        wall, service = tallied.accept.median()
+        rows.append({"week": weeks[week].start, "level": level, "key": key, "raised": tallied.raised,
+                     "escalated": tallied.escalated().get(1, 0), "rated": tallied.rated,
+                     "rating_sum": tallied.rating_sum, "accept_p50_wall": wall, "accept_p50_service": service,
+                     "computed_at": now})
+    if rows:
+        session.execute(insert(WeeklyRequestFigures), rows)
+    return len(rows)
+
+
+def read(session: Session, scope: Scope, first: date, level: str,
+         town_id: int | None = None) -> tuple[dict[tuple[date, Hashable], WeekNumbers], datetime | None]:
+    """The weeks from `first` on, keyed (week, group id) with the total under request_tally.TOTAL,
+    in the viewer's scope: towns and the city, one town's villages and the town, or an assistant's own."""
+    table = WeeklyRequestFigures
+    stmt = select(table.week, table.level, table.key, table.raised, table.escalated, table.rated, table.rating_sum,
+                  table.accept_p50_wall, table.accept_p50_service, table.computed_at).where(table.week >= first)
+    if level == "assistant":
+        stmt = stmt.where(table.level == "assistant", table.key == scope.staff_id)
+        total_level = "assistant"
+    elif level == "village":
+        town = town_id or scope.town_id
+        villages = select(Region.id).where(Region.parent_id == town)
+        stmt = stmt.where(((table.level == "village") & table.key.in_(villages))
+                          | ((table.level == "town") & (table.key == town)))
+        total_level = "town"
+    else:
+        stmt = stmt.where(table.level.in_(("town", CITY)))
+        total_level = CITY
+    numbers: dict[tuple[date, Hashable], WeekNumbers] = {}
+    computed: datetime | None = None
+    for week, row_level, key, *values, at in session.execute(stmt):
+        numbers[(week, request_tally.TOTAL if row_level == total_level else key)] = WeekNumbers(*values)
+        computed = at if computed is None else max(computed, at)
+    return numbers, computed
+
+
+def computed_at(session: Session) -> datetime | None:
+    """When the weekly figures were last recomputed (None: not yet)."""
+    return session.scalar(select(func.max(WeeklyRequestFigures.computed_at)))

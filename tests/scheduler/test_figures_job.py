@@ -1,0 +1,70 @@
+"""The scheduler keeps the daily 四查四帮 figures of the recent days up to date."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from models import DailyVisitFigures
+from scheduler import calendar
+from tests.support.factories import make_beneficiary, make_visit
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _today(session, staff_id, day):
+    session.expire_all()
+    return session.scalars(select(DailyVisitFigures).where(DailyVisitFigures.day == day,
+                                                           DailyVisitFigures.staff_id == staff_id)).one()
+
+
+def test_a_visit_shows_after_the_next_run(session, jobs_ctx, town, clock):
+    """A tick computes today's row; a visit recorded later is counted by the following run."""
+    now = clock()
+    person = make_beneficiary(session, town.village, now - timedelta(days=60), assistant=town.assistant)
+    session.commit()
+    job = next(j for j in calendar.INTERVAL_JOBS if j.id == "figures")
+    assert job.seconds <= 600  # a visit shows within ten minutes
+    results = calendar.tick(jobs_ctx, TZ, now, timedelta(minutes=30))
+    assert results["figures"] > 0
+    row = _today(session, town.assistant.id, now.astimezone(TZ).date())
+    assert (row.beneficiaries, row.overdue, row.visits_made) == (1, 1, 0)
+    make_visit(session, person, town.assistant, now - timedelta(minutes=5), medical="problem")
+    session.commit()
+    calendar.run_interval_job(jobs_ctx, job, now + timedelta(minutes=10))
+    row = _today(session, town.assistant.id, now.astimezone(TZ).date())
+    assert (row.overdue, row.visits_made, row.medical) == (0, 1, 1)
+    assert row.computed_at == now + timedelta(minutes=10)
+
+
+def test_ticks_minutes_apart_compute_once(session, jobs_ctx, town, clock):
+    """Ticks five minutes apart (a day walked in the simulator) recompute only every ten minutes."""
+    now = clock()
+    make_beneficiary(session, town.village, now - timedelta(days=3), assistant=town.assistant)
+    session.commit()
+    job = next(j for j in calendar.INTERVAL_JOBS if j.id == "figures")
+    runs = [calendar.run_interval_job(jobs_ctx, job, now + timedelta(minutes=m)) > 0 for m in (0, 5, 10, 15, 20)]
+    assert runs == [True, False, True, False, True]
+
+
+def test_a_request_shows_in_the_weekly_figures_after_the_next_run(session, jobs_ctx, town, clock):
+    """The same run recomputes the trends' weeks: a request raised today counts in this week's row."""
+    from models import ServiceRequest, WeeklyRequestFigures
+
+    now = clock()
+    person = make_beneficiary(session, town.village, now - timedelta(days=30), assistant=town.assistant)
+    session.add(ServiceRequest(beneficiary_id=person.id, village_id=town.village.id, town_id=town.town.id,
+                               category="医", urgency="normal", status="acknowledged", summary="求助",
+                               assignee_staff_id=town.assistant.id, created_at=now - timedelta(hours=3),
+                               updated_at=now, acknowledged_at=now - timedelta(hours=1)))
+    session.commit()
+    job = next(j for j in calendar.INTERVAL_JOBS if j.id == "figures")
+    calendar.run_interval_job(jobs_ctx, job, now)
+    session.expire_all()
+    rows = {(r.level, r.key): r for r in session.scalars(select(WeeklyRequestFigures))}
+    assert set(rows) == {("city", None), ("town", town.town.id), ("village", town.village.id),
+                         ("assistant", town.assistant.id)}
+    assert all(r.raised == 1 and r.accept_p50_wall == 2 for r in rows.values())
+    assert rows[("city", None)].week.weekday() == 0  # weeks are kept by their Monday
