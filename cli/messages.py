@@ -57,7 +57,8 @@ def outbox_list(status: str, limit: int) -> None:
             select(OutboxMessage).where(OutboxMessage.status == status).order_by(OutboxMessage.id.desc()).limit(limit)
         ).all()
         for row in rows:
-            click.echo(f"{row.id}\t{row.idempotency_key}\tattempts={row.attempts}\t{row.last_error or ''}")
+            # The kind tells an SMS (`sms`) from a WeChat push; its phone and parameters are never shown.
+            click.echo(f"{row.id}\t{row.idempotency_key}\t{row.kind}\tattempts={row.attempts}\t{row.last_error or ''}")
         click.echo(f"{len(rows)} {status} row(s).")
 
 

@@ -23,5 +23,12 @@ def config_check() -> None:
     click.echo(f"WECHAT_API_BASE_URL={settings.wechat_api_base_url}")
     click.echo(f"WeChat message mode: {'safe/compatible (AES)' if settings.safe_mode else 'plaintext'}")
     click.echo(f"SANZHIDA_TZ={settings.tz_name}")
+    if settings.sms_provider:
+        templates = ", ".join(f"{kind}={code}" for kind, code in settings.sms_templates)
+        # The AccessKey secret is never shown; the id says which key is in use.
+        click.echo(f"SMS: {settings.sms_provider} at {settings.sms_endpoint}, key {settings.sms_access_key_id}"
+                   f" (secret hidden), sign {settings.sms_sign_name}, templates {templates}")
+    else:
+        click.echo("SMS: off (SMS_PROVIDER unset)")
     click.echo("Variables read: " + ", ".join(settings_variables()))
     click.echo("Settings are valid.")

@@ -355,6 +355,8 @@ OUTBOX_BACKOFF_CAP_SECONDS = 30 * 60
 OUTBOX_MAX_ATTEMPTS = 8
 # How long a dispatcher holds a claimed row before another may take it over.
 OUTBOX_CLAIM_SECONDS = 60
+# SMS per phone within (seconds, messages), as Aliyun's default flow control; one over it waits.
+SMS_PHONE_LIMITS = ((60, 1), (3600, 5), (86400, 10))
 
 # --- media: voice, photos and video from beneficiaries and families --------------------------------
 # Fetching from WeChat (media/get): backoff like the outbox's, then a dead letter (`sanzhida media

@@ -10,6 +10,9 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from config.policy import TEMPLATES
+from config.sms import SmsConfigError, load_sms_settings
+
 ENVIRONMENTS = ("development", "production", "test")
 
 REAL_WECHAT_API = "https://api.weixin.qq.com/cgi-bin/"
@@ -80,6 +83,9 @@ class Settings:
     # Template ids chosen in the WeChat console: tasks and alerts to staff, progress to requesters.
     wechat_template_task: str = "dev-template-task"
     wechat_template_progress: str = "dev-template-progress"
+    # Pushes of these templates go as subscription notices (订阅通知) instead of template messages:
+    # `task:ID,progress:ID`, each optionally with the notice template's keywords, `task:ID:k1/k2/…`.
+    wechat_subscribe_templates: str = ""
     # A bound user's new message joins their open request from the last this-many hours.
     request_merge_hours: int = 6
     # Wrong bind codes allowed per openid per day before binding is locked for the day.
@@ -130,6 +136,15 @@ class Settings:
     metrics_port: int = 0
     metrics_bind: str = "127.0.0.1"
     metrics_token: str | None = field(default=None, repr=False)
+    # SMS (config/sms.py): provider "aliyun", or "" for none; the template code for each kind of message.
+    sms_provider: str = ""
+    sms_endpoint: str = ""
+    sms_access_key_id: str = ""
+    sms_access_key_secret: str = field(default="", repr=False)
+    sms_sign_name: str = ""
+    sms_templates: tuple[tuple[str, str], ...] = ()
+    # Urgent escalations also go by SMS to staff with a phone, whenever SMS is configured.
+    sms_urgent_escalations: bool = True
 
     @property
     def is_production(self) -> bool:
@@ -145,6 +160,11 @@ class Settings:
     def queued_replies(self) -> bool:
         """True when the inbox worker handles messages and replies by customer-service message."""
         return self.wechat_reply_mode == "queued"
+
+    @property
+    def subscribe_templates(self) -> dict[str, tuple[str, dict[str, str]]]:
+        """Template kind -> (subscription template id, our keyword -> the notice's keyword)."""
+        return subscribe_templates(self.wechat_subscribe_templates)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -179,6 +199,7 @@ ENV_NAMES = {
     "wechat_reply_mode": "WECHAT_REPLY_MODE",
     "wechat_template_task": "WECHAT_TEMPLATE_TASK",
     "wechat_template_progress": "WECHAT_TEMPLATE_PROGRESS",
+    "wechat_subscribe_templates": "WECHAT_SUBSCRIBE_TEMPLATES",
     "request_merge_hours": "REQUEST_MERGE_HOURS",
     "bind_max_failures": "BIND_MAX_FAILURES",
     "scheduler_leader_ttl": "SCHEDULER_LEADER_TTL",
@@ -207,6 +228,13 @@ ENV_NAMES = {
     "metrics_port": "METRICS_PORT",
     "metrics_bind": "METRICS_BIND",
     "metrics_token": "METRICS_TOKEN",  # nosec B105  # a name, as above
+    "sms_provider": "SMS_PROVIDER",
+    "sms_endpoint": "SMS_ENDPOINT",
+    "sms_access_key_id": "SMS_ACCESS_KEY_ID",
+    "sms_access_key_secret": "SMS_ACCESS_KEY_SECRET",  # nosec B105  # a name, as above
+    "sms_sign_name": "SMS_SIGN_NAME",
+    "sms_templates": "SMS_TEMPLATES",
+    "sms_urgent_escalations": "SMS_URGENT_ESCALATIONS",
 }
 
 
@@ -229,6 +257,34 @@ def _media_store_url(raw: str) -> str:
     if raw.startswith("file:///") or (raw.startswith("s3://") and len(raw) > len("s3://")):
         return raw.rstrip("/")
     raise ConfigError(f"MEDIA_STORE_URL must be file:///absolute/path or s3://bucket/prefix, got {raw!r}")
+
+
+def subscribe_templates(raw: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """WECHAT_SUBSCRIBE_TEMPLATES parsed: `kind:ID[:key/key/…]`, comma-separated.
+
+    The keys, when given, are the notice template's keywords for ours (config/policy.py TEMPLATES) in
+    their order, each of the same value type (thing2 may become thing1, never time1).
+    """
+    routes: dict[str, tuple[str, dict[str, str]]] = {}
+    for part in filter(None, (p.strip() for p in raw.split(","))):
+        kind, _, rest = part.partition(":")
+        template_id, _, keys = rest.partition(":")
+        spec = TEMPLATES.get(kind.strip())
+        if spec is None or not template_id.strip() or kind.strip() in routes:
+            raise ConfigError(f"WECHAT_SUBSCRIBE_TEMPLATES must be {', '.join(k + ':ID' for k in TEMPLATES)}"
+                              f" (each once), got {part!r}")
+        ours = [f.key for f in spec.fields]
+        theirs = [k.strip() for k in keys.split("/")] if keys else ours
+        if len(theirs) != len(ours) or any(_key_type(a) != _key_type(b) for a, b in zip(ours, theirs)):
+            raise ConfigError(f"WECHAT_SUBSCRIBE_TEMPLATES: {kind} needs {len(ours)} keywords of the types of"
+                              f" {'/'.join(ours)}, got {keys!r}")
+        routes[kind.strip()] = (template_id.strip(), dict(zip(ours, theirs)))
+    return routes
+
+
+def _key_type(key: str) -> str:
+    """A keyword's value type, its name without the number (thing2 -> thing)."""
+    return key.rstrip("0123456789")
 
 
 def _valid_aes_key(key: str) -> bool:
@@ -367,8 +423,13 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     if not metrics_port.isdigit() or int(metrics_port) > 65535:
         raise ConfigError(f"METRICS_PORT must be a port number (0 for none), got {metrics_port!r}")
     metrics_token = text("METRICS_TOKEN") or None
+    subscribe_templates(text("WECHAT_SUBSCRIBE_TEMPLATES"))  # refuses a malformed value at start-up
     if production and metrics_token is not None and len(metrics_token) < 32:
         raise ConfigError("METRICS_TOKEN must be at least 32 characters when SANZHIDA_ENV=production")
+    try:
+        sms = load_sms_settings(environ, production=production)
+    except SmsConfigError as exc:
+        raise ConfigError(str(exc)) from None
 
     return Settings(
         env=env,
@@ -387,6 +448,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         wechat_reply_mode=reply_mode,
         wechat_template_task=secret("WECHAT_TEMPLATE_TASK"),
         wechat_template_progress=secret("WECHAT_TEMPLATE_PROGRESS"),
+        wechat_subscribe_templates=text("WECHAT_SUBSCRIBE_TEMPLATES"),
         request_merge_hours=_number(environ, "REQUEST_MERGE_HOURS", 6, int),
         bind_max_failures=_number(environ, "BIND_MAX_FAILURES", 5, int),
         scheduler_leader_ttl=_number(environ, "SCHEDULER_LEADER_TTL", 30, int),
@@ -415,6 +477,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         metrics_port=int(metrics_port),
         metrics_bind=text("METRICS_BIND") or "127.0.0.1",
         metrics_token=metrics_token,
+        # On unless turned off: an urgent case must reach someone even when WeChat cannot.
+        sms_urgent_escalations=environ.get("SMS_URGENT_ESCALATIONS", "").strip() == ""
+        or _flag(environ, "SMS_URGENT_ESCALATIONS"),
+        **sms,
     )
 
 

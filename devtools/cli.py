@@ -1,5 +1,6 @@
 """Development commands, added to `sanzhida` through the `sanzhida.commands` entry points:
-`serve` (the development server), `dev run` (the whole stack), `fake-wechat`, `fake-asr` and `seed demo`."""
+`serve` (the development server), `dev run` (the whole stack), `fake-wechat`, `fake-asr`, `fake-sms`
+and `seed demo`."""
 
 from __future__ import annotations
 
@@ -126,6 +127,50 @@ def fake_asr(host: str, port: int) -> None:
         f"FunASR stand-in on {server.http_url}\n"
         f"  ASR_URL={server.url}\n"
         f"  Transcripts: {server.http_url}/_transcripts   Recorded calls: {server.http_url}/_calls\n"
+        "Press Ctrl-C to stop."
+    )
+    server.serve_forever()
+
+
+@click.command("fake-sms")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8901, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
+@click.option("--sign", "signs", multiple=True,
+              help="A registered sign name (签名); repeatable. Default: the settings' SMS_SIGN_NAME, else 三直达.")
+@click.option("--template", "templates", multiple=True, metavar="SMS_CODE[:var,var]",
+              help="A registered template and the variables it needs; repeatable. Default: the settings' "
+                   "SMS_TEMPLATES codes, taking any variables.")
+def fake_sms(host: str, port: int, signs: tuple[str, ...], templates: tuple[str, ...]) -> None:
+    """Run the local stand-in for Aliyun SMS (SendSms); point SMS_ENDPOINT at it.
+
+    It is as strict as Aliyun: it verifies the signature with the settings' SMS_ACCESS_KEY_ID and
+    SMS_ACCESS_KEY_SECRET (by default the development ones; the secret never comes from argv), the
+    timestamp, nonces, numbers, sign names, templates and their variables, and the per-number flow
+    control (1 a minute, 5 an hour, 10 a day). GET /_calls lists what it was sent.
+    """
+    from config.sms import SMS_DEV_ACCESS_KEY_ID, SMS_DEV_ACCESS_KEY_SECRET
+    from devtools.fake_sms import FakeSmsServer, parse_template_option
+
+    settings = load()
+    try:
+        registered = dict(parse_template_option(t) for t in templates)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--template") from None
+    if not registered:
+        registered = {code: None for _, code in settings.sms_templates}
+    server = FakeSmsServer(
+        host, port,
+        access_key_id=settings.sms_access_key_id or SMS_DEV_ACCESS_KEY_ID,
+        access_key_secret=settings.sms_access_key_secret or SMS_DEV_ACCESS_KEY_SECRET,
+        sign_names=signs or (settings.sms_sign_name or "三直达",),
+        templates=registered,
+    )
+    click.echo(
+        f"Aliyun SMS stand-in on {server.url}\n"
+        f"  SMS_PROVIDER=aliyun  SMS_ENDPOINT={server.url}\n"
+        f"  Sign names: {', '.join(sorted(server.state.sign_names))}\n"
+        f"  Templates: {', '.join(sorted(registered)) or '(none: every send is isv.SMS_TEMPLATE_ILLEGAL)'}\n"
+        f"  Recorded messages: {server.url}_calls\n"
         "Press Ctrl-C to stop."
     )
     server.serve_forever()

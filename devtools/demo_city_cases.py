@@ -22,7 +22,7 @@ from config import policy
 from devtools import demo_history as history
 from devtools.demo_city_run import CityRun, Person
 from models import RequestEvent, ServiceRequest, WeChatUser
-from models.enums import OPEN_STATUSES, ActorKind, EventKind, RequestSource, RequestStatus, Urgency
+from models.enums import OPEN_STATUSES, ActorKind, EventKind, RequestChannel, RequestSource, RequestStatus, Urgency
 from services import escalation, texts
 from services import requests as request_service
 from services.policy import ladder
@@ -38,6 +38,10 @@ RECENT = timedelta(days=21)
 NEVER_ACCEPTED_SHARE = 0.006
 STUCK_SHARE = 0.02
 OPEN = {s.value for s in OPEN_STATUSES}
+
+# How each kind of demo case reached the office: the office's own are calls it took.
+CHANNEL_OF_SOURCE = {RequestSource.WECHAT: RequestChannel.WECHAT, RequestSource.VISIT: RequestChannel.HOME,
+                     RequestSource.OFFICE: RequestChannel.PHONE}
 
 
 @dataclass
@@ -156,7 +160,7 @@ def _write(run: CityRun, cases: list[_Case]) -> None:
     cases.sort(key=lambda c: (c.created, c.person.id))
     for request_id, case in zip(run.ids(ServiceRequest, len(cases)), cases, strict=True):
         case.row["id"] = request_id
-    columns = ("id", "beneficiary_id", "village_id", "town_id", "source", "raised_by_wechat_user_id",
+    columns = ("id", "beneficiary_id", "village_id", "town_id", "source", "channel", "raised_by_wechat_user_id",
                "raised_by_staff_id", "visit_id", "category", "urgency", "status", "summary",
                "assignee_staff_id", "escalation_level", "escalation_repeats", "next_escalation_at", "created_at",
                "updated_at",
@@ -291,7 +295,8 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
     village = run.villages[person.village]
     case.row.update(
         beneficiary_id=person.id, village_id=village.id, town_id=run.town_ids[village.town_index],
-        source=case.source.value, raised_by_wechat_user_id=case.raised_by_user,
+        source=case.source.value, channel=CHANNEL_OF_SOURCE[case.source].value,
+        raised_by_wechat_user_id=case.raised_by_user,
         raised_by_staff_id=case.raised_by_staff, visit_id=case.visit_id, category=case.category,
         urgency=case.urgency, status=status, summary=case.summary, assignee_staff_id=handler,
         escalation_level=level, escalation_repeats=repeats,

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from devtools import demo_history as history
 from models import Beneficiary, FamilyLink, Region, ServiceRequest, Staff, Visit, WeChatUser
-from models.enums import OPEN_STATUSES, Relation, RequestSource, Urgency
+from models.enums import OPEN_STATUSES, Relation, RequestChannel, RequestSource, Urgency
 from services import casework, daily_figures, escalation, visits, weekly_figures
 from services import requests as request_service
 from services.policy import visits as schedule
@@ -356,7 +356,7 @@ def _open_step(session, env, case: _Case, person: Beneficiary, officer: Staff, t
         classification = classify(text, at.astimezone(env.tz).month)
         case.request = request_service.open_request(
             session, env, beneficiary=person, classification=classification, summary=text, now=at,
-            staff=officer, source=RequestSource.OFFICE,
+            staff=officer, source=RequestSource.OFFICE, channel=RequestChannel.PHONE,
         )
 
     return run

@@ -27,7 +27,8 @@ It refuses what WeChat refuses, with WeChat's errcodes:
   that does not exist does; the stand-in never pretends an unknown call went through.
 
 Besides token, it answers POST `message/custom/send`, `message/template/send`, `qrcode/create`,
-`menu/create` and GET `user/info`, `getcallbackip`.
+`menu/create` and GET `user/info`, `getcallbackip`; subscription notices, POST
+`message/subscribe/bizsend`, as devtools/fake_wechat_subscribe.py describes.
 
 The account's set-up (devtools/fake_wechat_setup.py): GET `template/get_all_private_template`,
 `menu/get` and `get_current_selfmenu_info` answer the templates on the account (by default the
@@ -77,6 +78,7 @@ from devtools.fake_wechat_media import MediaStore, register_media_routes
 from devtools.fake_wechat_oauth import register_oauth_routes
 from devtools.fake_wechat_rules import RULES_ERRMSG, custom_message_errcode, invalid_template_key, qrcode_answer
 from devtools.fake_wechat_setup import SETUP_ERRMSG, AccountSetup, register_setup_routes
+from devtools.fake_wechat_subscribe import SUBSCRIBE_ERRMSG, SubscriptionNotices, register_subscribe_routes
 from devtools.fake_wechat_users import USER_ERRMSG, Followers, register_user_routes
 from devtools.serving import BackgroundServer
 
@@ -84,6 +86,7 @@ ERRMSG = {
     **RULES_ERRMSG,
     **USER_ERRMSG,
     **SETUP_ERRMSG,
+    **SUBSCRIBE_ERRMSG,
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40013: "invalid appid",
@@ -128,6 +131,8 @@ class FakeWeChatState:
         self.oauth_codes: dict[str, dict] = {}
         # Templates, menu and IP whitelist of the account.
         self.setup = AccountSetup()
+        # Subscription templates and what each user accepted (devtools/fake_wechat_subscribe.py).
+        self.notices = SubscriptionNotices()
 
     def now(self) -> float:
         """The stand-in's clock: real time plus what tests advanced it by."""
@@ -357,6 +362,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
     register_oauth_routes(app, state, record, apply_fault)
     register_user_routes(app, state, record, refused)
     register_setup_routes(app, state, record, refused)
+    register_subscribe_routes(app, state, record, refused)
 
     @app.post("/_tokens/revoke")
     def revoke_tokens():

@@ -273,6 +273,8 @@ def inbox():
     after = request.args.get("after", default=-1, type=int)
     calls = requests.get(f"{base}_calls", timeout=5).json()
     templates = {svc.settings.wechat_template_task: "task", svc.settings.wechat_template_progress: "progress"}
+    # Subscription notices show as the cards of the templates they stand for.
+    templates.update({notice_id: kind for kind, (notice_id, _) in svc.settings.subscribe_templates.items()})
     items = []
     for index, call in enumerate(calls):
         body = call.get("body") or {}
@@ -286,12 +288,12 @@ def inbox():
                               "src": _media_src(body[msgtype]["media_id"])})
             elif msgtype == "text":
                 items.append({"i": index, "openid": body["touser"], "kind": "text", "text": body["text"]["content"]})
-        elif call["path"] == "message/template/send":
+        elif call["path"] in ("message/template/send", "message/subscribe/bizsend"):
             title, labels = TEMPLATE_LABELS.get(templates.get(body.get("template_id")), ("模板消息", ()))
             values = [field["value"] for field in body.get("data", {}).values()]
             fields = [[labels[i] if i < len(labels) else "", value] for i, value in enumerate(values)]
             items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields,
-                          "url": body.get("url")})
+                          "url": body.get("url") or body.get("page")})
     return jsonify(items=items, last=len(calls) - 1)
 
 

@@ -29,9 +29,11 @@ def build_router() -> Router:
     router.on_command("转派")(staff.on_reassign)
     router.on_command("督办")(staff.on_supervise)
     router.on_command("走访")(staff.on_visit)
+    router.on_command("代办")(staff.on_log)
 
     router.on_dialog("relation")(binding.on_relation_answer)
     router.on_dialog("which_beneficiary")(requests.on_which_beneficiary)
+    router.on_dialog("on_behalf")(staff.on_log_content)
 
     router.on_click("MY_ASSISTANT")(requests.on_my_assistant)
     router.on_click("PROGRESS")(requests.on_progress)

@@ -1,4 +1,4 @@
-"""Chat handlers for staff: 任务, 接单, 回复, 完成, 转派, 督办, 走访."""
+"""Chat handlers for staff: 任务, 接单, 回复, 完成, 转派, 督办, 走访, 代办."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from wechatpy.messages import BaseMessage
 
 from handlers.context import Context
 from models import Staff
-from models.enums import StaffRole
-from services import casework, texts, visits
+from models.enums import RequestChannel, StaffRole
+from services import binding, casework, on_behalf, texts, visits
 from services import requests as service
 from services.errors import DomainError
-from services.policy.commands import parse_number_and_rest, parse_visit
+from services.policy.commands import parse_number_and_rest, parse_on_behalf, parse_visit
 
 
 def _staff(ctx: Context) -> Staff:
@@ -92,3 +92,31 @@ def on_visit(msg: BaseMessage, ctx: Context) -> str:
     staff = _staff(ctx)
     report = parse_visit(msg.content)
     return visits.record_visit(ctx.session, ctx.request_env, staff, report, ctx.now)
+
+
+def on_log(msg: BaseMessage, ctx: Context) -> str:
+    """`代办 15 电话 家里停水`: log a request for a beneficiary; without content, the next voice or text is it."""
+    staff = _staff(ctx)
+    number, word, content = parse_on_behalf(msg.content)
+    channel = on_behalf.channel_from_word(word) if word else on_behalf.DEFAULT_CHANNEL
+    if not content:
+        # Checked now, so a wrong number is said before anyone records a voice for it.
+        beneficiary = on_behalf.find_beneficiary(ctx.session, staff, number)
+        ctx.user.dialog = {"kind": "on_behalf", "beneficiary_id": number, "channel": channel.value}
+        ctx.user.dialog_expires_at = ctx.now + binding.DIALOG_TTL
+        return texts.LOG_WAITING_CONTENT.format(name=beneficiary.name)
+    request = on_behalf.log_on_behalf(ctx.session, ctx.request_env, staff, beneficiary_id=number, channel=channel,
+                                      content=content, now=ctx.now)
+    return on_behalf.logged_reply(request)
+
+
+def on_log_content(msg: BaseMessage, ctx: Context) -> str:
+    """The voice or text that follows `代办 15`: it becomes the request's content."""
+    staff = _staff(ctx)
+    pending = dict(ctx.user.dialog)
+    binding.clear_dialog(ctx.user)
+    request = on_behalf.log_on_behalf(
+        ctx.session, ctx.request_env, staff, beneficiary_id=pending["beneficiary_id"],
+        channel=RequestChannel(pending["channel"]), content="", now=ctx.now, inbound=ctx.inbound,
+    )
+    return on_behalf.logged_reply(request)

@@ -85,6 +85,26 @@ class RequestSource(StrEnum):
     OFFICE = "office"
 
 
+class RequestChannel(StrEnum):
+    """How the request reached us: by WeChat, or through a member of staff who logged it."""
+
+    WECHAT = "wechat"
+    PHONE = "phone"
+    HOME = "home"
+    WALK_IN = "walk_in"
+    OTHER = "other"
+
+
+# What people read for each channel, and the words staff write in `代办` (all but WeChat).
+CHANNEL_NAMES = {
+    RequestChannel.WECHAT.value: "微信",
+    RequestChannel.PHONE.value: "电话",
+    RequestChannel.HOME.value: "上门",
+    RequestChannel.WALK_IN.value: "来访",
+    RequestChannel.OTHER.value: "其他",
+}
+
+
 class EventKind(StrEnum):
     """Entries in a request's timeline."""
 
@@ -129,6 +149,8 @@ class OutboxKind(StrEnum):
     # A push that may only go as a customer-service message (a voice or photo to staff) and found
     # the 48-hour window closed: not sent, and not a failure; the task's template links to the case.
     SKIPPED = "skipped"
+    # A text message through the SMS provider: a registered template and its parameters, to a phone.
+    SMS = "sms"
 
 
 class PushKind(StrEnum):
@@ -151,6 +173,7 @@ class PushKind(StrEnum):
     SUPERVISED = "supervised"  # event: 督办, to the assignee
     CANCELLED = "cancelled"  # event: 取消, to the assignee
     FAMILY_VISIT = "family-visit"  # visit, WeChat user: a visit, to the family
+    FAMILY_LOGGED = "family-logged"  # request, WeChat user: a request staff logged for them, to the family
     ESCALATE = "escalate"  # request, level, staff or "requester": one rung of the ladder
     ESCALATE_DIGEST = "escalate-digest"  # staff, hash of the rungs: several cases in one push
     ESCALATE_REPEAT = "escalate-repeat"  # request, level, repeat number, staff: a repeated rung
@@ -164,6 +187,7 @@ class PushKind(StrEnum):
     URGENT_TASK = "urgent-task"  # request, staff: a case found urgent after it was opened
     TRANSCRIPT = "transcript"  # media item, staff: what a voice said, to whoever has the case
     REPORT_MONTHLY = "report-monthly"  # staff, month (2026-11): the city's monthly report is ready
+    SMS = "sms"  # the key of a push it stands for: that push by text message (`sms:escalate:12:1:7`)
 
 
 class OutboxStatus(StrEnum):

@@ -65,7 +65,7 @@ class InboundMessage(Base):
 
 
 class OutboxMessage(Base):
-    """A push waiting to be sent to WeChat, written in the same transaction as its cause."""
+    """A push waiting to be sent to WeChat (or by SMS), written in the same transaction as its cause."""
 
     __tablename__ = "outbox"
     __table_args__ = (
@@ -75,12 +75,23 @@ class OutboxMessage(Base):
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
         # Counting customer-service messages sent to a user inside WeChat's 48-hour window.
         Index("ix_outbox_recipient_kind_sent", "recipient_openid", "kind", "sent_at"),
+        # Our own per-phone rate limits count the SMS sent to a phone lately.
+        Index(
+            "ix_outbox_phone_sent",
+            "recipient_phone",
+            "sent_at",
+            postgresql_where=text("recipient_phone IS NOT NULL"),
+            sqlite_where=text("recipient_phone IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The kind of push, then its ids (`PushKind`): `answer:{inbound}`, `escalate:{request}:{level}:{staff}` …
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    recipient_openid: Mapped[str] = mapped_column(String(64))
+    # Empty for an SMS, which goes to `recipient_phone` instead.
+    recipient_openid: Mapped[str | None] = mapped_column(String(64))
+    # The phone of an SMS (kept as staff and beneficiary phones are); never logged or listed.
+    recipient_phone: Mapped[str | None] = mapped_column(String(32))
     recipient_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -95,6 +106,8 @@ class OutboxMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # WeChat's msgid for a template send, to match its TEMPLATESENDJOBFINISH delivery report.
     wechat_msgid: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    # The SMS provider's id for a sent message (Aliyun's BizId).
+    provider_message_id: Mapped[str | None] = mapped_column(String(64))
 
 
 class JobRun(Base):

@@ -12,6 +12,7 @@ from models.enums import (
     ActorKind,
     EventKind,
     RequestCategory,
+    RequestChannel,
     RequestSource,
     RequestStatus,
     Urgency,
@@ -28,6 +29,7 @@ class ServiceRequest(Base):
         one_of("urgency", [u.value for u in Urgency]),
         one_of("status", [s.value for s in RequestStatus]),
         one_of("source", [s.value for s in RequestSource]),
+        one_of("channel", [c.value for c in RequestChannel]),
         CheckConstraint("rating IS NULL OR (rating BETWEEN 1 AND 5)", name="rating_range"),
         # The escalation scan: open cases by when their next step falls due.
         Index("ix_service_requests_status_next_escalation", "status", "next_escalation_at"),
@@ -43,6 +45,9 @@ class ServiceRequest(Base):
     village_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
     town_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
     source: Mapped[str] = mapped_column(String(16), default=RequestSource.WECHAT.value)
+    # How it reached us: WeChat, or by phone, a home visit, a walk-in … through staff (RequestChannel).
+    channel: Mapped[str] = mapped_column(String(16), default=RequestChannel.WECHAT.value,
+                                         server_default=RequestChannel.WECHAT.value)
     raised_by_wechat_user_id: Mapped[int | None] = mapped_column(ForeignKey("wechat_users.id"))
     raised_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
     visit_id: Mapped[int | None] = mapped_column(ForeignKey("visits.id"))

@@ -28,7 +28,7 @@ from runtime.wechat import SanzhidaWeChatClient, make_wechat_client
 from runtime.wechat_oauth import WebAuth, make_web_auth
 from services.binding import BindGuard
 from services.kv import Keys
-from services.notify import Templates
+from services.notify import SmsPlan, Templates
 from services.pii import PiiCipher
 from services.requests import RequestEnv
 from services.summary_links import ListLinks
@@ -121,7 +121,16 @@ def request_env(settings: Settings) -> RequestEnv:
         merge_hours=settings.request_merge_hours,
         links=ListLinks(secret_key=settings.secret_key, base_url=settings.public_base_url),
         asr_on=bool(settings.asr_url),
+        sms=sms_plan(settings),
     )
+
+
+def sms_plan(settings: Settings) -> SmsPlan | None:
+    """When pushes go by SMS, from the settings; None when SMS_PROVIDER is unset."""
+    if not settings.sms_provider:
+        return None
+    return SmsPlan(templates=frozenset(kind for kind, _ in settings.sms_templates),
+                   urgent_escalations=settings.sms_urgent_escalations)
 
 
 def _init_db(settings: Settings, engine: Engine | None, read_only: bool, statement_timeout: float | None) -> Engine:

@@ -23,7 +23,9 @@ from models.enums import OutboxKind
 from runtime import metrics
 from runtime.media_jobs import send_media
 from runtime.media_store import MediaStoreError
+from runtime.sms_dispatch import SmsDeferred, SmsFailed, SmsPace, send_sms
 from services import outbox
+from services.policy.sms import SMS_FALLBACK_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +89,16 @@ def dispatch_outbox(
     if not rows:
         return report
     with session_factory() as session:
-        windows = outbox.custom_windows(session, sorted({row.openid for row in rows}))
+        windows = outbox.custom_windows(session, sorted({row.openid for row in rows if not row.is_sms}))
+        phones = sorted({row.phone for row in rows if row.is_sms})
+        for phone, sent in outbox.sms_sent_lately(session, phones, clock()).items():
+            windows[f"sms:{phone}"] = SmsPace(sent)
     lanes = outbox.by_recipient(rows)
     results: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
     pool = senders or ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send")
     media_sender = _MediaSender(session_factory, store, client)
-    futures = [pool.submit(_send_lane, client, lane, windows[lane[0].openid], clock, results, stop, media_sender)
+    futures = [pool.submit(_send_lane, client, lane, windows[lane[0].lane], clock, results, stop, media_sender)
                for lane in lanes]
     recorder = _Recorder(session_factory, clock, rng, report)
     failure: BaseException | None = None
@@ -136,6 +141,8 @@ def dispatch_outbox(
 class _Sent:
     row: outbox.Claimed
     kind: str
+    # The SMS provider's id for the message.
+    provider_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,15 @@ class _Failed:
     row: outbox.Claimed
     errcode: int | None
     error: str
+    # The SMS provider said trying again cannot help.
+    permanent: bool = False
+
+
+@dataclass(frozen=True)
+class _Deferred:
+    row: outbox.Claimed
+    until: datetime
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -163,15 +179,24 @@ class _MediaSender:
         send_media(self.session_factory, self.store, self.client, row.openid, row.payload, now)
 
 
-def _send_lane(client, lane: list[outbox.Claimed], window: outbox.Window, clock, results: queue.SimpleQueue,
+def _send_lane(client, lane: list[outbox.Claimed], window, clock, results: queue.SimpleQueue,
                stop: threading.Event, media_sender: _MediaSender) -> None:
-    """Send one user's pushes in order, reporting each outcome; runs on a sender thread."""
+    """Send one user's pushes (or one phone's SMS) in order, reporting each outcome; runs on a sender thread."""
     error = None
     try:
         for row in lane:
             if stop.is_set():
                 # Left claimed: sent again once the claim lapses, as after a crash.
                 break
+            if row.is_sms:
+                try:
+                    results.put(_Sent(row, OutboxKind.SMS.value, send_sms(getattr(client, "sms", None), row, window,
+                                                                          clock())))
+                except SmsDeferred as held:
+                    results.put(_Deferred(row, held.until, held.reason))
+                except SmsFailed as exc:
+                    results.put(_Failed(row, None, str(exc), permanent=exc.permanent))
+                continue
             try:
                 kind = _send_one(client, row, window.allows(clock()), clock, media_sender)
             except WeChatClientException as exc:
@@ -193,7 +218,7 @@ def _send_lane(client, lane: list[outbox.Claimed], window: outbox.Window, clock,
 def _send_one(client, row: outbox.Claimed, custom_allowed: bool, clock, media_sender: _MediaSender) -> str:
     """Send one push and return the kind used; a voice or photo goes only inside the window."""
     if "media" not in row.payload:
-        return outbox.send(client, row, custom_allowed)
+        return outbox.send(client, row, custom_allowed, client.notices)
     if not custom_allowed:
         # Only a customer-service message can carry it; the task push's link opens the case page.
         return OutboxKind.SKIPPED.value
@@ -208,20 +233,27 @@ class _Recorder:
         self.session_factory, self.clock, self.rng, self.report = session_factory, clock, rng, report
         self.sent: list[tuple[outbox.Claimed, str]] = []
         self.failed: list[_Failed] = []
+        self.deferred: list[_Deferred] = []
+        self.provider_ids: dict[int, str] = {}
         self.connection = None
 
-    def add(self, outcome: _Sent | _Failed) -> None:
+    def add(self, outcome: _Sent | _Failed | _Deferred) -> None:
         """Hold one outcome until the next write."""
         if isinstance(outcome, _Sent):
             self.sent.append((outcome.row, outcome.kind))
+            if outcome.provider_id:
+                self.provider_ids[outcome.row.id] = outcome.provider_id
+        elif isinstance(outcome, _Deferred):
+            self.deferred.append(outcome)
         else:
             self.failed.append(outcome)
 
     def flush(self, *, final: bool) -> None:
-        """Write held outcomes in one transaction: at once when a customer-service send is among
-        them, else once a group is full or the batch is done."""
-        held = len(self.sent) + len(self.failed)
-        custom = any(kind == "custom" for _, kind in self.sent)
+        """Write held outcomes in one transaction: at once when a customer-service send or a
+        subscription notice is among them, else once a group is full or the batch is done."""
+        held = len(self.sent) + len(self.failed) + len(self.deferred)
+        # An SMS, like a customer-service message, would be delivered twice if sent again.
+        custom = any(kind in ("custom", outbox.NOTICE, OutboxKind.SMS.value) for _, kind in self.sent)
         if not held or not (final or custom or held >= TEMPLATE_GROUP):
             return
         if self.connection is None:
@@ -229,13 +261,27 @@ class _Recorder:
             # the pool's liveness ping each time.
             with self.session_factory() as probe:
                 self.connection = probe.get_bind().connect()
-        statuses = []
+        statuses, instead = [], []
         with self.session_factory(bind=self.connection) as session:
             now = self.clock()
-            outbox.mark_sent(session, self.sent, now)
+            outbox.mark_sent(session, self.sent, now, self.provider_ids)
             for f in self.failed:
-                statuses.append((f, outbox.mark_failed(session, f.row, f.errcode, f.error, now, self.rng)))
+                status = outbox.mark_failed(session, f.row, f.errcode, f.error, now, self.rng, permanent=f.permanent)
+                statuses.append((f, status))
+                if status == "dead" and f.errcode in SMS_FALLBACK_ERRORS:
+                    # WeChat cannot reach this member of staff: the push goes by SMS instead, once.
+                    sms_id = outbox.queue_sms_instead(session, f.row, now)
+                    if sms_id is not None:
+                        instead.append((f.row.id, sms_id))
+            for d in self.deferred:
+                outbox.mark_deferred(session, d.row, d.until, d.reason)
             session.commit()
+        for refused, sms_id in instead:
+            logger.info("outbox=sms_instead id=%s sms_id=%s", refused, sms_id)
+        for d in self.deferred:
+            logger.info("outbox=sms_held id=%s until=%s reason=%s", d.row.id, d.until.isoformat(), d.reason)
+        self.deferred = []
+        self.provider_ids = {}
         metrics.outbox_outcomes([kind for _, kind in self.sent], [(f.errcode, status) for f, status in statuses])
         self.report.sent += len(self.sent)
         self.sent = []

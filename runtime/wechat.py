@@ -15,7 +15,9 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from config.settings import Settings
+from runtime.sms import make_sms_sender
 from services.kv import Keys
+from services.policy.push import NoticeRoute, UnfitValue, notice_data
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,10 @@ class SanzhidaWeChatClient(WeChatClient):
         self._redis = redis
         self._keys = keys
         self.max_token_refreshes = max_token_refreshes
+        # Template id -> where its pushes go as subscription notices instead (make_wechat_client fills it).
+        self.notices: dict[str, NoticeRoute] = {}
+        # The SMS sender (runtime.sms) for outbox rows of kind `sms`; make_wechat_client sets it.
+        self.sms = None
 
     def __repr__(self) -> str:
         return f"<SanzhidaWeChatClient appid={self.appid} base={self.API_BASE_URL}>"
@@ -144,6 +150,26 @@ class SanzhidaWeChatClient(WeChatClient):
         """media/get: the raw response holding a media file's bytes, or a dict (a video's `video_url`)."""
         return self._request("get", "media/get", params={"media_id": media_id}, raw_allowed=True)
 
+    def send_subscription_notice(self, touser: str, template_id: str, data: dict, *, page: str | None = None,
+                                 miniprogram: dict | None = None) -> dict:
+        """发送订阅通知 (message/subscribe/bizsend), each value fitted to its keyword's type first.
+
+        https://developers.weixin.qq.com/doc/service/api/notify/notify/api_sendnewsubscribemsg.html:
+        touser, template_id and data ({key: {"value": …}}) are required; page is a web page to open,
+        miniprogram ({"appid", "pagepath"}) a mini program. A value that cannot be fitted without
+        changing what it says is refused here with the errcode WeChat would answer (47003), unsent.
+        """
+        try:
+            fitted = notice_data(data)
+        except UnfitValue as exc:
+            raise WeChatClientException(47003, f"argument invalid, not sent: {exc}", client=self) from exc
+        body: dict = {"touser": touser, "template_id": template_id, "data": fitted}
+        if page:
+            body["page"] = page
+        if miniprogram:
+            body["miniprogram"] = {"appid": miniprogram["appid"], "pagepath": miniprogram.get("pagepath", "")}
+        return self.post("message/subscribe/bizsend", data=body)
+
     def _request(self, method, url_or_endpoint, *, raw_allowed: bool = False, **kwargs):
         """Send one API call; on a token error, refresh and retry at most `max_token_refreshes` times.
 
@@ -185,7 +211,7 @@ def _store_unavailable(exc: Exception) -> WeChatClientException:
 
 def make_wechat_client(settings: Settings, redis) -> SanzhidaWeChatClient:
     """The client for the configured account and API base URL."""
-    return SanzhidaWeChatClient(
+    client = SanzhidaWeChatClient(
         settings.wechat_app_id,
         settings.wechat_app_secret,
         base_url=settings.wechat_api_base_url,
@@ -193,3 +219,13 @@ def make_wechat_client(settings: Settings, redis) -> SanzhidaWeChatClient:
         keys=Keys(settings.redis_prefix),
         timeout=settings.wechat_http_timeout,
     )
+    client.notices = notice_routes(settings)
+    # The outbox's other channel: text messages, None when SMS_PROVIDER is unset.
+    client.sms = make_sms_sender(settings)
+    return client
+
+
+def notice_routes(settings: Settings) -> dict[str, NoticeRoute]:
+    """Template message id -> its subscription notice, for the kinds WECHAT_SUBSCRIBE_TEMPLATES names."""
+    ids = {"task": settings.wechat_template_task, "progress": settings.wechat_template_progress}
+    return {ids[kind]: NoticeRoute(notice_id, keys) for kind, (notice_id, keys) in settings.subscribe_templates.items()}

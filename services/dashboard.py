@@ -204,6 +204,7 @@ class BoardFilters:
     assignee_no: str | None = None
     category: str | None = None
     urgency: str | None = None
+    channel: str | None = None  # a RequestChannel value
     status: str | None = None  # a status, "active" for open and acknowledged together, or "all"
     escalated: bool = False
     overdue: bool = False
@@ -230,6 +231,8 @@ def case_board(
         stmt = stmt.where(ServiceRequest.category == filters.category)
     if filters.urgency:
         stmt = stmt.where(ServiceRequest.urgency == filters.urgency)
+    if filters.channel:
+        stmt = stmt.where(ServiceRequest.channel == filters.channel)
     if filters.escalated:
         stmt = stmt.where(ServiceRequest.escalation_level >= 1)
     if filters.overdue:

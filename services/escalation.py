@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import case, literal, select, update
@@ -29,6 +29,7 @@ from services.notify import (
     progress_fields,
     push_event,
     push_key,
+    sms_text,
     task_fields,
     write_outbox,
 )
@@ -192,7 +193,7 @@ def _announce(
         for staff_id, alerts in by_staff.items()
     }
     requester_deliveries = [requester for _, _, requester in rungs if requester is not None]
-    created = write_outbox(session, [*staff_deliveries.values(), *requester_deliveries], now, tz=env.tz)
+    created = write_outbox(session, [*staff_deliveries.values(), *requester_deliveries], now, tz=env.tz, sms=env.sms)
     reached = {
         staff_id: delivery.push.key
         for (staff_id, delivery), new in zip(staff_deliveries.items(), created) if new
@@ -235,12 +236,29 @@ def _digest(alerts: list[_Alert], env: request_service.RequestEnv, now: datetime
     if len(ordered) > DIGEST_LINES:
         lines.append(texts.PUSH_ESCALATION_DIGEST_MORE.format(count=len(ordered) - DIGEST_LINES))
     urgent = any(_urgent(a.request) for a in alerts)
+    first = ordered[0]
     push = summaries.cases_push(
         env, key=digest_key(staff.id, [(a.request.id, a.level, a.repeat) for a in alerts]), text="\n".join(lines),
         staff=staff, cases=[a.request for a in ordered],
         state=texts.ESCALATION_DIGEST_STATE_REMINDER if reminder else texts.ESCALATION_DIGEST_STATE, now=now,
     )
+    # By SMS: the most pressing case, and how many there are in all.
+    push = replace(push, sms=_rung_sms(first.request, first.waited, f"等{len(ordered)}件"))
     return Delivery(push, staff.wechat_user, None, staff, urgent=urgent)
+
+
+def _sms_alerts(env: request_service.RequestEnv, request: ServiceRequest) -> bool:
+    """Whether a rung's alert about this request can go by SMS: SMS is on with the template it needs."""
+    return env.sms is not None and ("urgent" if _urgent(request) else "task") in env.sms.templates
+
+
+def _rung_sms(request: ServiceRequest, how_long: str, more: str = "") -> dict:
+    """The SMS form of a rung's alert: `urgent` (number, name, village, waited) or, for a normal case, `task`."""
+    beneficiary = request.beneficiary
+    if _urgent(request):
+        return sms_text("urgent", number=f"{request.id}{more}", name=beneficiary.name,
+                        village=beneficiary.village.name, waited=how_long)
+    return request_service.task_sms(request, f"已等{how_long}{more}")
 
 
 def digest_key(staff_id: int, rungs: list[tuple[int, int] | tuple[int, int, int]]) -> str:
@@ -314,7 +332,9 @@ def _rung(
             if request.assignee is not None:
                 recipients.append((request.assignee, role, None))
             continue
-        target = responsibility.alert_target(session, case_, role, now, env.tz, cache=cache)
+        # With SMS on, an officer who never bound WeChat is still the one to alert: by text message.
+        target = responsibility.alert_target(session, case_, role, now, env.tz, cache=cache,
+                                             by_sms=_sms_alerts(env, request))
         responsibility.log_fallback(request.id, target, f"{step.level}.{repeat}" if repeat else step.level)
         if target.staff is not None:
             recipients.append((target.staff, role, target))
@@ -334,7 +354,7 @@ def _rung(
             text = (texts.PUSH_ESCALATION_REPEAT if repeat else texts.PUSH_ESCALATION).format(**words)
             text += "\n" + _role_line(target, beneficiary.village.name)
         push = Push(key=rung_key(request.id, step.level, repeat, staff.id), text=text,
-                    template_id=env.templates.task, fields=fields)
+                    template_id=env.templates.task, fields=fields, sms=_rung_sms(request, how_long))
         # Someone named twice on a rung (an officer who is also the assignee) is alerted once.
         alerts.setdefault(staff.id, _Alert(staff, request, step.level, role == "assignee", push, how_long, repeat, role))
     requester = None

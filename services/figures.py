@@ -99,15 +99,17 @@ def period_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datet
 
 
 def service_figures(session: Session, scope: Scope, start: date, end: date, tz: ZoneInfo,
-                    level: str = "town", town_id: int | None = None, today: date | None = None) -> Figures:
+                    level: str = "town", town_id: int | None = None, today: date | None = None,
+                    channel: str | None = None) -> Figures:
     """Figures for [start, end] grouped by `level`, narrowed to the scope (and one town if given).
 
-    `today` caps the visit plan periods counted (none due after it) and dates the snapshots."""
+    `today` caps the visit plan periods counted (none due after it) and dates the snapshots. `channel`
+    narrows the request figures to the requests that came that way; visits are not requests and stay."""
     if level not in LEVELS:
         raise ValueError(f"unknown level {level!r}")
     rows: dict[int | None, Row] = {}
     total = Row(None, "合计")
-    _request_figures(session, scope, start, end, tz, level, town_id, rows, total)
+    _request_figures(session, scope, start, end, tz, level, town_id, rows, total, channel)
     computed = _visit_figures(session, scope, start, end, level, town_id, today, rows, total)
     names = _names(session, level, [k for k in rows if k is not None])
     for key, row in rows.items():
@@ -116,9 +118,9 @@ def service_figures(session: Session, scope: Scope, start: date, end: date, tz: 
     return Figures(start, end, level, ordered, total, computed_at=computed)
 
 
-def _request_figures(session, scope, start, end, tz, level, town_id, rows, total) -> None:
+def _request_figures(session, scope, start, end, tz, level, town_id, rows, total, channel=None) -> None:
     since, until = period_bounds(start, end, tz)
-    cases, highest = request_tally.read_cases(session, scope, since, until, level, town_id)
+    cases, highest = request_tally.read_cases(session, scope, since, until, level, town_id, channel=channel)
     for bucket, tallied in request_tally.tally(cases, highest, tz, lambda case: (case.key, TOTAL)).items():
         row = total if bucket == TOTAL else rows.setdefault(bucket, Row(bucket, ""))
         row.raised, row.resolved, row.rated, row.rating_sum = (

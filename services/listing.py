@@ -308,6 +308,7 @@ def request_view(request: ServiceRequest, places: dict[int, Region], now: dateti
         "category": request.category,
         "urgency": request.urgency,
         "source": request.source,
+        "channel": request.channel,
         "summary": request.summary,
         "beneficiary": {"id": beneficiary.id, "name": beneficiary.name},
         # Where the case was raised, which stays put if the beneficiary later moves.

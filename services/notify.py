@@ -58,6 +58,32 @@ class Push:
     # A voice or photo to send itself (`{"item": media item id, "type": "voice" | "image"}`): only as a
     # customer-service message, so it has no template; `text` says what it is in logs and lists.
     media: dict | None = None
+    # Its text-message form, `sms_text(kind, **params)`: a template registered with the SMS provider
+    # and its parameters (no free text). None: this push never goes by SMS.
+    sms: dict | None = None
+
+
+@dataclass(frozen=True)
+class SmsPlan:
+    """When pushes also or instead go by SMS: the template kinds registered (SMS_TEMPLATES) and
+    whether urgent escalations always go by SMS too (SMS_URGENT_ESCALATIONS)."""
+
+    templates: frozenset[str]
+    urgent_escalations: bool = True
+
+    def form(self, push: Push) -> dict | None:
+        """The push's SMS form if it has one and its template is registered."""
+        return push.sms if push.sms is not None and push.sms["template"] in self.templates else None
+
+
+# The template kind of urgent escalations: these always go by SMS too when the plan says so.
+SMS_URGENT = "urgent"
+
+
+def sms_text(kind: str, **params: object) -> dict:
+    """A push's SMS form: the template kind and its parameters, each a short string as Aliyun wants."""
+    # A variable's value is at most 35 characters (Aliyun's template rules); longer ones are cut.
+    return {"template": kind, "params": {name: str(value)[:35] for name, value in params.items()}}
 
 
 def push_payload(push: Push) -> dict:
@@ -115,6 +141,8 @@ class Delivery:
     staff: Staff | None = None
     # None: urgent when the request is urgent.
     urgent: bool | None = None
+    # A phone to text the push's SMS form to when it cannot go on WeChat (a beneficiary's); staff's own otherwise.
+    phone: str | None = None
 
 
 def enqueue(
@@ -127,58 +155,102 @@ def enqueue(
     request: ServiceRequest | None = None,
     staff: Staff | None = None,
     urgent: bool | None = None,
+    sms: SmsPlan | None = None,
+    phone: str | None = None,
 ) -> bool:
     """Queue a push once per idempotency key; False when there is nobody to reach or it was queued before.
 
     Non-urgent pushes made in quiet hours wait until the morning; urgent ones (by default, those
     about an urgent request) go at once.
     """
-    return enqueue_many(session, [Delivery(push, recipient, request, staff, urgent)], now, tz=tz)[0]
+    return enqueue_many(session, [Delivery(push, recipient, request, staff, urgent, phone)], now, tz=tz, sms=sms)[0]
 
 
-def enqueue_many(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo) -> list[bool]:
+def enqueue_many(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo,
+                 sms: SmsPlan | None = None) -> list[bool]:
     """Queue many pushes as `enqueue` does, in a few multi-row INSERTs; True for each one queued now."""
-    created = write_outbox(session, deliveries, now, tz=tz)
+    created = write_outbox(session, deliveries, now, tz=tz, sms=sms)
     add_events(session, [push_event(d, now) for d, new in zip(deliveries, created) if new and d.request is not None])
     return created
 
 
-def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo) -> list[bool]:
+def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo,
+                 sms: SmsPlan | None = None) -> list[bool]:
     """Insert the outbox rows of reachable recipients, skipping keys queued before; True where a row was created.
 
-    Writes nothing to the timeline: `push_event` is the entry for each push created.
+    With an SMS plan, a push that has an SMS form also goes by SMS (key `sms:` + its key) to a
+    recipient WeChat cannot reach, and alongside WeChat for an urgent escalation. Writes nothing to
+    the timeline: `push_event` is the entry for each push created.
     """
-    rows = []
+    rows, keys = [], []
     for delivery in deliveries:
         recipient, request = delivery.recipient, delivery.request
-        if not _reachable(delivery):
-            continue
         urgent = delivery.urgent
         if urgent is None:
             urgent = request is not None and request.urgency == Urgency.URGENT.value
+        at = now if urgent else release_time(now, tz, policy.QUIET_HOURS)
+        form = sms.form(delivery.push) if sms is not None else None
+        mine = []
+        phone = delivery.phone or (delivery.staff.phone if delivery.staff is not None else None)
+        if form is not None and phone and (
+            not _reachable(delivery) or (sms.urgent_escalations and form["template"] == SMS_URGENT)
+        ):
+            rows.append(sms_row(sms_key(delivery.push.key), phone, form, delivery.staff, request, at, now))
+            mine.append(rows[-1]["idempotency_key"])
+        keys.append(mine)
+        if not _reachable(delivery):
+            continue
+        mine.insert(0, _stored_key(delivery))
+        payload = push_payload(delivery.push)
+        if form is not None:
+            # Kept with the push: if WeChat refuses it for good, the dispatcher sends this by SMS.
+            payload["sms"] = form
         rows.append({
             "idempotency_key": _stored_key(delivery),
             "recipient_openid": recipient.openid,
+            "recipient_phone": None,
             "recipient_staff_id": delivery.staff.id if delivery.staff else None,
             "request_id": request.id if request else None,
             # The dispatcher decides at send time whether the customer-service window is open.
             "kind": OutboxKind.CUSTOM.value,
-            "payload": push_payload(delivery.push),
+            "payload": payload,
             "status": OutboxStatus.PENDING.value,
             "attempts": 0,
-            "next_attempt_at": now if urgent else release_time(now, tz, policy.QUIET_HOURS),
+            "next_attempt_at": at,
             "created_at": now,
         })
     if not rows:
         return [False] * len(deliveries)
     new_keys = set(insert_outbox(session, rows))
     created = []
-    for delivery in deliveries:
-        key = _stored_key(delivery)
-        created.append(_reachable(delivery) and key in new_keys)
+    for mine in keys:
+        created.append(any(key in new_keys for key in mine))
         # The first delivery with a key is the one that queued it, as if they had been sent one by one.
-        new_keys.discard(key)
+        new_keys.difference_update(mine)
     return created
+
+
+def sms_key(key: str) -> str:
+    """The key of a push's SMS: `sms:` and the push's own key (at most 160 characters)."""
+    return push_key(PushKind.SMS, key)[:160]
+
+
+def sms_row(key: str, phone: str, form: dict, staff: Staff | None, request: ServiceRequest | None,
+            at: datetime, now: datetime, *, staff_id: int | None = None, request_id: int | None = None) -> dict:
+    """An outbox row of kind `sms`: the phone, and the template kind with its parameters."""
+    return {
+        "idempotency_key": key,
+        "recipient_openid": None,
+        "recipient_phone": phone,
+        "recipient_staff_id": staff.id if staff is not None else staff_id,
+        "request_id": request.id if request is not None else request_id,
+        "kind": OutboxKind.SMS.value,
+        "payload": {"sms": form},
+        "status": OutboxStatus.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": now,
+    }
 
 
 _clash_lock = threading.Lock()
@@ -266,7 +338,8 @@ def push_event(delivery: Delivery, now: datetime) -> dict:
         "data": {
             "key": delivery.push.key,
             "to_staff_id": delivery.staff.id if delivery.staff else None,
-            "to_user_id": delivery.recipient.id,
+            # None for someone reached by SMS only.
+            "to_user_id": delivery.recipient.id if _reachable(delivery) else None,
         },
         "created_at": now,
     }

@@ -7,6 +7,7 @@ so that nothing is sent while a database transaction is open.
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -16,15 +17,17 @@ from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
 from config import policy
-from models import OutboxMessage, WeChatUser
+from models import OutboxMessage, Staff, WeChatUser
 from models.enums import OutboxKind, OutboxStatus
 from services.policy.push import (
     CUSTOM_FALLBACK_ERRORS,
     PERMANENT_ERRORS,
+    NoticeRoute,
     backoff_seconds,
     client_msg_id,
     custom_window_open,
 )
+from services.notify import insert_outbox, sms_key, sms_row
 from services.retention import EMPTIED_PAYLOAD
 
 
@@ -34,9 +37,24 @@ class Claimed:
 
     id: int
     key: str
-    openid: str
+    openid: str | None
     payload: dict
     attempts: int
+    kind: str = OutboxKind.CUSTOM.value
+    # An SMS's phone; None for a WeChat push.
+    phone: str | None = None
+    staff_id: int | None = None
+    request_id: int | None = None
+
+    @property
+    def is_sms(self) -> bool:
+        """Whether the row is a text message rather than a WeChat push."""
+        return self.kind == OutboxKind.SMS.value
+
+    @property
+    def lane(self) -> str:
+        """Whom the row goes to: pushes to one recipient go in order on one thread."""
+        return f"sms:{self.phone}" if self.is_sms else str(self.openid)
 
 
 def claim_due(session: Session, now: datetime, limit: int, only_ids: list[int] | None = None) -> list[Claimed]:
@@ -70,6 +88,10 @@ def claim_due(session: Session, now: datetime, limit: int, only_ids: list[int] |
             OutboxMessage.recipient_openid,
             OutboxMessage.payload,
             OutboxMessage.attempts,
+            OutboxMessage.kind,
+            OutboxMessage.recipient_phone,
+            OutboxMessage.recipient_staff_id,
+            OutboxMessage.request_id,
         )
     ).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
@@ -111,11 +133,18 @@ def custom_windows(session: Session, openids: list[str]) -> dict[str, Window]:
 
 
 
-def send(client, row: Claimed, use_custom: bool) -> str:
+# What `send` returns for a subscription notice (订阅通知). It is stored as kind `template`, the
+# other channel outside the customer-service window, but recorded at once: unlike a template
+# message it has no client_msg_id, so WeChat would deliver a repeat.
+NOTICE = "notice"
+
+
+def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRoute] | None = None) -> str:
     """Send one push; a customer-service message falls back to a template. Returns the kind used.
 
     A reply to a user's message carries no template: it always goes as a customer-service
-    message, since the user's message has just opened the window.
+    message, since the user's message has just opened the window. `notices` names the templates
+    whose pushes go as subscription notices instead of template messages.
     """
     template = row.payload.get("template")
     if use_custom or template is None:
@@ -128,6 +157,11 @@ def send(client, row: Claimed, use_custom: bool) -> str:
         except WeChatClientException as exc:
             if template is None or exc.errcode not in CUSTOM_FALLBACK_ERRORS:
                 raise
+    route = (notices or {}).get(template["template_id"])
+    if route is not None:
+        client.send_subscription_notice(row.openid, route.template_id, route.data(template["data"]),
+                                        page=template.get("url"))
+        return NOTICE
     body = {
         "touser": row.openid,
         "template_id": template["template_id"],
@@ -158,15 +192,24 @@ def by_recipient(rows: list[Claimed]) -> list[list[Claimed]]:
     """
     lanes: dict[str, list[Claimed]] = {}
     for row in rows:
-        lanes.setdefault(row.openid, []).append(row)
+        lanes.setdefault(row.lane, []).append(row)
     return list(lanes.values())
 
 
-def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime) -> None:
-    """Record a group of successful sends (row, kind used) in one statement."""
+def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime,
+              provider_ids: Mapping[int, str] | None = None) -> None:
+    """Record a group of successful sends (row, kind used) in one statement; an SMS with its provider's id."""
     if not sent:
         return
     done = {"status": OutboxStatus.SENT.value, "sent_at": now, "claimed_until": None, "last_error": None}
+    for row in (row for row, _ in sent if row.is_sms):
+        # The provider's id, to trace the message in its console; the kind stays `sms`.
+        biz_id = (provider_ids or {}).get(row.id)
+        session.execute(update(OutboxMessage).where(_still_ours(row))
+                        .values(provider_message_id=biz_id[:64] if biz_id else None, **done))
+    sent = [(row, OutboxKind.TEMPLATE.value if kind == NOTICE else kind) for row, kind in sent if not row.is_sms]
+    if not sent:
+        return
     if session.get_bind().dialect.name == "postgresql":
         # One array per column: the statement's text is the same for every group size, so it is
         # compiled and planned once, not once per size.
@@ -200,9 +243,13 @@ def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime) 
     )
 
 
-def mark_failed(session: Session, row: Claimed, errcode: int | None, error: str, now: datetime, rng: random.Random) -> str:
-    """Record a failure: retry later with backoff, or dead-letter it. Returns the new status."""
-    dead = errcode in PERMANENT_ERRORS or row.attempts >= policy.OUTBOX_MAX_ATTEMPTS
+def mark_failed(session: Session, row: Claimed, errcode: int | None, error: str, now: datetime, rng: random.Random,
+                *, permanent: bool = False) -> str:
+    """Record a failure: retry later with backoff, or dead-letter it. Returns the new status.
+
+    `permanent`: the error says trying again cannot help (an SMS provider's own codes).
+    """
+    dead = permanent or errcode in PERMANENT_ERRORS or row.attempts >= policy.OUTBOX_MAX_ATTEMPTS
     status = OutboxStatus.DEAD.value if dead else OutboxStatus.PENDING.value
     session.execute(
         update(OutboxMessage)
@@ -215,6 +262,49 @@ def mark_failed(session: Session, row: Claimed, errcode: int | None, error: str,
         )
     )
     return status
+
+
+def mark_deferred(session: Session, row: Claimed, until: datetime, reason: str) -> None:
+    """Put a row back until `until` without spending an attempt (an SMS held by a phone's rate limit)."""
+    session.execute(
+        update(OutboxMessage)
+        .where(_still_ours(row))
+        .values(status=OutboxStatus.PENDING.value, claimed_until=None, attempts=row.attempts - 1,
+                next_attempt_at=until, last_error=reason[:500])
+    )
+
+
+def sms_sent_lately(session: Session, phones: list[str], now: datetime) -> dict[str, list[datetime]]:
+    """When each phone was last sent an SMS, within the longest rate-limit window (one query)."""
+    longest = max(seconds for seconds, _ in policy.SMS_PHONE_LIMITS)
+    sent: dict[str, list[datetime]] = {phone: [] for phone in phones}
+    if phones:
+        rows = session.execute(
+            select(OutboxMessage.recipient_phone, OutboxMessage.sent_at).where(
+                OutboxMessage.recipient_phone.in_(phones),
+                OutboxMessage.sent_at > now - timedelta(seconds=longest),
+            )
+        )
+        for phone, sent_at in rows:
+            sent[phone].append(sent_at)
+    return sent
+
+
+def queue_sms_instead(session: Session, row: Claimed, now: datetime) -> int | None:
+    """After WeChat refused a push to staff for good, queue its SMS form to their phone, once.
+
+    The key is `sms:` and the refused push's key: an SMS already queued for it (an urgent
+    escalation's) is not doubled. The id of the row queued now, or None.
+    """
+    form = row.payload.get("sms")
+    if form is None or row.staff_id is None or row.is_sms:
+        return None
+    phone = session.scalar(select(Staff.phone).where(Staff.id == row.staff_id))
+    if not phone:
+        return None
+    created = insert_outbox(session, [sms_row(sms_key(row.key), phone, form, None, None, now, now,
+                                              staff_id=row.staff_id, request_id=row.request_id)])
+    return next(iter(created.values()), None)
 
 
 def requeue(session: Session, row_id: int, now: datetime) -> bool:

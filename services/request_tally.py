@@ -133,26 +133,32 @@ class Tally:
         return self.rating_sum / self.rated if self.rated else None
 
 
-def raised_between(scope: Scope, since: datetime, until: datetime, town_id: int | None = None, columns=None):
-    """The requests raised in [since, until) within the scope (and one town if given): their ids, or
-    the `columns` given."""
+def raised_between(scope: Scope, since: datetime, until: datetime, town_id: int | None = None, columns=None,
+                   channel: str | None = None):
+    """The requests raised in [since, until) within the scope (and one town, one channel if given): their
+    ids, or the `columns` given."""
     stmt = scoping.requests(scope, select(*(columns or [ServiceRequest.id])).where(
         ServiceRequest.created_at >= since, ServiceRequest.created_at < until))
+    if channel:
+        stmt = stmt.where(ServiceRequest.channel == channel)
     return stmt.where(ServiceRequest.town_id == town_id) if town_id else stmt
 
 
 def read_cases(session: Session, scope: Scope, since: datetime, until: datetime, level: str,
-               town_id: int | None = None, *, detail: bool = True) -> tuple[list[Case], dict[int, int]]:
-    """The requests raised in [since, until), keyed by `level`, and the highest rung each reached.
+               town_id: int | None = None, *, detail: bool = True,
+               channel: str | None = None) -> tuple[list[Case], dict[int, int]]:
+    """The requests raised in [since, until) (by one channel if given), keyed by `level`, and the
+    highest rung each reached.
 
     Two queries. Without `detail`, category, urgency and status are not read (the trends need none)."""
-    raised = raised_between(scope, since, until, town_id)
+    raised = raised_between(scope, since, until, town_id, channel=channel)
     columns = [GROUPS[level], ServiceRequest.id, ServiceRequest.created_at, ServiceRequest.acknowledged_at,
                ServiceRequest.resolved_at, ServiceRequest.rating]
     if detail:
         columns += [ServiceRequest.category, ServiceRequest.urgency, ServiceRequest.status]
     # Core rows: thousands of plain tuples, none of the ORM's per-row work.
-    cases = [Case(*row) for row in session.connection().execute(raised_between(scope, since, until, town_id, columns))]
+    cases = [Case(*row) for row in session.connection().execute(
+        raised_between(scope, since, until, town_id, columns, channel=channel))]
     return cases, highest_rungs(session, raised)
 
 

@@ -32,6 +32,7 @@ from models.enums import (
     ActorKind,
     EventKind,
     PushKind,
+    RequestChannel,
     RequestSource,
     RequestStatus,
     StaffRole,
@@ -39,7 +40,7 @@ from models.enums import (
 )
 from services import media, responsibility, roster, texts
 from services.errors import DomainError
-from services.notify import Push, Templates, enqueue, progress_fields, push_key, task_fields
+from services.notify import Push, SmsPlan, Templates, enqueue, progress_fields, push_key, sms_text, task_fields
 from services.policy import ladder
 from services.policy.classify import Classification
 from services.summary_links import ListLinks
@@ -58,6 +59,8 @@ class RequestEnv:
     links: ListLinks | None = None
     # Whether a speech recogniser is configured (ASR_URL): voice without WeChat's recognition waits for it.
     asr_on: bool = False
+    # When pushes also or instead go by SMS; None: SMS is off.
+    sms: SmsPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -259,6 +262,7 @@ def open_request(
     inbound: InboundMessage | None = None,
     data: dict | None = None,
     source: RequestSource = RequestSource.WECHAT,
+    channel: RequestChannel = RequestChannel.WECHAT,
     visit_id: int | None = None,
     urgency_reason: str | None = None,
 ) -> ServiceRequest:
@@ -275,6 +279,7 @@ def open_request(
         village_id=beneficiary.village_id,
         town_id=beneficiary.village.parent_id,
         source=source.value,
+        channel=channel.value,
         raised_by_wechat_user_id=user.id if user else None,
         raised_by_staff_id=staff.id if staff else None,
         visit_id=visit_id,
@@ -318,10 +323,19 @@ def _alert_new_request(session: Session, env: RequestEnv, request: ServiceReques
                 template_id=env.templates.task,
                 fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
                 url=url,
+                sms=task_sms(request),
             )
-            reached |= enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff)
+            reached |= enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff,
+                               sms=env.sms)
         if reached:
             return
+
+
+def task_sms(request: ServiceRequest, state: str | None = None) -> dict:
+    """The SMS form of a task push to staff (template `task`): number, name, village and what is asked."""
+    beneficiary = request.beneficiary
+    return sms_text("task", number=request.id, name=beneficiary.name, village=beneficiary.village.name,
+                    what=state or request.category)
 
 
 def _new_task_text(request: ServiceRequest) -> str:

@@ -232,19 +232,22 @@ def _people(session: Session, case: Case, place: str, now: datetime, cache: dict
     return [person] if person is not None else []
 
 
-def reachable(staff: Staff) -> bool:
-    """Whether a push to this member of staff can arrive: bound to WeChat and still following."""
+def reachable(staff: Staff, *, by_sms: bool = False) -> bool:
+    """Whether a push to this member of staff can arrive: bound to WeChat and still following, or
+    (`by_sms`: SMS is configured) with a phone to text."""
+    if by_sms and staff.phone:
+        return True
     return staff.wechat_user is not None and bool(staff.wechat_user.subscribed)
 
 
 def alert_target(session: Session, case: Case, role: str, now: datetime, tz: ZoneInfo, *, cache: dict,
-                 reachable_only: bool = True) -> Target:
+                 reachable_only: bool = True, by_sms: bool = False) -> Target:
     """The ONE person a rung's `role` reaches for this case: the role's own, else the first one up
-    the chain who can be reached (with `reachable_only=False`: who exists)."""
+    the chain who can be reached (with `reachable_only=False`: who exists; `by_sms`: a phone will do)."""
     wanted = places(role, case, now, tz)
     for place in wanted:
         person = next((s for s in _people(session, case, place, now, cache)
-                       if not reachable_only or reachable(s)), None)
+                       if not reachable_only or reachable(s, by_sms=by_sms)), None)
         if person is None:
             continue
         department = on_duty_for = None

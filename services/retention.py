@@ -3,7 +3,8 @@ MESSAGE_RETENTION_DAYS are replaced by a stub; cases, their events and the audit
 
 - inbound_messages: `payload` becomes `{"purged": true}`, `content` and `reply_xml` NULL, once the
   message was handled (one still waiting is never touched);
-- outbox: the `payload` of a sent or dead push becomes `{}` (a pending one is still to go).
+- outbox: the `payload` of a sent or dead push becomes `{}`, and an SMS's phone NULL (a pending one is
+  still to go).
 
 The work is cut into windows of ids (`WINDOW`), each its own short transaction (the job wrapper
 commits each), so a first purge of a year's messages never holds locks for long. A row already
@@ -55,7 +56,7 @@ def _old_pushes(cutoff: datetime) -> list:
 PURGES = (
     Purge("inbound", InboundMessage.id, _old_messages,
           {"payload": PURGED_PAYLOAD, "content": None, "reply_xml": None}),
-    Purge("outbox", OutboxMessage.id, _old_pushes, {"payload": EMPTIED_PAYLOAD}),
+    Purge("outbox", OutboxMessage.id, _old_pushes, {"payload": EMPTIED_PAYLOAD, "recipient_phone": None}),
 )
 
 

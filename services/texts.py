@@ -102,7 +102,8 @@ HELP_STAFF = (
     "完成 编号 说明 — 办结并请对方评价\n"
     "转派 编号 工号 — 乡镇及以上\n"
     "督办 编号 — 市级\n"
-    "走访 对象编号 [住:问题] [帮:购物,政策] [备注:…]"
+    "走访 对象编号 [住:问题] [帮:购物,政策] [备注:…]\n"
+    "代办 对象编号 [电话|上门|来访|其他] 内容 — 代为登记求助"
 )
 TASKS_NONE = "目前没有待办求助。"
 TASKS_HEADER = "待办求助 {count} 件："
@@ -127,6 +128,16 @@ VISIT_PROBLEMS_OPENED = "发现的问题已生成求助 {number} 号。"
 VISIT_ALL_FINE = "吃穿住医都好。"
 BENEFICIARY_NOT_FOUND = "没有找到编号 {id} 的服务对象，或不归您负责。"
 STAFF_ONLY = "这个命令只给工作人员使用。"
+# 代办: a member of staff logs a request for a beneficiary who phoned, was visited or came in.
+LOG_NOT_FOUND = "没有找到编号 {id} 的服务对象，请核对编号。"
+LOG_OUT_OF_SCOPE = "编号 {id} 的服务对象不归您负责，不能代为登记。请联系其协理员或乡镇民政办。"
+LOG_NO_CONTENT = "请写上求助内容，例如：代办 {id} 电话 家里停水三天了"
+LOG_WAITING_CONTENT = "好的，请接着发一段语音或文字，说明{name}的求助内容。"
+LOG_OPENED = "已代{name}登记求助 {number}号（{channel}），{category}{urgent}。\n{handler}"
+LOG_OPENED_HANDLER = "负责人：{name}。"
+LOG_OPENED_OFFICE = "已转乡镇民政办安排。"
+LOG_URGENT = "，紧急"
+PUSH_FAMILY_LOGGED = "{staff}已为{name}登记求助（{channel}）：{summary}\n编号 {number}，负责人：{handler}。"
 
 # --- pushes ------------------------------------------------------------------------------------------
 
@@ -212,3 +223,10 @@ REPORT_READY = (
     "Excel 表和 PDF 请到工作台“月报”页下载：{url}"
 )
 REPORT_READY_WHAT = "{month}月报已生成"
+# Text messages (SMS): the wording to register with the SMS provider for each kind named in
+# SMS_TEMPLATES (Aliyun sends registered templates only, never free text); ${…} are the parameters
+# we fill in, each at most 35 characters. The sign name (签名) is added by the provider.
+SMS_TEMPLATES = {
+    "task": "您有一件求助待处理：${number}号，${name}（${village}），${what}。请尽快处理。",
+    "urgent": "紧急求助${number}号：${name}（${village}）已等${waited}仍无人接单，请立即处理。",
+}

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Assignment, Beneficiary, Region, Staff, Visit
-from models.enums import PushKind, RequestCategory, RequestSource, StaffRole, Urgency
+from models.enums import PushKind, RequestCategory, RequestChannel, RequestSource, StaffRole, Urgency
 from services import requests as request_service
 from services import roster, texts
 from services.errors import DomainError
@@ -81,7 +81,7 @@ def record_visit(
             session, env, beneficiary=beneficiary,
             classification=Classification(CHECK_CATEGORY[first], Urgency.NORMAL),
             summary=f"走访发现：{summary}", now=now, staff=staff,
-            source=RequestSource.VISIT, visit_id=visit.id, data={"visit_id": visit.id},
+            source=RequestSource.VISIT, channel=RequestChannel.HOME, visit_id=visit.id, data={"visit_id": visit.id},
         )
         opened = texts.VISIT_PROBLEMS_OPENED.format(number=request.id)
     family_summary = summary if report.problems else texts.VISIT_ALL_FINE

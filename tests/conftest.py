@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from bot.app import create_app
 from config.settings import Settings
 from devtools.fake_asr import FakeAsrServer
+from devtools.fake_sms import FakeSmsServer
 from devtools.fake_wechat import FakeWeChatServer
 from models import metadata
 from models.db import make_engine, make_session_factory, normalize_url
@@ -29,6 +30,11 @@ from tests.support.wechat import WeChatSender, tell_standin_who_wrote
 TEST_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 TEST_APP_ID = "wx-test-app"
 TEST_APP_SECRET = "test-app-secret"
+# The SMS stand-in's AccessKey, sign name and templates (kind -> code; any variables accepted).
+TEST_SMS_KEY_ID = "test-sms-key"
+TEST_SMS_KEY_SECRET = "test-sms-secret"
+TEST_SMS_SIGN = "三直达"
+TEST_SMS_TEMPLATES = (("task", "SMS_100001"), ("urgent", "SMS_100002"), ("notice", "SMS_100003"))
 # 2026-12-01 09:00 in Shanghai.
 START = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 
@@ -192,6 +198,15 @@ def fake_wechat():
 def fake_asr():
     """The FunASR speech-recognition stand-in on a real local port."""
     server = FakeAsrServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_sms():
+    """The Aliyun SMS stand-in on a real local port, taking the TEST_SMS_* key, sign name and templates."""
+    server = FakeSmsServer(access_key_id=TEST_SMS_KEY_ID, access_key_secret=TEST_SMS_KEY_SECRET,
+                           sign_names=(TEST_SMS_SIGN,), templates={code: None for _, code in TEST_SMS_TEMPLATES}).start()
     yield server
     server.stop()
 

@@ -1,16 +1,43 @@
-"""Admin API routes for service requests (list, one with its timeline) and the WeChat outbox."""
+"""Admin API routes for service requests (log one on someone's behalf, list, one with its timeline)
+and the WeChat outbox."""
 
 from __future__ import annotations
 
 from flask import jsonify
 
 from bot.api import responses
+from bot.api.audit import audit
 from bot.api.blueprint import bp
-from bot.api.errors import MSG_REQUEST_NOT_FOUND, not_found
-from bot.api.schemas import OutboxQuery, RequestQuery
+from bot.api.errors import MSG_REQUEST_NOT_FOUND, MSG_STAFF_NO_UNKNOWN, invalid, not_found
+from bot.api.schemas import OutboxQuery, RequestCreate, RequestQuery
 from bot.api.spec import operation
 from bot.deps import db_session, services
-from services import listing
+from models.enums import RequestChannel
+from services import listing, on_behalf
+from services.errors import DomainError
+
+
+@bp.post("/requests")
+@operation("createRequest", "requests", 201, responses.ServiceRequestDetail, 400, 413, 422)
+def create_request(json: RequestCreate):
+    """Log a request a member of staff heard by phone, at home or at the office (代办), for a beneficiary
+    in their scope; it is classified, routed, pushed and escalated as one sent by WeChat."""
+    session, svc = db_session(), services()
+    staff = listing.staff_by_no(session, json.staff_no)
+    if staff is None or not staff.active:
+        raise invalid("staff_no", MSG_STAFF_NO_UNKNOWN)
+    try:
+        logged = on_behalf.log_on_behalf(
+            session, svc.request_env, staff, beneficiary_id=json.beneficiary_id,
+            channel=RequestChannel(json.channel.value), content=json.content, now=svc.clock(),
+        )
+    except DomainError as refused:
+        session.rollback()
+        raise invalid("beneficiary_id", refused.message) from None
+    audit(session, "case.log", "service_request", logged.id,
+          {"beneficiary_id": json.beneficiary_id, "staff_no": staff.staff_no, "channel": logged.channel})
+    session.commit()
+    return jsonify(listing.request_detail(session, logged.id, svc.clock())), 201
 
 
 @bp.get("/requests")

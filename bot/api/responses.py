@@ -20,6 +20,7 @@ from models.enums import (
     OutboxStatus,
     RegionLevel,
     RequestCategory,
+    RequestChannel,
     RequestSource,
     RequestStatus,
     StaffRole,
@@ -141,6 +142,7 @@ class ServiceRequest(BaseModel):
     category: RequestCategory
     urgency: Urgency
     source: RequestSource
+    channel: RequestChannel = Field(description="wechat, or how staff heard it: phone, home, walk_in, other.")
     summary: str
     beneficiary: BeneficiaryRef
     village: RegionRef | None

@@ -8,9 +8,10 @@ rule (and message) applies; unknown fields are ignored.
 from __future__ import annotations
 
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from bot.api.errors import MSG_CITY_HAS_NO_PARENT, MSG_PARENT_REQUIRED
 from bot.api.fields import (
@@ -36,7 +37,15 @@ from bot.api.fields import (
     text,
 )
 from config import policy
-from models.enums import BeneficiaryCategory, OutboxStatus, RegionLevel, RequestStatus, StaffRole, Urgency
+from models.enums import (
+    BeneficiaryCategory,
+    OutboxStatus,
+    RegionLevel,
+    RequestChannel,
+    RequestStatus,
+    StaffRole,
+    Urgency,
+)
 from services import responsibility_admin as chain_admin
 from services.listing import DEFAULT_PER_PAGE, MAX_PER_PAGE, PageRequest
 
@@ -51,6 +60,11 @@ CategoryFilter = query_choice(BeneficiaryCategory)
 RequestStatusFilter = query_choice(RequestStatus)
 UrgencyFilter = query_choice(Urgency)
 OutboxStatusFilter = query_choice(OutboxStatus)
+# The channels staff log through (代办); WeChat requests come by themselves.
+LoggableChannel = StrEnum("LoggableChannel",
+                          {c.name: c.value for c in RequestChannel if c is not RequestChannel.WECHAT})
+LoggedChannel = one_of(LoggableChannel)
+Content = text(500)
 
 
 class Input(BaseModel):
@@ -113,6 +127,19 @@ class BeneficiaryCreate(Input):
     phone: OptionalPhone = None
     address: Address = None
     assistant_staff_no: OptionalStaffNo = Field(None, description="工号 of an active assistant.")
+
+
+class RequestCreate(Input):
+    """A request a member of staff heard by phone, on a home visit or at the office (代办), logged for a
+    beneficiary; it is classified, routed and escalated as one sent by WeChat."""
+
+    beneficiary_id: StrictInt = Field(ge=1, description="The beneficiary's number (对象编号).")
+    staff_no: StaffNo = Field(
+        description="工号 of the member of staff who heard it: the beneficiary's assistant, a town officer of "
+        "their town, or city staff."
+    )
+    channel: LoggedChannel = Field(description="How it was heard: phone (电话), home (上门), walk_in (来访), other.")
+    content: Content = Field(description="What the beneficiary needs, in their words.")
 
 
 class VillageOfficersUpdate(Input):

@@ -17,6 +17,7 @@ ACTION_NAMES = {
     "beneficiary.reassign": "更换协理员",
     "beneficiary.create": "新增服务对象",
     "beneficiary.bind_code": "重新生成绑定码",
+    "case.log": "代为登记求助",
     "case.reassign": "转派求助",
     "case.comment": "添加备注",
     "case.close": "办结求助",

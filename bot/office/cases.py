@@ -30,7 +30,7 @@ def _board_filters() -> dashboard.BoardFilters:
     return dashboard.BoardFilters(
         town_id=id_arg(args, "town"), village_id=id_arg(args, "village"),
         assignee_no=args.get("assignee") or None, category=args.get("category") or None,
-        urgency=args.get("urgency") or None, status=args.get("status") or dashboard.ACTIVE,
+        urgency=args.get("urgency") or None, channel=args.get("channel") or None, status=args.get("status") or dashboard.ACTIVE,
         escalated=args.get("escalated") == "1", overdue=args.get("overdue") == "1",
     )
 

@@ -10,6 +10,7 @@ from flask import Blueprint, abort, g, redirect, request, session, url_for
 
 from bot.deps import db_session, services
 from models import Staff
+from models.enums import CHANNEL_NAMES
 from services import audit
 from services.scope import Scope, scope_for
 
@@ -83,4 +84,4 @@ def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
 @bp.app_context_processor
 def names():
     """Wording shared by the templates."""
-    return {"STATUS_NAMES": STATUS_NAMES, "ROLE_NAMES": ROLE_NAMES}
+    return {"STATUS_NAMES": STATUS_NAMES, "ROLE_NAMES": ROLE_NAMES, "CHANNEL_NAMES": CHANNEL_NAMES}

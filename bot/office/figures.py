@@ -11,7 +11,7 @@ from bot.deps import db_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, signed_in
 from models import Region
-from models.enums import RegionLevel, RequestCategory, Urgency
+from models.enums import CHANNEL_NAMES, RegionLevel, RequestCategory, Urgency
 from services import figures
 from services import scope as scoping
 
@@ -44,13 +44,14 @@ def figures_page():
     pick_town = g.scope.is_city and level == "assistant" and not town_id
     if pick_town:
         level = "town"
+    channel = request.args.get("channel") if request.args.get("channel") in CHANNEL_NAMES else None
     result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id,
-                                     today=today)
+                                     today=today, channel=channel)
     towns = db.scalars(scoping.towns(g.scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
                        .order_by(Region.code)).all() if g.scope.is_city else []
     return render_template(
         "office/figures.html", f=result, levels=figures.LEVELS, towns=towns, town_id=town_id,
         categories=[c.value for c in RequestCategory], urgencies=URGENCY_NAMES,
         checks=list(figures.CHECKS), helps=list(figures.HELPS), service_hours=figures.SERVICE_HOURS_LABEL,
-        tz=svc.settings.tz, pick_town=pick_town,
+        tz=svc.settings.tz, pick_town=pick_town, channel=channel,
     )

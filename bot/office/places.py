@@ -1,4 +1,4 @@
-"""The service map, village and beneficiary pages, and reassigning a beneficiary's assistant."""
+"""The service map, village and beneficiary pages, reassigning a beneficiary's assistant, and 代办."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from bot.deps import db_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Staff
-from services import dashboard, roster
+from models.enums import CHANNEL_NAMES, RequestChannel
+from services import dashboard, on_behalf, roster
 from services import service_map as map_picture
+from services.errors import DomainError
 from services.policy import id_number
 
 logger = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ def _beneficiary_page(beneficiary_id: int, full_id: str | None):
         cases=dashboard.recent_cases(db, person.id), visits=dashboard.recent_visits(db, person.id),
         assistants=dashboard.village_assistants(db, person.village_id),
         current=roster.current_assignment(db, person),
+        channels={value: name for value, name in CHANNEL_NAMES.items() if value != RequestChannel.WECHAT.value},
     )
 
 
@@ -115,3 +118,34 @@ def reassign_beneficiary(beneficiary_id: int):
     db.commit()
     flash(f"已改由{target.name}负责{person.name}，请重新打印关爱服务电话卡。", "ok")
     return redirect(url_for("office.beneficiary", beneficiary_id=beneficiary_id))
+
+
+@bp.post("/beneficiaries/<id:beneficiary_id>/log-request")
+@signed_in()
+def log_request(beneficiary_id: int):
+    """代办登记: log a request the beneficiary made by phone, at home or at the office, as the chat does."""
+    db = db_session()
+    back = url_for("office.beneficiary", beneficiary_id=beneficiary_id)
+    if not g.scope.can_write:
+        flash("协理员请在微信里发送“代办 对象编号 内容”登记。", "error")
+        return redirect(back)
+    channel = on_behalf.channel_from_word(CHANNEL_NAMES.get(request.form.get("channel") or "", ""))
+    if channel is None:
+        flash("请选择渠道：电话、上门、来访或其他。", "error")
+        return redirect(back)
+    svc = services()
+    try:
+        logged = on_behalf.log_on_behalf(db, svc.request_env, g.staff, beneficiary_id=beneficiary_id, channel=channel,
+                                         content=(request.form.get("text") or "")[:500], now=svc.clock())
+    except DomainError as refused:
+        db.rollback()
+        flash(refused.message, "error")
+        # Out of scope: the page itself would say nothing more, so the board is the way back.
+        in_scope = dashboard.beneficiary_detail(db, g.scope, beneficiary_id) is not None
+        return redirect(back if in_scope else url_for("office.cases"))
+    record_audit("case.log", ("service_request", logged.id), {"beneficiary_id": beneficiary_id,
+                                                              "channel": channel.value})
+    message = on_behalf.logged_reply(logged)
+    db.commit()
+    flash(message, "ok")
+    return redirect(url_for("office.case", number=logged.id))

@@ -99,3 +99,21 @@ def parse_visit(text: str) -> VisitReport:
         else:
             report.notes = value
     return report
+
+
+LOG_USAGE = "代办 对象编号 [电话|上门|来访|其他] 内容，例如：代办 15 电话 家里停水三天了"
+# The channel words of 代办; a word counts only when a space, a colon or the end follows it.
+_LOG_CHANNEL = re.compile(r"^(电话|上门|来访|其他)(?:[\s:,，]+|$)")
+
+
+def parse_on_behalf(text: str) -> tuple[int, str | None, str]:
+    """`代办 15 电话 家里停水` -> (15, "电话", "家里停水"); the channel word may be left out (None)."""
+    rest = split_command(text, "代办")
+    match = re.match(r"^(\d{1,9})\s*(.*)$", rest)
+    if not match:
+        raise CommandError(f"请这样发：{LOG_USAGE}")
+    body = match.group(2).strip()
+    word = _LOG_CHANNEL.match(body)
+    if word is None:
+        return int(match.group(1)), None, body
+    return int(match.group(1)), word.group(1), body[word.end():].strip()

@@ -26,3 +26,12 @@ def may_reassign(role: str, staff_region_id: int, town_id: int) -> bool:
 def may_supervise(role: str) -> bool:
     """督办: city supervisors and administrators."""
     return role in CITY_ROLES
+
+
+def may_log_for(role: str, staff_id: int, staff_region_id: int, assistant_id: int | None, town_id: int) -> bool:
+    """代办 (log a request for a beneficiary): their own assistant, a town officer of their town, city staff."""
+    if role in CITY_ROLES:
+        return True
+    if role == StaffRole.TOWN_OFFICER.value:
+        return staff_region_id == town_id
+    return role == StaffRole.ASSISTANT.value and assistant_id == staff_id

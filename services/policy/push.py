@@ -6,6 +6,7 @@ import hashlib
 import random
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from config import policy
@@ -138,6 +139,51 @@ def fit_value(key: str, value) -> str:
 def template_data(fields: dict[str, object]) -> dict[str, dict[str, str]]:
     """Template `data` with every value made to fit WeChat's limits for its keyword's type."""
     return {key: {"value": fit_value(key, value)} for key, value in fields.items()}
+
+
+class UnfitValue(ValueError):
+    """A value that cannot be made to fit its keyword's type without changing what it says."""
+
+
+def notice_data(data: Mapping[str, object]) -> dict[str, dict[str, str]]:
+    """Subscription-notice `data` (订阅通知): a thing cut to 20 characters with an ellipsis; any other
+    value must already keep its type's rules, else UnfitValue: cutting a time, a number, a code or a
+    name would change what it says.
+
+    `data` is {key: value} or {key: {"value": …}}. The rules are WeChat's (subscription templates
+    use the same value types as template keywords).
+    """
+    fitted = {}
+    for key, given in data.items():
+        value = given.get("value") if isinstance(given, Mapping) else given
+        value_type = field_type(key)
+        if value_type is None:
+            raise UnfitValue(f"{key}: the keyword's name declares no known value type")
+        text = fit_field(value) if value_type == "thing" else _clean(value)
+        errors = value_errors(value_type, text)
+        if errors:
+            # Which rule broke, never the value itself: values hold names and what people wrote.
+            raise UnfitValue(f"{key}: {'; '.join(errors)}")
+        fitted[key] = {"value": text}
+    return fitted
+
+
+def _clean(value) -> str:
+    """A value with control characters and runs of white space made single spaces."""
+    return re.sub(r"\s+", " ", _CONTROL.sub(" ", str(value if value is not None else ""))).strip()
+
+
+@dataclass(frozen=True)
+class NoticeRoute:
+    """Pushes of one template sent as subscription notices instead: the notice template's id, and
+    which of its keywords each of our template's keywords goes to (absent: the same name)."""
+
+    template_id: str
+    keys: Mapping[str, str] = field(default_factory=dict)
+
+    def data(self, template_data: Mapping[str, object]) -> dict[str, object]:
+        """A push's template data under the notice template's keywords."""
+        return {self.keys.get(key, key): value for key, value in template_data.items()}
 
 
 def custom_window_open(last_message_at: datetime | None, sent_in_window: int, now: datetime) -> bool:

@@ -33,6 +33,7 @@ PARTS = {
     PushKind.SUPERVISED: lambda n: (n,),
     PushKind.CANCELLED: lambda n: (n,),
     PushKind.FAMILY_VISIT: lambda n: (n, n),
+    PushKind.FAMILY_LOGGED: lambda n: (n, n),
     PushKind.ESCALATE: lambda n: (n, 1, n),
     PushKind.ESCALATE_DIGEST: lambda n: (n, "0123456789abcdef0123"),
     PushKind.ESCALATE_REPEAT: lambda n: (n, 4, 1, n),
@@ -46,6 +47,7 @@ PARTS = {
     PushKind.URGENT_TASK: lambda n: (n, n),
     PushKind.TRANSCRIPT: lambda n: (n, n),
     PushKind.REPORT_MONTHLY: lambda n: (n, "2026-11"),
+    PushKind.SMS: lambda n: ("escalate", n, 1, n),
 }
 
 

@@ -1,0 +1,99 @@
+"""代办: a member of staff logs a request for a beneficiary who phoned, was visited or walked in.
+
+The request opens through `services.requests.open_request`, exactly as one sent by WeChat: the
+same classification, routing, escalation ladder, events (the staff member is the actor) and task
+pushes. The beneficiary's bound family members are told that staff logged it for them. The chat
+command, the dashboard form and the admin API all call `log_on_behalf`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from config import policy
+from models import Beneficiary, InboundMessage, ServiceRequest, Staff
+from models.enums import CHANNEL_NAMES, PushKind, RequestCategory, RequestChannel, RequestSource, Urgency
+from services import requests as request_service
+from services import roster, texts
+from services.errors import DomainError
+from services.policy import commands, permissions
+from services.policy.classify import Classification, classify
+
+# The channels staff may log (WeChat requests come by themselves), by the word written in chat.
+LOGGABLE = {name: RequestChannel(value) for value, name in CHANNEL_NAMES.items() if value != RequestChannel.WECHAT}
+DEFAULT_CHANNEL = RequestChannel.PHONE
+
+
+def channel_from_word(word: str) -> RequestChannel | None:
+    """`电话` -> RequestChannel.PHONE; None for a word that names no channel staff may log."""
+    return LOGGABLE.get((word or "").strip())
+
+
+def find_beneficiary(session: Session, staff: Staff, beneficiary_id: int) -> Beneficiary:
+    """The active beneficiary with this 对象编号, if `staff` may log for them; else a DomainError saying which."""
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None or not beneficiary.active:
+        raise DomainError(texts.LOG_NOT_FOUND.format(id=beneficiary_id))
+    assignment = roster.current_assignment(session, beneficiary)
+    if not permissions.may_log_for(staff.role, staff.id, staff.region_id,
+                                   assignment.staff_id if assignment else None, beneficiary.village.parent_id):
+        raise DomainError(texts.LOG_OUT_OF_SCOPE.format(id=beneficiary_id))
+    return beneficiary
+
+
+def log_on_behalf(
+    session: Session,
+    env: request_service.RequestEnv,
+    staff: Staff,
+    *,
+    beneficiary_id: int,
+    channel: RequestChannel,
+    content: str,
+    now: datetime,
+    inbound: InboundMessage | None = None,
+) -> ServiceRequest:
+    """Open a request for a beneficiary as `staff` heard it (by phone, at home, at the office …).
+
+    `inbound` is the staff member's own voice or text message carrying the content, when there is one.
+    """
+    if channel is RequestChannel.WECHAT:
+        raise DomainError(f"请这样发：{commands.LOG_USAGE}")
+    beneficiary = find_beneficiary(session, staff, beneficiary_id)
+    data: dict = {}
+    summary = (content or "").strip()
+    if inbound is not None:
+        summary, data = request_service.describe_message(inbound)
+    if not summary:
+        raise DomainError(texts.LOG_NO_CONTENT.format(id=beneficiary_id))
+    unheard = request_service.unheard_voice(inbound)
+    if unheard:
+        # As for a voice sent by WeChat: urgent until a transcript or the assignee says otherwise.
+        result = Classification(RequestCategory.OTHER, Urgency(policy.UNHEARD_VOICE_URGENCY))
+    else:
+        result = classify(summary, now.astimezone(env.tz).month)
+    request = request_service.open_request(
+        session, env, beneficiary=beneficiary, classification=result, summary=summary, now=now, staff=staff,
+        inbound=inbound, data={**data, "channel": channel.value}, source=RequestSource.OFFICE, channel=channel,
+        urgency_reason="unheard" if unheard and result.urgency is Urgency.URGENT else None,
+    )
+    handler = request.assignee.name if request.assignee else "乡镇民政办"
+    channel_name = CHANNEL_NAMES[channel.value]
+    request_service.notify_family(
+        session, env, beneficiary, now, kind=PushKind.FAMILY_LOGGED, ref=request.id, request=request,
+        text=texts.PUSH_FAMILY_LOGGED.format(staff=staff.name, name=beneficiary.name, channel=channel_name,
+                                             summary=summary[:200], number=request.id, handler=handler),
+        what=f"代办登记 {summary}", who=handler,
+    )
+    return request
+
+
+def logged_reply(request: ServiceRequest) -> str:
+    """What the member of staff reads once the request is logged: number, channel, category, who has it."""
+    assignee = request.assignee
+    return texts.LOG_OPENED.format(
+        name=request.beneficiary.name, number=request.id, channel=CHANNEL_NAMES[request.channel],
+        category=request.category, urgent=texts.LOG_URGENT if request.urgency == Urgency.URGENT.value else "",
+        handler=texts.LOG_OPENED_HANDLER.format(name=assignee.name) if assignee else texts.LOG_OPENED_OFFICE,
+    )
