@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Region, Staff
-from services import daily_figures, request_tally
+from services import daily_figures, request_tally, request_tally_sql
 from services.policy import figures as calc
 from services.request_tally import OPEN, RUNGS, TOTAL, Times
 from services.scope import Scope
@@ -120,6 +120,17 @@ def service_figures(session: Session, scope: Scope, start: date, end: date, tz: 
 
 def _request_figures(session, scope, start, end, tz, level, town_id, rows, total, channel=None) -> None:
     since, until = period_bounds(start, end, tz)
+    if session.get_bind().dialect.name == "postgresql":
+        # The database adds up and takes the percentiles (same numbers, far fewer rows to Python).
+        for bucket, numbers in request_tally_sql.period_numbers(session, scope, since, until, level, tz,
+                                                                town_id, channel).items():
+            row = total if bucket == TOTAL else rows.setdefault(bucket, Row(bucket, ""))
+            row.raised, row.resolved, row.rated, row.rating_sum = (
+                numbers.raised, numbers.resolved, numbers.rated, numbers.rating_sum)
+            row.by_category, row.by_urgency = numbers.by_category, numbers.by_urgency
+            row.accept, row.resolve = numbers.accept, numbers.resolve
+            row.escalated, row.open_past = numbers.escalated, numbers.open_past
+        return
     cases, highest = request_tally.read_cases(session, scope, since, until, level, town_id, channel=channel)
     for bucket, tallied in request_tally.tally(cases, highest, tz, lambda case: (case.key, TOTAL)).items():
         row = total if bucket == TOTAL else rows.setdefault(bucket, Row(bucket, ""))
