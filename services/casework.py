@@ -18,7 +18,7 @@ from models import FamilyLink, Region, ServiceRequest, Staff, WeChatUser
 from models.enums import EventKind, MediaStatus, PushKind, RequestStatus, StaffRole
 from services import media, texts
 from services.errors import DomainError
-from services.notify import Push, enqueue, progress_fields, push_key, task_fields
+from services.notify import Push, enqueue, progress_fields, push_key, sms_text, task_fields
 from services.policy import permissions
 from services.requests import OPEN, RequestEnv, notify_family, record_event, settle_unheard
 
@@ -113,6 +113,7 @@ def resolve(session: Session, env: RequestEnv, request: ServiceRequest, staff: S
         text=texts.PUSH_FAMILY_RESOLVED.format(name=request.beneficiary.name, note=note[:300]),
         what=f"已办好 {note}", who=staff.name, request=request,
         skip_user_id=request.raised_by_wechat_user_id,
+        sms=sms_text("resolved", number=request.id, note=note),
     )
     return texts.RESOLVED.format(number=request.id)
 

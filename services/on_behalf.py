@@ -2,7 +2,8 @@
 
 The request opens through `services.requests.open_request`, exactly as one sent by WeChat: the
 same classification, routing, escalation ladder, events (the staff member is the actor) and task
-pushes. The beneficiary's bound family members are told that staff logged it for them. The chat
+pushes. The beneficiary's bound family members are told that staff logged it for them (with nobody
+bound on WeChat, the beneficiary is told by SMS, with who handles it and their phone). The chat
 command, the dashboard form and the admin API all call `log_on_behalf`.
 """
 
@@ -18,8 +19,10 @@ from models.enums import CHANNEL_NAMES, PushKind, RequestCategory, RequestChanne
 from services import requests as request_service
 from services import roster, texts
 from services.errors import DomainError
+from services.notify import sms_text
 from services.policy import commands, permissions
 from services.policy.classify import Classification, classify
+from services.policy.sms import FALLBACK_PHONE
 
 # The channels staff may log (WeChat requests come by themselves), by the word written in chat.
 LOGGABLE = {name: RequestChannel(value) for value, name in CHANNEL_NAMES.items() if value != RequestChannel.WECHAT}
@@ -85,8 +88,16 @@ def log_on_behalf(
         text=texts.PUSH_FAMILY_LOGGED.format(staff=staff.name, name=beneficiary.name, channel=channel_name,
                                              summary=summary[:200], number=request.id, handler=handler),
         what=f"代办登记 {summary}", who=handler,
+        sms=sms_text("received", number=request.id, name=handler, phone=handler_phone(request)),
     )
     return request
+
+
+def handler_phone(request: ServiceRequest) -> str:
+    """The phone to call about a request: its assignee's, else the town office's."""
+    if request.assignee is not None and request.assignee.phone:
+        return request.assignee.phone
+    return request.beneficiary.village.parent.office_phone or FALLBACK_PHONE
 
 
 def logged_reply(request: ServiceRequest) -> str:

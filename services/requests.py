@@ -383,20 +383,29 @@ def append_message(
 
 
 def notify_family(
-    session, env, beneficiary, now, *, kind: PushKind, ref: int, text, what, who, request=None, skip_user_id=None
+    session, env, beneficiary, now, *, kind: PushKind, ref: int, text, what, who, request=None, skip_user_id=None,
+    sms: dict | None = None,
 ) -> int:
     """Family notices to every active link that did not opt out; returns how many were queued.
 
     Each notice's key is the kind, `ref` (what caused it: an event or a visit) and the family member.
+    `sms` (`sms_text(...)`) goes instead to the beneficiary's own phone when nobody is bound on WeChat.
     """
     links = session.scalars(
         select(FamilyLink)
-        .where(FamilyLink.beneficiary_id == beneficiary.id, FamilyLink.active.is_(True), FamilyLink.notify.is_(True))
+        .where(FamilyLink.beneficiary_id == beneficiary.id, FamilyLink.active.is_(True))
         .options(selectinload(FamilyLink.wechat_user))
-    )
+    ).all()
+    if not links and sms is not None and env.sms is not None and beneficiary.phone:
+        # Nobody (the beneficiary included) is bound on WeChat: the notice goes to their own phone.
+        push = Push(key=push_key(kind, ref, "phone"), text=text, template_id=env.templates.progress,
+                    fields={}, sms=sms)
+        return int(enqueue(session, push, None, now, tz=env.tz, request=request, sms=env.sms,
+                           phone=beneficiary.phone))
     queued = 0
     for link in links:
-        if link.wechat_user_id == skip_user_id:
+        # One that opted out of notices is bound all the same, so no SMS goes either.
+        if link.wechat_user_id == skip_user_id or not link.notify:
             continue
         fields = (
             progress_fields(request, env.tz, what, who, now)

@@ -229,4 +229,8 @@ REPORT_READY_WHAT = "{month}月报已生成"
 SMS_TEMPLATES = {
     "task": "您有一件求助待处理：${number}号，${name}（${village}），${what}。请尽快处理。",
     "urgent": "紧急求助${number}号：${name}（${village}）已等${waited}仍无人接单，请立即处理。",
+    # To a beneficiary with a phone and nobody bound on WeChat.
+    "received": "您的求助已登记，编号${number}，由${name}为您办理，电话${phone}。",
+    "visited": "${name}已上门走访，${result}。有事请拨${phone}。",
+    "resolved": "您的求助${number}号已办好：${note}。",
 }

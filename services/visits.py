@@ -14,9 +14,11 @@ from models.enums import PushKind, RequestCategory, RequestChannel, RequestSourc
 from services import requests as request_service
 from services import roster, texts
 from services.errors import DomainError
+from services.notify import sms_text
 from services.policy import permissions
 from services.policy.classify import Classification
 from services.policy.commands import VisitReport
+from services.policy.sms import FALLBACK_PHONE
 
 CHECK_CATEGORY = {
     "food": RequestCategory.FOOD,
@@ -90,6 +92,7 @@ def record_visit(
         kind=PushKind.FAMILY_VISIT, ref=visit.id,
         text=texts.PUSH_FAMILY_VISIT.format(staff=staff.name, name=beneficiary.name, summary=family_summary),
         what=f"走访 {family_summary}", who=staff.name,
+        sms=sms_text("visited", name=staff.name, result=family_summary, phone=staff.phone or FALLBACK_PHONE),
     )
     return texts.VISIT_RECORDED.format(name=beneficiary.name, problems=opened or texts.VISIT_ALL_FINE)
 

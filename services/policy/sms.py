@@ -26,3 +26,8 @@ def next_allowed(sent: Iterable[datetime], now: datetime, limits: Sequence[tuple
             free_at = recent[permits - 1] + window
             wait_until = free_at if wait_until is None else max(wait_until, free_at)
     return wait_until
+
+
+# The number a text to a beneficiary gives when its member of staff and town office have none:
+# 12345, the citizens' service hotline every city answers.
+FALLBACK_PHONE = "12345"
