@@ -5,9 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 HOST ?= 127.0.0.1
 PORT ?= 5000
-# The local stand-ins for the WeChat API and the FunASR speech recogniser (make run).
+# The local stand-ins for the WeChat API, the FunASR speech recogniser and Aliyun SMS (make run).
 STANDIN_PORT ?= 8900
 ASR_PORT ?= 10095
+SMS_PORT ?= 8902
 BIN := $(VENV)/bin
 
 .PHONY: install browser media-tools report-tools run test lint security deploy-check clean help
@@ -26,8 +27,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed ## Create .venv and install the project with its test tools
 
-run: install media-tools report-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://HOST:PORT/dev/simulator/; set HOST, PORT, STANDIN_PORT, ASR_PORT)
-	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT) --standin-port $(STANDIN_PORT) --asr-port $(ASR_PORT)
+run: install media-tools report-tools ## Migrate, seed the demo if empty, run web + workers + scheduler + stand-ins (simulator on http://HOST:PORT/dev/simulator/; set HOST, PORT, STANDIN_PORT, ASR_PORT, SMS_PORT)
+	$(BIN)/sanzhida dev run --host $(HOST) --port $(PORT) --standin-port $(STANDIN_PORT) --asr-port $(ASR_PORT) --sms-port $(SMS_PORT)
 
 # The browser test drives Debian's Chromium (with a CJK font for readable screenshots).
 browser: ## Install Chromium and a CJK font from the system's packages if missing (needs root)

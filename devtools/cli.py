@@ -50,12 +50,15 @@ def dev_group() -> None:
               help="Port of the local WeChat API stand-in (make run: STANDIN_PORT).")
 @click.option("--asr-port", default=10095, show_default=True, type=click.IntRange(1, 65535),
               help="Port of the local speech-recognition (FunASR) stand-in (make run: ASR_PORT).")
+@click.option("--sms-port", default=8902, show_default=True, type=click.IntRange(1, 65535),
+              help="Port of the local Aliyun SMS stand-in (make run: SMS_PORT).")
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Demo seed when the database is empty.")
 @click.pass_context
-def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, asr_port: int, seed_value: int) -> None:
+def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, asr_port: int, sms_port: int,
+            seed_value: int) -> None:
     """Migrate, seed the small demo if the database is empty, then run together: the web service with
     the simulator, the inbox worker, the media worker, the scheduler, and the stand-ins for the WeChat
-    API and the FunASR speech recogniser.
+    API, the FunASR speech recogniser and Aliyun SMS (text messages show in the simulator).
 
     A fresh demo's simulated clock starts in working hours (the next 09:00 outside 08:00-17:00).
     Ctrl-C, SIGTERM or SIGHUP stops them all, and so does the end of the command that started this
@@ -73,7 +76,8 @@ def dev_run(ctx: click.Context, host: str, port: int, standin_port: int, asr_por
     if _database_is_empty():
         devstack.start_walk_clock(ShiftedClock(settings.dev_clock_file), settings.tz)
     ctx.invoke(seed_demo, scale="small", seed_value=seed_value, if_empty=True)
-    sys.exit(devstack.run_stack(host, port, standin_port, click.echo, asr_port=asr_port, tz=settings.tz))
+    sys.exit(devstack.run_stack(host, port, standin_port, click.echo, asr_port=asr_port, sms_port=sms_port,
+                                tz=settings.tz))
 
 
 def _database_is_empty() -> bool:

@@ -1,5 +1,5 @@
 """`make run`: the web service, the inbox and media workers, the scheduler, and the stand-ins for
-WeChat's API and for a FunASR speech recogniser together, for trying the whole 三直达 loop on one
+WeChat's API, for a FunASR speech recogniser and for Aliyun SMS together, for trying the whole 三直达 loop on one
 machine. Ctrl-C stops them all, and so does SIGTERM or SIGHUP, or the end of the command that
 started it (`make run` stopped by a signal to make alone)."""
 
@@ -18,7 +18,9 @@ from zoneinfo import ZoneInfo
 
 import requests
 
+from config.sms import SMS_DEV_ACCESS_KEY_ID, SMS_DEV_ACCESS_KEY_SECRET
 from devtools.demo import DEMO_PASSWORD
+from devtools.sim_sms import DEV_SMS_TEMPLATES, template_variables
 from runtime.clock import ShiftedClock
 
 STARTUP_SECONDS = 30
@@ -27,6 +29,7 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 # escalates, and nothing but urgent pushes goes out at night.
 WORKING_HOURS = (8, 17)
 PR_SET_PDEATHSIG = 1
+DEV_SMS_SIGN = "三直达"
 
 
 def clock_file(instance: Path) -> Path:
@@ -88,7 +91,29 @@ def stop_processes(procs: list[subprocess.Popen]) -> None:
             proc.kill()
 
 
-def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 10095,
+def sms_env(sms_port: int) -> dict[str, str]:
+    """The SMS settings of the stack: Aliyun, at the local stand-in, the demo's sign name and templates,
+    and the development AccessKey (a real one in the environment never reaches the stand-in)."""
+    return {
+        "SMS_PROVIDER": "aliyun",
+        "SMS_ENDPOINT": f"http://127.0.0.1:{sms_port}/",
+        "SMS_ACCESS_KEY_ID": SMS_DEV_ACCESS_KEY_ID,
+        "SMS_ACCESS_KEY_SECRET": SMS_DEV_ACCESS_KEY_SECRET,
+        "SMS_SIGN_NAME": DEV_SMS_SIGN,
+        "SMS_TEMPLATES": ",".join(f"{kind}:{code}" for kind, code in DEV_SMS_TEMPLATES.items()),
+    }
+
+
+def fake_sms_args(sms_port: int) -> list[str]:
+    """`fake-sms` with the demo's templates registered with the variables of their wording, as strictly
+    as Aliyun holds a registered template."""
+    args = ["fake-sms", "--host", "127.0.0.1", "--port", str(sms_port), "--sign", DEV_SMS_SIGN]
+    for kind, code in DEV_SMS_TEMPLATES.items():
+        args += ["--template", f"{code}:{','.join(template_variables(kind))}"]
+    return args
+
+
+def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 10095, sms_port: int = 8902,
               tz: ZoneInfo | None = None) -> int:
     """Start the processes, print where to go, and stop them all on Ctrl-C, SIGTERM or SIGHUP, or
     when the command that started us (make) has gone: a signal to it alone reaches nobody else."""
@@ -104,6 +129,7 @@ def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 
         "WECHAT_OAUTH_URL": f"{standin}/connect/oauth2/authorize",
         "ASR_URL": f"ws://127.0.0.1:{asr_port}/",
         "SANZHIDA_DEV_CLOCK_FILE": str(clock_file(instance)),
+        **sms_env(sms_port),
     }
     stopping = False
 
@@ -120,6 +146,7 @@ def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 
     procs = [
         _spawn(["fake-wechat", "--host", "127.0.0.1", "--port", str(standin_port)], env),
         _spawn(["fake-asr", "--host", "127.0.0.1", "--port", str(asr_port)], env),
+        _spawn(fake_sms_args(sms_port), env),
         _spawn(["scheduler", "run"], env),
         _spawn(["inbox", "run"], env),
         _spawn(["media", "run"], env),
@@ -140,6 +167,7 @@ def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 
         f"  WeChat API stand-in: {standin}/_calls   (files: {standin}/_media)\n"
         f"  WeChat sign-in (OAuth): {env['WECHAT_OAUTH_URL']}\n"
         f"  Speech recognition stand-in: {env['ASR_URL']}   (heard: http://127.0.0.1:{asr_port}/_calls)\n"
+        f"  SMS stand-in (Aliyun): {env['SMS_ENDPOINT']}   (sent: {env['SMS_ENDPOINT']}_calls)\n"
         "Press Ctrl-C to stop everything.\n"
     )
     while not stop_asked():

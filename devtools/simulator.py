@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.deps import db_session, services
 from config import policy
-from devtools import sim_media, wechat_side
+from devtools import sim_media, sim_sms, wechat_side
 from devtools.wechat_side import WeChatSide, reply_fields
 from handlers.menu import MENU
 from models import Beneficiary, Region, Staff, WeChatUser
@@ -87,23 +87,10 @@ def state():
     """Personas, printed cards and the simulated time."""
     session = db_session()
     svc = services()
-    villages = session.scalars(
-        select(Region).where(Region.level == "village").order_by(Region.code).limit(1)
-    ).all()
-    people = session.scalars(
-        select(Beneficiary).where(Beneficiary.active.is_(True)).order_by(Beneficiary.id).limit(CARDS_SHOWN)
-        .options(selectinload(Beneficiary.village))
-    ).all()
+    people, chosen = _cast(session)
     personas = [{"openid": "sim-visitor", "label": "新访客（未绑定）", "kind": "visitor"}]
     personas += [{"openid": f"sim-family-{b.id}", "label": f"{b.name}的家属", "kind": "family"} for b in people[:4]]
     personas += [{"openid": f"sim-self-{b.id}", "label": f"{b.name}（本人）", "kind": "self"} for b in people[4:6]]
-    staff = session.scalars(
-        select(Staff).where(Staff.active.is_(True)).order_by(Staff.role, Staff.id).options(selectinload(Staff.region))
-    ).all()
-    village_ids = {v.id for v in villages}
-    chosen = [s for s in staff if s.role == StaffRole.ASSISTANT.value and s.region_id in village_ids]
-    for role in (StaffRole.TOWN_OFFICER, StaffRole.CITY_SUPERVISOR):
-        chosen += [s for s in staff if s.role == role.value][:1]
     personas += [
         {"openid": f"sim-staff-{s.id}", "label": f"{s.name}（{ROLE_LABELS[s.role]}·{s.region.name}）", "kind": "staff"}
         for s in chosen
@@ -124,6 +111,34 @@ def state():
         now=now.astimezone(svc.settings.tz).strftime("%Y-%m-%d %H:%M"),
         clock_movable=isinstance(svc.clock, ShiftedClock),
     )
+
+
+def _cast(session) -> tuple[list, list]:
+    """The beneficiaries on the printed cards (the first six have personas) and the staff personas."""
+    villages = session.scalars(
+        select(Region).where(Region.level == "village").order_by(Region.code).limit(1)
+    ).all()
+    people = session.scalars(
+        select(Beneficiary).where(Beneficiary.active.is_(True)).order_by(Beneficiary.id).limit(CARDS_SHOWN)
+        .options(selectinload(Beneficiary.village))
+    ).all()
+    staff = session.scalars(
+        select(Staff).where(Staff.active.is_(True)).order_by(Staff.role, Staff.id).options(selectinload(Staff.region))
+    ).all()
+    village_ids = {v.id for v in villages}
+    chosen = [s for s in staff if s.role == StaffRole.ASSISTANT.value and s.region_id in village_ids]
+    for role in (StaffRole.TOWN_OFFICER, StaffRole.CITY_SUPERVISOR):
+        chosen += [s for s in staff if s.role == role.value][:1]
+    return people, chosen
+
+
+def _persona_phones(session) -> dict[str, str]:
+    """Each persona's phone -> its openid: a member of staff's own, or the phone of the beneficiary a
+    family or self persona stands for (an SMS to them is what that household reads)."""
+    people, chosen = _cast(session)
+    phones = {b.phone: f"sim-{'family' if i < 4 else 'self'}-{b.id}" for i, b in enumerate(people[:6]) if b.phone}
+    phones.update({s.phone: f"sim-staff-{s.id}" for s in chosen if s.phone})
+    return phones
 
 
 def _deliver(openid: str, msg_type: str, inner: str) -> str:
@@ -261,7 +276,8 @@ def send():
 
 @bp.get("/api/inbox")
 def inbox():
-    """Pushes the WeChat stand-in delivered (after sending what is due), as chat items per persona."""
+    """Pushes the WeChat stand-in delivered and text messages the SMS stand-in delivered to a persona's
+    phone (after sending what is due), as chat items per persona, in the order they arrived."""
     svc = services()
     base = _standin_base()
     lock = current_app.extensions["simulator_inbox_lock"]
@@ -271,6 +287,7 @@ def inbox():
         finally:
             lock.release()
     after = request.args.get("after", default=-1, type=int)
+    sms_after = request.args.get("sms_after", default=-1, type=int)
     calls = requests.get(f"{base}_calls", timeout=5).json()
     templates = {svc.settings.wechat_template_task: "task", svc.settings.wechat_template_progress: "progress"}
     # Subscription notices show as the cards of the templates they stand for.
@@ -284,17 +301,21 @@ def inbox():
             msgtype = body.get("msgtype", "text")
             if msgtype in ("voice", "image"):
                 # The voice or photo itself, as the persona's WeChat plays or shows it.
-                items.append({"i": index, "openid": body["touser"], "kind": msgtype,
+                items.append({"i": index, "openid": body["touser"], "kind": msgtype, "at": call.get("at", 0),
                               "src": _media_src(body[msgtype]["media_id"])})
             elif msgtype == "text":
-                items.append({"i": index, "openid": body["touser"], "kind": "text", "text": body["text"]["content"]})
+                items.append({"i": index, "openid": body["touser"], "kind": "text", "at": call.get("at", 0),
+                              "text": body["text"]["content"]})
         elif call["path"] in ("message/template/send", "message/subscribe/bizsend"):
             title, labels = TEMPLATE_LABELS.get(templates.get(body.get("template_id")), ("模板消息", ()))
             values = [field["value"] for field in body.get("data", {}).values()]
             fields = [[labels[i] if i < len(labels) else "", value] for i, value in enumerate(values)]
             items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields,
-                          "url": body.get("url") or body.get("page")})
-    return jsonify(items=items, last=len(calls) - 1)
+                          "url": body.get("url") or body.get("page"), "at": call.get("at", 0)})
+    texted, sms_last = sim_sms.sms_items(svc.settings, _persona_phones(db_session()), sms_after)
+    # Both stand-ins stamp what they deliver: WeChat messages and SMS interleave as they arrived.
+    items = sorted(items + texted, key=lambda item: item["at"])
+    return jsonify(items=items, last=len(calls) - 1, sms_last=sms_last)
 
 
 def _media_pass_and_dispatch(svc) -> None:

@@ -92,7 +92,9 @@ def record_visit(
         kind=PushKind.FAMILY_VISIT, ref=visit.id,
         text=texts.PUSH_FAMILY_VISIT.format(staff=staff.name, name=beneficiary.name, summary=family_summary),
         what=f"走访 {family_summary}", who=staff.name,
-        sms=sms_text("visited", name=staff.name, result=family_summary, phone=staff.phone or FALLBACK_PHONE),
+        # The template ends the result with its own full stop.
+        sms=sms_text("visited", name=staff.name, result=family_summary.rstrip("。"),
+                     phone=staff.phone or FALLBACK_PHONE),
     )
     return texts.VISIT_RECORDED.format(name=beneficiary.name, problems=opened or texts.VISIT_ALL_FINE)
 

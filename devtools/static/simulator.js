@@ -6,6 +6,7 @@ const unread = {};       // openid -> count of pushes not yet seen
 let personas = [];
 let current = null;
 let lastCall = -1;       // index of the last stand-in call shown
+let lastSms = -1;        // index of the last SMS stand-in call shown
 let polling = Promise.resolve();
 
 async function api(path, options) {
@@ -39,6 +40,7 @@ function renderItem(item) {
     if (item.url) card.appendChild(link(item.url, "详情"));
     return card;
   }
+  if (item.kind === "sms") return smsMessage(item);
   const message = el("div", `msg ${item.from || "account"}`);
   if (item.kind === "voice" || item.kind === "image") {
     // The voice or photo itself, loaded from the WeChat stand-in through the simulator.
@@ -61,6 +63,24 @@ function renderItem(item) {
   for (const part of (item.text || "").split(/(https?:\/\/\S+)/)) {
     message.appendChild(/^https?:\/\//.test(part) ? link(part, part) : document.createTextNode(part));
   }
+  return message;
+}
+
+// A text message the persona's phone received, beside the WeChat messages: a phone icon and 短信.
+function smsMessage(item) {
+  const message = el("div", "msg sms");
+  const mark = el("div", "sms-mark");
+  const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+  svg.setAttribute("viewBox", "0 0 16 16");
+  svg.setAttribute("aria-hidden", "true");
+  svg.setAttribute("class", "sms-icon");
+  const body = document.createElementNS("http://www.w3.org/2000/svg", "rect");
+  for (const [name, value] of [["x", 3.5], ["y", 1], ["width", 9], ["height", 14], ["rx", 1.8]]) body.setAttribute(name, value);
+  const speaker = document.createElementNS("http://www.w3.org/2000/svg", "line");
+  for (const [name, value] of [["x1", 6.5], ["y1", 12.6], ["x2", 9.5], ["y2", 12.6]]) speaker.setAttribute(name, value);
+  svg.append(body, speaker);
+  mark.append(svg, el("span", "sms-label", "短信"));
+  message.append(mark, el("div", "sms-text", item.text));
   return message;
 }
 
@@ -138,16 +158,24 @@ function poll() {
 
 async function pollOnce() {
   try {
-    const result = await api(`inbox?after=${lastCall}`);
+    const result = await api(`inbox?after=${lastCall}&sms_after=${lastSms}`);
     let shown = 0;
+    // One SMS may go to several phones: its items share an index, all new in this poll.
+    const smsSeen = lastSms;
     for (const item of result.items) {
-      if (item.i <= lastCall) continue;
-      lastCall = item.i;
+      if (item.kind === "sms") {
+        if (item.sms_i <= smsSeen) continue;
+        lastSms = Math.max(lastSms, item.sms_i);
+      } else {
+        if (item.i <= lastCall) continue;
+        lastCall = item.i;
+      }
       shown += 1;
       add(item.openid, [item]);
       if (item.openid !== current) unread[item.openid] = (unread[item.openid] || 0) + 1;
     }
     lastCall = Math.max(lastCall, result.last);
+    lastSms = Math.max(lastSms, result.sms_last);
     if (shown) renderPersonas();
   } catch (error) {
     document.getElementById("tick-log").textContent = `读取推送失败：${error.message}`;

@@ -20,8 +20,10 @@ from tests.browser.test_office import office  # noqa: F401  # the signed-in page
 
 
 def board_statuses(page) -> list[str]:
-    """The 状态 column of the case board."""
-    return [cell.strip() for cell in page.locator("#board tbody tr td:nth-child(6)").all_inner_texts()]
+    """The 状态 column of the case board, found by its heading."""
+    headings = [cell.strip() for cell in page.locator("#board thead th").all_inner_texts()]
+    column = headings.index("状态") + 1
+    return [cell.strip() for cell in page.locator(f"#board tbody tr td:nth-child({column})").all_inner_texts()]
 
 
 def test_the_status_filter_picks_what_it_says(office, live_base, session):  # noqa: F811

@@ -9,15 +9,22 @@ Screenshots of each persona's chat go to test-artifacts/ (gitignored)."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 import requests
 from playwright.sync_api import expect
 from sqlalchemy import select
 
+from devtools import devstack
+from devtools.fake_sms import FakeSmsServer
+from devtools.sim_sms import DEV_SMS_TEMPLATES, template_variables
 from models import Beneficiary, Staff
-from models.enums import StaffRole
-from services import roster
+from models.db import make_session_factory
+from models.enums import RequestChannel, StaffRole
+from runtime.container import request_env
+from services import on_behalf, roster
 from tests.browser.conftest import screenshot
 
 # Loading a voice converts it with ffmpeg and the media pass runs on the inbox poll: allow for both.
@@ -26,9 +33,24 @@ MEDIA_TIMEOUT_MS = 20000
 
 
 @pytest.fixture
-def settings(settings, fake_asr):
-    """The test settings with speech recognition on, at the stand-in the simulator registers words with."""
-    return settings.with_overrides(asr_url=fake_asr.url)
+def sms_standin():
+    """The SMS stand-in as `make run` starts it: the demo's sign name and templates, strictly."""
+    server = FakeSmsServer(access_key_id="sim-key", access_key_secret="sim-secret",
+                           sign_names=(devstack.DEV_SMS_SIGN,),
+                           templates={code: template_variables(kind) for kind, code in DEV_SMS_TEMPLATES.items()})
+    yield server.start()
+    server.stop()
+
+
+@pytest.fixture
+def settings(settings, fake_asr, sms_standin):
+    """The test settings as `make run` has them: speech recognition on, at the stand-in the simulator
+    registers words with, and SMS going to the SMS stand-in."""
+    return settings.with_overrides(
+        asr_url=fake_asr.url, sms_provider="aliyun", sms_endpoint=sms_standin.url, sms_access_key_id="sim-key",
+        sms_access_key_secret="sim-secret", sms_sign_name=devstack.DEV_SMS_SIGN,
+        sms_templates=tuple(DEV_SMS_TEMPLATES.items()),
+    )
 
 
 @pytest.fixture
@@ -195,6 +217,41 @@ def test_overlapping_polls_show_each_push_once(page, session, live_base):
     pushed = [call for call in requests.get(f"{live_base}/dev/simulator/api/inbox?after=-1", timeout=5).json()["items"]
               if f"新求助 {number}号" in call.get("text", "")]
     assert len(pushed) == 1, "the stand-in got the push once"
+
+
+def test_an_sms_shows_in_the_persona_s_chat_with_a_phone_icon(page, session, db, settings, live_base, sms_standin):
+    """The assistant logs a phoned-in request (代办) for an elder nobody has bound on WeChat: the SMS
+    to the elder's phone shows in the elder's persona, after its WeChat reply, marked with a phone
+    icon and 短信."""
+    people = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(4)).all()
+    elder = next(b for b in people if b.phone)
+    assistant = roster.current_assignment(session, elder).staff
+    persona(page, f"{elder.name}的家属")
+    say(page, "你好")
+    expect(chat(page).locator(".msg.account")).not_to_have_count(0)
+    # Written as the app writes (SQLite's write lock taken up front), while the page keeps polling.
+    now = session_now(live_base)
+    with make_session_factory(db)() as writer:
+        request = on_behalf.log_on_behalf(writer, request_env(settings), writer.merge(assistant), beneficiary_id=elder.id,
+                                          channel=RequestChannel.PHONE, content="家里水管漏水", now=now)
+        writer.commit()
+    sms = chat(page).locator(".msg.sms")
+    expect(sms).to_contain_text(f"您的求助已登记，编号{request.id}，由{assistant.name}为您办理", timeout=15000)
+    expect(sms.locator("svg.sms-icon")).to_be_visible()
+    expect(sms.locator(".sms-label")).to_have_text("短信")
+    assert sms.locator("svg.sms-icon").bounding_box()["width"] >= 12
+    # In the order it came: after the WeChat reply to 你好.
+    kinds = chat(page).locator(".msg").evaluate_all("nodes => nodes.map((n) => n.className)")
+    assert kinds.index("msg sms") > max(i for i, k in enumerate(kinds) if k == "msg account")
+    assert [call["template"] for call in sms_standin.state.calls
+            if call["phones"] == [elder.phone]] == [DEV_SMS_TEMPLATES["received"]]
+    shot(page, "sms-received")
+
+
+def session_now(live_base):
+    """The simulated time the live app runs at (its shifted clock)."""
+    shown = requests.get(f"{live_base}/dev/simulator/api/state", timeout=5).json()["now"]
+    return datetime.strptime(shown, "%Y-%m-%d %H:%M").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 # The contrast of the header's text on its background, by WCAG's formula, in the page.

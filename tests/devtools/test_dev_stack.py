@@ -25,11 +25,12 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def test_dev_run_help_names_every_process():
-    """`dev run --help` lists what it starts, the workers and both stand-ins included."""
+    """`dev run --help` lists what it starts, the workers and the three stand-ins included."""
     result = CliRunner().invoke(main, ["dev", "run", "--help"])
     assert result.exit_code == 0
     text = " ".join(result.output.split())
-    for part in ("inbox worker", "media worker", "scheduler", "WeChat API", "FunASR", "STANDIN_PORT", "ASR_PORT"):
+    for part in ("inbox worker", "media worker", "scheduler", "WeChat API", "FunASR", "Aliyun SMS",
+                 "STANDIN_PORT", "ASR_PORT", "SMS_PORT"):
         assert part in text, part
 
 
@@ -91,13 +92,13 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the process table from /proc")
 def test_the_stack_stops_when_the_command_that_started_it_is_stopped_alone(tmp_path):
-    """Like `kill -INT <make>`: make dies and forwards nothing; `dev run` notices and stops all six."""
-    port, standin, asr = _free_port(), _free_port(), _free_port()
+    """Like `kill -INT <make>`: make dies and forwards nothing; `dev run` notices and stops all seven."""
+    port, standin, asr, sms = _free_port(), _free_port(), _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DATABASE_URL", "REDIS_URL", "SANZHIDA_", "WECHAT_", "ASR_", "MEDIA_"))}
+           if not k.startswith(("DATABASE_URL", "REDIS_URL", "SANZHIDA_", "WECHAT_", "ASR_", "MEDIA_", "SMS_"))}
     env.update(SANZHIDA_ENV="development", PYTHONPATH=str(ROOT))
     command = (f'"{sys.executable}" -m cli dev run --port {port} --standin-port {standin} --asr-port {asr}'
-               " --seed 2; :")
+               f" --sms-port {sms} --seed 2; :")
     log = open(tmp_path / "stack.log", "w")
     # A shell stands in for make: it waits for `dev run` and passes no signal on when it dies.
     launcher = subprocess.Popen(["sh", "-c", command], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
@@ -114,7 +115,9 @@ def test_the_stack_stops_when_the_command_that_started_it_is_stopped_alone(tmp_p
                 time.sleep(0.3)
         (dev_run,) = _children(launcher.pid)
         stack = [dev_run, *_children(dev_run)]
-        assert len(stack) == 7, "dev run and its six processes"
+        assert len(stack) == 8, "dev run and its seven processes"
+        # The SMS stand-in is up on the port asked for.
+        assert "SendSms" in requests.get(f"http://127.0.0.1:{sms}/", timeout=5).json()["service"]
         os.kill(launcher.pid, signal.SIGKILL)
         launcher.wait()
         deadline = time.monotonic() + 20

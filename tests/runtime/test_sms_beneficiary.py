@@ -121,7 +121,7 @@ def test_a_visit_and_a_resolved_case_reach_an_unbound_beneficiary_by_sms(make_ap
         outbox_job(ctx, local(11, minute))
         http.post(f"{sms.url}_clock", json={"advance": 120}, timeout=5).raise_for_status()
     kinds = {c["template"]: c["params"] for c in sent_to(sms, "13912340004")}
-    assert kinds[CODES["visited"]] == {"name": town.assistant.name, "result": texts.VISIT_ALL_FINE,
+    assert kinds[CODES["visited"]] == {"name": town.assistant.name, "result": texts.VISIT_ALL_FINE.rstrip("。"),
                                        "phone": town.assistant.phone}
     assert kinds[CODES["resolved"]] == {"number": str(request.id), "note": "已请师傅修好水管"}
     assert CODES["received"] in kinds
