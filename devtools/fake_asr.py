@@ -37,7 +37,7 @@ from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from devtools.serving import BackgroundServer
+from devtools.serving import BackgroundServer, serve_call_log
 
 FAULT_MODES = ("refuse", "hang", "close")
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -279,18 +279,7 @@ def create_fake_asr_app(state: FakeAsrState | None = None) -> Flask:
             state.transcripts.clear()
         return "", 204
 
-    @app.get("/_calls")
-    def list_calls():
-        """Every recording heard, in order."""
-        with state.lock:
-            return jsonify(list(state.calls))
-
-    @app.delete("/_calls")
-    def clear_calls():
-        """Forget the recorded calls."""
-        with state.lock:
-            state.calls.clear()
-        return "", 204
+    serve_call_log(app, state, "recording")
 
     @app.post("/_faults")
     def add_fault():

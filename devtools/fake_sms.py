@@ -46,7 +46,7 @@ from datetime import datetime, timezone
 from flask import Flask, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from devtools.serving import BackgroundServer
+from devtools.serving import BackgroundServer, serve_call_log
 from runtime.sms import rpc_signature
 
 # Aliyun accepts a request whose Timestamp (and keeps nonces) within 15 minutes of its own time.
@@ -262,18 +262,7 @@ def create_fake_sms_app(state: FakeSmsState) -> Flask:
             state.calls.append(call)
         return _answer("OK", "OK", 200, request_id, BizId=biz_id)
 
-    @app.get("/_calls")
-    def list_calls():
-        """Every SendSms received, in order, with what it was answered."""
-        with state.lock:
-            return jsonify(list(state.calls))
-
-    @app.delete("/_calls")
-    def clear_calls():
-        """Forget the recorded calls."""
-        with state.lock:
-            state.calls.clear()
-        return "", 204
+    serve_call_log(app, state, "SendSms")
 
     @app.post("/_faults")
     def add_fault():

@@ -80,7 +80,7 @@ from devtools.fake_wechat_rules import RULES_ERRMSG, custom_message_errcode, inv
 from devtools.fake_wechat_setup import SETUP_ERRMSG, AccountSetup, register_setup_routes
 from devtools.fake_wechat_subscribe import SUBSCRIBE_ERRMSG, SubscriptionNotices, register_subscribe_routes
 from devtools.fake_wechat_users import USER_ERRMSG, Followers, register_user_routes
-from devtools.serving import BackgroundServer
+from devtools.serving import BackgroundServer, serve_call_log
 
 ERRMSG = {
     **RULES_ERRMSG,
@@ -316,16 +316,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         record(path, body, "http 404")
         return "404 Not Found: the WeChat API stand-in has no such API\n", 404, {"Content-Type": "text/plain"}
 
-    @app.get("/_calls")
-    def list_calls():
-        with state.lock:
-            return jsonify(list(state.calls))
-
-    @app.delete("/_calls")
-    def clear_calls():
-        with state.lock:
-            state.calls.clear()
-        return "", 204
+    serve_call_log(app, state, "API call")
 
     @app.post("/_faults")
     def add_fault():

@@ -38,3 +38,23 @@ class BackgroundServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def serve_call_log(app, state, heard: str) -> None:
+    """Add the test hooks every stand-in shares: `GET /_calls` lists what it received (`heard`), in
+    order; `DELETE /_calls` forgets it. `state` holds `calls` and the `lock` guarding them."""
+    from flask import jsonify
+
+    def list_calls():
+        with state.lock:
+            return jsonify(list(state.calls))
+
+    def clear_calls():
+        with state.lock:
+            state.calls.clear()
+        return "", 204
+
+    list_calls.__doc__ = f"Every {heard} received, in order."
+    clear_calls.__doc__ = "Forget the recorded calls."
+    app.add_url_rule("/_calls", "list_calls", list_calls, methods=["GET"])
+    app.add_url_rule("/_calls", "clear_calls", clear_calls, methods=["DELETE"])
