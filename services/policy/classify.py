@@ -1,7 +1,7 @@
 """Classify a help request's category and urgency from its words, table-driven and pure.
 
-The tables are in config/policy.py. Urgency comes from signs (摔倒, 着火, 喘不上气 …) that are
-current: not inside a look-alike (打不着火), not denied (没有摔倒), not in the past (上个月摔了一跤),
+The tables are in config/classifier_words.py (read as config.policy.X). Urgency comes from signs
+(摔倒, 着火, 喘不上气 …) that are current: not inside a look-alike (打不着火), not denied (没有摔倒), not in the past (上个月摔了一跤),
 not hypothetical (怕摔倒) and not resolved later in the sentence (… 现在好了). When in doubt a sign
 counts: a missed emergency costs more than an unneeded call. Clauses are split at punctuation and
 spaces, and also before words such as 现在 or 但是, so voice transcripts without punctuation work.
