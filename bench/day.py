@@ -47,7 +47,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
 from bench.day_report import DayReport, measure, print_report  # noqa: E402
-from bench.scheduler import copy_database, drop_database, seed_now  # noqa: E402
+from bench.databases import copy_database, drop_database  # noqa: E402
+from bench.scheduler import seed_now  # noqa: E402
 from devtools.wechat_side import WeChatSide, message_xml, tell_standin, text_inner  # noqa: E402
 from models import (  # noqa: E402
     Assignment,

@@ -452,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
         args.outbox_rows, args.ffmpeg_samples = 100, 5
     processes = args.processes or [1, 2]
 
-    from bench.scheduler import admin_execute, drop_database
+    from bench.databases import admin_execute, drop_database
     from models.migrate import upgrade
 
     name = f"sz_bench_media_{os.getpid()}"

@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         args.rows, args.runs, args.processes = 100, 1, [1]
     process_counts = args.processes or [1, 2]
 
-    from bench.scheduler import admin_execute, drop_database
+    from bench.databases import admin_execute, drop_database
     from models.migrate import upgrade
 
     name = f"sz_bench_outbox_{os.getpid()}"

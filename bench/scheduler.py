@@ -1,4 +1,5 @@
-"""Time the scheduler's jobs at city scale: escalation scan, 08:00 reminders, town digests, weekly summary.
+"""Time the scheduler's jobs at city scale: escalation scan, 08:00 reminders, town digests, weekly summary,
+the 10:00 check-in scan.
 
     .venv/bin/python bench/scheduler.py [--database-url postgresql://postgres@127.0.0.1/sz_city] [--runs 3]
     .venv/bin/python bench/scheduler.py --smoke          # tiny throwaway database, one run each, seconds
@@ -8,11 +9,14 @@ The source database is never written: the script makes a copy (`CREATE DATABASE 
 to a WeChat user `bench-staff-{id}` so pushes are queued; `--due-cases` open cases with their next
 escalation in the past, reopening old resolved cases when there are not enough open ones), and
 drops it at the end (unless --keep). Between repeat runs everything a run wrote at the bench's
-instants (outbox rows, request events, visit alerts, job runs) is deleted and the cases' escalation
-state restored, so every run starts from the same data.
+instants (outbox rows, request events, visit alerts, silences, job runs) is deleted and the cases'
+escalation state restored, so every run starts from the same data. When the seed has fewer than
+20,000 people on a daily 报平安 plan, the copy gets 22,000 (特困 and 留守老人 first, then others:
+bench/checkins.py), and the report says how many it set.
 
 The clock is fixed at the first Monday 08:00 (Asia/Shanghai) after the newest row of the seed:
-escalation and reminders at 08:00, town digests at 08:30, the weekly summary at 09:00.
+escalation and reminders at 08:00, town digests at 08:30, the weekly summary at 09:00, the check-in
+scan (family reminders for everyone on a daily plan not heard from since midnight) at 10:00.
 Each job runs as the scheduler runs it: its service call in one session, committed.
 During one run of each job every SQL statement is captured (before/after_cursor_execute); the
 slowest few are then EXPLAIN (ANALYZE, BUFFERS)-ed on the restored data. Peak RSS is read with
@@ -41,60 +45,34 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/scheduler.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, text, update  # noqa: E402
+from sqlalchemy import Engine, delete, event, func, select, text, update  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
-from models import JobRun, OutboxMessage, RequestEvent, ServiceRequest, Staff, Visit, VisitAlert, WeChatUser  # noqa: E402
+from bench import checkins as checkin_bench  # noqa: E402
+from bench.databases import admin_execute, copy_database, drop_database  # noqa: E402
+from models import (  # noqa: E402
+    JobRun,
+    OutboxMessage,
+    RequestEvent,
+    ServiceRequest,
+    Silence,
+    Staff,
+    Visit,
+    VisitAlert,
+    WeChatUser,
+)
 from models.db import make_engine, make_session_factory, normalize_url  # noqa: E402
 from models.enums import OPEN_STATUSES, RequestStatus, Urgency  # noqa: E402
 from scheduler import jobs  # noqa: E402
-from services import reminders  # noqa: E402
+from services import reminders, silences  # noqa: E402
 from services.notify import Templates  # noqa: E402
 from services.requests import RequestEnv  # noqa: E402
 
 DEFAULT_SOURCE = "postgresql://postgres@127.0.0.1:5432/sz_city"
 DEFAULT_TZ = "Asia/Shanghai"
 OPEN = tuple(s.value for s in OPEN_STATUSES)
-TARGETS = {"escalation_scan": 1.0, "morning_visits": 30.0, "city_summaries": 10.0}
-
-
-# --------------------------------------------------------------------------- the database copy
-
-
-def admin_execute(url: str, sql: str) -> None:
-    """Run one statement outside a transaction (CREATE/DROP DATABASE) on the server of `url`."""
-    engine = create_engine(make_url(normalize_url(url)).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as connection:
-            connection.execute(text(sql))
-    finally:
-        engine.dispose()
-
-
-def copy_database(source_url: str, name: str, *, attempts: int = 6, wait: float = 3.0) -> str:
-    """(Re)create database `name` as a copy of the source; the URL of the copy.
-
-    PostgreSQL refuses a template someone is connected to; we wait and retry rather than
-    disconnect anybody from the source.
-    """
-    source = make_url(normalize_url(source_url))
-    admin_execute(source_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    for attempt in range(1, attempts + 1):
-        try:
-            admin_execute(source_url, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
-            break
-        except Exception as exc:  # noqa: BLE001 - psycopg's ObjectInUse, wrapped by SQLAlchemy
-            if "being accessed by other users" not in str(exc) or attempt == attempts:
-                raise
-            print(f"  source database busy, retrying in {wait:.0f} s ({attempt}/{attempts})", file=sys.stderr)
-            time.sleep(wait)
-    return source.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    """Drop the database of `url` (a copy or throwaway this script made)."""
-    admin_execute(url, f'DROP DATABASE IF EXISTS "{make_url(normalize_url(url)).database}" WITH (FORCE)')
+TARGETS = {"escalation_scan": 1.0, "morning_visits": 30.0, "city_summaries": 10.0, "checkin_reminders": 5.0}
 
 
 # --------------------------------------------------------------------------- the bench's world
@@ -136,6 +114,8 @@ class Prepared:
     cases_due: int
     cases_reopened: int
     snapshot: list[dict] = field(default_factory=list)
+    daily_plans: int = 0  # people on a daily 报平安 plan
+    daily_plans_set: int = 0  # of which the bench put on one
 
 
 def prepare(session_factory: sessionmaker[Session], env: RequestEnv, *, due_cases: int,
@@ -195,6 +175,7 @@ def prepare(session_factory: sessionmaker[Session], env: RequestEnv, *, due_case
                 update(ServiceRequest),
                 [{"id": rid, "next_escalation_at": now - timedelta(minutes=1 + i % 600)} for i, rid in enumerate(due)],
             )
+        daily, daily_set = checkin_bench.ensure_daily_plans(session)
         session.commit()
         snapshot = [dict(row._mapping) for row in session.execute(
             select(ServiceRequest.id, ServiceRequest.escalation_level, ServiceRequest.next_escalation_at,
@@ -204,7 +185,7 @@ def prepare(session_factory: sessionmaker[Session], env: RequestEnv, *, due_case
         with session_factory.kw["bind"].connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("VACUUM ANALYZE"))
     return Prepared(base=base, now=now, staff_bound=len(unbound), cases_due=len(due),
-                    cases_reopened=len(reopened), snapshot=snapshot)
+                    cases_reopened=len(reopened), snapshot=snapshot, daily_plans=daily, daily_plans_set=daily_set)
 
 
 def reset(session_factory: sessionmaker[Session], prepared: Prepared) -> dict[str, int]:
@@ -217,6 +198,7 @@ def reset(session_factory: sessionmaker[Session], prepared: Prepared) -> dict[st
             "visit_alerts": session.execute(
                 delete(VisitAlert).where(VisitAlert.alerted_at >= prepared.base)).rowcount,
             "job_runs": session.execute(delete(JobRun).where(JobRun.started_at >= prepared.base)).rowcount,
+            "silences": session.execute(delete(Silence).where(Silence.created_at >= prepared.base)).rowcount,
         }
         if prepared.snapshot:
             session.execute(update(ServiceRequest), prepared.snapshot)
@@ -234,6 +216,8 @@ def count_writes(session_factory: sessionmaker[Session], prepared: Prepared) -> 
                                              .where(RequestEvent.created_at >= prepared.base)),
             "visit_alerts": session.scalar(select(func.count()).select_from(VisitAlert)
                                            .where(VisitAlert.alerted_at >= prepared.base)),
+            "silences": session.scalar(select(func.count()).select_from(Silence)
+                                       .where(Silence.created_at >= prepared.base)),
         }
 
 
@@ -249,6 +233,7 @@ def job_table(prepared: Prepared) -> list[tuple[str, datetime, Callable]]:
         ("morning_visits", now, _calendar(reminders.morning_visits)),
         ("town_digests", now + timedelta(minutes=30), _calendar(reminders.town_digests)),
         ("city_summaries", now + timedelta(hours=1), _calendar(reminders.city_summaries)),
+        ("checkin_reminders", now + timedelta(hours=2), _calendar(silences.remind_families)),
     ]
 
 
@@ -433,7 +418,8 @@ def _short_sql(sql: str, width: int = 160) -> str:
 def report(prepared: Prepared, results: list[JobResult], out=sys.stdout) -> None:
     """Print the figures, then the plans of the slowest statements."""
     print(f"bench instant: {prepared.now.isoformat()} (Monday 08:00 local); staff bound: {prepared.staff_bound}; "
-          f"cases due: {prepared.cases_due} ({prepared.cases_reopened} reopened)", file=out)
+          f"cases due: {prepared.cases_due} ({prepared.cases_reopened} reopened); daily check-in plans: "
+          f"{prepared.daily_plans} ({prepared.daily_plans_set} set by the bench)", file=out)
     print(f"{'job':<18} {'median s':>9} {'runs s':<26} {'result':>7} {'target':>7} {'met':>4} "
           f"{'SQL':>7} {'RSS MB':>7}  writes", file=out)
     for r in results:

@@ -89,6 +89,7 @@ def _register_blueprints(app: Flask) -> None:
     from bot.metrics import bp as metrics_bp
     from bot.mobile import bp as mobile_bp
     from bot.office import bp as office_bp
+    from bot.sms_replies import bp as sms_replies_bp
     from bot.webhook import WEBHOOK_PATH
     from bot.webhook import bp as webhook_bp
 
@@ -99,6 +100,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(api_bp)
     app.register_blueprint(office_bp)
     app.register_blueprint(mobile_bp)
+    app.register_blueprint(sms_replies_bp)
 
 
 def _init_security(app: Flask, settings: Settings) -> None:
@@ -120,9 +122,10 @@ def _init_csrf(app: Flask) -> None:
     from flask_wtf.csrf import CSRFProtect
 
     csrf = CSRFProtect(app)
-    # WeChat and API clients cannot carry a form token; they are authenticated by signature
-    # or bearer token. (The development simulator exempts itself when it is mounted.)
-    for name in ("wechat", "api"):
+    # WeChat, the SMS provider and API clients cannot carry a form token; they are authenticated by
+    # signature, the token in the path or a bearer token. (The development simulator exempts itself
+    # when it is mounted.)
+    for name in ("wechat", "api", "sms_replies"):
         csrf.exempt(app.blueprints[name])
 
 

@@ -44,7 +44,8 @@ def _dispatch(svc, dispatch_outbox, batch: int, loop: bool, interval: float) -> 
 
 
 @outbox_group.command("list")
-@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead"]), default="dead", show_default=True)
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead", "skipped"]), default="dead",
+              show_default=True)
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 def outbox_list(status: str, limit: int) -> None:
     """List pushes by status (dead letters by default), newest first; contents are not shown."""

@@ -21,7 +21,7 @@ def menu_group() -> None:
 @menu_group.command("push")
 @click.option("--dry-run", is_flag=True, help="Print the menu instead of installing it.")
 def menu_push(dry_run: bool) -> None:
-    """Install the custom menu (找协理员 / 工作台 / 使用帮助) on the official account."""
+    """Install the custom menu (平安 / 找协理员 / 工作台) on the official account."""
     import json
 
     from wechatpy.exceptions import WeChatClientException

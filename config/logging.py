@@ -26,13 +26,15 @@ _LIST_LINK = re.compile(r"(/m/list/)[^\s\"'?#]+")
 # WeChat's one-time sign-in code on the way back to /m/oauth is as good as a password for minutes.
 _OAUTH_CODE = re.compile(r"(/m/oauth\?[^\s\"'#]*?\bcode=)[^&\s\"'#]+")
 _CODE_PARAM = re.compile(r"((?:^|[?&])code=)[^&\s\"'#]+")
+# The SMS provider's reply pushes carry our token in their path (/sms/replies/<token>).
+_REPLY_TOKEN = re.compile(r"(/sms/replies/)[^\s\"'?#/]+")
 # What marks a line that may hold one of them.
-SECRET_PATHS = ("/m/list/", "/m/oauth")
+SECRET_PATHS = ("/m/list/", "/m/oauth", "/sms/replies/")
 
 
 def redact(text: str) -> str:
-    """`text` with the key of every list link and every sign-in code replaced by `…`."""
-    return _OAUTH_CODE.sub(r"\1…", _LIST_LINK.sub(r"\1…", text))
+    """`text` with the key of every list link, every sign-in code and the SMS reply token replaced by `…`."""
+    return _REPLY_TOKEN.sub(r"\1…", _OAUTH_CODE.sub(r"\1…", _LIST_LINK.sub(r"\1…", text)))
 
 
 def redact_code(query: str) -> str:

@@ -179,6 +179,12 @@ ESCALATION_LADDER: dict[str, tuple[LadderStep, ...]] = {
         LadderStep(2, "not_resolved", timedelta(hours=48), "wall", ("deputy_officer",)),
         LadderStep(3, "not_resolved", timedelta(hours=96), "wall", ("liaison",)),
     ),
+    # A 联系 case the check-in scan raised (someone on a plan went silent): a call is quick, so the
+    # town officer hears within two service hours of nobody taking it, and the deputy by next day.
+    "check_on": (
+        LadderStep(1, "not_accepted", timedelta(hours=2), "service", ("responsible_officer",)),
+        LadderStep(2, "not_resolved", timedelta(hours=24), "wall", ("deputy_officer",)),
+    ),
 }
 
 # Service hours (local time) for "service" clocks: 08:00-20:00 every day.
@@ -219,6 +225,7 @@ CATEGORY_DEPARTMENT: dict[str, str] = {
     "联系亲人": "civil_affairs",
     "政策": "civil_affairs",
     "其他": "civil_affairs",
+    "联系": "civil_affairs",
 }
 # Used when a category's department is missing from the city's departments.
 DEFAULT_DEPARTMENT = "civil_affairs"
@@ -228,6 +235,22 @@ OFFICE_HOURS = (time(8, 30), time(17, 30))
 OFFICE_DAYS = frozenset({0, 1, 2, 3, 4})
 # The longest duty shift the rota accepts (a weekend from Friday 17:30 to Monday 08:30 is 63 hours).
 DUTY_SHIFT_MAX_HOURS = 72
+
+# --- 报平安 check-ins -------------------------------------------------------------------------------
+# People in these categories who live alone are asked to check in every day unless staff set their
+# plan otherwise (BeneficiaryCategory values); everyone else has no plan until staff give them one.
+CHECKIN_DAILY_CATEGORIES = frozenset({"特困", "留守老人"})
+# Whole messages (text, or a voice's transcript) that record a check-in, after punctuation and
+# spaces are dropped. Longer messages are requests as usual, so "我很好，就是药吃完了" still reaches
+# the assistant as a request.
+CHECKIN_WORDS = frozenset({"平安", "报平安", "我很好", "我平安", "很好", "都好", "一切都好", "一切平安", "平安无事"})
+# Local times of the two steps of a silence: by CHECKIN_REMIND_AT without a sign of life the bound
+# family are reminded; by CHECKIN_RAISE_AT, still nothing, the assistant gets a 联系 case.
+CHECKIN_REMIND_AT = time(10, 0)
+CHECKIN_RAISE_AT = time(16, 0)
+# A weekly plan runs Monday to Sunday and is checked on this weekday (Monday = 0): Friday, a working
+# day, so the assistant can call or visit before the weekend.
+CHECKIN_WEEKLY_DAY = 4
 
 # A visit overdue by more than this many days is escalated to the town officers.
 VISIT_OVERDUE_SLACK_DAYS = 7

@@ -145,6 +145,8 @@ class Settings:
     sms_templates: tuple[tuple[str, str], ...] = ()
     # Urgent escalations also go by SMS to staff with a phone, whenever SMS is configured.
     sms_urgent_escalations: bool = True
+    # The secret path part of the reply-push URL (POST /sms/replies/<token>); empty: no such URL (404).
+    sms_reply_token: str = field(default="", repr=False)
 
     @property
     def is_production(self) -> bool:
@@ -235,6 +237,7 @@ ENV_NAMES = {
     "sms_sign_name": "SMS_SIGN_NAME",
     "sms_templates": "SMS_TEMPLATES",
     "sms_urgent_escalations": "SMS_URGENT_ESCALATIONS",
+    "sms_reply_token": "SMS_REPLY_TOKEN",  # nosec B105  # a name, as above
 }
 
 

@@ -58,8 +58,9 @@ def load_sms_settings(environ: Mapping[str, str], *, production: bool) -> dict:
         return environ.get(name, "").strip()
 
     provider = text("SMS_PROVIDER").lower()
+    reply = _reply_token(text("SMS_REPLY_TOKEN"), production=production)
     if not provider:
-        return {}
+        return reply
     if provider not in SMS_PROVIDERS:
         raise SmsConfigError(f"SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)} or empty (off), got {provider!r}")
     if production:
@@ -90,4 +91,16 @@ def load_sms_settings(environ: Mapping[str, str], *, production: bool) -> dict:
         "sms_access_key_secret": text("SMS_ACCESS_KEY_SECRET") or SMS_DEV_ACCESS_KEY_SECRET,
         "sms_sign_name": text("SMS_SIGN_NAME"),
         "sms_templates": parse_sms_templates(text("SMS_TEMPLATES"), provider=provider),
+        **reply,
     }
+
+
+def _reply_token(token: str, *, production: bool) -> dict:
+    """SMS_REPLY_TOKEN checked: it is the only thing between anyone and our opt-out records."""
+    if not token:
+        return {}
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        raise SmsConfigError("SMS_REPLY_TOKEN may hold only letters, digits, - and _ (it is part of a URL)")
+    if production and len(token) < 32:
+        raise SmsConfigError("SMS_REPLY_TOKEN must be at least 32 characters when SANZHIDA_ENV=production")
+    return {"sms_reply_token": token}

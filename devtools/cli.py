@@ -144,13 +144,17 @@ def fake_asr(host: str, port: int) -> None:
 @click.option("--template", "templates", multiple=True, metavar="SMS_CODE[:var,var]",
               help="A registered template and the variables it needs; repeatable. Default: the settings' "
                    "SMS_TEMPLATES codes, taking any variables.")
-def fake_sms(host: str, port: int, signs: tuple[str, ...], templates: tuple[str, ...]) -> None:
+@click.option("--reply-url", default=None, metavar="URL",
+              help="Where POST /_reply pushes a person's reply, as Aliyun's SmsUp push does: the service's "
+                   "http://HOST:PORT/sms/replies/<SMS_REPLY_TOKEN>.")
+def fake_sms(host: str, port: int, signs: tuple[str, ...], templates: tuple[str, ...], reply_url: str | None) -> None:
     """Run the local stand-in for Aliyun SMS (SendSms); point SMS_ENDPOINT at it.
 
     It is as strict as Aliyun: it verifies the signature with the settings' SMS_ACCESS_KEY_ID and
     SMS_ACCESS_KEY_SECRET (by default the development ones; the secret never comes from argv), the
     timestamp, nonces, numbers, sign names, templates and their variables, and the per-number flow
-    control (1 a minute, 5 an hour, 10 a day). GET /_calls lists what it was sent.
+    control (1 a minute, 5 an hour, 10 a day). GET /_calls lists what it was sent. POST /_reply
+    {"phone", "content"} pushes a person's reply (回复TD退订) to --reply-url and checks our answer.
     """
     from config.sms import SMS_DEV_ACCESS_KEY_ID, SMS_DEV_ACCESS_KEY_SECRET
     from devtools.fake_sms import FakeSmsServer, parse_template_option
@@ -162,19 +166,23 @@ def fake_sms(host: str, port: int, signs: tuple[str, ...], templates: tuple[str,
         raise click.BadParameter(str(exc), param_hint="--template") from None
     if not registered:
         registered = {code: None for _, code in settings.sms_templates}
+    if reply_url is not None and not reply_url.startswith(("http://", "https://")):
+        raise click.BadParameter("must be an http(s) URL", param_hint="--reply-url")
     server = FakeSmsServer(
         host, port,
         access_key_id=settings.sms_access_key_id or SMS_DEV_ACCESS_KEY_ID,
         access_key_secret=settings.sms_access_key_secret or SMS_DEV_ACCESS_KEY_SECRET,
         sign_names=signs or (settings.sms_sign_name or "三直达",),
         templates=registered,
+        reply_url=reply_url,
     )
     click.echo(
         f"Aliyun SMS stand-in on {server.url}\n"
         f"  SMS_PROVIDER=aliyun  SMS_ENDPOINT={server.url}\n"
         f"  Sign names: {', '.join(sorted(server.state.sign_names))}\n"
         f"  Templates: {', '.join(sorted(registered)) or '(none: every send is isv.SMS_TEMPLATE_ILLEGAL)'}\n"
-        f"  Recorded messages: {server.url}_calls\n"
+        f"  Recorded messages: {server.url}_calls   Replies: POST {server.url}_reply"
+        f"{' (pushed to --reply-url)' if reply_url else ''}\n"
         "Press Ctrl-C to stop."
     )
     server.serve_forever()

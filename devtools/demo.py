@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from devtools import demo_chain, demo_history, demo_small
+from devtools import demo_chain, demo_history, demo_small, demo_small_checkins
 from models import Beneficiary, Region, Staff
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
 from services import accounts, roster
@@ -158,6 +158,9 @@ def seed_small(
             assistant = rng.choice(assistants)
             roster.assign_assistant(session, person, assistant, since)
             people.append((person, assistant, since))
+    # Living alone and check-in plans draw from a stream of their own, too.
+    plan_rng = random.Random(f"sanzhida-demo-plans:{seed}")  # nosec B311  # demo data, as above
+    demo_small_checkins.settle_plans(plan_rng, [person for person, _, _ in people], WALK_PEOPLE)
     # The 包联 chain: four town officers (as the source has) dividing the villages, a second city
     # liaison so each department has two, and a week of duty. Their names come from a stream of
     # their own, so everyone above is the same as before for a seed.

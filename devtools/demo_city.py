@@ -13,8 +13,8 @@ commits: the caller commits once, so a failed load leaves nothing behind.
 This module is the entry point (`seed_city`, `CityShape`, `CITY`, `CitySummary`): it runs the
 phases in foreign-key order and makes the places, the staff and the 包联 chain itself (each town's
 villages split among its officers, the departments' liaisons, a week of duty: `demo_chain`), and
-the gaps the service map shows (a few overloaded assistants, a few who left). The beneficiaries
-and their visits are made in `demo_city_people`, the cases in `demo_city_cases`; `demo_city_run`
+the gaps the service map shows (a few overloaded assistants, a few who left). The beneficiaries,
+their visits and check-ins are made in `demo_city_people`, the cases in `demo_city_cases`; `demo_city_run`
 holds what every phase shares (the shape, the run's state, the bulk writer). Last, the daily
 visit figures of the whole history are computed as the scheduler keeps them for recent days.
 """
@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from devtools import demo, demo_chain, demo_city_cases, demo_city_people
 from devtools.demo_city_run import CITY_CODE, CityRun, CityShape, Progress, Village
-from models import Beneficiary, Region, RequestEvent, ServiceRequest, Staff, VillageOfficers, Visit
+from models import Beneficiary, Checkin, Region, RequestEvent, ServiceRequest, Silence, Staff, VillageOfficers, Visit
 from models.enums import RegionLevel, StaffRole
 from services import daily_figures, weekly_figures
 from services.pii import PiiCipher
@@ -59,6 +59,8 @@ class CitySummary:
     visits: int
     requests: int
     request_events: int
+    checkins: int = 0
+    silences: int = 0
 
 
 # Syllables for invented place names; any resemblance to a real place is the syllables' fault.
@@ -91,17 +93,19 @@ def seed_city(
     _town_habits(run)
     _write_staff(run)
     _write_chain(run)
-    with run.writer.bulk_load(Visit.__table__):
-        demo_city_people.write_beneficiaries(run)
-    with run.writer.bulk_load(ServiceRequest.__table__), run.writer.bulk_load(RequestEvent.__table__):
-        demo_city_cases.write_requests(run)
+    # Silences raised at 16:00 are written with the cases, once their 联系 case has its id.
+    with run.writer.bulk_load(Silence.__table__):
+        with run.writer.bulk_load(Visit.__table__), run.writer.bulk_load(Checkin.__table__):
+            demo_city_people.write_beneficiaries(run)
+        with run.writer.bulk_load(ServiceRequest.__table__), run.writer.bulk_load(RequestEvent.__table__):
+            demo_city_cases.write_requests(run)
     _finish(run)
     _write_daily_figures(run)
     counts = run.counts
     return CitySummary(
         regions=counts["regions"], staff=counts["staff"], beneficiaries=counts["beneficiaries"],
         family_links=counts["family links"], visits=counts["visits"], requests=counts["requests"],
-        request_events=counts["request events"],
+        request_events=counts["request events"], checkins=counts["checkins"], silences=counts["silences"],
     )
 
 

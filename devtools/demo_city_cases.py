@@ -19,10 +19,20 @@ from functools import cache
 from sqlalchemy import bindparam, update
 
 from config import policy
+from devtools import demo_city_checkins
 from devtools import demo_history as history
 from devtools.demo_city_run import CityRun, Person
-from models import RequestEvent, ServiceRequest, WeChatUser
-from models.enums import OPEN_STATUSES, ActorKind, EventKind, RequestChannel, RequestSource, RequestStatus, Urgency
+from models import RequestEvent, ServiceRequest, Silence, WeChatUser
+from models.enums import (
+    OPEN_STATUSES,
+    ActorKind,
+    EventKind,
+    RequestCategory,
+    RequestChannel,
+    RequestSource,
+    RequestStatus,
+    Urgency,
+)
 from services import escalation, texts
 from services import requests as request_service
 from services.policy import ladder
@@ -41,7 +51,7 @@ OPEN = {s.value for s in OPEN_STATUSES}
 
 # How each kind of demo case reached the office: the office's own are calls it took.
 CHANNEL_OF_SOURCE = {RequestSource.WECHAT: RequestChannel.WECHAT, RequestSource.VISIT: RequestChannel.HOME,
-                     RequestSource.OFFICE: RequestChannel.PHONE}
+                     RequestSource.OFFICE: RequestChannel.PHONE, RequestSource.SILENCE: RequestChannel.OTHER}
 
 
 @dataclass
@@ -61,6 +71,10 @@ class _Case:
     raised_by_staff: int | None = None
     visit_id: int | None = None
     hangs: str | None = None  # "never" accepted, or accepted and "stuck": still open now
+    # A silence's 联系 case: its silence row (written once the case has its id) and when the
+    # assistant took it up (the call that ended the silence).
+    silence: tuple | None = None
+    accepted: datetime | None = None
     events: list[tuple] = field(default_factory=list)  # (at, kind, actor staff, actor user, body, data)
     row: dict = field(default_factory=dict)
 
@@ -74,6 +88,7 @@ class _Facts:
     escalation_level: int
     urgency: str
     escalation_repeats: int = 0
+    category: str = ""
 
 
 @cache
@@ -93,6 +108,17 @@ def write_requests(run: CityRun) -> None:
             category=CHECK_CATEGORY[next(iter(problems))].value, urgency=Urgency.NORMAL.value,
             summary=f"走访发现：{summary}", assignee=person.staff_id, raised_by_staff=person.staff_id,
             visit_id=visit_id,
+        ))
+    for person, name, silence, accepted in run.silence_cases:
+        village = run.villages[person.village]
+        gone = person.left_at is not None and person.left_at <= silence[7]
+        when = texts.CHECKIN_WHEN[silence[4]]
+        cases.append(_Case(
+            person=person, created=silence[7], source=RequestSource.SILENCE,
+            category=RequestCategory.CHECK_ON.value, urgency=Urgency.NORMAL.value,
+            summary=texts.SILENCE_SUMMARY.format(name=name, when=when),
+            assignee=run.responsible[village.id] if gone else person.staff_id, routed_to="town" if gone else "assistant",
+            silence=silence, accepted=accepted,
         ))
     with_family = [p for p in run.people if p.family_user_id is not None]
     messages = [m for m, _, _ in history.HELP_MESSAGES]
@@ -124,12 +150,22 @@ def write_requests(run: CityRun) -> None:
     for case in cases:
         _timeline(run, rng, case)
     _write(run, cases)
+    _write_raised_silences(run, cases)
+
+
+def _write_raised_silences(run: CityRun, cases: list[_Case]) -> None:
+    """The silences raised at 16:00, each pointing at its 联系 case."""
+    at = demo_city_checkins.REQUEST_AT
+    rows = [(*c.silence[:at], c.row["id"], *c.silence[at + 1:]) for c in cases if c.silence is not None]
+    written = run.writer.write(Silence.__table__, demo_city_checkins.SILENCE_COLUMNS, rows)
+    run.counts["silences"] = run.counts.get("silences", 0) + written
 
 
 def _hanging(run: CityRun, rng: random.Random, cases: list[_Case]) -> None:
     """A few cases of the last weeks are still hanging, past a rung: some nobody accepted, some
     accepted and stuck (at least one and two, when there are cases enough)."""
-    recent = [c for c in cases if c.source != RequestSource.VISIT and c.urgency == Urgency.NORMAL.value
+    recent = [c for c in cases if c.source not in (RequestSource.VISIT, RequestSource.SILENCE)
+              and c.urgency == Urgency.NORMAL.value
               and run.now - c.created < RECENT and (c.person.left_at is None or c.person.left_at <= c.created)]
     if len(recent) < 3:
         return
@@ -203,6 +239,9 @@ def _write(run: CityRun, cases: list[_Case]) -> None:
 def _times(run: CityRun, rng: random.Random, case: _Case) -> tuple:
     """(accepted, replied, resolved, rated, cancelled, stars, comment, rater) as drawn; any may be None."""
     created, person, tz = case.created, case.person, run.tz
+    if case.silence is not None:
+        # The assistant calls or calls round, and closes the case once they know all is well.
+        return case.accepted, None, case.accepted + timedelta(minutes=rng.uniform(5, 90)), None, None, None, None, None
     urgent = case.urgency == Urgency.URGENT.value
     pace = run.pace[run.villages[person.village].town_index]
     if case.source == RequestSource.VISIT:
@@ -273,6 +312,9 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
 
     handler = case.assignee
     data = {"routed_to": case.routed_to, "emergency_numbers": list(case.emergency_numbers)}
+    if case.silence is not None:
+        data = {"silence_id": case.silence[0], "plan": case.silence[4],
+                "period_start": case.silence[5].isoformat(), **data}
     if case.visit_id is not None:
         data = {"visit_id": case.visit_id, **data}
     events = [(created, EventKind.CREATED, case.raised_by_staff, case.raised_by_user, case.summary, data)]
@@ -291,7 +333,7 @@ def _timeline(run: CityRun, rng: random.Random, case: _Case) -> None:
     case.events = events
     status = status_at(now)
     facts = _Facts(status=status, created_at=created, escalation_level=level, urgency=case.urgency,
-                   escalation_repeats=repeats)
+                   escalation_repeats=repeats, category=case.category)
     village = run.villages[person.village]
     case.row.update(
         beneficiary_id=person.id, village_id=village.id, town_id=run.town_ids[village.town_index],
@@ -314,7 +356,7 @@ def _rungs(run: CityRun, case: _Case, status_at, events: list[tuple]) -> tuple[i
     held then, and each repeat of a repeating rung while it kept holding (until a higher rung).
     Returns the level reached and the repeats of that level."""
     now, created = run.now, case.created
-    steps = policy.ESCALATION_LADDER[case.urgency]
+    steps = policy.ESCALATION_LADDER[ladder.ladder_key(case.category, case.urgency)]
     taken: list[tuple] = []
     for step in steps:
         due = ladder.step_due_at(step, created, run.tz, policy.SERVICE_HOURS)

@@ -15,11 +15,11 @@ from __future__ import annotations
 import random
 from datetime import date, datetime, timedelta
 
-from devtools import demo
+from devtools import demo, demo_checkins, demo_city_checkins
 from devtools import demo_history as history
 from devtools.demo_city_run import CHUNK, CITY_CODE, CityRun, Person, Village, chunks
-from models import Assignment, Beneficiary, BeneficiaryCategoryLink, FamilyLink, Visit, WeChatUser
-from models.enums import BeneficiaryCategory, CheckResult, Relation
+from models import Assignment, Beneficiary, BeneficiaryCategoryLink, Checkin, FamilyLink, Silence, Visit, WeChatUser
+from models.enums import BeneficiaryCategory, CheckinPlan, CheckResult, Relation
 from services import roster
 from services.policy import id_number
 from services.policy import visits as schedule
@@ -39,18 +39,22 @@ POLICY = {BeneficiaryCategory.DIBAO, BeneficiaryCategory.TEKUN}
 
 def write_beneficiaries(run: CityRun) -> None:
     """Beneficiaries with valid ID numbers, categories, one assistant each, some with family on WeChat,
-    and each one's visits."""
+    each one's visits, and the check-ins of those on a plan."""
     rng, shape = run.rng("beneficiaries"), run.shape
     visit_rng = run.rng("visits")
+    # Living alone, plans and check-ins draw from streams of their own.
+    plan_rng, checkin_rng = run.rng("plans"), run.rng("checkins")
+    days = demo_city_checkins.days_of(run)
     taken, codes = set(), set()  # first 17 digits of ID numbers given out; bind codes
     today = run.now.astimezone(run.tz).date()
     order = [i for i, v in enumerate(run.villages) for _ in range(v.beneficiaries)]
     late = [run.window.late_chances(keeps) for keeps in run.keeps_to_plan]
-    written = {"beneficiaries": 0, "family links": 0, "visits": 0}
+    written = {"beneficiaries": 0, "family links": 0, "visits": 0, "checkins": 0, "silences": 0}
 
     handed: dict[int, list[int]] = {}  # village index -> its assistants, one entry per person still to place
     for chunk in chunks(order, CHUNK):
         people, users, links, rows, cats_rows, assignments, visits = [], [], [], [], [], [], []
+        checkin_rows, silence_rows = [], []
         for beneficiary_id, v in zip(run.ids(Beneficiary, len(chunk)), chunk, strict=True):
             village = run.villages[v]
             cats = demo._categories(rng)
@@ -77,8 +81,13 @@ def write_beneficiaries(run: CityRun) -> None:
             every = schedule.frequency_days(cats)
             cats_rows.extend((beneficiary_id, c.value) for c in cats)
             assignments.append((run.ids(Assignment, 1)[0], beneficiary_id, staff_id, since))
+            alone = demo_checkins.lives_alone(plan_rng, [c.value for c in cats], child)
+            plan, by_staff = demo_checkins.plan_for(plan_rng, [c.value for c in cats], alone)
             user_id = family_since = None
-            if rng.random() < shape.family_share:
+            notify = False
+            # Whoever is asked to check in has someone on WeChat to do it with: the assistant sees to
+            # it (the person themselves, or a child) when the plan starts.
+            if rng.random() < shape.family_share or plan != CheckinPlan.OFF.value:
                 user_id = run.ids(WeChatUser, 1)[0]
                 family_since = min(since + timedelta(days=rng.randint(0, 90), minutes=rng.randint(0, 900)),
                                    run.now - timedelta(hours=1))
@@ -87,14 +96,19 @@ def write_beneficiaries(run: CityRun) -> None:
                     (70, 10, 5, 10, 5),
                 )[0]
                 users.append((user_id, f"demo-family-{user_id:06d}", True, family_since, family_since))
+                notify = rng.random() < 0.9
                 links.append((run.ids(FamilyLink, 1)[0], beneficiary_id, user_id, relation.value,
-                              rng.random() < 0.9, True, family_since))
+                              notify, True, family_since))
             person = Person(beneficiary_id, v, staff_id, since, every, user_id, family_since, run.left.get(staff_id))
-            last = _visits(run, visit_rng, person, set(cats), late[village.town_index], visits)
+            times = _visits(run, visit_rng, person, set(cats), late[village.town_index], visits)
             people.append(person)
-            rows.append((beneficiary_id, demo._name(rng), village.id, address,
+            name = demo._name(rng)
+            signs = demo_city_checkins.person_checkins(run, checkin_rng, person, name, plan, notify, times, days,
+                                                       checkin_rows, silence_rows)
+            rows.append((beneficiary_id, name, village.id, address,
                          None if child else demo._phone(rng), run.pii.encrypt(id_no), run.pii.lookup_hash(id_no),
-                         code, True, every, last, since, since))
+                         code, True, every, times[-1] if times else None, since, since, alone, plan, by_staff,
+                         signs.last_checkin_at, signs.last_contact_at, signs.last_contact_kind))
         run.people.extend(people)
         run.writer.write(
             WeChatUser.__table__, ("id", "openid", "subscribed", "subscribed_at", "created_at"), users
@@ -102,7 +116,9 @@ def write_beneficiaries(run: CityRun) -> None:
         written["beneficiaries"] += run.writer.write(
             Beneficiary.__table__,
             ("id", "name", "village_id", "address", "phone", "id_number_encrypted", "id_number_hash",
-             "bind_code", "active", "visit_every_days", "last_visited_at", "created_at", "updated_at"),
+             "bind_code", "active", "visit_every_days", "last_visited_at", "created_at", "updated_at",
+             "lives_alone", "checkin_plan", "checkin_plan_by_staff", "last_checkin_at", "last_contact_at",
+             "last_contact_kind"),
             rows,
         )
         run.writer.write(BeneficiaryCategoryLink.__table__, ("beneficiary_id", "category"), cats_rows)
@@ -113,11 +129,16 @@ def write_beneficiaries(run: CityRun) -> None:
         )
         run.writer.write(Assignment.__table__, ("id", "beneficiary_id", "staff_id", "started_at"), assignments)
         written["visits"] += run.writer.write(Visit.__table__, VISIT_COLUMNS, visits)
+        written["checkins"] += run.writer.write(Checkin.__table__, demo_city_checkins.CHECKIN_COLUMNS,
+                                                demo_city_checkins.with_ids(run, checkin_rows))
+        written["silences"] += run.writer.write(Silence.__table__, demo_city_checkins.SILENCE_COLUMNS, silence_rows)
         if written["beneficiaries"] < shape.beneficiaries:
             run.report("beneficiaries", written["beneficiaries"])
     run.done("beneficiaries", written["beneficiaries"])
     run.done("family links", written["family links"])
     run.done("visits", written["visits"])
+    run.done("checkins", written["checkins"])
+    run.done("silences", written["silences"])
 
 
 def _hand_out(rng: random.Random, village: Village) -> list[int]:
@@ -133,8 +154,8 @@ def _hand_out(rng: random.Random, village: Village) -> list[int]:
 
 
 def _visits(run: CityRun, rng: random.Random, person: Person, cats: set, late: list[float],
-            out: list[tuple]) -> datetime | None:
-    """Add the person's visit rows to `out`; returns the last visit's time."""
+            out: list[tuple]) -> list[datetime]:
+    """Add the person's visit rows to `out`; returns their times, in order."""
     window = run.window
     until = window.days if person.left_at is None else window.index(person.left_at) - 3
     days = history.visit_days(rng, person.every, late, window.weekdays, window.index(person.since), until)
@@ -160,7 +181,7 @@ def _visits(run: CityRun, rng: random.Random, person: Person, cats: set, late: l
             history.VISIT_NOTES[(bits >> 32) % len(history.VISIT_NOTES)] if (bits >> 35 & 31) == 0 else None,
             at,
         ))
-    return times[-1] if times else None
+    return times
 
 
 _ALL_FINE = ((OK, None),) * 4

@@ -23,10 +23,12 @@ from sqlalchemy.orm import Session
 from models import (
     Assignment,
     Beneficiary,
+    Checkin,
     FamilyLink,
     Region,
     RequestEvent,
     ServiceRequest,
+    Silence,
     Staff,
     Visit,
     WeChatUser,
@@ -228,7 +230,7 @@ class CityRun:
         self.next_id = {
             model: (session.scalar(select(func.max(model.id))) or 0)
             for model in (Region, Staff, WeChatUser, FamilyLink, Beneficiary, Assignment, Visit,
-                          ServiceRequest, RequestEvent)
+                          ServiceRequest, RequestEvent, Checkin, Silence)
         }
         self.window = Window(now, tz)
         self.villages: list[Village] = []
@@ -242,6 +244,8 @@ class CityRun:
         self.left: dict[int, datetime] = {}  # assistant id -> when they left
         self.people: list[Person] = []
         self.problem_visits: list[tuple[int, Person, datetime, dict[str, str]]] = []
+        # Silences raised at 16:00, each awaiting its 联系 case: (person, name, silence row, accepted at).
+        self.silence_cases: list[tuple[Person, str, tuple, datetime]] = []
         self.counts: dict[str, int] = {}
 
     def rng(self, phase: str) -> random.Random:

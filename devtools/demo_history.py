@@ -85,6 +85,7 @@ RESOLUTION_NOTES = {
     RequestCategory.CONTACT_FAMILY: ("已联系上家人，家人会常打电话",),
     RequestCategory.POLICY: ("已讲清政策，材料已代为提交",),
     RequestCategory.OTHER: ("已上门处理好",),
+    RequestCategory.CHECK_ON: ("已打电话问过，老人一切都好", "已上门看过，身体还好", "手机没电了，已帮忙充上，人没事"),
 }
 REPLIES = ("收到，今天就过去看看", "已联系好，明天上午上门", "我先打电话问问情况")
 RATING_COMMENTS = ("谢谢，来得很快", "问题解决了，很满意", "态度很好", "")

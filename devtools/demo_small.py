@@ -13,7 +13,9 @@ system would have produced. Its shape comes from `demo_history`, as the city's d
 - a tour of the ladder: cases that reach each rung of the urgent and the normal ladder;
 - one of 新街社区's assistants left 18 days ago and nobody has taken their people over yet: their
   open cases were handed to a colleague, new ones go to the village's responsible officer;
-- the scripted cases of the last days, one in every state.
+- the scripted cases of the last days, one in every state;
+- five weeks of 报平安 by those on a plan, with the day's scans and the 联系 cases they open
+  (`demo_small_checkins`).
 
 Demo staff and families are not on WeChat, so nothing is queued in the outbox. Generated cases are
 finished before the demo's `now`; only the scripted ones are still open.
@@ -32,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from devtools import demo_history as history
+from devtools import demo_small_checkins
 from models import Beneficiary, FamilyLink, Region, ServiceRequest, Staff, Visit, WeChatUser
 from models.enums import OPEN_STATUSES, Relation, RequestChannel, RequestSource, Urgency
 from services import casework, daily_figures, escalation, visits, weekly_figures
@@ -150,6 +153,7 @@ def play(session: Session, env: request_service.RequestEnv, rng: random.Random, 
     _raised_cases(story, others, village_of, town)
     _ladder_tour(story, others, village_of, town)
     _scripted_cases(story, town)
+    demo_small_checkins.add_checkins(story, town.people, walkers)
     story.add(left_at, _leave_step(session, env, leaver, town))
     with _quiet_ladder():
         steps = sorted(story.steps, key=lambda s: (s.at, s.order))

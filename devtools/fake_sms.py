@@ -28,7 +28,8 @@ Success: `{"Code": "OK", "Message": "OK", "BizId": "…", "RequestId": "…"}`.
 Controls: `GET /_calls` (every SendSms: phones, sign name, template, params, out_id, code, biz_id),
 `DELETE /_calls`; `POST /_faults {"code": "isp.SYSTEM_ERROR" | "http_status": 503 | "hang": true,
 "times": N}` fails the next N calls (a code answers HTTP 200 with that code, as isv/isp errors come;
-"status" sets another), `DELETE /_faults`; `GET /_clock`, `POST /_clock {"advance": s}`.
+"status" sets another), `DELETE /_faults`; `GET /_clock`, `POST /_clock {"advance": s}`; `POST /_reply`
+(a person replies, pushed to our reply URL as Aliyun's SmsUp push: devtools/fake_sms_replies.py), `GET /_replies`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from datetime import datetime, timezone
 from flask import Flask, jsonify, request
 from werkzeug.serving import WSGIRequestHandler, make_server
 
+from devtools.fake_sms_replies import SmsReplies, register_replies
 from devtools.serving import BackgroundServer, serve_call_log
 from runtime.sms import rpc_signature
 
@@ -101,8 +103,8 @@ class FakeSmsState:
     """Keys, registered sign names and templates, nonces, sends, calls and faults, shared by threads."""
 
     def __init__(self, *, access_key_id: str, access_key_secret: str, sign_names, templates: Mapping[str, list | None],
-                 flow_limits=DEFAULT_FLOW_LIMITS):
-        """templates: code -> the variable names it needs (None: any parameters)."""
+                 flow_limits=DEFAULT_FLOW_LIMITS, reply_url: str | None = None):
+        """templates: code -> the variable names it needs (None: any parameters); reply_url: where replies go."""
         self.lock = threading.Lock()
         self.access_key_id, self.access_key_secret = access_key_id, access_key_secret
         self.sign_names = set(sign_names)
@@ -116,6 +118,7 @@ class FakeSmsState:
         self.clock_offset = 0.0
         self.biz_ids = itertools.count(1)
         self.stopping = threading.Event()
+        self.replies = SmsReplies(reply_url, sorted(self.sign_names)[0] if self.sign_names else "")
 
     def now(self) -> float:
         """The stand-in's clock for flow control: real time plus what tests advanced it by."""
@@ -263,6 +266,7 @@ def create_fake_sms_app(state: FakeSmsState) -> Flask:
         return _answer("OK", "OK", 200, request_id, BizId=biz_id)
 
     serve_call_log(app, state, "SendSms")
+    register_replies(app, state.replies, state.now)
 
     @app.post("/_faults")
     def add_fault():
@@ -331,10 +335,11 @@ class FakeSmsServer(BackgroundServer):
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, *, access_key_id: str, access_key_secret: str,
                  sign_names=("三直达",), templates: Mapping[str, list | None] | None = None,
-                 flow_limits=DEFAULT_FLOW_LIMITS):
-        """templates: registered code -> the variable names it needs (None: any)."""
+                 flow_limits=DEFAULT_FLOW_LIMITS, reply_url: str | None = None):
+        """templates: registered code -> the variable names it needs (None: any); reply_url: our reply push URL."""
         self.state = FakeSmsState(access_key_id=access_key_id, access_key_secret=access_key_secret,
-                                  sign_names=sign_names, templates=templates or {}, flow_limits=flow_limits)
+                                  sign_names=sign_names, templates=templates or {}, flow_limits=flow_limits,
+                                  reply_url=reply_url)
         super().__init__(make_server(host, port, create_fake_sms_app(self.state), threaded=True,
                                      request_handler=_QuietHandler), host)
 

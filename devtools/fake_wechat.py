@@ -34,6 +34,8 @@ The account's set-up (devtools/fake_wechat_setup.py): GET `template/get_all_priv
 `menu/get` and `get_current_selfmenu_info` answer the templates on the account (by default the
 development ids with the product's keywords; `POST /_templates` changes them) and the menu
 `menu/create` installed; `POST /_ip_whitelist` makes `token` refuse other addresses with 40164.
+`menu/create` refuses what WeChat refuses (button counts, name and key lengths, types), with its
+codes, as devtools/fake_wechat_menu.py describes.
 
 Media and web authorisation answer as WeChat documents them (devtools/fake_wechat_media.py,
 devtools/fake_wechat_oauth.py): `GET /cgi-bin/media/get`, `POST /cgi-bin/media/upload`,
@@ -75,6 +77,7 @@ from flask import Flask, jsonify, request
 
 from config.settings import DEV_DEFAULTS
 from devtools.fake_wechat_media import MediaStore, register_media_routes
+from devtools.fake_wechat_menu import MENU_ERRMSG, menu_errcode
 from devtools.fake_wechat_oauth import register_oauth_routes
 from devtools.fake_wechat_rules import RULES_ERRMSG, custom_message_errcode, invalid_template_key, qrcode_answer
 from devtools.fake_wechat_setup import SETUP_ERRMSG, AccountSetup, register_setup_routes
@@ -86,12 +89,12 @@ ERRMSG = {
     **RULES_ERRMSG,
     **USER_ERRMSG,
     **SETUP_ERRMSG,
+    **MENU_ERRMSG,
     **SUBSCRIBE_ERRMSG,
     40001: "invalid credential, access_token is invalid or not latest",
     40002: "invalid grant_type",
     40013: "invalid appid",
     40014: "invalid access_token",
-    40016: "invalid button size",
     40037: "invalid template_id",
     40125: "invalid appsecret",
     41002: "appid missing",
@@ -100,8 +103,6 @@ ERRMSG = {
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit",
 }
-# The custom menu: one to three buttons.
-MENU_BUTTONS_MAX = 3
 
 
 class FakeWeChatState:
@@ -284,11 +285,11 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         return jsonify(answer)
 
     def menu_create(path: str, body):
-        """自定义菜单: one to three buttons."""
-        buttons = body.get("button") if isinstance(body, dict) else None
-        if not isinstance(buttons, list) or not 1 <= len(buttons) <= MENU_BUTTONS_MAX:
-            record(path, body, "errcode 40016")
-            return error(40016)
+        """自定义菜单: WeChat's limits on buttons, names, keys and types (devtools.fake_wechat_menu)."""
+        code = menu_errcode(body)
+        if code is not None:
+            record(path, body, f"errcode {code}")
+            return error(code)
         state.setup.keep_menu(body)
         record(path, body, "delivered")
         return jsonify(errcode=0, errmsg="ok")

@@ -13,7 +13,9 @@ from services import texts
 # The demo's template codes for `make run` (kind -> code), registered with the stand-in with the
 # variables of their wording, as a real account registers its templates with Aliyun.
 DEV_SMS_TEMPLATES = {"task": "SMS_900001", "urgent": "SMS_900002", "received": "SMS_900003",
-                     "visited": "SMS_900004", "resolved": "SMS_900005"}
+                     "visited": "SMS_900004", "resolved": "SMS_900005", "cancelled": "SMS_900006",
+                     "digest": "SMS_900007", "checkin": "SMS_900020",
+                     "sos": "SMS_900021"}
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 
 

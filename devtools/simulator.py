@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.deps import db_session, services
 from config import policy
-from devtools import sim_media, sim_sms, wechat_side
+from devtools import sim_media, sim_places, sim_sms, wechat_side
 from devtools.wechat_side import WeChatSide, reply_fields
 from handlers.menu import MENU
 from models import Beneficiary, Region, Staff, WeChatUser
@@ -53,6 +53,8 @@ JOB_NAMES = {
     "town_digest": "每日08:30乡镇汇总",
     "city_summary": "每周一09:00市级汇总",
     "monthly_report": "每月1日09:00月报",
+    "checkin_reminders": "每日10:00报平安提醒家属",
+    "checkin_silences": "每日16:00未报平安转协理员",
 }
 CALENDAR_OUTCOMES = {"ran": "已运行", "already": "已运行过", "skipped": "错过（超过补跑时限）", "not_due": "未到时间"}
 # Polls may overlap (the page's timer, a send, another tab): one at a time runs the media pass and
@@ -256,8 +258,18 @@ def send():
         shown = {"kind": "image", "text": f"[图片] {words}", "src": _media_src(media_id)}
         reply = _deliver(openid, "image", inner)
     elif kind == "location":
-        shown = f"[位置] {LOCATION[2]}"
+        shown = _place_bubble(LOCATION[2])
         reply = _deliver(openid, "location", wechat_side.location_inner(*LOCATION))
+    elif kind == "location_select":
+        shown, replies = _pick_place(openid, data)
+        return jsonify(messages=[*notes, {"from": "me", **shown}] + [{"from": "account", "text": r} for r in replies])
+    elif kind == "view":
+        # WeChat opens the page itself and tells the account with a VIEW event (no answer shown).
+        url = str(data.get("url") or "")
+        if url not in [button.get("url") for button in sim_places.buttons("view")]:
+            abort(400, description="菜单里没有这个按钮")
+        reply = _deliver(openid, "event", wechat_side.event_inner("VIEW", url))
+        return jsonify(messages=[*notes] + ([{"from": "account", "text": reply}] if reply else []))
     elif kind == "click":
         key = str(data.get("key") or "")
         shown, reply = f"【菜单】{data.get('label') or key}", _deliver(openid, "event", wechat_side.event_inner("CLICK", key))
@@ -272,6 +284,39 @@ def send():
         abort(400, description="未知的消息类型")
     mine = {"from": "me", **(shown if isinstance(shown, dict) else {"text": shown})}
     return jsonify(messages=[*notes, mine] + ([{"from": "account", "text": reply}] if reply else []))
+
+
+def _place_bubble(name: str, label: str = "") -> dict:
+    """How the chat shows a place the persona sent (the 位置 control's and the place picker's alike)."""
+    return {"kind": "location", "text": f"[位置] {name}", "label": label}
+
+
+@bp.get("/api/places")
+def places():
+    """The places the menu's place picker offers the persona."""
+    openid = request.args.get("openid", "")
+    if not openid.startswith("sim-"):
+        abort(400, description="未知的身份")
+    return jsonify(places=[place.as_dict() for place in sim_places.places_for(db_session(), openid)])
+
+
+def _pick_place(openid: str, data: dict) -> tuple[dict, list[str]]:
+    """A place picked in a location_select button's picker, sent as WeChat sends it: the
+    location_select event carrying the place, then the place as a location message."""
+    key = str(data.get("key") or "")
+    if key not in [button.get("key") for button in sim_places.buttons("location_select")]:
+        abort(400, description="菜单里没有这个按钮")
+    offered = sim_places.places_for(db_session(), openid)
+    chosen = data.get("place")
+    if not isinstance(chosen, int) or isinstance(chosen, bool) or not 0 <= chosen < len(offered):
+        abort(400, description="请选择一个位置")
+    place = offered[chosen]
+    replies = [
+        _deliver(openid, "event", wechat_side.location_select_inner(
+            key, place.lat, place.lng, place.label, place.poiname, sim_places.SCALE)),
+        _deliver(openid, "location", wechat_side.location_inner(place.lat, place.lng, place.label, sim_places.SCALE)),
+    ]
+    return _place_bubble(place.poiname, place.label), [reply for reply in replies if reply]
 
 
 @bp.get("/api/inbox")

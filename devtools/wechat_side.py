@@ -66,6 +66,15 @@ def event_inner(event: str, key: str | None = None) -> str:
     return inner + (f"<EventKey>{cdata(key)}</EventKey>" if key is not None else "")
 
 
+def location_select_inner(key: str, lat, lng, label: str, poiname: str, scale: int = 15) -> str:
+    """Fields of the location_select event a menu's place picker sends (WeChat follows it with the
+    place as a location message: `location_inner`)."""
+    info = (f"<SendLocationInfo><Location_X>{cdata(lat)}</Location_X><Location_Y>{cdata(lng)}</Location_Y>"
+            f"<Scale>{cdata(scale)}</Scale><Label>{cdata(label)}</Label><Poiname>{cdata(poiname)}</Poiname>"
+            f"</SendLocationInfo>")
+    return event_inner("location_select", key) + info
+
+
 @dataclass
 class WeChatSide:
     """Signs and, in safe or compatible mode, encrypts a message for the /wechat endpoint."""

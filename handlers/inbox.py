@@ -26,7 +26,7 @@ from handlers.context import Context
 from handlers.router import Router
 from models import InboundMessage
 from models.enums import OutboxKind, OutboxStatus, PushKind
-from services import identity, texts
+from services import checkins, identity, texts
 from services.binding import BindGuard
 from services.notify import insert_outbox, push_key
 from services.pii import PiiCipher
@@ -77,6 +77,10 @@ def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMes
                      msg.source, stored.dedupe_key, msg.type, type(exc).__name__, exc_info=True)
         stored.handling_error = type(exc).__name__[:120]
         text = texts.SORRY_ERROR
+    if msg.type != "event":
+        # A sign of life for whoever the sender is bound to, even when the handler failed. After the
+        # handler, so a check-in is kept as one and not as a plain message.
+        checkins.note_message(session, user, now, env=env.request_env, via_case=stored.request_id)
     stored.handled_at = now
     return text
 

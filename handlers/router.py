@@ -16,17 +16,21 @@ logger = logging.getLogger(__name__)
 
 # A handler answers with reply text, or None for no visible answer ("success").
 Handler = Callable[[BaseMessage, Context], "str | None"]
+# Picks messages by their whole words (报平安's 平安 / 我很好), not by a prefix.
+Matcher = Callable[[BaseMessage], bool]
 
 
 @dataclass
 class Router:
-    """Dispatch order: event key, then command prefix (text), then message type, then fallback."""
+    """Dispatch order: event key, then command prefix (text), pending question, whole words, message type,
+    fallback."""
 
     events: dict[str, Handler] = field(default_factory=dict)
     commands: list[tuple[str, Handler]] = field(default_factory=list)
     types: dict[str, Handler] = field(default_factory=dict)
     dialogs: dict[str, Handler] = field(default_factory=dict)
     clicks: dict[str, Handler] = field(default_factory=dict)
+    matchers: list[tuple[Matcher, Handler]] = field(default_factory=list)
     fallback: Handler | None = None
     unknown: Handler | None = None
 
@@ -58,6 +62,15 @@ class Router:
         """Register a handler for custom-menu CLICK keys."""
         return _register_in(self.clicks, keys)
 
+    def on_match(self, matcher: Matcher):
+        """Register a handler for text or voice messages `matcher` picks, tried in registration order."""
+
+        def register(fn: Handler) -> Handler:
+            self.matchers.append((matcher, fn))
+            return fn
+
+        return register
+
     def resolve(self, msg: BaseMessage, dialog: str | None = None) -> Handler | None:
         """The handler the table picks: event, command, pending question, type, fallback."""
         if isinstance(msg, UnknownMessage):
@@ -76,6 +89,10 @@ class Router:
                     return handler
         if dialog is not None and dialog in self.dialogs and msg.type in ("text", "voice"):
             return self.dialogs[dialog]
+        if msg.type in ("text", "voice"):
+            for matcher, handler in self.matchers:
+                if matcher(msg):
+                    return handler
         return self.types.get(msg.type, self.fallback)
 
     def dispatch(self, msg: BaseMessage, ctx: Context) -> str | None:

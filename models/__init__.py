@@ -3,6 +3,8 @@
 from models.audit import AuditEntry
 from models.base import Base
 from models.cards import CareCard
+from models.checkins import Checkin, Silence
+from models.consents import NoticeConsent, SmsOptOut
 from models.figures import DailyVisitFigures, WeeklyRequestFigures
 from models.media import MediaItem
 from models.messaging import InboundMessage, JobRun, OutboxMessage
@@ -30,6 +32,7 @@ __all__ = [
     "Beneficiary",
     "BeneficiaryCategoryLink",
     "CareCard",
+    "Checkin",
     "DailyVisitFigures",
     "Department",
     "DutyShift",
@@ -38,10 +41,13 @@ __all__ = [
     "JobRun",
     "MediaItem",
     "MonthlyReport",
+    "NoticeConsent",
     "OutboxMessage",
     "Region",
     "RequestEvent",
     "ServiceRequest",
+    "Silence",
+    "SmsOptOut",
     "Staff",
     "StaffInvite",
     "VillageOfficers",

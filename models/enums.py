@@ -55,6 +55,8 @@ class RequestCategory(StrEnum):
     CONTACT_FAMILY = "联系亲人"
     POLICY = "政策"
     OTHER = "其他"
+    # A call or visit the system asks for when someone on a 报平安 plan goes silent.
+    CHECK_ON = "联系"
 
 
 class Urgency(StrEnum):
@@ -83,6 +85,51 @@ class RequestSource(StrEnum):
     WECHAT = "wechat"
     VISIT = "visit"
     OFFICE = "office"
+    # Raised by the check-in scan: a beneficiary on a 报平安 plan gave no sign of life in time.
+    SILENCE = "silence"
+
+
+class CheckinPlan(StrEnum):
+    """How often a beneficiary is expected to say they are fine (报平安)."""
+
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    OFF = "off"
+
+
+# What staff read and type for each plan (`平安计划 对象编号 每天|每周|关闭`).
+CHECKIN_PLAN_NAMES = {
+    CheckinPlan.DAILY.value: "每天",
+    CheckinPlan.WEEKLY.value: "每周",
+    CheckinPlan.OFF.value: "关闭",
+}
+
+
+class CheckinSource(StrEnum):
+    """How a check-in was recorded."""
+
+    MENU = "menu"  # the 报平安 menu button
+    TEXT = "text"  # the words 平安 / 报平安 / 我很好, typed
+    VOICE = "voice"  # the same words, spoken
+    STAFF = "staff"  # staff heard from them (a call, a visit) and recorded it
+
+
+class ContactKind(StrEnum):
+    """A sign of life that ends a silence: what `beneficiaries.last_contact_at` last saw."""
+
+    CHECKIN = "checkin"
+    MESSAGE = "message"  # the beneficiary or a bound family member wrote
+    VISIT = "visit"
+    STAFF = "staff"  # staff logged a contact, or resolved the silence's 联系 case
+
+
+# What the pages call each sign of life.
+CONTACT_KIND_NAMES = {
+    ContactKind.CHECKIN.value: "报平安",
+    ContactKind.MESSAGE.value: "留言",
+    ContactKind.VISIT.value: "走访",
+    ContactKind.STAFF.value: "工作人员联系",
+}
 
 
 class RequestChannel(StrEnum):
@@ -163,7 +210,7 @@ class PushKind(StrEnum):
 
     ANSWER = "answer"  # inbound message: the answer to a user's message (queued replies)
     TASK = "task"  # request, staff: a new request to staff
-    MESSAGE = "message"  # event, staff: a follow-up message to the assignee
+    MESSAGE = "message"  # event, staff: a follow-up message to the assignee (its SMS: "case", request, staff, hour)
     ACK = "ack"  # event: 接单, to the requester
     RELAY_REPLY = "relay-reply"  # event: 回复, a staff reply relayed to the requester
     RESOLVED = "resolved"  # event: 完成, to the requester
@@ -174,6 +221,7 @@ class PushKind(StrEnum):
     CANCELLED = "cancelled"  # event: 取消, to the assignee
     FAMILY_VISIT = "family-visit"  # visit, WeChat user: a visit, to the family
     FAMILY_LOGGED = "family-logged"  # request, WeChat user: a request staff logged for them, to the family
+    CHECKIN_REMIND = "checkin-remind"  # beneficiary, period start, WeChat user or "phone": 报平安 not heard by 10:00
     ESCALATE = "escalate"  # request, level, staff or "requester": one rung of the ladder
     ESCALATE_DIGEST = "escalate-digest"  # staff, hash of the rungs: several cases in one push
     ESCALATE_REPEAT = "escalate-repeat"  # request, level, repeat number, staff: a repeated rung
@@ -187,16 +235,20 @@ class PushKind(StrEnum):
     URGENT_TASK = "urgent-task"  # request, staff: a case found urgent after it was opened
     TRANSCRIPT = "transcript"  # media item, staff: what a voice said, to whoever has the case
     REPORT_MONTHLY = "report-monthly"  # staff, month (2026-11): the city's monthly report is ready
+    SOS_REPEAT = "sos-repeat"  # request, staff: 紧急求助 tapped again, to whoever has the case, once
+    CHECK_ON_SETTLED = "check-on-settled"  # request, staff: a silence's 联系 case settled by 报平安, to its assignee
     SMS = "sms"  # the key of a push it stands for: that push by text message (`sms:escalate:12:1:7`)
 
 
 class OutboxStatus(StrEnum):
-    """pending -> sending -> sent, or dead after permanent errors."""
+    """pending -> sending -> sent, or dead after permanent errors, or skipped."""
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
     DEAD = "dead"
+    # Never sent, on purpose and for good: an SMS to a phone whose owner replied TD (last_error says why).
+    SKIPPED = "skipped"
 
 
 class MediaKind(StrEnum):
@@ -227,3 +279,10 @@ class TranscriptStatus(StrEnum):
     EMPTY = "empty"  # the recogniser heard nothing it could write down
     OFF = "off"  # no recogniser is configured
     FAILED = "failed"  # the recogniser kept failing; staff must listen
+
+
+class NoticeChoice(StrEnum):
+    """What a WeChat user chose for one subscription-notice template (订阅通知)."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"

@@ -13,12 +13,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, JSONType, UTCDateTime, one_of
-from models.enums import BeneficiaryCategory, Relation, StaffRole
+from models.enums import BeneficiaryCategory, CheckinPlan, ContactKind, Relation, StaffRole
 from models.regions import Region
 
 
@@ -103,6 +104,19 @@ class Beneficiary(Base):
     """A civil-affairs beneficiary (民政对象), the responsibility of one assistant."""
 
     __tablename__ = "beneficiaries"
+    __table_args__ = (
+        one_of("checkin_plan", [p.value for p in CheckinPlan]),
+        # NULL (never heard from) passes, as every CHECK does with NULL.
+        one_of("last_contact_kind", [k.value for k in ContactKind]),
+        # The check-in scans read only the people on a plan (a fifth of a city at most), by last sign of life.
+        Index(
+            "ix_beneficiaries_checkin_due",
+            "checkin_plan",
+            "last_contact_at",
+            postgresql_where=text("checkin_plan <> 'off' AND active"),
+            sqlite_where=text("checkin_plan <> 'off' AND active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64))
@@ -120,6 +134,19 @@ class Beneficiary(Base):
     # this table: the strictest category's visit period, and the latest visit.
     visit_every_days: Mapped[int] = mapped_column(SmallInteger, default=30, server_default="30")
     last_visited_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Lives alone (独居): with the categories it sets the default 报平安 plan.
+    lives_alone: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # How often they are expected to say they are fine (CheckinPlan). While `checkin_plan_by_staff`
+    # is false the plan follows the categories and living alone (policy.CHECKIN_DEFAULT_DAILY);
+    # once staff set it, it stays as they set it.
+    checkin_plan: Mapped[str] = mapped_column(String(8), default=CheckinPlan.OFF.value,
+                                              server_default=CheckinPlan.OFF.value)
+    checkin_plan_by_staff: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    last_checkin_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last sign of life of any kind (ContactKind: a check-in, a message from them or their family,
+    # a visit, a contact staff logged): what ends a silence.
+    last_contact_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_contact_kind: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -24,8 +24,9 @@ from runtime import metrics
 from runtime.media_jobs import send_media
 from runtime.media_store import MediaStoreError
 from runtime.sms_dispatch import SmsDeferred, SmsFailed, SmsPace, send_sms
-from services import outbox
+from services import notice_consents, outbox, sms_replies
 from services.policy.sms import SMS_FALLBACK_ERRORS
+from services.policy.sms_replies import goes_despite_opt_out
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ class DispatchReport:
     sent: int = 0
     retried: int = 0
     dead: int = 0
+    # SMS not sent because their phone opted out.
+    skipped: int = 0
 
     def add(self, other: "DispatchReport") -> None:
         """Count another run's work in this one."""
@@ -45,6 +48,7 @@ class DispatchReport:
         self.sent += other.sent
         self.retried += other.retried
         self.dead += other.dead
+        self.skipped += other.skipped
 
 
 # HTTP calls to WeChat are I/O: a few threads overlap their waits (on the local stand-in, 4 to 12
@@ -55,6 +59,8 @@ SEND_THREADS = 8
 # client_msg_id, so a crash before recording costs nothing). Customer-service sends are
 # recorded as soon as they are in hand: WeChat would deliver a repeat.
 TEMPLATE_GROUP = 25
+# Why an SMS was skipped, kept in its row's last_error.
+OPTED_OUT = "sms: not sent, the phone opted out (replied TD); only urgent SMS to staff still go"
 
 
 def dispatch_outbox(
@@ -89,10 +95,23 @@ def dispatch_outbox(
     if not rows:
         return report
     with session_factory() as session:
-        windows = outbox.custom_windows(session, sorted({row.openid for row in rows if not row.is_sms}))
+        openids = sorted({row.openid for row in rows if not row.is_sms})
+        windows = outbox.custom_windows(session, openids)
+        for openid, refused in notice_consents.refused_templates(session, openids).items():
+            windows[openid].refused = refused
+        skipped = _opted_out(session, rows)
+        if skipped:
+            outbox.mark_skipped(session, skipped, OPTED_OUT)
+            session.commit()
+        rows = [row for row in rows if row not in skipped]
         phones = sorted({row.phone for row in rows if row.is_sms})
         for phone, sent in outbox.sms_sent_lately(session, phones, clock()).items():
             windows[f"sms:{phone}"] = SmsPace(sent)
+    for row in skipped:
+        logger.info("outbox=sms_skipped id=%s reason=opted_out", row.id)
+    report.skipped = len(skipped)
+    if not rows:
+        return report
     lanes = outbox.by_recipient(rows)
     results: queue.SimpleQueue = queue.SimpleQueue()
     stop = threading.Event()
@@ -132,8 +151,8 @@ def dispatch_outbox(
     if failure is not None:
         raise failure
     if report.claimed:
-        logger.info("outbox=dispatched claimed=%s sent=%s retried=%s dead=%s",
-                    report.claimed, report.sent, report.retried, report.dead)
+        logger.info("outbox=dispatched claimed=%s sent=%s retried=%s dead=%s skipped=%s",
+                    report.claimed, report.sent, report.retried, report.dead, report.skipped)
     return report
 
 
@@ -198,7 +217,7 @@ def _send_lane(client, lane: list[outbox.Claimed], window, clock, results: queue
                     results.put(_Failed(row, None, str(exc), permanent=exc.permanent))
                 continue
             try:
-                kind = _send_one(client, row, window.allows(clock()), clock, media_sender)
+                kind = _send_one(client, row, window, clock, media_sender)
             except WeChatClientException as exc:
                 results.put(_Failed(row, exc.errcode, f"{exc.errcode}: {exc.errmsg}"))
                 continue
@@ -215,10 +234,21 @@ def _send_lane(client, lane: list[outbox.Claimed], window, clock, results: queue
         results.put(_LaneDone(error))
 
 
-def _send_one(client, row: outbox.Claimed, custom_allowed: bool, clock, media_sender: _MediaSender) -> str:
+def _opted_out(session: Session, rows: list[outbox.Claimed]) -> list[outbox.Claimed]:
+    """The SMS rows whose phone opted out and that do not go regardless (an urgent SMS to staff does)."""
+    sms = [row for row in rows if row.is_sms]
+    phones = sms_replies.opted_out(session, [row.phone for row in sms])
+    held = [row for row in sms if row.phone in phones]
+    urgent = sms_replies.urgent_requests(session, [row.request_id for row in held if row.staff_id is not None])
+    return [row for row in held if not goes_despite_opt_out(
+        (row.payload.get("sms") or {}).get("template"), row.key, row.staff_id is not None, row.request_id in urgent)]
+
+
+def _send_one(client, row: outbox.Claimed, window, clock, media_sender: _MediaSender) -> str:
     """Send one push and return the kind used; a voice or photo goes only inside the window."""
+    custom_allowed = window.allows(clock())
     if "media" not in row.payload:
-        return outbox.send(client, row, custom_allowed, client.notices)
+        return outbox.send(client, row, custom_allowed, client.notices, window.refused)
     if not custom_allowed:
         # Only a customer-service message can carry it; the task push's link opens the case page.
         return OutboxKind.SKIPPED.value

@@ -18,11 +18,12 @@ from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from config import policy
 from models import JobRun
 from models.db import insert_ignoring_conflicts
 from runtime import metrics
 from scheduler import jobs
-from services import reminders
+from services import reminders, silences
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
@@ -64,7 +65,14 @@ def calendar_jobs(tz: ZoneInfo) -> tuple[CalendarJob, ...]:
         CalendarJob("city_summary", CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=tz),
                     reminders.city_summaries),
         CalendarJob("monthly_report", CronTrigger(day=1, hour=9, minute=0, timezone=tz), jobs.monthly_report_job),
+        CalendarJob("checkin_reminders", _daily_at(policy.CHECKIN_REMIND_AT, tz), silences.remind_families),
+        CalendarJob("checkin_silences", _daily_at(policy.CHECKIN_RAISE_AT, tz), silences.raise_silences),
     )
+
+
+def _daily_at(at, tz: ZoneInfo) -> CronTrigger:
+    """A trigger every day at the local time `at`."""
+    return CronTrigger(hour=at.hour, minute=at.minute, timezone=tz)
 
 
 def last_due(trigger: CronTrigger, now: datetime) -> datetime | None:

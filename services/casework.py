@@ -15,12 +15,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import FamilyLink, Region, ServiceRequest, Staff, WeChatUser
-from models.enums import EventKind, MediaStatus, PushKind, RequestStatus, StaffRole
-from services import media, texts
+from models.enums import ContactKind, EventKind, MediaStatus, PushKind, RequestCategory, RequestStatus, StaffRole
+from services import checkins, media, texts
 from services.errors import DomainError
 from services.notify import Push, enqueue, progress_fields, push_key, sms_text, task_fields
 from services.policy import permissions
-from services.requests import OPEN, RequestEnv, notify_family, record_event, settle_unheard
+from services.requests import OPEN, RequestEnv, notify_family, record_event, settle_unheard, task_sms
 
 # --- staff actions -------------------------------------------------------------------------------
 
@@ -46,6 +46,13 @@ def _notify_requester(session, env, request, *, key, text, what, who, now) -> No
     enqueue(session, push, request.raised_by_wechat_user, now, tz=env.tz, request=request)
 
 
+def _note_check_on(session: Session, env: RequestEnv, request: ServiceRequest, staff: Staff, now: datetime) -> None:
+    """Staff taking or closing a 联系 case (someone went silent) have reached them: a sign of life."""
+    if request.category == RequestCategory.CHECK_ON.value:
+        checkins.note_contact(session, request.beneficiary_id, now, ContactKind.STAFF, env=env, staff=staff,
+                              via_case=request.id)
+
+
 def acknowledge(session: Session, env: RequestEnv, request: ServiceRequest, staff: Staff, now: datetime) -> str:
     """接单: the staff member takes the request; the requester learns who and how to reach them."""
     _require_handle(staff, request)
@@ -58,6 +65,7 @@ def acknowledge(session: Session, env: RequestEnv, request: ServiceRequest, staf
     settle_unheard(request)
     request.acknowledged_at = request.acknowledged_at or now
     request.updated_at = now
+    _note_check_on(session, env, request, staff, now)
     event = record_event(session, env, request, EventKind.ACKNOWLEDGED, now, staff=staff,
                          data={"previous_assignee_id": previous} if previous != staff.id else None)
     _notify_requester(
@@ -101,6 +109,7 @@ def resolve(session: Session, env: RequestEnv, request: ServiceRequest, staff: S
     request.resolved_at = now
     request.resolution_note = note[:1000]
     request.updated_at = now
+    _note_check_on(session, env, request, staff, now)
     event = record_event(session, env, request, EventKind.RESOLVED, now, staff=staff, body=note[:1000])
     _notify_requester(
         session, env, request, key=push_key(PushKind.RESOLVED, event.id), now=now,
@@ -142,8 +151,9 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
         ),
         template_id=env.templates.task,
         fields=task_fields(request, env.tz, f"转派 {request.category} {request.summary}"),
+        sms=task_sms(request, texts.SMS_TASK_REASSIGNED.format(category=request.category)),
     )
-    enqueue(session, push, target.wechat_user, now, tz=env.tz, request=request, staff=target)
+    enqueue(session, push, target.wechat_user, now, tz=env.tz, request=request, staff=target, sms=env.sms)
     # The new assignee hears and sees what was sent, as the first one did.
     for item in media.for_request(session, request.id):
         if item.status == MediaStatus.STORED.value:
@@ -179,8 +189,9 @@ def supervise(session: Session, env: RequestEnv, request: ServiceRequest, staff:
             text=texts.PUSH_SUPERVISED.format(number=request.id),
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, f"督办 {request.category} {request.summary}"),
+            sms=task_sms(request, texts.SMS_TASK_SUPERVISED.format(category=request.category)),
         )
-        enqueue(session, push, assignee.wechat_user, now, tz=env.tz, request=request, staff=assignee)
+        enqueue(session, push, assignee.wechat_user, now, tz=env.tz, request=request, staff=assignee, sms=env.sms)
     return texts.SUPERVISED.format(number=request.id, name=assignee.name if assignee else "乡镇民政办")
 
 
@@ -224,8 +235,10 @@ def cancel(session: Session, env: RequestEnv, request: ServiceRequest, user: WeC
             text=texts.PUSH_CANCELLED.format(number=request.id),
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, "求助人已取消"),
+            sms=sms_text("cancelled", number=request.id, name=request.beneficiary.name),
         )
-        enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee)
+        enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee,
+                sms=env.sms)
     return texts.CANCELLED.format(number=request.id)
 
 

@@ -20,7 +20,7 @@ from models import (
     Staff,
     Visit,
 )
-from models.enums import OPEN_STATUSES, EventKind, RegionLevel, StaffRole
+from models.enums import OPEN_STATUSES, CheckinPlan, EventKind, RegionLevel, StaffRole
 from services import scope as scoping
 from services.scope import Scope
 
@@ -153,8 +153,10 @@ class VillageDetail:
     unassigned: list[Beneficiary]
 
 
-def village_detail(session: Session, scope: Scope, village_id: int) -> VillageDetail | None:
-    """The village within the scope, or None when it is out of reach."""
+def village_detail(session: Session, scope: Scope, village_id: int, *, plan: str | None = None,
+                   silent_before: datetime | None = None) -> VillageDetail | None:
+    """The village within the scope, or None when it is out of reach; with `plan`, only the people on
+    that 报平安 plan; with `silent_before`, only daily-plan people not heard from since that moment."""
     village = session.get(Region, village_id)
     if village is None or village.level != RegionLevel.VILLAGE.value:
         return None
@@ -167,7 +169,8 @@ def village_detail(session: Session, scope: Scope, village_id: int) -> VillageDe
             scope,
             select(Beneficiary, Assignment.staff_id)
             .outerjoin(Assignment, and_(Assignment.beneficiary_id == Beneficiary.id, Assignment.ended_at.is_(None)))
-            .where(Beneficiary.village_id == village_id, Beneficiary.active.is_(True))
+            .where(Beneficiary.village_id == village_id, Beneficiary.active.is_(True),
+                   *_checkin_filter(plan, silent_before))
             .options(selectinload(Beneficiary.categories)),
         ).order_by(Beneficiary.name, Beneficiary.id)
     ).all()
@@ -186,6 +189,15 @@ def village_detail(session: Session, scope: Scope, village_id: int) -> VillageDe
             # Nobody assigned, or an assistant no longer active here: as on the map, nobody answers for them.
             unassigned.append(person)
     return VillageDetail(village, list(groups.values()), unassigned)
+
+
+def _checkin_filter(plan: str | None, silent_before: datetime | None) -> list:
+    """The village page's 报平安 filters as conditions (the village's own rows, found by village_id)."""
+    conditions = [Beneficiary.checkin_plan == plan] if plan else []
+    if silent_before is not None:
+        conditions += [Beneficiary.checkin_plan == CheckinPlan.DAILY.value,
+                       or_(Beneficiary.last_contact_at.is_(None), Beneficiary.last_contact_at < silent_before)]
+    return conditions
 
 
 # --- the case board ------------------------------------------------------------------------------

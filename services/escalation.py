@@ -91,7 +91,8 @@ def _due_rungs(request: ServiceRequest, env: request_service.RequestEnv, now: da
     """The rungs of the request's ladder that are due at `now` (a repeat last), lowest first."""
     facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level,
                                 request.escalation_repeats or 0)
-    return ladder.due_rungs(facts, policy.ESCALATION_LADDER[request.urgency], now, env.tz, policy.SERVICE_HOURS)
+    steps = policy.ESCALATION_LADDER[ladder.ladder_key(request.category, request.urgency)]
+    return ladder.due_rungs(facts, steps, now, env.tz, policy.SERVICE_HOURS)
 
 
 def _take_rungs(

@@ -1,5 +1,6 @@
 """Service figures for a period: requests, response times, escalations, satisfaction and 四查四帮
-visit coverage, per town, village or assistant, always within the viewer's scope.
+visit coverage, and 报平安 check-ins and silences (services/checkin_figures.py), per town, village
+or assistant, always within the viewer's scope.
 
 Requests are few (thousands a month for a city) and their percentiles need the raw times, so the
 period's requests are read once as plain columns and summarised in Python. Visits are many: their
@@ -20,7 +21,8 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Region, Staff
-from services import daily_figures, request_tally, request_tally_sql
+from services import checkin_figures, daily_figures, request_tally, request_tally_sql
+from services.checkin_figures import CheckinNumbers
 from services.policy import figures as calc
 from services.request_tally import OPEN, RUNGS, TOTAL, Times
 from services.scope import Scope
@@ -57,6 +59,7 @@ class Row:
     overdue: int = 0
     problems: dict[str, int] = field(default_factory=dict)
     helps: dict[str, int] = field(default_factory=dict)
+    checkins: CheckinNumbers = field(default_factory=CheckinNumbers)
 
     def escalated_share(self, rung: int) -> float | None:
         """Share of the requests raised that reached this rung."""
@@ -111,6 +114,12 @@ def service_figures(session: Session, scope: Scope, start: date, end: date, tz: 
     total = Row(None, "合计")
     _request_figures(session, scope, start, end, tz, level, town_id, rows, total, channel)
     computed = _visit_figures(session, scope, start, end, level, town_id, today, rows, total)
+    for key, numbers in checkin_figures.period_numbers(session, scope, start, end, tz, level, town_id,
+                                                       today).items():
+        if key == checkin_figures.TOTAL:
+            total.checkins = numbers
+        else:
+            rows.setdefault(key, Row(key, "")).checkins = numbers
     names = _names(session, level, [k for k in rows if k is not None])
     for key, row in rows.items():
         row.name = names.get(key, "未指派" if key is None else str(key))

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from wechatpy.messages import BaseMessage
 
 from models import InboundMessage
+from services import wechat_events  # noqa: F401  # parse_message knows the subscribe_msg_* events
 
 MAX_MSG_ID = 2**63 - 1
 # WeChat's formats, with room to spare, and never wider than the columns they are stored in: a value

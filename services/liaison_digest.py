@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 from models import Beneficiary, RequestEvent, ServiceRequest, Staff
 from models.enums import EventKind, PushKind, Urgency
 from services import summaries, texts
-from services.notify import Delivery, enqueue_many, push_key
+from services.notify import Delivery, digest_sms, enqueue_many, push_key
 from services.requests import RequestEnv
 
 DIGEST_LINES = 5
@@ -63,6 +63,7 @@ def liaison_digests(session: Session, env: RequestEnv, now: datetime) -> int:
         push = summaries.cases_push(
             env, key=push_key(PushKind.DIGEST_LIAISON, liaison.id, today.isoformat()), text="\n".join(lines),
             staff=liaison, cases=cases, state=texts.LIAISON_DIGEST_STATE, now=now, waiting=False,
+            sms=digest_sms(texts.SMS_DIGEST_LIAISON, texts.SMS_DIGEST_LIAISON_FIGURES.format(count=len(cases))),
         )
         deliveries.append(Delivery(push, liaison.wechat_user, staff=liaison, urgent=False))
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz))
+    return sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))

@@ -202,6 +202,10 @@ def beneficiary_view(beneficiary: Beneficiary, pii: PiiCipher, assistant: Staff 
             if assistant is not None
             else None
         ),
+        "lives_alone": bool(beneficiary.lives_alone),
+        "checkin_plan": beneficiary.checkin_plan,
+        "checkin_plan_by_staff": bool(beneficiary.checkin_plan_by_staff),
+        "last_checkin_at": iso(beneficiary.last_checkin_at),
         "created_at": iso(beneficiary.created_at),
     }
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from models import Region, Staff
 from models.enums import RegionLevel, RequestCategory, Urgency
-from services import figures
+from services import checkin_figures, figures
 from services.figures import Figures, Row
 from services.policy import months
 from services.scope import Scope
@@ -219,7 +219,7 @@ def headlines(total: Row, previous: Row) -> list[Headline]:
 
 
 def _main_tables(data: MonthlyData) -> list[Table]:
-    """The five tables of the figures page, by town (city) or by village (one town), with the 合计 row."""
+    """The six tables of the figures page, by town (city) or by village (one town), with the 合计 row."""
     f, name = data.figures, data.level_name
     previous = {row.key: row.raised for row in data.previous.rows}
     urgencies = list(URGENCY_NAMES)
@@ -267,7 +267,21 @@ def _main_tables(data: MonthlyData) -> list[Table]:
         *(Column(h, group="帮扶（四帮）") for h in helps),
     ], rows, total, note="应走访：统计期内已结束的走访周期数（每周、每半月或每月一次，按服务对象类别）；"
                          "周期内走访过即为按计划完成。超期未走访按统计末日计。")
-    return [raised, timing, escalation, satisfaction, visits]
+
+    rows, total = each(lambda r: [r.name, r.checkins.on_plan, r.checkins.expected, r.checkins.received,
+                                  r.checkins.rate, r.checkins.reminded, r.checkins.ended_by_reminder,
+                                  r.checkins.raised, r.checkins.resolved, r.checkins.fast_share,
+                                  r.checkins.median_hours, r.checkins.unresolved])
+    fast = f"{checkin_figures.FIRST_RUNG.total_seconds() / 3600:g}小时内办结"
+    checkins = Table("checkins", "报平安", [
+        Column(name, TEXT), *(Column(h, group="报平安") for h in ("在计划人数", "应报", "已报")),
+        Column("报平安率", SHARE, "报平安"), Column("提醒", group="提醒家属"), Column("提醒后报平安", group="提醒家属"),
+        *(Column(h, group="未报平安转协理员（联系件）") for h in ("件数", "已办结")),
+        Column(fast, SHARE, "未报平安转协理员（联系件）"), Column("办结用时中位数", HOURS, "未报平安转协理员（联系件）"),
+        Column("仍未办结", group="未报平安转协理员（联系件）"),
+    ], rows, total, note="应报：“每天”计划每人每天一次，“每周”计划每人每周一次；只计已过完的日子。"
+                         "报平安率 = 已报 / 应报。办结用时从转协理员起算，按实际小时计。")
+    return [raised, timing, escalation, satisfaction, visits, checkins]
 
 
 # The compact columns of the village and assistant lists: the figures that show who needs help.

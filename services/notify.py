@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from config import policy
@@ -61,6 +61,9 @@ class Push:
     # Its text-message form, `sms_text(kind, **params)`: a template registered with the SMS provider
     # and its parameters (no free text). None: this push never goes by SMS.
     sms: dict | None = None
+    # What its SMS is keyed by (`sms:` and this) when several pushes share one text message; None:
+    # the push's own key. Follow-up messages on a case share one an hour (`services.requests`).
+    sms_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,22 @@ class SmsPlan:
 
 # The template kind of urgent escalations: these always go by SMS too when the plan says so.
 SMS_URGENT = "urgent"
+# The emergency button's alerts: they go by SMS alongside WeChat as urgent escalations do.
+SMS_SOS = "sos"
+SMS_ALONGSIDE = frozenset({SMS_URGENT, SMS_SOS})
+# The template kind of the digests to staff: what the digest is, and its figures.
+SMS_DIGEST = "digest"
 
 
 def sms_text(kind: str, **params: object) -> dict:
     """A push's SMS form: the template kind and its parameters, each a short string as Aliyun wants."""
     # A variable's value is at most 35 characters (Aliyun's template rules); longer ones are cut.
     return {"template": kind, "params": {name: str(value)[:35] for name, value in params.items()}}
+
+
+def digest_sms(what: str, figures: str) -> dict:
+    """The SMS form of a digest to staff (template `digest`): what it is and its figures, no names."""
+    return sms_text(SMS_DIGEST, what=what, figures=figures)
 
 
 def push_payload(push: Push) -> dict:
@@ -178,9 +191,9 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
                  sms: SmsPlan | None = None) -> list[bool]:
     """Insert the outbox rows of reachable recipients, skipping keys queued before; True where a row was created.
 
-    With an SMS plan, a push that has an SMS form also goes by SMS (key `sms:` + its key) to a
-    recipient WeChat cannot reach, and alongside WeChat for an urgent escalation. Writes nothing to
-    the timeline: `push_event` is the entry for each push created.
+    With an SMS plan, a push that has an SMS form also goes by SMS (key `sms:` + its key, or its
+    `sms_key`) to a recipient WeChat cannot reach, and alongside WeChat for an urgent escalation.
+    Writes nothing to the timeline: `push_event` is the entry for each push created.
     """
     rows, keys = [], []
     for delivery in deliveries:
@@ -193,9 +206,10 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
         mine = []
         phone = delivery.phone or (delivery.staff.phone if delivery.staff is not None else None)
         if form is not None and phone and (
-            not _reachable(delivery) or (sms.urgent_escalations and form["template"] == SMS_URGENT)
+            not _reachable(delivery) or (sms.urgent_escalations and form["template"] in SMS_ALONGSIDE)
         ):
-            rows.append(sms_row(sms_key(delivery.push.key), phone, form, delivery.staff, request, at, now))
+            rows.append(sms_row(sms_key(delivery.push.sms_key or delivery.push.key), phone, form, delivery.staff,
+                                request, at, now))
             mine.append(rows[-1]["idempotency_key"])
         keys.append(mine)
         if not _reachable(delivery):
@@ -205,6 +219,8 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
         if form is not None:
             # Kept with the push: if WeChat refuses it for good, the dispatcher sends this by SMS.
             payload["sms"] = form
+            if delivery.push.sms_key is not None:
+                payload["sms_key"] = delivery.push.sms_key
         rows.append({
             "idempotency_key": _stored_key(delivery),
             "recipient_openid": recipient.openid,
@@ -269,11 +285,15 @@ def insert_outbox(session: Session, rows: Sequence[dict]) -> dict[str, int]:
     with the same payload. Anything else is two different pushes given one key, a bug: it is
     logged as an error and counted (`key_clashes`), never dropped quietly.
     """
-    # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
-    # rows in batches under the driver's parameter limit. A key already queued, or repeated within
-    # `rows`, comes back once at most: only new rows are returned.
-    stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key, OutboxMessage.id)
-    created = dict(session.execute(stmt, list(rows), execution_options=_ALL_COLUMNS).all())
+    # A key already queued, or repeated within `rows`, comes back once at most: only new rows are returned.
+    if len(rows) >= BULK_ROWS and session.get_bind().dialect.name == "postgresql":
+        created = _insert_outbox_as_json(session, rows)
+    else:
+        # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
+        # rows in batches under the driver's parameter limit.
+        stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key,
+                                                                           OutboxMessage.id)
+        created = dict(session.execute(stmt, list(rows), execution_options=_ALL_COLUMNS).all())
     unclaimed = set(created)
     skipped = []
     for row in rows:
@@ -285,6 +305,38 @@ def insert_outbox(session: Session, rows: Sequence[dict]) -> dict[str, int]:
     if skipped:
         _check_skipped(session, skipped)
     return created
+
+
+# From this many rows on, PostgreSQL gets them as one JSON array (one parameter) rather than as
+# multi-row VALUES: the driver then has no statement of tens of thousands of placeholders to parse
+# (the 10:00 check-in scan queues over 10,000 reminders at once for a city).
+BULK_ROWS = 200
+
+
+def _insert_outbox_as_json(session: Session, rows: Sequence[dict]) -> dict[str, int]:
+    """INSERT … SELECT FROM jsonb_to_recordset(:rows) ON CONFLICT DO NOTHING; {key: id} of the rows created."""
+    table = OutboxMessage.__table__
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    columns = ", ".join(names)
+    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
+    stmt = text(
+        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS given({types}) "
+        "ON CONFLICT DO NOTHING RETURNING idempotency_key, id"
+    )
+    given = json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
+                       default=_json_value)
+    return dict(session.execute(stmt, {"rows": given}).all())
+
+
+def _json_value(value: object) -> str:
+    """Datetimes as ISO 8601 with their offset (PostgreSQL reads them as timestamptz)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware datetimes")
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 def _check_skipped(session: Session, skipped: list[dict]) -> None:

@@ -9,15 +9,16 @@ command, the dashboard form and the admin API all call `log_on_behalf`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from config import policy
 from models import Beneficiary, InboundMessage, ServiceRequest, Staff
-from models.enums import CHANNEL_NAMES, PushKind, RequestCategory, RequestChannel, RequestSource, Urgency
+from models.enums import CHANNEL_NAMES, ContactKind, PushKind, RequestCategory, RequestChannel, RequestSource, Urgency
 from services import requests as request_service
-from services import roster, texts
+from services import checkins, roster, texts
 from services.errors import DomainError
 from services.notify import sms_text
 from services.policy import commands, permissions
@@ -27,6 +28,11 @@ from services.policy.sms import FALLBACK_PHONE
 # The channels staff may log (WeChat requests come by themselves), by the word written in chat.
 LOGGABLE = {name: RequestChannel(value) for value, name in CHANNEL_NAMES.items() if value != RequestChannel.WECHAT}
 DEFAULT_CHANNEL = RequestChannel.PHONE
+# Channels on which staff heard the beneficiary themselves: a sign of life that ends a 报平安 silence.
+HEARD_FROM = frozenset({RequestChannel.PHONE, RequestChannel.HOME, RequestChannel.WALK_IN})
+# The same words logged again for the same person by the same member of staff this soon are one request:
+# a double tap on a slow phone, or a form sent again after going back.
+SAME_LOG_WINDOW = timedelta(minutes=2)
 
 
 def channel_from_word(word: str) -> RequestChannel | None:
@@ -70,6 +76,10 @@ def log_on_behalf(
         summary, data = request_service.describe_message(inbound)
     if not summary:
         raise DomainError(texts.LOG_NO_CONTENT.format(id=beneficiary_id))
+    if inbound is None:
+        already = _just_logged(session, staff, beneficiary, summary, now)
+        if already is not None:
+            return already
     unheard = request_service.unheard_voice(inbound)
     if unheard:
         # As for a voice sent by WeChat: urgent until a transcript or the assignee says otherwise.
@@ -81,6 +91,8 @@ def log_on_behalf(
         inbound=inbound, data={**data, "channel": channel.value}, source=RequestSource.OFFICE, channel=channel,
         urgency_reason="unheard" if unheard and result.urgency is Urgency.URGENT else None,
     )
+    if channel in HEARD_FROM:
+        checkins.note_contact(session, beneficiary.id, now, ContactKind.STAFF, env=env, staff=staff)
     handler = request.assignee.name if request.assignee else "乡镇民政办"
     channel_name = CHANNEL_NAMES[channel.value]
     request_service.notify_family(
@@ -91,6 +103,24 @@ def log_on_behalf(
         sms=sms_text("received", number=request.id, name=handler, phone=handler_phone(request)),
     )
     return request
+
+
+def _just_logged(session: Session, staff: Staff, beneficiary: Beneficiary, summary: str,
+                 now: datetime) -> ServiceRequest | None:
+    """The request `staff` logged with these words for this person within SAME_LOG_WINDOW, if any.
+
+    The beneficiary's row is locked first (PostgreSQL), so two submissions at the same moment are
+    taken one after the other and the second finds the first."""
+    session.execute(select(Beneficiary.id).where(Beneficiary.id == beneficiary.id).with_for_update())
+    return session.scalars(
+        select(ServiceRequest).where(
+            ServiceRequest.beneficiary_id == beneficiary.id,
+            ServiceRequest.raised_by_staff_id == staff.id,
+            ServiceRequest.source == RequestSource.OFFICE.value,
+            ServiceRequest.summary == summary,
+            ServiceRequest.created_at >= now - SAME_LOG_WINDOW,
+        ).order_by(ServiceRequest.id.desc()).limit(1)
+    ).first()
 
 
 def handler_phone(request: ServiceRequest) -> str:

@@ -103,6 +103,8 @@ class Window:
 
     last_message_at: datetime | None
     sent: int = 0
+    # The subscription-notice templates this user rejected (services/notice_consents.py).
+    refused: frozenset[str] = frozenset()
 
     def allows(self, now: datetime) -> bool:
         """True when one more customer-service message may go now (48 h, 5 messages)."""
@@ -139,12 +141,26 @@ def custom_windows(session: Session, openids: list[str]) -> dict[str, Window]:
 NOTICE = "notice"
 
 
-def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRoute] | None = None) -> str:
+class NoticeRefused(WeChatClientException):
+    """The user rejected this subscription notice's template (recorded from WeChat's events): not sent.
+
+    It carries WeChat's own errcode for a refusal (43101), so the push ends as one WeChat refused:
+    a dead letter, and for staff the push by SMS instead.
+    """
+
+    def __init__(self):
+        """WeChat's refusal errcode, with a message saying it was not sent at all."""
+        super().__init__(43101, "user rejected this subscription notice (subscribe_msg event), not sent")
+
+
+def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRoute] | None = None,
+         refused: frozenset[str] = frozenset()) -> str:
     """Send one push; a customer-service message falls back to a template. Returns the kind used.
 
     A reply to a user's message carries no template: it always goes as a customer-service
     message, since the user's message has just opened the window. `notices` names the templates
-    whose pushes go as subscription notices instead of template messages.
+    whose pushes go as subscription notices instead of template messages; a notice whose template
+    is in `refused` (the user rejected it) raises NoticeRefused unsent.
     """
     template = row.payload.get("template")
     if use_custom or template is None:
@@ -159,6 +175,8 @@ def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRou
                 raise
     route = (notices or {}).get(template["template_id"])
     if route is not None:
+        if route.template_id in refused:
+            raise NoticeRefused()
         client.send_subscription_notice(row.openid, route.template_id, route.data(template["data"]),
                                         page=template.get("url"))
         return NOTICE
@@ -274,6 +292,16 @@ def mark_deferred(session: Session, row: Claimed, until: datetime, reason: str) 
     )
 
 
+def mark_skipped(session: Session, rows: list[Claimed], reason: str) -> None:
+    """Record SMS rows as never to be sent (their phone opted out), with why; nothing more is tried."""
+    for row in rows:
+        session.execute(
+            update(OutboxMessage)
+            .where(_still_ours(row))
+            .values(status=OutboxStatus.SKIPPED.value, claimed_until=None, last_error=reason[:500])
+        )
+
+
 def sms_sent_lately(session: Session, phones: list[str], now: datetime) -> dict[str, list[datetime]]:
     """When each phone was last sent an SMS, within the longest rate-limit window (one query)."""
     longest = max(seconds for seconds, _ in policy.SMS_PHONE_LIMITS)
@@ -293,8 +321,9 @@ def sms_sent_lately(session: Session, phones: list[str], now: datetime) -> dict[
 def queue_sms_instead(session: Session, row: Claimed, now: datetime) -> int | None:
     """After WeChat refused a push to staff for good, queue its SMS form to their phone, once.
 
-    The key is `sms:` and the refused push's key: an SMS already queued for it (an urgent
-    escalation's) is not doubled. The id of the row queued now, or None.
+    The key is `sms:` and the refused push's key (or the `sms_key` it was queued with): an SMS
+    already queued for it (an urgent escalation's, or one shared with other pushes) is not doubled.
+    The id of the row queued now, or None.
     """
     form = row.payload.get("sms")
     if form is None or row.staff_id is None or row.is_sms:
@@ -302,7 +331,8 @@ def queue_sms_instead(session: Session, row: Claimed, now: datetime) -> int | No
     phone = session.scalar(select(Staff.phone).where(Staff.id == row.staff_id))
     if not phone:
         return None
-    created = insert_outbox(session, [sms_row(sms_key(row.key), phone, form, None, None, now, now,
+    key = sms_key(row.payload.get("sms_key") or row.key)
+    created = insert_outbox(session, [sms_row(key, phone, form, None, None, now, now,
                                               staff_id=row.staff_id, request_id=row.request_id)])
     return next(iter(created.values()), None)
 

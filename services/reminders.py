@@ -14,7 +14,7 @@ from config import policy
 from models import Beneficiary, Region, ServiceRequest, Staff, VisitAlert
 from models.db import insert_ignoring_conflicts
 from models.enums import OPEN_STATUSES, PushKind, RegionLevel, StaffRole
-from services import liaison_digest, summaries, texts
+from services import checkin_figures, liaison_digest, summaries, texts
 from services import requests as request_service
 from services.notify import Delivery, enqueue_many, push_key
 from services.responsibility import village_officers
@@ -62,7 +62,7 @@ def visit_reminders(
         )
         # Sent at 08:00, outside quiet hours; urgent=False keeps it to office hours if run late at night.
         deliveries.append(Delivery(push, staff.wechat_user, staff=staff, urgent=False))
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz))
+    return sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))
 
 
 def morning_visits(session: Session, env: request_service.RequestEnv, now: datetime) -> int:
@@ -114,11 +114,12 @@ def overdue_visit_alerts(
             staff=officer, due=items, today=today, now=now, overdue_alert=True,
         )
         deliveries.append(Delivery(push, officer.wechat_user, staff=officer, urgent=False))
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz))
+    return sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))
 
 
 def town_digests(session: Session, env: request_service.RequestEnv, now: datetime) -> int:
-    """Each town officer's daily figures: open, escalated and overdue cases, overdue visits."""
+    """Each town officer's daily figures: open, escalated and overdue cases, overdue visits, and
+    yesterday's 报平安."""
     today = now.astimezone(env.tz).date()
     overdue_before = now - timedelta(hours=48)
     # Every town's figures in two grouped counts rather than four queries per town.
@@ -135,6 +136,7 @@ def town_digests(session: Session, env: request_service.RequestEnv, now: datetim
         )
     }
     visits_overdue = overdue_by_town(session, env.tz, today - timedelta(days=1))
+    checkins = checkin_figures.yesterday_by_town(session, env.tz, today)
     deliveries = []
     towns = session.scalars(select(Region).where(Region.level == RegionLevel.TOWN.value)).all()
     for town in towns:
@@ -149,6 +151,8 @@ def town_digests(session: Session, env: request_service.RequestEnv, now: datetim
             "visits_overdue": visits_overdue.get(town.id, 0),
         }
         text = texts.TOWN_DIGEST.format(town=town.name, date=today.strftime("%m月%d日"), **figures)
+        if town.id in checkins:
+            text += "\n" + checkin_figures.digest_line(checkins[town.id])
         for officer in officers:
             push = summaries.town_digest_push(
                 env, key=push_key(PushKind.DIGEST_TOWN, officer.id, today.isoformat()), text=text,
@@ -156,7 +160,8 @@ def town_digests(session: Session, env: request_service.RequestEnv, now: datetim
             )
             deliveries.append(Delivery(push, officer.wechat_user, staff=officer, urgent=False))
     # The same morning, each liaison hears of the urgent cases the person on duty had for them.
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz)) + liaison_digest.liaison_digests(session, env, now)
+    queued = sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))
+    return queued + liaison_digest.liaison_digests(session, env, now)
 
 
 def _median_hours(pairs) -> str:
@@ -221,4 +226,4 @@ def city_summaries(session: Session, env: request_service.RequestEnv, now: datet
             staff=supervisor, towns=len(rows), requests=sum(r["requests"] for r in rows), today=local, now=now,
         )
         deliveries.append(Delivery(push, supervisor.wechat_user, staff=supervisor, urgent=False))
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz))
+    return sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))

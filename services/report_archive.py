@@ -20,7 +20,7 @@ from services import audit, texts
 from services.audit import Actor
 from services.figures import Row
 from services.monthly_report import HOURS, RATING, SHARE, MonthlyData, city_name, shown
-from services.notify import Delivery, Push, enqueue_many, local_time, push_key
+from services.notify import Delivery, Push, digest_sms, enqueue_many, local_time, push_key
 from services.requests import RequestEnv
 from services.scope import Scope
 
@@ -136,9 +136,10 @@ def notify_supervisors(session: Session, env: RequestEnv, report: MonthlyReport,
             "time5": local_time(now, env.tz),
         }
         push = Push(key=push_key(PushKind.REPORT_MONTHLY, supervisor.id, f"{report.month:%Y-%m}"), text=text,
-                    template_id=env.templates.task, fields=fields, url=url)
+                    template_id=env.templates.task, fields=fields, url=url,
+                    sms=digest_sms(texts.SMS_DIGEST_REPORT, texts.REPORT_READY_WHAT.format(month=month)))
         deliveries.append(Delivery(push, supervisor.wechat_user, staff=supervisor, urgent=False))
-    return sum(enqueue_many(session, deliveries, now, tz=env.tz))
+    return sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))
 
 
 def _with_unit(value: float | None, kind: str) -> str:

@@ -79,7 +79,8 @@ def next_escalation(request: ServiceRequest, tz: ZoneInfo):
     """When the escalation scan should next look at this request (None: never again)."""
     facts = ladder.RequestFacts(request.status, request.created_at, request.escalation_level,
                                 request.escalation_repeats or 0)
-    return ladder.next_check_at(facts, policy.ESCALATION_LADDER[request.urgency], tz, policy.SERVICE_HOURS)
+    steps = policy.ESCALATION_LADDER[ladder.ladder_key(request.category, request.urgency)]
+    return ladder.next_check_at(facts, steps, tz, policy.SERVICE_HOURS)
 
 
 def get_request(session: Session, number: int) -> ServiceRequest:
@@ -331,9 +332,16 @@ def _alert_new_request(session: Session, env: RequestEnv, request: ServiceReques
             return
 
 
+# service_requests.urgency_reason of a case the emergency button opened (services/sos.py).
+SOS_REASON = "sos"
+
+
 def task_sms(request: ServiceRequest, state: str | None = None) -> dict:
-    """The SMS form of a task push to staff (template `task`): number, name, village and what is asked."""
+    """The SMS form of a task push to staff (template `task`): number, name, village and what is asked;
+    a case the emergency button opened is first told by `sos`, which also goes alongside WeChat."""
     beneficiary = request.beneficiary
+    if state is None and request.urgency_reason == SOS_REASON:
+        return sms_text("sos", number=request.id, name=beneficiary.name, village=beneficiary.village.name)
     return sms_text("task", number=request.id, name=beneficiary.name, village=beneficiary.village.name,
                     what=state or request.category)
 
@@ -369,13 +377,18 @@ def append_message(
     inbound.request_id = request.id
     request.updated_at = now
     if request.assignee is not None:
+        staff = request.assignee
         push = Push(
-            key=push_key(PushKind.MESSAGE, event.id, request.assignee.id),
+            key=push_key(PushKind.MESSAGE, event.id, staff.id),
             text=texts.PUSH_NEW_MESSAGE.format(number=request.id, summary=body[:200]),
             template_id=env.templates.task,
             fields=task_fields(request, env.tz, f"新消息 {body}"),
+            # By SMS only that there is a message, never its words; several in a row (a voice, a
+            # photo, a line of text) are one SMS an hour for the case, not one each.
+            sms=task_sms(request, texts.SMS_TASK_MESSAGE),
+            sms_key=push_key(PushKind.MESSAGE, "case", request.id, staff.id, f"{now.astimezone(env.tz):%Y-%m-%dT%H}"),
         )
-        enqueue(session, push, request.assignee.wechat_user, now, tz=env.tz, request=request, staff=request.assignee)
+        enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff, sms=env.sms)
     media.queue_for_message(session, inbound, request, now, asr_on=env.asr_on)
 
 

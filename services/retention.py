@@ -47,9 +47,9 @@ def _old_messages(cutoff: datetime) -> list:
 
 
 def _old_pushes(cutoff: datetime) -> list:
-    """Pushes sent or given up before the cutoff and not yet emptied."""
+    """Pushes sent, given up or skipped before the cutoff and not yet emptied."""
     return [OutboxMessage.created_at < cutoff,
-            OutboxMessage.status.in_([OutboxStatus.SENT.value, OutboxStatus.DEAD.value]),
+            OutboxMessage.status.in_([OutboxStatus.SENT.value, OutboxStatus.DEAD.value, OutboxStatus.SKIPPED.value]),
             OutboxMessage.payload != EMPTIED_PAYLOAD]
 
 

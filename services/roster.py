@@ -14,6 +14,7 @@ from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
 from services.pii import PiiCipher
 from services.policy import id_number
 from services.policy import visits as visit_schedule
+from services.policy.checkin import default_plan
 
 # No 0/O, 1/I/L: codes are read off a printed card by elderly people and typed on phones.
 BIND_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -99,6 +100,7 @@ def create_beneficiary(
     phone: str | None = None,
     address: str | None = None,
     bind_code: str | None = None,
+    lives_alone: bool = False,
 ) -> Beneficiary:
     """Add a beneficiary; the ID number is validated, encrypted and hashed, never stored plain."""
     if village.level != RegionLevel.VILLAGE.value:
@@ -112,6 +114,8 @@ def create_beneficiary(
         address=address,
         active=True,
         bind_code=bind_code or new_bind_code(),
+        lives_alone=lives_alone,
+        checkin_plan_by_staff=False,
         created_at=now,
         updated_at=now,
     )
@@ -124,6 +128,9 @@ def create_beneficiary(
     for category in sorted({BeneficiaryCategory(c).value for c in categories}):
         beneficiary.categories.append(BeneficiaryCategoryLink(category=category))
     refresh_visit_plan(beneficiary)
+    # Not staff-set yet: the 报平安 plan is the default for the categories and living alone (as
+    # services.checkins.refresh_default_plan sets it, which this module is below).
+    beneficiary.checkin_plan = default_plan(beneficiary.category_names, bool(lives_alone))
     session.add(beneficiary)
     return beneficiary
 

@@ -7,7 +7,8 @@ recipient sees every line (`services.summary_links`, `bot/mobile`). The customer
 keeps its lines and ends with the link (`services.notify.push_payload`).
 
 The escalation scan and the morning jobs build their list pushes here; each function returns a
-`Push` ready for `notify.Delivery`.
+`Push` ready for `notify.Delivery`, with its SMS form for a recipient WeChat cannot reach (`digest`:
+what the list is and its figures; the callers word the one of a list of cases).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from config import policy
 from models import ServiceRequest, Staff
 from services import texts
-from services.notify import Push, local_time
+from services.notify import Push, digest_sms, local_time
 from services.policy.hours import waited
 from services.summary_links import CASES, CITY_DIGEST, TOWN_DIGEST, VISITS, reference
 
@@ -29,10 +30,10 @@ if TYPE_CHECKING:
 
 
 def _push(env: RequestEnv, *, key: str, text: str, staff: Staff, kind: str, covers: Sequence[int] | date,
-          fields: dict[str, object], now: datetime) -> Push:
+          fields: dict[str, object], now: datetime, sms: dict | None = None) -> Push:
     """A task-template push to `staff` with the link to their list (none where no page is served)."""
     url = env.links.url(staff.id, kind, covers, now) if env.links is not None else None
-    return Push(key=key, text=text, template_id=env.templates.task, fields=fields, url=url)
+    return Push(key=key, text=text, template_id=env.templates.task, fields=fields, url=url, sms=sms)
 
 
 def _who(name: str, village: str, count: int, unit: str) -> str:
@@ -44,12 +45,13 @@ def _who(name: str, village: str, count: int, unit: str) -> str:
 
 def cases_push(
     env: RequestEnv, *, key: str, text: str, staff: Staff, cases: Sequence[ServiceRequest], state: str,
-    now: datetime, waiting: bool = True,
+    now: datetime, waiting: bool = True, sms: dict | None = None,
 ) -> Push:
     """A push about several cases (an escalation digest, a liaison's digest), listed most important first.
 
     编号 holds their case numbers (`12,15+3`), 对象 the first person and how many cases, 事项
-    `state` and, when `waiting`, how long the oldest has waited; 紧急 when any is urgent.
+    `state` and, when `waiting`, how long the oldest has waited; 紧急 when any is urgent. `sms` is
+    its SMS form, which the caller words.
     """
     if not cases:
         raise ValueError("a list push needs at least one case")
@@ -66,7 +68,7 @@ def cases_push(
         "phrase4": texts.LIST_URGENCY["urgent" if urgent else "normal"],
         "time5": local_time(now, env.tz),
     }
-    return _push(env, key=key, text=text, staff=staff, kind=CASES, covers=numbers, fields=fields, now=now)
+    return _push(env, key=key, text=text, staff=staff, kind=CASES, covers=numbers, fields=fields, now=now, sms=sms)
 
 
 def visits_push(
@@ -98,7 +100,9 @@ def visits_push(
         "time5": local_time(now, env.tz),
     }
     covers = ids if overdue_alert else today
-    return _push(env, key=key, text=text, staff=staff, kind=VISITS, covers=covers, fields=fields, now=now)
+    # By SMS what the list is and its figures (事项), without the names the template shows.
+    sms = digest_sms(texts.SMS_DIGEST_VISITS_OVERDUE if overdue_alert else texts.SMS_DIGEST_VISITS, what)
+    return _push(env, key=key, text=text, staff=staff, kind=VISITS, covers=covers, fields=fields, now=now, sms=sms)
 
 
 def town_digest_push(
@@ -115,7 +119,9 @@ def town_digest_push(
         "phrase4": texts.LIST_URGENCY["late" if figures["escalated"] or figures["overdue"] else "normal"],
         "time5": local_time(now, env.tz),
     }
-    return _push(env, key=key, text=text, staff=staff, kind=TOWN_DIGEST, covers=today, fields=fields, now=now)
+    sms = digest_sms(texts.SMS_DIGEST_TOWN.format(town=town), fields["thing3"])
+    return _push(env, key=key, text=text, staff=staff, kind=TOWN_DIGEST, covers=today, fields=fields, now=now,
+                 sms=sms)
 
 
 def city_digest_push(
@@ -129,4 +135,6 @@ def city_digest_push(
         "phrase4": texts.LIST_URGENCY["normal"],
         "time5": local_time(now, env.tz),
     }
-    return _push(env, key=key, text=text, staff=staff, kind=CITY_DIGEST, covers=today, fields=fields, now=now)
+    sms = digest_sms(texts.SMS_DIGEST_CITY, f"{fields['thing2']} {fields['thing3']}")
+    return _push(env, key=key, text=text, staff=staff, kind=CITY_DIGEST, covers=today, fields=fields, now=now,
+                 sms=sms)

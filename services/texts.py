@@ -81,7 +81,8 @@ HELP_FAMILY = (
     "取消 编号 — 取消求助\n"
     "评价 编号 1到5分 — 给办理打分\n"
     "退订通知 / 订阅通知\n"
-    "解绑 — 解除绑定"
+    "解绑 — 解除绑定\n"
+    "平安 — 报平安，告诉我们今天一切都好"
 )
 
 STATUS_NAMES = {
@@ -103,7 +104,8 @@ HELP_STAFF = (
     "转派 编号 工号 — 乡镇及以上\n"
     "督办 编号 — 市级\n"
     "走访 对象编号 [住:问题] [帮:购物,政策] [备注:…]\n"
-    "代办 对象编号 [电话|上门|来访|其他] 内容 — 代为登记求助"
+    "代办 对象编号 [电话|上门|来访|其他] 内容 — 代为登记求助\n"
+    "平安计划 对象编号 每天|每周|关闭 — 报平安计划"
 )
 TASKS_NONE = "目前没有待办求助。"
 TASKS_HEADER = "待办求助 {count} 件："
@@ -157,6 +159,48 @@ PUSH_REASSIGNED_REQUESTER = "求助 {number}号 已改由{staff}负责，电话 
 PUSH_SUPERVISED = "请尽快办理：求助 {number}号 已被市民政局督办。"
 PUSH_FAMILY_RESOLVED = "您关心的{name}的求助已办好：{note}"
 PUSH_FAMILY_VISIT = "{staff}今天走访了{name}：{summary}"
+# 报平安 silences. {when} is 今天 (a daily plan) or 本周 (a weekly one). The reminder at 10:00 to the
+# family names the beneficiary by the relation the family member gave when binding (the records hold
+# no one's sex, so never 母亲 or 父亲); one bound as 本人 is reminded gently themselves.
+CHECKIN_WHEN = {"daily": "今天", "weekly": "本周"}
+CHECKIN_RELATION_WORDS = {"子女": "您的家人", "配偶": "您的老伴", "其他亲属": "您的亲人", "邻居或其他": "您关照的"}
+PUSH_CHECKIN_REMIND_FAMILY = "{who}{name}{when}还没有报平安。方便时请打个电话问问，或请{name}在公众号点「报平安」。"
+PUSH_CHECKIN_REMIND_SELF = "{name}，您{when}还没有报平安。点菜单「报平安」或回复“平安”，告诉我们您一切都好。"
+CHECKIN_REMIND_WHAT = "{name}{when}还没有报平安"
+# Whom to call when the beneficiary has no assistant.
+TOWN_OFFICE = "乡镇民政办"
+# The 联系 case the assistant gets at 16:00 when there is still no sign of life.
+SILENCE_SUMMARY = "{name}{when}没有报平安，也没有其他消息，请打电话或上门看看。"
+# What news after 16:00 does to that case. A check-in (or the assignee's own 走访) settles it: its
+# resolution note, and the one push to the assignee, who may already be on the way. Anything else
+# (a message, which may be a worry; someone else's visit; a contact staff logged) is one line on its
+# timeline, never the words of a message.
+CHECK_ON_CHECKED_IN = "已报平安（{time}，{who}）"
+CHECK_ON_CHECKED_IN_NOBODY = "已报平安（{time}）"
+CHECK_ON_VISITED = "已走访（{time}，{staff}）"
+PUSH_CHECK_ON_SETTLED = "{name} {time} 已报平安，联系任务 {number}号 已自动办结。如已在路上，可顺路看看。"
+CHECK_ON_SETTLED_WHAT = "{time} 已报平安，已自动办结"
+CHECK_ON_NOTE_MESSAGE = "{who} {time} 发来消息"
+CHECK_ON_NOTE_FAMILY = "家属"
+CHECK_ON_NOTE_SELF = "本人"
+CHECK_ON_NOTE_STAFF_ANYONE = "工作人员"
+CHECK_ON_NOTE_VISIT = "{staff} {time} 已走访"
+CHECK_ON_NOTE_STAFF = "{staff} {time} 登记了一次联系"
+# 报平安 itself (the menu button, or 平安 / 我很好 as the whole message). Nobody is told of a
+# check-in: it is simply kept, so the reply promises nothing more.
+CHECKIN_SELF = "收到，您今天平安，我们记下了。祝您一切都好！有事随时发消息给我们。"
+CHECKIN_FOR = "收到，已记下{names}今天平安，谢谢您！有事随时发消息给我们。"
+CHECKIN_YOU = "您"
+CHECKIN_STAFF = "报平安是给服务对象和家属用的。为服务对象设置报平安计划，请发送：平安计划 对象编号 每天|每周|关闭"
+# `平安计划 对象编号 每天|每周|关闭` (staff).
+PLAN_OUT_OF_SCOPE = "编号 {id} 的服务对象不归您负责，不能设置报平安计划。请联系其协理员或乡镇民政办。"
+PLAN_SET = "已设置{name}（对象{id}）的报平安计划：{plan}。{what}"
+PLAN_WHAT = {
+    "daily": "每天{remind}前没有报平安或其他消息，会提醒家属；到{raise_at}仍没有，会请协理员联系。",
+    "weekly": "每周{weekday}{remind}前本周没有报平安或其他消息，会提醒家属；到{raise_at}仍没有，会请协理员联系。",
+    "off": "不再提醒家属，也不会因为没报平安请协理员联系。",
+}
+WEEKDAY_NAMES = ("一", "二", "三", "四", "五", "六", "日")
 
 # --- scheduler: escalations, reminders, digests -------------------------------------------------------
 
@@ -198,6 +242,8 @@ TOWN_DIGEST = (
     "在办求助 {open} 件，其中督办中 {escalated} 件、超过48小时 {overdue} 件；\n"
     "超期未走访 {visits_overdue} 户。"
 )
+# The town digest's 报平安 line, about yesterday; left out where nobody in the town is on a plan.
+TOWN_DIGEST_CHECKINS = "昨天报平安：应报{expected}人，已报{received}人（{rate}）；未报转协理员{raised}件。"
 LIAISON_DIGEST_HEADER = "值班转交（{date}）：非工作时间{count}件紧急求助由值班人员督办，您是所属部门的联络员："
 LIAISON_DIGEST_STATE = "值班转交"
 LIAISON_DIGEST_LINE = "{number}号 {name}（{village}）{category}，{status}"
@@ -229,8 +275,68 @@ REPORT_READY_WHAT = "{month}月报已生成"
 SMS_TEMPLATES = {
     "task": "您有一件求助待处理：${number}号，${name}（${village}），${what}。请尽快处理。",
     "urgent": "紧急求助${number}号：${name}（${village}）已等${waited}仍无人接单，请立即处理。",
+    # The emergency button, to the assistant and the town officers at once (like `urgent`, alongside WeChat).
+    "sos": "紧急求助${number}号：${name}（${village}）刚按了一键求助，请立即联系处理。",
     # To a beneficiary with a phone and nobody bound on WeChat.
     "received": "您的求助已登记，编号${number}，由${name}为您办理，电话${phone}。",
     "visited": "${name}已上门走访，${result}。有事请拨${phone}。",
     "resolved": "您的求助${number}号已办好：${note}。",
+    # 报平安 not heard by 10:00 ("今天" or "本周"), with whom to call: the assistant, else the town office.
+    "checkin": "${name}，您${when}还没有报平安。一切都好的话，请给${staff}回个电话：${phone}。",
+    # To staff: a case withdrawn, and the digests (visits, daily and weekly figures, the monthly report).
+    "cancelled": "求助${number}号（${name}）已被求助人取消，无需再办理。",
+    "digest": "工作提醒（${what}）：${figures}。详情请登录民政工作台查看。",
+    # A 联系 case settled by the person's own 报平安, to its assignee.
+    "checked_in": "${name}已于${time}报平安，联系任务${number}号已自动办结。如已在路上，可顺路看看。",
 }
+# `task`'s ${what} for a case the recipient hears of again: never what anyone wrote or said (an SMS
+# passes through the provider), only that there is something to look at.
+SMS_TASK_REASSIGNED = "{category}，已转派给您"
+SMS_TASK_SUPERVISED = "{category}，市民政局督办"
+SMS_TASK_MESSAGE = "有新留言"
+SMS_TASK_URGENT = "{category}，语音显示情况紧急"
+# `digest`'s ${what}, by digest; its ${figures} are the push's own figures (LIST_… above).
+SMS_DIGEST_VISITS = "今日走访"
+SMS_DIGEST_VISITS_OVERDUE = "走访超期"
+SMS_DIGEST_TOWN = "{town}民政日报"
+SMS_DIGEST_CITY = "全市民政周报"
+SMS_DIGEST_LIAISON = "值班转交"
+SMS_DIGEST_LIAISON_FIGURES = "{count}件紧急求助由值班人员督办"
+SMS_DIGEST_REPORT = "月报"
+
+# --- 一键紧急求助 (the emergency menu button) ----------------------------------------------------------
+# {numbers} is SOS_NUMBERS filled from services.cards.EMERGENCY_NUMBERS, as printed on the care card.
+SOS_NUMBER = "{number}（{what}）"
+SOS_SUMMARY = "一键紧急求助"
+# On the timeline when the button is pressed again on an open case.
+SOS_AGAIN = "又按了一次紧急求助"
+# Who has a case that nobody in particular has: the town's office.
+SOS_OFFICE = "乡镇民政办"
+SOS_OPENED = (
+    "已收到{name}的紧急求助，编号 {number}。\n"
+    "情况危急请马上拨打：{numbers}。\n"
+    "我们已通知{handler}和镇里的包村干部。\n"
+    "请点菜单「平安」→「发送位置」把您的位置发给我们。"
+)
+SOS_HANDLER = "{name}（电话 {phone}）"
+SOS_HANDLER_OFFICE = "{town}民政办（电话 {office}）"
+SOS_REPEAT = "求助 {number}号 已在处理，{handler}会马上联系您。情况危急请先拨打：{numbers}。"
+SOS_WHICH = "情况危急请先拨打：{numbers}。\n请问是谁需要紧急帮助？回复序号：\n{options}"
+SOS_UNBOUND = (
+    "情况危急请马上拨打：{numbers}。\n"
+    "您还没有绑定服务对象，绑定后按这个按钮，协理员会马上收到通知。\n"
+    "绑定方法：扫描“关爱服务电话卡”上的二维码，或发送“绑定 卡上的绑定码”。"
+)
+SOS_STAFF = "情况危急请马上拨打：{numbers}。"
+SOS_LOCATION_RECEIVED = "已收到您的位置，已转告{name}。"
+# To the town officers at once, beside the assistant's task push.
+PUSH_SOS_OFFICER = (
+    "紧急求助 {number}号：{name}（{village}）刚按下一键紧急求助。\n"
+    "已通知{assignee}。请马上关注，必要时直接联系。"
+)
+PUSH_SOS_REPEAT = "紧急求助 {number}号：{name}又按了一次紧急求助，请尽快联系。"
+PUSH_SOS_LOCATION = "紧急求助 {number}号 {name}的位置：{label}\n地图：{url}"
+# `task`'s ${what} for the town officers' SMS.
+SMS_TASK_SOS = "一键紧急求助"
+SMS_TASK_SOS_AGAIN = "又按了紧急求助"
+SMS_TASK_SOS_PLACE = "紧急求助，已发来位置"

@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 
 from models import MediaItem, ServiceRequest, WeChatUser
 from models.enums import OPEN_STATUSES, EventKind, PushKind, RequestCategory, TranscriptStatus, Urgency
-from services import texts
+from services import checkins, texts
 from services.notify import Push, enqueue, progress_fields, push_key, task_fields
 from services.policy.classify import classify
-from services.requests import RequestEnv, case_url, record_event
+from services.requests import RequestEnv, case_url, record_event, task_sms
 
 VOICE_PLACEHOLDER = "[语音留言]"
 
@@ -36,16 +36,23 @@ def apply_transcript(session: Session, env: RequestEnv, item: MediaItem, words: 
         record_event(session, env, request, EventKind.TRANSCRIPT, now, body="", data={
             "media_item": item.id, "source": source, "empty": True})
         return
+    # "我很好" said by the beneficiary or their family is a check-in, as it would have been had WeChat
+    # recognised it; the case stays for the assistant, now at the urgency the words deserve.
+    checkins.checkin_from_transcript(session, env, item, words)
     if request.summary.startswith(VOICE_PLACEHOLDER):
         request.summary = words[:500]
     open_now = request.status in {s.value for s in OPEN_STATUSES}
     result = classify(words, now.astimezone(env.tz).month)
     found_urgent = result.urgency is Urgency.URGENT
-    was_heard_urgent = request.urgency == Urgency.URGENT.value and request.urgency_reason is None
+    # Urgent for a reason other than nobody having heard it (words said, the 紧急求助 button): already told.
+    was_heard_urgent = request.urgency == Urgency.URGENT.value and request.urgency_reason != "unheard"
     if request.category == RequestCategory.OTHER.value:
         request.category = result.category.value
     if found_urgent:
-        request.urgency, request.urgency_reason = Urgency.URGENT.value, None
+        # A 紧急求助 case keeps its reason: a second tap and the shared place find the case by it.
+        request.urgency = Urgency.URGENT.value
+        if request.urgency_reason == "unheard":
+            request.urgency_reason = None
     elif request.urgency_reason == "unheard":
         request.urgency, request.urgency_reason = result.urgency.value, None
     request.updated_at = now
@@ -91,13 +98,18 @@ def _alert_urgent(session, env: RequestEnv, request: ServiceRequest, words: str,
         template_id=env.templates.task,
         fields=task_fields(request, env.tz, f"{request.category} {words}"),
         url=url,
+        # By SMS that the voice shows danger, never its words.
+        sms=task_sms(request, texts.SMS_TASK_URGENT.format(category=request.category)),
     )
-    enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff, urgent=True)
+    enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff, urgent=True,
+            sms=env.sms)
 
 
 def _tell_assignee(session, env: RequestEnv, request: ServiceRequest, item: MediaItem, words: str, now) -> None:
     """Give whoever has the case the words of the voice they were sent."""
     staff = request.assignee
+    # No SMS form (services.policy.sms.NEVER_BY_SMS): the words are what someone said, and message
+    # contents never pass through the SMS provider; the task's SMS already told of the case.
     push = Push(
         key=push_key(PushKind.TRANSCRIPT, item.id, staff.id),
         text=texts.PUSH_TRANSCRIPT.format(number=request.id, words=words[:400]),

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Assignment, Beneficiary, Region, Staff, Visit
-from models.enums import PushKind, RequestCategory, RequestChannel, RequestSource, StaffRole, Urgency
+from models.enums import ContactKind, PushKind, RequestCategory, RequestChannel, RequestSource, StaffRole, Urgency
 from services import requests as request_service
-from services import roster, texts
+from services import checkins, roster, texts
 from services.errors import DomainError
 from services.notify import sms_text
 from services.policy import permissions
@@ -74,6 +74,7 @@ def record_visit(
     if beneficiary.last_visited_at is None or beneficiary.last_visited_at < now:
         beneficiary.last_visited_at = now
     session.flush()
+    checkins.note_contact(session, beneficiary.id, now, ContactKind.VISIT, env=env, staff=staff)
 
     summary = "；".join(f"{CHECK_LABEL[k]}：{v}" for k, v in report.problems.items())
     opened = ""

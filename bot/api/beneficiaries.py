@@ -1,4 +1,4 @@
-"""Admin API routes for beneficiaries: create, list, and replace a bind code."""
+"""Admin API routes for beneficiaries: create, list, change living alone and the 报平安 plan, replace a bind code."""
 
 from __future__ import annotations
 
@@ -17,12 +17,12 @@ from bot.api.errors import (
     invalid,
     not_found,
 )
-from bot.api.schemas import BeneficiaryCreate, BeneficiaryQuery
+from bot.api.schemas import BeneficiaryCreate, BeneficiaryQuery, BeneficiaryUpdate
 from bot.api.spec import operation
 from bot.deps import db_session, services
 from models import Beneficiary
 from models.enums import RegionLevel
-from services import binding, listing, roster
+from services import binding, checkins, listing, roster
 
 
 @bp.post("/beneficiaries")
@@ -46,8 +46,10 @@ def create_beneficiary(json: BeneficiaryCreate):
         raise conflict("id_number", MSG_ID_NUMBER_TAKEN)
     beneficiary = roster.create_beneficiary(
         session, pii, name=json.name, village=village, categories=json.categories, now=now,
-        id_no=number, phone=json.phone, address=json.address,
+        id_no=number, phone=json.phone, address=json.address, lives_alone=json.lives_alone,
     )
+    if json.checkin_plan is not None:
+        checkins.set_plan(session, beneficiary, json.checkin_plan.value, staff=None, now=now)
     if assistant is not None:
         try:
             roster.assign_assistant(session, beneficiary, assistant, now, reason="admin-api")
@@ -59,6 +61,8 @@ def create_beneficiary(json: BeneficiaryCreate):
         "categories": [c.value for c in json.categories],
         "has_id_number": number is not None,
         "assistant_staff_no": json.assistant_staff_no,
+        "lives_alone": json.lives_alone,
+        "checkin_plan": beneficiary.checkin_plan,
     })
     session.commit()
     return jsonify(listing.beneficiary_detail(session, pii, beneficiary)), 201
@@ -77,6 +81,32 @@ def list_beneficiaries(query: BeneficiaryQuery):
         category=query.category.value if query.category is not None else None,
     )
     return jsonify(page.as_dict())
+
+
+@bp.patch("/beneficiaries/<id:beneficiary_id>")
+@operation(
+    "updateBeneficiary", "beneficiaries", 200, responses.Beneficiary, 400, 404, 413, 422,
+    path_params={"beneficiary_id": "The beneficiary's id."},
+)
+def update_beneficiary(beneficiary_id: int, json: BeneficiaryUpdate):
+    """Record whether the beneficiary lives alone, or set their 报平安 plan; fields left out stay as they are."""
+    session = db_session()
+    beneficiary = session.get(Beneficiary, beneficiary_id)
+    if beneficiary is None:
+        raise not_found(MSG_BENEFICIARY_NOT_FOUND.format(id=beneficiary_id))
+    now = services().clock()
+    if json.lives_alone is not None:
+        beneficiary.lives_alone = json.lives_alone
+        checkins.refresh_default_plan(beneficiary)
+    if json.checkin_plan is not None:
+        checkins.set_plan(session, beneficiary, json.checkin_plan.value, staff=None, now=now)
+    beneficiary.updated_at = now
+    # As the office's form records it: the state after the change.
+    audit(session, "beneficiary.checkin_plan", "beneficiary", beneficiary.id, {
+        "lives_alone": bool(beneficiary.lives_alone), "plan": beneficiary.checkin_plan,
+        "plan_by_staff": bool(beneficiary.checkin_plan_by_staff)})
+    session.commit()
+    return jsonify(listing.beneficiary_detail(session, services().pii, beneficiary))
 
 
 @bp.post("/beneficiaries/<id:beneficiary_id>/bind-code")

@@ -216,6 +216,20 @@ def _body_choice_rule(enum: type[StrEnum]):
     return check
 
 
+def _optional_body_choice_rule(enum: type[StrEnum]):
+    """An optional value of a fixed vocabulary in a JSON body: null (or absent) is None."""
+
+    def check(value: Any, info: ValidationInfo) -> StrEnum | None:
+        """None for null; refuse anything outside the vocabulary."""
+        if value is None:
+            return None
+        if not isinstance(value, str) or value not in {m.value for m in enum}:
+            raise refuse(info.field_name, MSG_NOT_ONE_OF.format(field=info.field_name, choices=_choices(enum)))
+        return enum(value)
+
+    return check
+
+
 def _aware_time(value: Any, field: str) -> datetime:
     """An ISO 8601 date and time with its offset (a naive time would be read in the wrong zone)."""
     try:
@@ -323,6 +337,16 @@ def text(max_len: int, *, required: bool = True) -> Any:
 def one_of(enum: type[StrEnum]) -> Any:
     """A required body field from a fixed vocabulary."""
     return Annotated[enum, BeforeValidator(_body_choice_rule(enum))]
+
+
+def optional_one_of(enum: type[StrEnum]) -> Any:
+    """An optional body field from a fixed vocabulary; null or absent is None."""
+    return Annotated[enum | None, BeforeValidator(_optional_body_choice_rule(enum))]
+
+
+def optional_json_bool() -> Any:
+    """A body flag that must be a JSON boolean when given; null or absent is None (leave as is)."""
+    return Annotated[bool | None, BeforeValidator(_json_bool_rule(None))]
 
 
 def json_bool(default: bool) -> Any:

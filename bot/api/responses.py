@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, RootModel
 from models.enums import (
     ActorKind,
     BeneficiaryCategory,
+    CheckinPlan,
     EventKind,
     MediaKind,
     MediaStatus,
@@ -116,6 +117,11 @@ class Beneficiary(BaseModel):
     bind_code: str | None
     active: bool
     assistant: Contact | None
+    lives_alone: bool = Field(description="Lives alone (独居).")
+    checkin_plan: CheckinPlan = Field(description="报平安 plan in force: daily, weekly or off.")
+    checkin_plan_by_staff: bool = Field(
+        description="true: staff set the plan; false: it follows the categories and living alone.")
+    last_checkin_at: datetime | None = Field(description="The latest 报平安 (read-only).")
     created_at: datetime
 
 
@@ -195,8 +201,9 @@ class MediaItem(BaseModel):
 class ServiceRequestDetail(ServiceRequest):
     """A service request with its timeline (oldest event first) and its media."""
 
-    urgency_reason: Literal["unheard"] | None = Field(
-        description="unheard: urgent because it is a voice nobody has understood yet.")
+    urgency_reason: Literal["unheard", "sos"] | None = Field(
+        description="unheard: urgent because it is a voice nobody has understood yet; "
+                    "sos: opened with the 紧急求助 menu button.")
     events: list[RequestEvent]
     media: list[MediaItem]
 

@@ -32,6 +32,8 @@ from bot.api.fields import (
     StaffNo,
     json_bool,
     one_of,
+    optional_json_bool,
+    optional_one_of,
     query_choice,
     refuse,
     text,
@@ -39,6 +41,7 @@ from bot.api.fields import (
 from config import policy
 from models.enums import (
     BeneficiaryCategory,
+    CheckinPlan,
     OutboxStatus,
     RegionLevel,
     RequestChannel,
@@ -54,6 +57,8 @@ Address = text(255, required=False)
 Level = one_of(RegionLevel)
 Role = one_of(StaffRole)
 Flag = json_bool(False)
+OptionalFlag = optional_json_bool()
+OptionalPlan = optional_one_of(CheckinPlan)
 LevelFilter = query_choice(RegionLevel)
 RoleFilter = query_choice(StaffRole)
 CategoryFilter = query_choice(BeneficiaryCategory)
@@ -127,6 +132,21 @@ class BeneficiaryCreate(Input):
     phone: OptionalPhone = None
     address: Address = None
     assistant_staff_no: OptionalStaffNo = Field(None, description="工号 of an active assistant.")
+    lives_alone: Flag = Field(False, description="Lives alone (独居); with the categories it sets the default 报平安 plan.")
+    checkin_plan: OptionalPlan = Field(
+        None, description="报平安 plan set by staff: daily (每天), weekly (每周) or off (关闭); it then stays as set "
+        "whatever the categories. Left out: daily for 特困 and 留守老人 living alone, else off."
+    )
+
+
+class BeneficiaryUpdate(Input):
+    """What the admin API may change on a beneficiary: living alone and the 报平安 plan. Left out: unchanged."""
+
+    lives_alone: OptionalFlag = Field(None, description="Lives alone (独居); a plan staff never set follows it.")
+    checkin_plan: OptionalPlan = Field(
+        None, description="报平安 plan set by staff: daily, weekly or off; it then stays as set whatever the "
+        "categories and living alone."
+    )
 
 
 class RequestCreate(Input):

@@ -7,12 +7,13 @@ No sign-in and no cookies: the token is the key, so the page is never cached or 
 
 `/m/cases/<n>`, the case page a task push opens, needs a member of staff: WeChat web
 authorisation signs them in (`signin`, `/m/oauth`); the page, its actions and its files
-(`/m/media/<id>`) are in `cases`.
+(`/m/media/<id>`) are in `cases`. `/m/log`, logging a request on a beneficiary's behalf (代办)
+from the phone, is in `on_behalf`.
 
 `bp` is created in `views`; importing each module registers its routes on it.
 """
 
-from bot.mobile import cases, signin
+from bot.mobile import cases, on_behalf, signin
 from bot.mobile.views import bp
 
-__all__ = ["bp", "cases", "signin"]
+__all__ = ["bp", "cases", "on_behalf", "signin"]

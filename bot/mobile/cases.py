@@ -12,15 +12,17 @@ import logging
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm import Session
 
 from bot import media_files
 from bot.deps import db_session, services
 from bot.mobile.signin import SIGN_IN_HOURS, notice, staff_only
 from bot.mobile.views import PRIVATE_HEADERS, bp
-from models.enums import OPEN_STATUSES, MediaKind
-from services import audit, case_media, casework, dashboard, media, texts
+from models import Beneficiary, Staff
+from models.enums import CHANNEL_NAMES, CHECKIN_PLAN_NAMES, OPEN_STATUSES, MediaKind
+from services import audit, case_media, casework, checkin_views, dashboard, media, on_behalf, texts
 from services.errors import DomainError
-from services.policy import permissions
+from services.policy import permissions, recency
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +56,27 @@ def _who(event, staff_names) -> str:
     return {"wechat_user": "求助人", "system": "系统"}.get(event.actor_kind, "工作人员")
 
 
+def _checkin_facts(session: Session, item) -> dict:
+    """The beneficiary's 报平安 plan and last check-in for the header, and why a 联系 case exists."""
+    svc = services()
+    now, tz, person = svc.clock(), svc.settings.tz, item.beneficiary
+    return {
+        "plan": CHECKIN_PLAN_NAMES[person.checkin_plan],
+        "last": recency.since(person.last_checkin_at, now, tz) if person.last_checkin_at else "还没有报过",
+        "why": checkin_views.silence_reason(session, item, now, tz),
+    }
+
+
+def loggable_person(session: Session, staff: Staff, beneficiary_id: int | None) -> Beneficiary | None:
+    """The active beneficiary `staff` may log a request for (代办, the service's own check), else None."""
+    if beneficiary_id is None:
+        return None
+    try:
+        return on_behalf.find_beneficiary(session, staff, beneficiary_id)
+    except DomainError:
+        return None
+
+
 @bp.get("/cases/<id:number>")
 @staff_only()
 def case(number: int):
@@ -64,7 +87,7 @@ def case(number: int):
         logger.info("mobile=case_refused staff=%s case=%s", g.staff.id, number)
         return notice(404, *NOT_IN_SCOPE)
     events = [e for e in dashboard.events_for(item) if e.kind != "push"]
-    staff_names = dashboard.staff_names(db, [e.actor_staff_id for e in events])
+    staff_names = dashboard.staff_names(db, [e.actor_staff_id for e in events] + [item.raised_by_staff_id])
     files = media.for_request(db, item.id)
     open_case = item.status in {s.value for s in OPEN_STATUSES}
     staff = g.staff
@@ -75,6 +98,8 @@ def case(number: int):
     page = render_template(
         "mobile/case.html", item=item, events=events, who={e.id: _who(e, staff_names) for e in events},
         event_names=EVENT_NAMES, status_name=texts.STATUS_NAMES[item.status],
+        channel_name=CHANNEL_NAMES.get(item.channel, item.channel), raised_by=staff_names.get(item.raised_by_staff_id),
+        may_log=loggable_person(db, staff, item.beneficiary_id) is not None, checkin=_checkin_facts(db, item),
         voices=[m for m in files if m.kind == MediaKind.VOICE.value],
         photos=[m for m in files if m.kind == MediaKind.IMAGE.value],
         videos=[m for m in files if m.kind in (MediaKind.VIDEO.value, MediaKind.SHORTVIDEO.value)],

@@ -17,7 +17,7 @@ from flask import g, redirect, render_template, request, session
 from bot.deps import db_session, services
 from bot.mobile.views import PRIVATE_HEADERS, bp
 from models import Staff
-from runtime.wechat_oauth import OAuthError, StateInvalid
+from runtime.wechat_oauth import MAX_NEXT_PATH, OAuthError, StateInvalid
 from services import audit, identity
 from services.scope import scope_for
 
@@ -57,13 +57,22 @@ def staff_only(*, sign_in: bool = True):
                 if not sign_in or request.method != "GET":
                     return notice(401, "请先登录", "请回到微信，从提醒里重新打开这个页面。")
                 svc = services()
-                return redirect(svc.web_auth.sign_in_url(request.path, svc.clock()))
+                return redirect(svc.web_auth.sign_in_url(_back_to(), svc.clock()))
             g.staff, g.scope = staff, scope_for(staff)
             return view(*args, **kwargs)
 
         return inner
 
     return wrap
+
+
+def _back_to() -> str:
+    """The page to come back to after signing in: with its query (`/m/log?beneficiary=12`) when that fits the state."""
+    query = request.query_string
+    # Browsers send a query percent-encoded; anything else, or a long one, is left behind.
+    if query and query.isascii() and len(request.path) + 1 + len(query) <= MAX_NEXT_PATH:
+        return f"{request.path}?{query.decode('ascii')}"
+    return request.path
 
 
 @bp.get("/oauth")

@@ -7,9 +7,9 @@ Server-rendered; every query is narrowed to the signed-in staff member's scope.
 """
 
 from bot.office import (
-    auth, cards, cases, figures, media, places, reports, responsibility, spreadsheets, throttle, trends,
+    auth, cards, cases, checkins, figures, media, places, reports, responsibility, spreadsheets, throttle, trends,
 )
 from bot.office.common import bp
 
-__all__ = ["bp", "auth", "cards", "cases", "figures", "media", "places", "reports", "responsibility", "spreadsheets",
-           "throttle", "trends"]
+__all__ = ["bp", "auth", "cards", "cases", "checkins", "figures", "media", "places", "reports", "responsibility",
+           "spreadsheets", "throttle", "trends"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from models.enums import CHECKIN_PLAN_NAMES
+
 ACTION_NAMES = {
     "login": "登录工作台",
     "logout": "退出工作台",
@@ -17,6 +19,7 @@ ACTION_NAMES = {
     "beneficiary.reassign": "更换协理员",
     "beneficiary.create": "新增服务对象",
     "beneficiary.bind_code": "重新生成绑定码",
+    "beneficiary.checkin_plan": "设定报平安计划或独居",
     "case.log": "代为登记求助",
     "case.reassign": "转派求助",
     "case.comment": "添加备注",
@@ -27,6 +30,8 @@ ACTION_NAMES = {
     "mobile.case.reply": "手机回复",
     "mobile.case.resolve": "手机办结",
     "mobile.case.reassign": "手机转派",
+    "mobile.case.log": "手机代为登记求助",
+    "mobile.log": "手机打开代办登记",
     "mobile.media": "手机查看语音或图片",
     "mobile.list": "手机查看清单",
     "chain.village": "设置包村责任人",
@@ -68,6 +73,7 @@ DETAIL_LABELS = {
     "village_code": "村（社区）代码", "categories": "类别", "has_id_number": "有身份证号", "staff_no": "工号",
     "role": "角色", "region_code": "区域代码", "level": "层级", "expires_at": "有效期至", "regenerated": "重新生成",
     "month": "月份", "town": "乡镇", "complete": "整月",
+    "plan": "报平安计划", "plan_by_staff": "工作人员设定", "lives_alone": "独居",
 }
 # Detail keys that hold a member of staff's id: shown as their name and staff number.
 STAFF_KEYS = frozenset({"from_staff_id", "to_staff_id", "responsible", "deputy", "staff", "assignee_staff_id"})
@@ -120,4 +126,6 @@ def _value(key: str, value, staff: Mapping[int, object]) -> str:
         return f"{person.name}（{person.staff_no}）" if person is not None else f"工作人员 {value}"
     if isinstance(value, list | tuple):
         return "、".join(str(v) for v in value)
+    if key == "plan":
+        return CHECKIN_PLAN_NAMES.get(value, str(value))
     return str(value)

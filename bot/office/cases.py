@@ -14,7 +14,7 @@ from bot.office import audit_names
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Region
 from models.enums import RegionLevel, RequestCategory, RequestStatus, StaffRole
-from services import audit, casework, dashboard
+from services import audit, casework, checkin_views, dashboard
 from services import scope as scoping
 from services.errors import DomainError
 from services.media import for_request as media_for_request
@@ -69,7 +69,9 @@ def case(number: int):
     )
     # Played and shown through /office/media/<id>, which checks the scope and audits each file.
     files = media_for_request(db, item.id)
-    return render_template("office/case.html", item=item, events=events, staff=staff, alerted=alerted, files=files)
+    why = checkin_views.silence_reason(db, item, services().clock(), services().settings.tz)
+    return render_template("office/case.html", item=item, events=events, staff=staff, alerted=alerted, files=files,
+                           why=why)
 
 
 @bp.post("/cases/<id:number>/<action>")

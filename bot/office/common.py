@@ -10,8 +10,9 @@ from flask import Blueprint, abort, g, redirect, request, session, url_for
 
 from bot.deps import db_session, services
 from models import Staff
-from models.enums import CHANNEL_NAMES
+from models.enums import CHANNEL_NAMES, CHECKIN_PLAN_NAMES, CONTACT_KIND_NAMES
 from services import audit
+from services.policy import recency
 from services.scope import Scope, scope_for
 
 logger = logging.getLogger(__name__)
@@ -81,7 +82,22 @@ def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     return moment.astimezone(services().settings.tz).strftime(fmt) if moment else "—"
 
 
+@bp.app_template_filter("since")
+def since(moment: datetime | None) -> str:
+    """A stored UTC time as how long ago it was: 今天 09:12, 昨天 18:30, 3天前."""
+    svc = services()
+    return recency.since(moment, svc.clock(), svc.settings.tz)
+
+
+@bp.app_template_test("silent_today")
+def silent_today(person) -> bool:
+    """A beneficiary on a daily 报平安 plan with no sign of life since local midnight."""
+    svc = services()
+    return recency.silent_today(person.checkin_plan, person.last_contact_at, svc.clock(), svc.settings.tz)
+
+
 @bp.app_context_processor
 def names():
     """Wording shared by the templates."""
-    return {"STATUS_NAMES": STATUS_NAMES, "ROLE_NAMES": ROLE_NAMES, "CHANNEL_NAMES": CHANNEL_NAMES}
+    return {"STATUS_NAMES": STATUS_NAMES, "ROLE_NAMES": ROLE_NAMES, "CHANNEL_NAMES": CHANNEL_NAMES,
+            "CHECKIN_PLAN_NAMES": CHECKIN_PLAN_NAMES, "CONTACT_KIND_NAMES": CONTACT_KIND_NAMES}

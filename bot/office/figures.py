@@ -10,12 +10,14 @@ from sqlalchemy import select
 from bot.deps import db_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, signed_in
+from config import policy
 from models import Region
 from models.enums import CHANNEL_NAMES, RegionLevel, RequestCategory, Urgency
-from services import figures
+from services import checkin_figures, figures
 from services import scope as scoping
 
 URGENCY_NAMES = {Urgency.NORMAL.value: "一般", Urgency.URGENT.value: "紧急"}
+WEEKDAYS = "一二三四五六日"
 
 
 def _day(name: str, default: date) -> date:
@@ -54,4 +56,6 @@ def figures_page():
         categories=[c.value for c in RequestCategory], urgencies=URGENCY_NAMES,
         checks=list(figures.CHECKS), helps=list(figures.HELPS), service_hours=figures.SERVICE_HOURS_LABEL,
         tz=svc.settings.tz, pick_town=pick_town, channel=channel,
+        first_rung_hours=f"{checkin_figures.FIRST_RUNG.total_seconds() / 3600:g}",
+        weekly_day="周" + WEEKDAYS[policy.CHECKIN_WEEKLY_DAY],
     )

@@ -10,11 +10,11 @@ from bot.deps import db_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Staff
-from models.enums import CHANNEL_NAMES, RequestChannel
+from models.enums import CHANNEL_NAMES, CHECKIN_PLAN_NAMES, RequestChannel
 from services import dashboard, on_behalf, roster
 from services import service_map as map_picture
 from services.errors import DomainError
-from services.policy import id_number
+from services.policy import id_number, recency
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +46,17 @@ def _link_villages(node: dict) -> None:
 @bp.get("/villages/<id:village_id>")
 @signed_in()
 def village(village_id: int):
-    """One village: assistants and their beneficiaries (prints on A4)."""
-    detail = dashboard.village_detail(db_session(), g.scope, village_id)
+    """One village: assistants and their beneficiaries (prints on A4), filtered by 报平安 plan if asked."""
+    plan, silent = request.args.get("plan") or None, request.args.get("silent") == "1"
+    if plan is not None and plan not in CHECKIN_PLAN_NAMES:
+        abort(400, description="报平安计划只能选：每天、每周或关闭")
+    svc = services()
+    midnight = recency.local_midnight(svc.clock(), svc.settings.tz)
+    detail = dashboard.village_detail(db_session(), g.scope, village_id, plan=plan,
+                                      silent_before=midnight if silent else None)
     if detail is None:
         abort(404, description="没有这个村（社区），或不在您的范围内")
-    return render_template("office/village.html", detail=detail)
+    return render_template("office/village.html", detail=detail, plan=plan, silent=silent)
 
 
 @bp.get("/beneficiaries/<id:beneficiary_id>")

@@ -41,6 +41,12 @@ function renderItem(item) {
     return card;
   }
   if (item.kind === "sms") return smsMessage(item);
+  if (item.kind === "location") {
+    // A place the persona sent: its name, and the address under it, as WeChat's location card shows them.
+    const message = el("div", `msg ${item.from || "account"} location`, item.text);
+    if (item.label) message.appendChild(el("div", "caption", item.label));
+    return message;
+  }
   const message = el("div", `msg ${item.from || "account"}`);
   if (item.kind === "voice" || item.kind === "image") {
     // The voice or photo itself, loaded from the WeChat stand-in through the simulator.
@@ -120,6 +126,7 @@ function renderPersonas() {
 }
 
 function choose(openid) {
+  closePicker();  // its places were the last persona's
   current = openid;
   unread[openid] = 0;
   const persona = personas.find((p) => p.openid === openid);
@@ -218,9 +225,67 @@ document.getElementById("image-btn").addEventListener("click", () => {
   if (words) send({ kind: "image", text: words });
 });
 document.getElementById("location-btn").addEventListener("click", () => send({ kind: "location" }));
-for (const button of document.querySelectorAll(".menu-btn")) {
-  button.addEventListener("click", () => send({ kind: "click", key: button.dataset.key, label: button.textContent }));
+// WeChat's menu button types: click sends its key; view opens its page (WeChat tells the account with a
+// VIEW event); location_select opens the place picker; the scan and photo pickers are not simulated.
+const UNSUPPORTED = { scancode_push: "扫一扫", scancode_waitmsg: "扫一扫", pic_sysphoto: "拍照",
+  pic_photo_or_album: "拍照或相册", pic_weixin: "微信相册" };
+let picking = null;      // the location_select button whose picker is open
+
+function tapMenu(button) {
+  const { type, key, url } = button.dataset;
+  // As in WeChat, the sub-menu folds away once a button is tapped.
+  const group = button.closest("details");
+  if (group) group.open = false;
+  if (type === "click") send({ kind: "click", key, label: button.textContent });
+  else if (type === "view") {
+    window.open(url, "_blank", "noreferrer");
+    if (current) send({ kind: "view", url });
+  } else if (type === "location_select") openPicker(button);
+  else if (current) {
+    const what = UNSUPPORTED[type] ? `“${UNSUPPORTED[type]}”` : "";
+    add(current, [{ from: "system", text: `（模拟器不支持这种菜单按钮${what}：${type}）` }]);
+  }
 }
+
+async function openPicker(button) {
+  if (!current) { alert("请先选择身份"); return; }
+  try {
+    const result = await api(`places?openid=${encodeURIComponent(current)}`);
+    const list = document.getElementById("places");
+    list.replaceChildren(...result.places.map((place, index) => {
+      const item = el("li");
+      const label = el("label");
+      const radio = el("input");
+      radio.type = "radio";
+      radio.name = "place";
+      radio.value = String(index);
+      radio.checked = index === 0;
+      label.append(radio, el("span", "poi", place.poiname), el("span", "address", place.label));
+      item.appendChild(label);
+      return item;
+    }));
+    picking = button;
+    document.getElementById("picker").hidden = false;
+  } catch (error) {
+    add(current, [{ from: "system", text: `读取位置失败：${error.message}` }]);
+  }
+}
+
+function closePicker() {
+  picking = null;
+  document.getElementById("picker").hidden = true;
+}
+
+document.getElementById("picker").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const chosen = document.querySelector("#places input:checked");
+  if (!picking || !chosen) return;
+  const key = picking.dataset.key;
+  closePicker();
+  send({ kind: "location_select", key, place: Number(chosen.value) });
+});
+document.getElementById("picker-cancel").addEventListener("click", closePicker);
+for (const button of document.querySelectorAll(".menu-btn")) button.addEventListener("click", () => tapMenu(button));
 for (const button of document.querySelectorAll(".clock-btn")) {
   button.addEventListener("click", async () => {
     try {

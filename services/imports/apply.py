@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models import Assignment, Beneficiary, BeneficiaryCategoryLink, Region, Staff
 from models.enums import BeneficiaryCategory
-from services import audit, roster
+from services import audit, checkins, roster
 from services.imports.columns import BENEFICIARY_COLUMNS, STAFF_COLUMNS
 from services.imports.read import ImportFileError, Table, map_headers
 from services.imports.report import CREATE, ERROR, OK, SKIPPED, UPDATE, ImportReport, RowResult
@@ -145,8 +145,11 @@ def _create_beneficiary(session, pii, plan: BeneficiaryPlan, villages, assistant
     person = roster.create_beneficiary(
         session, pii, name=f.name, village=villages[plan.village_id],
         categories=[BeneficiaryCategory(c) for c in f.categories], now=now,
-        id_no=f.id_number, phone=f.phone, address=f.address, bind_code=code,
+        id_no=f.id_number, phone=f.phone, address=f.address, bind_code=code, lives_alone=bool(f.lives_alone),
     )
+    if f.checkin_plan is not None:
+        # A plan written in the file is the office's choice, kept whatever the categories.
+        checkins.set_plan(session, person, f.checkin_plan, staff=None, now=now)
     if plan.assistant_id is not None:
         # A new beneficiary has no assignment to end, so this is what roster.assign_assistant
         # would write, without its flush per row (a city's import is 110,000 rows).
@@ -173,6 +176,12 @@ def _update_beneficiary(session, plan: BeneficiaryPlan, person: Beneficiary, vil
     for category in sorted(wanted - have):
         person.categories.append(BeneficiaryCategoryLink(category=category))
     roster.refresh_visit_plan(person)
+    if f.lives_alone is not None:
+        person.lives_alone = f.lives_alone
+    if f.checkin_plan is not None:
+        checkins.set_plan(session, person, f.checkin_plan, staff=None, now=now)
+    else:
+        checkins.refresh_default_plan(person)
     person.updated_at = now
     if plan.assistant_id is not None and plan.assistant_id != plan.existing.assistant_id:
         # Through the roster, which ends the old assignment and keeps it as history.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.enums import BeneficiaryCategory, RegionLevel
+from models.enums import CHECKIN_PLAN_NAMES, BeneficiaryCategory, RegionLevel
 from services.imports.wording import REPORT_EXTRA_HEADERS
 from services.policy import validate as rules
 
@@ -26,6 +26,8 @@ class Column:
 
 CATEGORY_CHOICES = "、".join(c.value for c in BeneficiaryCategory)
 ROLE_CHOICES = "、".join(rules.ROLE_LABELS.values())
+PLAN_CHOICES = "、".join(CHECKIN_PLAN_NAMES.values())
+YES_NO = {"是": True, "否": False}
 
 BENEFICIARY_COLUMNS = (
     Column("name", "姓名", True, width=12, hint="必填"),
@@ -42,6 +44,9 @@ BENEFICIARY_COLUMNS = (
     Column("address", "家庭住址", False, ("住址", "家庭地址"), width=32),
     Column("assistant_no", "协理员工号", False, ("协理员", "责任协理员工号"), width=12, text=True,
            hint="该村（社区）在岗协理员的工号；留空则不改变现有指派"),
+    Column("lives_alone", "独居", False, ("是否独居",), width=8, hint="是或否；留空则不改变"),
+    Column("checkin_plan", "平安计划", False, ("报平安计划",), width=10,
+           hint=f"{PLAN_CHOICES}；留空则按对象类别和是否独居（独居的特困、留守老人每天报平安）"),
 )
 
 STAFF_COLUMNS = (

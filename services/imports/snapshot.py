@@ -76,7 +76,8 @@ def _existing_beneficiaries(session: Session, hashes: Iterable[str]) -> dict[str
     for chunk in chunks(sorted(set(hashes))):
         rows = session.execute(
             select(Beneficiary.id, Beneficiary.id_number_hash, Beneficiary.name, Beneficiary.phone,
-                   Beneficiary.address, Beneficiary.village_id)
+                   Beneficiary.address, Beneficiary.village_id, Beneficiary.lives_alone, Beneficiary.checkin_plan,
+                   Beneficiary.checkin_plan_by_staff)
             .where(Beneficiary.id_number_hash.in_(chunk))
         ).all()
         if not rows:
@@ -92,10 +93,11 @@ def _existing_beneficiaries(session: Session, hashes: Iterable[str]) -> dict[str
             select(Assignment.beneficiary_id, Assignment.staff_id)
             .where(Assignment.beneficiary_id.in_(ids), Assignment.ended_at.is_(None))
         ).all())
-        for beneficiary_id, digest, name, phone, address, village_id in rows:
+        for beneficiary_id, digest, name, phone, address, village_id, alone, plan, by_staff in rows:
             found[digest] = BeneficiaryState(
                 beneficiary_id, name, phone, address, village_id,
                 frozenset(categories[beneficiary_id]), assistants.get(beneficiary_id),
+                bool(alone), plan, bool(by_staff),
             )
     return found
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, aliased
 
 from config import policy
 from models import Region, Staff
-from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
+from models.enums import CHECKIN_PLAN_NAMES, BeneficiaryCategory, RegionLevel, StaffRole
 from services.imports.columns import (
     BENEFICIARY_COLUMNS,
     CATEGORY_CHOICES,
@@ -28,6 +28,7 @@ from services.imports.columns import (
     ROLE_CHOICES,
     STAFF_COLUMNS,
     VILLAGE_OFFICER_COLUMNS,
+    YES_NO,
     Column,
     level_label,
 )
@@ -52,6 +53,8 @@ BENEFICIARY_EXAMPLE = {
     "village_code": "421083100201",
     "address": "东湾村东头组12号",
     "assistant_no": "A0001",
+    "lives_alone": "是",
+    "checkin_plan": "每天",
 }
 STAFF_EXAMPLE = {
     "staff_no": "A0001",
@@ -89,7 +92,8 @@ INSTRUCTIONS = {
         "5. 所属村（社区）代码填行政区划代码；也可以把列名改为“所属村（社区）”改填村（社区）名称（全市唯一时）。",
         "6. 协理员工号须是该村（社区）在岗协理员；留空则保持现有指派。",
         "7. 已登记过的身份证号会更新姓名、电话、住址、类别和村（社区）；空白格不会覆盖已有信息。",
-        "8. 有错误时整份文件都不会导入，请下载错误报告改正后重新导入，或确认只导入正确的行。",
+        "8. 独居填“是”或“否”。平安计划填每天、每周或关闭；留空则按类别：独居的特困人员、留守老人每天报平安，其他人不用。",
+        "9. 有错误时整份文件都不会导入，请下载错误报告改正后重新导入，或确认只导入正确的行。",
     ],
     "staff": [
         "工作人员导入说明",
@@ -167,6 +171,13 @@ def _template(kind: str, title: str, columns: Sequence[Column], example: dict[st
                               promptTitle="对象类别", prompt="可填多个，用“、”分隔")
         rule.add(f"{letters['categories']}2:{letters['categories']}{last}")
         sheet.add_data_validation(rule)
+    for key, title, words in (("lives_alone", "独居", tuple(YES_NO)),
+                              ("checkin_plan", "平安计划", tuple(CHECKIN_PLAN_NAMES.values()))):
+        if key in letters:
+            rule = DataValidation(type="list", formula1='"' + ",".join(words) + '"', allow_blank=True,
+                                  showErrorMessage=True, errorTitle=title, error=f"请选择：{'、'.join(words)}")
+            rule.add(f"{letters[key]}2:{letters[key]}{last}")
+            sheet.add_data_validation(rule)
     if "role" in letters:
         rule = DataValidation(type="list", formula1='"' + ",".join(rules.ROLE_LABELS.values()) + '"',
                               allow_blank=False, showErrorMessage=True, errorTitle="角色",

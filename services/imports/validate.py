@@ -12,15 +12,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
-from services.imports.columns import CATEGORY_CHOICES, ROLE_CHOICES, level_label
+from services.imports.columns import CATEGORY_CHOICES, PLAN_CHOICES, ROLE_CHOICES, YES_NO, level_label
 from services.imports.report import CREATE, UNCHANGED, UPDATE, RowResult
 from services.imports.wording import (
     MSG_ASSISTANT_ELSEWHERE,
     MSG_ASSISTANT_INACTIVE,
     MSG_ASSISTANT_NOT_ASSISTANT,
     MSG_ASSISTANT_UNKNOWN,
+    MSG_CHECKIN_PLAN,
     MSG_FIELD,
     MSG_ID_AS_NUMBER,
+    MSG_LIVES_ALONE,
     MSG_MOVED_WITHOUT_ASSISTANT,
     MSG_NOT_A_VILLAGE,
     MSG_REGION_UNKNOWN,
@@ -37,6 +39,7 @@ from services.imports.wording import (
     MSG_VILLAGE_UNKNOWN_NAME,
 )
 from services.policy import id_number
+from services.policy.commands import CHECKIN_PLAN_WORDS
 from services.policy import validate as rules
 
 EXAMPLE_PREFIX = "示例"
@@ -102,6 +105,9 @@ class BeneficiaryFields:
     village_name: str | None
     address: str | None
     assistant_no: str | None
+    # Blank cells (None) keep what is stored: living alone as it was, the plan as staff or the default set it.
+    lives_alone: bool | None = None
+    checkin_plan: str | None = None
 
 
 def parse_beneficiary_cells(cells: dict[str, str], imprecise: Iterable[str] = ()) -> tuple[
@@ -149,12 +155,38 @@ def parse_beneficiary_cells(cells: dict[str, str], imprecise: Iterable[str] = ()
     if assistant_no is not None and rules.staff_no_error(assistant_no):
         messages.append(MSG_FIELD.format(field="协理员工号", problem=rules.MSG_BAD_STAFF_NO))
 
+    lives_alone = _lives_alone(cells, messages)
+    checkin_plan = _checkin_plan(cells, messages)
+
     if messages:
         return None, messages
     return BeneficiaryFields(
         name=name, id_number=number, phone=phone, categories=tuple(sorted(c.value for c in categories)),
         village_code=village_code, village_name=village_name, address=address, assistant_no=assistant_no,
+        lives_alone=lives_alone, checkin_plan=checkin_plan,
     ), []
+
+
+def _lives_alone(cells: dict[str, str], messages: list[str]) -> bool | None:
+    """独居: 是 or 否; None when blank (with a message when it is neither)."""
+    raw = rules.canonical(cells.get("lives_alone"))
+    if not raw:
+        return None
+    if raw not in YES_NO:
+        messages.append(MSG_LIVES_ALONE.format(value=raw[:10]))
+        return None
+    return YES_NO[raw]
+
+
+def _checkin_plan(cells: dict[str, str], messages: list[str]) -> str | None:
+    """平安计划: 每天, 每周 or 关闭 (a CheckinPlan value); None when blank (with a message when unknown)."""
+    raw = rules.canonical(cells.get("checkin_plan"))
+    if not raw:
+        return None
+    plan = CHECKIN_PLAN_WORDS.get(raw)
+    if plan is None:
+        messages.append(MSG_CHECKIN_PLAN.format(allowed=PLAN_CHOICES, value=raw[:10]))
+    return plan
 
 
 @dataclass(frozen=True)
@@ -194,6 +226,9 @@ class BeneficiaryState:
     village_id: int
     categories: frozenset[str]
     assistant_id: int | None
+    lives_alone: bool = False
+    checkin_plan: str = "off"
+    checkin_plan_by_staff: bool = False
 
 
 @dataclass
@@ -281,6 +316,8 @@ def _beneficiary_action(plan: BeneficiaryPlan) -> str:
         and old.village_id == plan.village_id
         and old.categories == frozenset(new.categories)
         and (plan.assistant_id is None or plan.assistant_id == old.assistant_id)
+        and (new.lives_alone is None or new.lives_alone == old.lives_alone)
+        and (new.checkin_plan is None or (old.checkin_plan_by_staff and new.checkin_plan == old.checkin_plan))
     )
     return UNCHANGED if same else UPDATE
 

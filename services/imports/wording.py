@@ -37,6 +37,8 @@ MSG_REGION_UNKNOWN = "所属区域代码：没有找到这个代码"
 MSG_ROLE_LEVEL = "所属区域代码：{role}应属于{level}区域，“{name}”是{actual}"
 MSG_STAFF_HAS_CASELOAD = "角色/所属区域：该协理员仍负责 {count} 位服务对象，请先转派再调整"
 MSG_EXAMPLE_ROW = "模板示例行，未导入"
+MSG_LIVES_ALONE = "独居：请填“是”或“否”，不认识“{value}”"
+MSG_CHECKIN_PLAN = "平安计划：请填{allowed}之一，不认识“{value}”"
 
 # The 包联 files: the duty rota, the village split, the departments' liaisons.
 DEFAULT_WORD = "默认"

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from models.enums import RequestCategory, Urgency
-from services.policy.classify import Classification, classify
+from services.policy.classify import CLASSIFIED_CATEGORIES, Classification, classify
 
 COLUMNS = ("text", "urgent", "category", "numbers", "month", "note")
 NUMBERS = ("120", "110", "119")
@@ -207,7 +207,7 @@ def evaluate(
             lambda o, c=category: o.message.category is c,
             lambda o, c=category: o.result.category is c,
         )
-        for category in RequestCategory
+        for category in CLASSIFIED_CATEGORIES
     )
     numbers = tuple(
         _score(number, outcomes, lambda o, n=number: n in o.message.numbers, lambda o, n=number: n in o.numbers)

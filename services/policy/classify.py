@@ -33,6 +33,11 @@ NEUTRAL_RANK = 999
 CATEGORY_DENIAL = "不是"
 
 
+# The categories words can lead to: 联系 is raised only by the check-in scan (someone on a 报平安 plan
+# went silent), never by what anyone wrote, so no table names it (tests/services/policy/test_checkin.py).
+CLASSIFIED_CATEGORIES = tuple(c for c in RequestCategory if c is not RequestCategory.CHECK_ON)
+
+
 @dataclass(frozen=True)
 class Classification:
     """What a request is about, how urgent it is, and which emergency numbers to suggest."""

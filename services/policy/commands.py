@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from models.enums import CheckResult
+from models.enums import CHECKIN_PLAN_NAMES, CheckinPlan, CheckResult
 
 # Full-width digits and spaces are common on Chinese phone keyboards.
 _FULLWIDTH = str.maketrans("０１２３４５６７８９：，　", "0123456789:, ")
@@ -117,3 +117,28 @@ def parse_on_behalf(text: str) -> tuple[int, str | None, str]:
     if word is None:
         return int(match.group(1)), None, body
     return int(match.group(1)), word.group(1), body[word.end():].strip()
+
+
+CHECKIN_PLAN_USAGE = "平安计划 对象编号 每天|每周|关闭，例如：平安计划 15 每天"
+# The words staff write for each plan (CHECKIN_PLAN_NAMES), with the spellings they use as well.
+CHECKIN_PLAN_WORDS = {
+    **{name: value for value, name in CHECKIN_PLAN_NAMES.items()},
+    "每日": CheckinPlan.DAILY.value,
+    "天天": CheckinPlan.DAILY.value,
+    "每星期": CheckinPlan.WEEKLY.value,
+    "每礼拜": CheckinPlan.WEEKLY.value,
+    "关": CheckinPlan.OFF.value,
+    "不用": CheckinPlan.OFF.value,
+}
+
+
+def parse_checkin_plan(text: str) -> tuple[int, str]:
+    """`平安计划 15 每天` -> (15, "daily"); the plan word may follow the number without a space."""
+    rest = split_command(text, "平安计划")
+    match = re.match(r"^(?:#|No\.?|号)?\s*(\d{1,9})\s*(\S*)$", rest, flags=re.IGNORECASE)
+    if not match or not match.group(2):
+        raise CommandError(f"请这样发：{CHECKIN_PLAN_USAGE}")
+    plan = CHECKIN_PLAN_WORDS.get(match.group(2))
+    if plan is None:
+        raise CommandError(f"计划只能是每天、每周或关闭。{CHECKIN_PLAN_USAGE}")
+    return int(match.group(1)), plan

@@ -14,10 +14,22 @@ from datetime import datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 from config.policy import LadderStep
+from models.enums import RequestCategory, Urgency
 from services.policy.hours import add_service_time
 
 OPEN = "open"
 ACKNOWLEDGED = "acknowledged"
+
+
+# The ladder row (config.policy.ESCALATION_LADDER) of a 联系 case the check-in scan raised.
+CHECK_ON = "check_on"
+
+
+def ladder_key(category: str, urgency: str) -> str:
+    """Which ladder a request climbs: a normal 联系 case (someone went silent) its own, else its urgency's."""
+    if category == RequestCategory.CHECK_ON.value and urgency == Urgency.NORMAL.value:
+        return CHECK_ON
+    return urgency
 
 
 @dataclass(frozen=True)

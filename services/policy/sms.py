@@ -1,14 +1,28 @@
-"""Rules for text messages: which WeChat refusals send a push by SMS instead, and per-phone pacing."""
+"""Rules for text messages: which WeChat refusals send a push by SMS instead, which pushes never go
+by SMS, and per-phone pacing."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
+from models.enums import PushKind
+
 # WeChat errcodes after which a push to staff goes by SMS instead: the person cannot be reached
 # on WeChat (40003 unknown openid, 43004 not following, 43101 refused) or the message cannot go
 # (45015 / 45047 outside the customer-service window with no template to fall back on).
 SMS_FALLBACK_ERRORS = frozenset({40003, 43004, 43101, 45015, 45047})
+
+# Pushes to staff that never go by SMS, and why. Every other push to staff carries an SMS form, so
+# a member of staff without WeChat still hears of it (tests/services/test_sms_forms.py holds every
+# kind of push to one or the other).
+NEVER_BY_SMS = frozenset({
+    # The voice or photo itself: a text message cannot carry it, and the task's own SMS told of the case.
+    PushKind.MEDIA,
+    # What a voice said is what someone said: message contents never pass through the SMS provider.
+    # A voice that shows danger sends URGENT_TASK, whose SMS says so without the words.
+    PushKind.TRANSCRIPT,
+})
 
 
 def next_allowed(sent: Iterable[datetime], now: datetime, limits: Sequence[tuple[int, int]]) -> datetime | None:

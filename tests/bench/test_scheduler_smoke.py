@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import bench.outbox as outbox_bench
 import bench.scheduler as scheduler_bench
-from models import ServiceRequest, Staff
+from models import FamilyLink, ServiceRequest, Staff
 from models.enums import RequestCategory, StaffRole, Urgency
-from tests.support.factories import make_beneficiary, make_staff, make_town, make_visit
+from tests.support.factories import make_beneficiary, make_staff, make_town, make_visit, make_wechat_user
 
 
 def _small_city(session, town, now):
-    """The test town with beneficiaries due for visits, an unbound assistant, and open cases."""
+    """The test town with beneficiaries due for visits, an unbound assistant, open cases, and a son
+    bound to one of them (the check-in scan's reminder)."""
     unbound = make_staff(session, StaffRole.ASSISTANT, town.village, now)  # no WeChat user yet
     for i in range(6):
         person = make_beneficiary(session, town.village if i % 2 else town.other_village, now - timedelta(days=60),
@@ -25,6 +26,9 @@ def _small_city(session, town, now):
             next_escalation_at=now - timedelta(minutes=5), created_at=now - timedelta(hours=5),
             updated_at=now - timedelta(hours=5),
         ))
+        if i == 0:
+            son = make_wechat_user(session, "o-bench-son", now)
+            session.add(FamilyLink(beneficiary_id=person.id, wechat_user_id=son.id, relation="子女", created_at=now))
     session.commit()
     return unbound
 
@@ -43,7 +47,10 @@ def test_scheduler_bench_times_every_job(app, session, clock):
     session.expire_all()
     assert session.get(Staff, unbound.id).wechat_user.openid == f"bench-staff-{unbound.id}"
     by_name = {r.name: r for r in results}
-    assert set(by_name) == {"escalation_scan", "escalation_drain", "morning_visits", "town_digests", "city_summaries"}
+    assert set(by_name) == {"escalation_scan", "escalation_drain", "morning_visits", "town_digests", "city_summaries",
+                            "checkin_reminders"}
+    # Too few daily plans in the seed: the bench put everyone on one (fewer than 22,000 here).
+    assert prepared.daily_plans == prepared.daily_plans_set == 6
     for result in results:
         assert len(result.seconds) == 2 and all(s > 0 for s in result.seconds)
         assert result.statements > 0 and result.rss_mb > 0 and len(result.top) == 1
@@ -51,9 +58,10 @@ def test_scheduler_bench_times_every_job(app, session, clock):
     assert by_name["morning_visits"].result > 0 and by_name["morning_visits"].writes["outbox"] > 0
     assert by_name["town_digests"].result == 1
     assert by_name["city_summaries"].result == 1
+    assert by_name["checkin_reminders"].result == 1 and by_name["checkin_reminders"].writes["silences"] == 6
     # Each run started from the same state, and the last reset left nothing behind.
     assert scheduler_bench.count_writes(svc.session_factory, prepared) == {
-        "outbox": 0, "request_events": 0, "visit_alerts": 0}
+        "outbox": 0, "request_events": 0, "visit_alerts": 0, "silences": 0}
     text = []
     scheduler_bench.report(prepared, results, out=type("W", (), {"write": lambda self, s: text.append(s)})())
     assert "morning_visits" in "".join(text)

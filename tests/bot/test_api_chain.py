@@ -98,7 +98,7 @@ def test_departments_are_listed_then_set_which_adds_the_policy_s(client, world, 
     assert status == 200 and data["total"] == 18
     by_code = {d["code"]: d for d in data["items"]}
     assert by_code["health"]["categories"] == ["医"] and by_code["health"]["stored"] is False
-    assert set(by_code["civil_affairs"]["categories"]) == {"吃", "穿", "联系亲人", "政策", "其他"}
+    assert set(by_code["civil_affairs"]["categories"]) == {"吃", "穿", "联系亲人", "政策", "其他", "联系"}
     assert by_code["health"]["city"] == {"code": world.city.code, "name": "联城市"}
 
     status, data = call(client, "PUT", "/departments/health",

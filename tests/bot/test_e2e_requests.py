@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
 import requests as http
 from sqlalchemy import func, select
 
@@ -13,7 +12,7 @@ from models import OutboxMessage, RequestEvent, ServiceRequest, Staff
 from models.enums import StaffRole
 from runtime.dispatch import dispatch_outbox
 from services import texts
-from tests.support.factories import fresh, make_beneficiary, make_staff, make_town
+from tests.support.factories import fresh, make_beneficiary, make_staff
 from tests.support.wechat import reply_content
 
 
@@ -65,18 +64,6 @@ class Phone:
             elif call["path"] == "message/template/send":
                 messages.append(" | ".join(v["value"] for v in body["data"].values()))
         return messages
-
-
-@pytest.fixture
-def phone(app, client, sender, fake_wechat, clock):
-    """Everyone's phone."""
-    return Phone(app, client, sender, fake_wechat, clock)
-
-
-@pytest.fixture
-def town(session, clock):
-    """A town with bound staff."""
-    return make_town(session, clock())
 
 
 def test_family_member_binds_asks_by_voice_and_the_case_runs_to_a_rating(phone, town, session, clock):

@@ -3,26 +3,13 @@ follower scanning a QR code that binds nobody is answered as the follower they a
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import func, select
 
 from models import RequestEvent, ServiceRequest
 from services import texts
 from tests.bot.test_e2e_requests import Phone
-from tests.support.factories import make_beneficiary, make_town
+from tests.support.factories import make_beneficiary
 from devtools.wechat_side import cdata
-
-
-@pytest.fixture
-def phone(app, client, sender, fake_wechat, clock):
-    """Everyone's phone."""
-    return Phone(app, client, sender, fake_wechat, clock)
-
-
-@pytest.fixture
-def town(session, clock):
-    """A town with bound staff."""
-    return make_town(session, clock())
 
 
 def _link(title: str, url: str) -> str:

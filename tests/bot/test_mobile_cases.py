@@ -305,3 +305,26 @@ def test_ids_that_cannot_exist_are_a_kind_404(client, world):
     for path in ("/m/cases/2147483648", "/m/media/2147483648", "/m/cases/0"):
         response = client.get(path)
         assert response.status_code == 404 and "没有找到" in text_of(response)
+
+
+def test_the_header_shows_the_plan_and_the_last_check_in(client, world, session, app, clock):
+    """报平安计划 and the last check-in in local time; a 联系 case raised by a silence says why."""
+    from datetime import timedelta
+
+    from models import Beneficiary
+    from models.enums import RequestChannel, RequestSource
+
+    person = session.get(Beneficiary, world.case.request.beneficiary_id)
+    person.checkin_plan, person.checkin_plan_by_staff = "daily", True
+    person.last_checkin_at = clock() - timedelta(days=3)
+    env = app.extensions["sanzhida"].request_env
+    silent = service.open_request(
+        session, env, beneficiary=person, classification=Classification(RequestCategory.CHECK_ON, Urgency.NORMAL),
+        summary="张秀英今天没有报平安", now=clock(), source=RequestSource.SILENCE, channel=RequestChannel.OTHER,
+        data={"plan": "daily", "period_start": clock().astimezone(env.tz).date().isoformat()})
+    session.commit()
+    text = text_of(sign_in(client, "o-assistant", world.number))
+    assert "报平安计划：每天 · 最近报平安：3天前" in text
+    assert "没有报平安，请打电话" not in text, "only a silence's case says why"
+    why = text_of(client.get(f"/m/cases/{silent.id}"))
+    assert "报平安计划：每天 · 最近报平安：3天前" in why and "今天没有报平安，请打电话或上门看看。" in why

@@ -14,20 +14,7 @@ from models import MediaItem, OutboxMessage, RequestEvent, ServiceRequest
 from models.enums import RequestChannel
 from scheduler.jobs import JobContext, escalation_job
 from services import texts
-from tests.bot.test_e2e_requests import Phone
-from tests.support.factories import fresh, make_beneficiary, make_town
-
-
-@pytest.fixture
-def phone(app, client, sender, fake_wechat, clock):
-    """Everyone's phone."""
-    return Phone(app, client, sender, fake_wechat, clock)
-
-
-@pytest.fixture
-def town(session, clock):
-    """A town with bound staff."""
-    return make_town(session, clock())
+from tests.support.factories import fresh, make_beneficiary
 
 
 @pytest.fixture

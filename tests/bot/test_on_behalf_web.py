@@ -169,3 +169,24 @@ def test_the_figures_filter_by_channel(app, town, session, clock):
     page = client.get("/office/figures", query_string={"channel": "phone", "level": "village"}).get_data(as_text=True)
     assert "求助只计电话渠道" in page and '<option value="phone" selected>电话</option>' in page
     assert '<tr class="total"><td>合计</td><td>1</td>' in page
+
+
+def test_the_same_request_sent_twice_is_logged_once(app, town, session, clock):
+    """A double tap (the same words for the same person by the same officer within two minutes) opens
+    one case and lands on it both times; other words, or the same words later, are a new case."""
+    client = signed_in(app, town.officer.staff_no)
+    path = f"/office/beneficiaries/{town.person.id}"
+
+    def send(text: str) -> str:
+        answer = client.post(f"{path}/log-request", data={"channel": "phone", "text": text,
+                                                          "csrf_token": csrf(client, path)})
+        assert answer.status_code == 302
+        return answer.headers["Location"]
+
+    first = send("想申请临时救助")
+    assert send("想申请临时救助") == first
+    assert _count(session) == 1
+    assert send("家里漏雨了") != first
+    clock.advance(minutes=3)
+    assert send("想申请临时救助") != first
+    assert _count(session) == 3

@@ -1,6 +1,6 @@
 """The phone case page in headless Chromium at 390×844: the whole WeChat sign-in runs through the
 stand-in, the voice loads and has a length, the photo decodes, 接单 lands on the timeline; another
-town's assistant gets the kind 404 page. Screenshots in test-artifacts/."""
+town's assistant gets the kind 404 page; 代办 from the phone opens a new case. Screenshots in test-artifacts/."""
 
 from __future__ import annotations
 
@@ -127,3 +127,33 @@ def test_another_towns_assistant_gets_the_kind_404(phone, live, fake_wechat):
     page.goto(f"{live.base}/m/cases/{live.number}")
     assert_fits_a_phone(page)
     screenshot(page, "mobile-case-not-in-scope")
+
+
+def test_the_assistant_logs_a_phone_call_for_her_beneficiary(phone, live, fake_wechat):
+    """/m/log through WeChat's sign-in: tap the person, keep 电话, write the words, land on the new case."""
+    page = phone()
+    response = through_wechat(page, fake_wechat, "o-assistant", f"{live.base}/m/log")
+    assert response.status == 200 and page.url.split("#")[0] == f"{live.base}/m/log"
+    expect(page.locator("h1")).to_have_text("代办登记")
+    assert_fits_a_phone(page)
+    screenshot(page, "mobile-log-pick")
+    page.click("#people a.person:has-text('张秀英')")
+    expect(page.locator("#person")).to_contain_text("张秀英")
+    expect(page.locator("#channel-phone")).to_be_checked()
+    # Large enough to hit with a thumb.
+    for selector in ("label[for=channel-home]", "#submit"):
+        assert page.locator(selector).bounding_box()["height"] >= 48
+    page.fill("#log-text", "女儿打电话说家里停水三天了")
+    assert_fits_a_phone(page)
+    screenshot(page, "mobile-log-form")
+    page.click("#submit")
+    expect(page.locator("#channel")).to_have_text("电话（王芳代为登记）")
+    expect(page.locator("#flash")).to_contain_text("已代张秀英登记求助")
+    expect(page.locator("#summary")).to_have_text("女儿打电话说家里停水三天了")
+    number = int(page.url.split("#")[0].rsplit("/", 1)[1])
+    assert number != live.number
+    assert_fits_a_phone(page)
+    screenshot(page, "mobile-log")
+    # The new case offers 代办 again for the same person, straight to her form.
+    page.click("#log-for")
+    expect(page.locator("#person")).to_contain_text("张秀英")

@@ -1,5 +1,6 @@
 """The office dashboard in headless Chromium: each role sees only what it may; filter the board and
-open a case; reassign a beneficiary; import a spreadsheet with one bad row; print a village's cards."""
+open a case; reassign a beneficiary and set their 报平安 plan; import a spreadsheet with one bad row;
+print a village's cards."""
 
 from __future__ import annotations
 
@@ -89,8 +90,9 @@ def test_filter_the_board_open_a_case_and_comment(office, live_base, session):
     screenshot(page, "office-case")
 
 
-def test_reassign_a_beneficiary(office, live_base, session):
-    """One action moves a beneficiary to another assistant of the village; the page shows the new one."""
+def test_reassign_a_beneficiary_and_set_their_checkin_plan(office, live_base, session):
+    """One action moves a beneficiary to another assistant of the village; the page shows the new one.
+    Then a 每周 报平安 plan, living alone: saved as set by staff, shown on the page."""
     person = session.scalars(select(Beneficiary).order_by(Beneficiary.id)).first()
     current = roster.current_assignment(session, person).staff
     other = session.scalars(select(Staff).where(Staff.region_id == person.village_id, Staff.role == "assistant",
@@ -102,6 +104,19 @@ def test_reassign_a_beneficiary(office, live_base, session):
     expect(page.locator(".flash.ok")).to_contain_text(f"已改由{other.name}负责")
     expect(page.locator("#assistant")).to_contain_text(other.name)
     screenshot(page, "office-reassigned")
+
+    page.select_option("#checkin-form select[name=plan]", "weekly")
+    page.select_option("#checkin-form select[name=lives_alone]", "1")
+    page.click("#checkin-form button")
+    expect(page.locator(".flash.ok")).to_contain_text(f"已保存：{person.name}报平安计划为每周（工作人员设定）")
+    expect(page.locator("#checkin-plan")).to_contain_text("每周")
+    expect(page.locator("#checkin-plan")).to_contain_text("工作人员设定")
+    expect(page.locator("#lives-alone")).to_have_text("是")
+    expect(page.locator("#checkin-form select[name=plan]")).to_have_value("weekly")
+    session.rollback()
+    saved = session.get(Beneficiary, person.id)
+    assert (saved.checkin_plan, saved.checkin_plan_by_staff, saved.lives_alone) == ("weekly", True, True)
+    screenshot(page, "office-checkin-plan")
 
 
 def test_import_with_one_bad_row_then_confirm_the_good_rows(office, live_base, session, tmp_path):

@@ -41,8 +41,10 @@ def test_the_menu_reads_back_as_wechat_answers_it(fake_wechat):
     assert call(fake_wechat, "get_current_selfmenu_info", method="GET").json()["is_menu_open"] == 0
     assert call(fake_wechat, "menu/create", MENU).json()["errcode"] == 0
     echoed = call(fake_wechat, "menu/get", method="GET").json()["menu"]["button"]
-    assert echoed[2] == {**MENU["button"][2], "sub_button": []}
+    assert [b["name"] for b in echoed] == [b["name"] for b in MENU["button"]]
     assert echoed[0]["sub_button"][0] == {**MENU["button"][0]["sub_button"][0], "sub_button": []}
+    assert echoed[0]["sub_button"][2] == {"type": "location_select", "name": "发送位置", "key": "SOS_LOCATION",
+                                          "sub_button": []}
     shown = call(fake_wechat, "get_current_selfmenu_info", method="GET").json()
     assert shown["is_menu_open"] == 1
     assert shown["selfmenu_info"]["button"][0]["sub_button"]["list"] == MENU["button"][0]["sub_button"]

@@ -22,11 +22,12 @@ from tests.support.factories import make_staff
 from tests.support.figures_history import NOVEMBER, TZ
 
 MONTH = date(2026, 11, 1)
-CITY_SHEETS = ["概览", "求助件数", "响应时长（小时）", "督办", "满意度", "四查四帮走访", "各村（社区）概况", "服务专员工作量"]
-TOWN_SHEETS = ["概览", "求助件数", "响应时长（小时）", "督办", "满意度", "四查四帮走访", "服务专员工作量"]
+CITY_SHEETS = ["概览", "求助件数", "响应时长（小时）", "督办", "满意度", "四查四帮走访", "报平安", "各村（社区）概况",
+               "服务专员工作量"]
+TOWN_SHEETS = ["概览", "求助件数", "响应时长（小时）", "督办", "满意度", "四查四帮走访", "报平安", "服务专员工作量"]
 # The figures page's tables, by id, and the report's sheets that hold the same columns.
 PAGE_TABLES = {"raised": "求助件数", "times": "响应时长（小时）", "escalations": "督办", "satisfaction": "满意度",
-               "visits": "四查四帮走访"}
+               "visits": "四查四帮走访", "checkins": "报平安"}
 
 
 @pytest.fixture

@@ -437,7 +437,7 @@ def test_beneficiary_template_round_trip(session, clock, world, tmp_path):
     content = imports.beneficiary_template(session)
     workbook = load_workbook(io.BytesIO(content))
     sheet = workbook.worksheets[0]
-    assert [c.value for c in sheet[1]] == HEADERS
+    assert [c.value for c in sheet[1]] == [*HEADERS, "独居", "平安计划"]
     assert sheet["A2"].value.startswith("示例")
     assert id_number.is_valid(sheet["B2"].value)
     assert sheet.column_dimensions["B"].width > 15

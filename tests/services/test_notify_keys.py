@@ -34,6 +34,7 @@ PARTS = {
     PushKind.CANCELLED: lambda n: (n,),
     PushKind.FAMILY_VISIT: lambda n: (n, n),
     PushKind.FAMILY_LOGGED: lambda n: (n, n),
+    PushKind.CHECKIN_REMIND: lambda n: (n, "2026-12-01", n),
     PushKind.ESCALATE: lambda n: (n, 1, n),
     PushKind.ESCALATE_DIGEST: lambda n: (n, "0123456789abcdef0123"),
     PushKind.ESCALATE_REPEAT: lambda n: (n, 4, 1, n),
@@ -47,6 +48,7 @@ PARTS = {
     PushKind.URGENT_TASK: lambda n: (n, n),
     PushKind.TRANSCRIPT: lambda n: (n, n),
     PushKind.REPORT_MONTHLY: lambda n: (n, "2026-11"),
+    PushKind.SOS_REPEAT: lambda n: (n, n),
     PushKind.SMS: lambda n: ("escalate", n, 1, n),
 }
 
