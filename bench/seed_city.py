@@ -39,6 +39,8 @@ COUNTS = {
     "requests": "SELECT count(*) FROM service_requests",
     "request events": "SELECT count(*) FROM request_events",
     "daily figure rows": "SELECT count(*) FROM daily_visit_figures",
+    "daily check-in figure rows": "SELECT count(*) FROM daily_checkin_figures",
+    "checkins": "SELECT count(*) FROM checkins",
     "assistants no longer active": "SELECT count(*) FROM staff WHERE role = 'assistant' AND NOT active",
     "people without an active assistant": "SELECT count(*) FROM beneficiaries b JOIN assignments a"
                                           " ON a.beneficiary_id = b.id AND a.ended_at IS NULL"

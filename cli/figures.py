@@ -1,8 +1,8 @@
-"""`sanzhida figures rebuild`: recompute the daily 四查四帮 figures for a range of days, and the
-weekly request figures of the trends.
+"""`sanzhida figures rebuild`: recompute the daily 四查四帮 and 报平安 figures for a range of days,
+and the weekly request figures of the trends.
 
 The scheduler keeps the recent days up to date by itself; this is for the past, after an upgrade
-or an import of old visits.
+or an import of old visits or check-ins.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ def figures_group() -> None:
 @click.option("--from", "first", callback=_day, required=True, metavar="YYYY-MM-DD", help="First local day.")
 @click.option("--to", "last", callback=_day, default=None, metavar="YYYY-MM-DD", help="Last local day (default: today).")
 def rebuild_command(first: date, last: date | None) -> None:
-    """Recompute the daily figures of [--from, --to], a month at a time, each in its own transaction,
-    then the trends' weekly request figures."""
-    from services import daily_figures, weekly_figures
+    """Recompute the daily 四查四帮 and 报平安 figures of [--from, --to], a month at a time, each in
+    its own transaction, then the trends' weekly request figures."""
+    from services import daily_checkin_figures, daily_figures, weekly_figures
 
     with app_services() as svc:
         tz = svc.settings.tz
@@ -50,6 +50,7 @@ def rebuild_command(first: date, last: date | None) -> None:
             end = min(start + timedelta(days=CHUNK_DAYS - 1), last)
             with svc.session_factory() as session:
                 rows = daily_figures.rebuild(session, start, end, tz, now)
+                rows += daily_checkin_figures.rebuild(session, start, end, tz, now)
                 session.commit()
             total += rows
             click.echo(f"  {start} – {end}: {rows} rows")

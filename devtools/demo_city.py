@@ -35,7 +35,7 @@ from devtools import demo, demo_chain, demo_city_cases, demo_city_people
 from devtools.demo_city_run import CITY_CODE, CityRun, CityShape, Progress, Village
 from models import Beneficiary, Checkin, Region, RequestEvent, ServiceRequest, Silence, Staff, VillageOfficers, Visit
 from models.enums import RegionLevel, StaffRole
-from services import daily_figures, weekly_figures
+from services import daily_checkin_figures, daily_figures, weekly_figures
 from services.pii import PiiCipher
 
 # The reference city's own figures: 234 villages and 58 communities, 882 village assistants,
@@ -270,13 +270,14 @@ def _finish(run: CityRun) -> None:
 
 
 def _write_daily_figures(run: CityRun) -> None:
-    """The daily 四查四帮 figures of the whole history and the trends' weekly request figures, as the
-    scheduler keeps them for recent days."""
+    """The daily 四查四帮 and 报平安 figures of the whole history and the trends' weekly request figures,
+    as the scheduler keeps them for recent days."""
     window = run.window
     rows = daily_figures.rebuild(run.session, window.first, window.today, run.tz, run.now)
+    rows += daily_checkin_figures.rebuild(run.session, window.first, window.today, run.tz, run.now)
     rows += weekly_figures.rebuild(run.session, window.today, run.tz, run.now)
     if run.writer.postgres:
-        run.session.execute(text("ANALYZE daily_visit_figures, weekly_request_figures"))
+        run.session.execute(text("ANALYZE daily_visit_figures, daily_checkin_figures, weekly_request_figures"))
     run.done("figures", rows)
 
 

@@ -37,7 +37,7 @@ from devtools import demo_history as history
 from devtools import demo_small_checkins
 from models import Beneficiary, FamilyLink, Region, ServiceRequest, Staff, Visit, WeChatUser
 from models.enums import OPEN_STATUSES, Relation, RequestChannel, RequestSource, Urgency
-from services import casework, daily_figures, escalation, visits, weekly_figures
+from services import casework, daily_checkin_figures, daily_figures, escalation, visits, weekly_figures
 from services import requests as request_service
 from services.policy import visits as schedule
 from services.policy.classify import classify
@@ -165,6 +165,7 @@ def play(session: Session, env: request_service.RequestEnv, rng: random.Random, 
     session.flush()
     window = story.window
     daily_figures.rebuild(session, window.first, window.today, env.tz, now)
+    daily_checkin_figures.rebuild(session, window.first, window.today, env.tz, now)
     weekly_figures.rebuild(session, window.today, env.tz, now)
     return (session.scalar(select(func.count()).select_from(Visit)),
             session.scalar(select(func.count()).select_from(ServiceRequest)))

@@ -5,7 +5,7 @@ from models.base import Base
 from models.cards import CareCard
 from models.checkins import Checkin, Silence
 from models.consents import NoticeConsent, SmsOptOut
-from models.figures import DailyVisitFigures, WeeklyRequestFigures
+from models.figures import DailyCheckinFigures, DailyVisitFigures, WeeklyRequestFigures
 from models.media import MediaItem
 from models.messaging import InboundMessage, JobRun, OutboxMessage
 from models.people import (
@@ -33,6 +33,7 @@ __all__ = [
     "BeneficiaryCategoryLink",
     "CareCard",
     "Checkin",
+    "DailyCheckinFigures",
     "DailyVisitFigures",
     "Department",
     "DutyShift",

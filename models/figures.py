@@ -1,9 +1,9 @@
-"""Pre-aggregated figures the scheduler keeps up to date: 四查四帮 per local day, village and
-responsible assistant (services/daily_figures.py), and requests per calendar week for the trends
-(services/weekly_figures.py).
+"""Pre-aggregated figures the scheduler keeps up to date: 四查四帮 and 报平安 per local day, village
+and responsible assistant (services/daily_figures.py, services/daily_checkin_figures.py), and
+requests per calendar week for the trends (services/weekly_figures.py).
 
-Visits are the biggest table; the figures pages, trends and monthly reports sum the daily rows
-instead of reading every visit.
+Visits and check-ins are the biggest tables; the figures pages, trends and monthly reports sum the
+daily rows instead of reading every visit or check-in.
 """
 
 from __future__ import annotations
@@ -47,6 +47,33 @@ class DailyVisitFigures(Base):
     helped_shopping: Mapped[int] = mapped_column(Integer, default=0)
     helped_contact_family: Mapped[int] = mapped_column(Integer, default=0)
     helped_policy: Mapped[int] = mapped_column(Integer, default=0)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DailyCheckinFigures(Base):
+    """What one day of 报平安 looked like for the people of one village in one assistant's care."""
+
+    __tablename__ = "daily_checkin_figures"
+    __table_args__ = (
+        Index("ix_daily_checkin_figures_day_town", "day", "town_id"),
+        Index("ix_daily_checkin_figures_staff_day", "staff_id", "day"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    town_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    village_id: Mapped[int] = mapped_column(ForeignKey("regions.id"))
+    # The assistant the people are assigned to; NULL for people without an active assistant.
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"))
+    # People on a plan, registered by the end of the day (a snapshot).
+    on_plan: Mapped[int] = mapped_column(Integer, default=0)
+    # Check-ins the plans expected this day, and those met (services/policy/checkin_rate.py).
+    expected: Mapped[int] = mapped_column(Integer, default=0)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    # Silences that happened here whose family was reminded this day, and those of them that ended
+    # before a case was needed. The cases raised are counted with their resolution, from `silences`.
+    reminded: Mapped[int] = mapped_column(Integer, default=0)
+    ended_by_reminder: Mapped[int] = mapped_column(Integer, default=0)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

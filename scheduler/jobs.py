@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from runtime import metrics, reports
 from runtime.dispatch import drain_outbox
 from runtime.media_jobs import MediaEnv, purge_past_retention
-from services import daily_figures, escalation, retention, weekly_figures
+from services import daily_checkin_figures, daily_figures, escalation, retention, weekly_figures
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def escalation_job(ctx: JobContext, now: datetime) -> int:
 
 def figures_job(ctx: JobContext, now: datetime) -> int:
     """Recompute the pre-aggregated figures (every 10 minutes), in one transaction: the daily 四查四帮
-    figures of the recent days, and the weekly request figures of the trends' 26 weeks.
+    and 报平安 figures of the recent days, and the weekly request figures of the trends' 26 weeks.
 
     A tick runs every interval job; this one is skipped while today's rows are fresher than its
     period, so a day walked in five-minute ticks does not recompute the figures every tick."""
@@ -108,6 +108,7 @@ def figures_job(ctx: JobContext, now: datetime) -> int:
         if daily_figures.fresh(session, now, tz, FIGURES_EVERY - FIGURES_SLACK):
             return 0
     return run_in_session(ctx, lambda s: daily_figures.rebuild_recent(s, now, tz)
+                          + daily_checkin_figures.rebuild_recent(s, now, tz)
                           + weekly_figures.rebuild(s, now.astimezone(tz).date(), tz, now))
 
 

@@ -3,15 +3,19 @@ rate of the people on a plan, the silences that led to a family reminder or a �
 those cases were resolved.
 
 The rate is check-ins received over check-ins expected (services/policy/checkin_rate.py says which);
-both counts are shown beside it. People count where they live and with whom they are now, on the plan
-they have now (plans keep no history), so received never exceeds expected. A year of a city's check-ins
-is millions of rows: the database counts them, one small row per group, never a row per check-in.
+both counts are shown beside it. A year of a city's check-ins is millions of rows, so they come from
+the daily table (services/daily_checkin_figures.py) the scheduler keeps up to date, summed in one
+grouped statement: people on a plan on the period's last day (today for a period not yet over),
+check-ins expected and received over the counted days, families reminded over the period. People
+count where they lived, with whom and on the plan they had when the day was computed (plans keep no
+history), so received never exceeds expected.
 
-Silences are counted where they happened (their village and town), like requests: raised in the
-period (the assistant's 联系 case), reminded in the period (the family's reminder), and those that
-ended after the reminder before any case was needed, which is the reminder working. Time to resolve
-runs from raising to the case's resolution, in wall hours: someone who may have fallen waits through
-the night too.
+Silences are counted where they happened (their village and town), like requests: reminded in the
+period (the family's reminder), those that ended after the reminder before any case was needed,
+which is the reminder working, and raised in the period (the assistant's 联系 case). Raised
+silences are read from `silences` with their cases, so raised and resolved always agree. Time to
+resolve runs from raising to the case's resolution, in wall hours: someone who may have fallen waits
+through the night too.
 """
 
 from __future__ import annotations
@@ -22,15 +26,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, distinct, func, literal, or_, select, tuple_
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy import and_, case, func, literal, select, tuple_
+from sqlalchemy.orm import Session
 
 from config import policy
-from models import Assignment, Beneficiary, Checkin, Region, ServiceRequest, Silence
-from models.db import local_date
-from models.enums import CheckinPlan
+from models import Assignment, Beneficiary, DailyCheckinFigures, ServiceRequest, Silence
+from services import daily_checkin_figures, texts
 from services import scope as scoping
-from services import texts
 from services.policy import checkin_rate
 from services.policy import figures as calc
 from services.scope import Scope
@@ -38,7 +40,6 @@ from services.scope import Scope
 TOTAL = "total"
 # A raised silence resolved within the first rung of its ladder needed no one above the assistant.
 FIRST_RUNG = policy.ESCALATION_LADDER["check_on"][0].after
-DAILY, WEEKLY = CheckinPlan.DAILY.value, CheckinPlan.WEEKLY.value
 
 
 @dataclass
@@ -81,77 +82,29 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tz)
 
 
-def _people_key(level: str, village):
-    """The group of a person now: their village's town, their village, or their assistant."""
-    return {"town": village.c.parent_id, "village": Beneficiary.village_id, "assistant": Assignment.staff_id}[level]
-
-
-def _on_plan(stmt, scope: Scope, level: str, village, town_id: int | None, plans=checkin_rate.PLANS):
-    """Narrow a query over Beneficiary to the active people on `plans` within the scope (and town)."""
-    stmt = stmt.join(village, village.c.id == Beneficiary.village_id)
-    if level == "assistant":
-        stmt = stmt.outerjoin(Assignment, and_(Assignment.beneficiary_id == Beneficiary.id,
-                                               Assignment.ended_at.is_(None)))
-    stmt = stmt.where(Beneficiary.active.is_(True), Beneficiary.checkin_plan.in_(plans))
+def _daily(session, scope, level, town_id, start, end, days, snapshot) -> dict[Hashable, CheckinNumbers]:
+    """From the daily table, per group: people on a plan on the `snapshot` day, check-ins expected
+    and received over the counted `days`, reminders over [start, end]."""
+    table = DailyCheckinFigures
+    group = daily_checkin_figures.GROUP_COLUMNS[level]
+    counted = and_(table.day >= days[0], table.day <= days[1]) if days else literal(False)
+    stmt = (select(group, func.sum(case((table.day == snapshot, table.on_plan), else_=0)),
+                   func.sum(case((counted, table.expected), else_=0)),
+                   func.sum(case((counted, table.received), else_=0)),
+                   func.sum(table.reminded), func.sum(table.ended_by_reminder))
+            .where(table.day >= start, table.day <= end).group_by(group))
+    if scope.kind == "town":
+        stmt = stmt.where(table.town_id == scope.town_id)
+    elif scope.kind == "own":
+        stmt = stmt.where(table.staff_id == scope.staff_id)
     if town_id:
-        stmt = stmt.where(village.c.parent_id == town_id)
-    return scoping.beneficiaries(scope, stmt)
-
-
-def _expected(session, scope, level, town_id, days, until, tz) -> dict[Hashable, CheckinNumbers]:
-    """People on a plan per group, and the check-ins they owe over the counted days."""
-    village = aliased(Region.__table__)
-    key = _people_key(level, village)
-    numbers: dict[Hashable, CheckinNumbers] = defaultdict(CheckinNumbers)
-    since = _midnight(days[0], tz) if days else until
-    # People registered before the counted days owe every check; the few registered since owe from
-    # their first day, so they are grouped by that day (a handful of rows per group).
-    registered = case((Beneficiary.created_at < since, None), else_=local_date(Beneficiary.created_at, tz, since))
-    people = _on_plan(select(key.label("key"), Beneficiary.checkin_plan.label("plan"), registered.label("day"))
-                      .select_from(Beneficiary), scope, level, village, town_id)
-    # Grouped outside: PostgreSQL would not match a GROUP BY on an expression with parameters.
-    people = people.where(Beneficiary.created_at < until).subquery()
-    stmt = select(people.c.key, people.c.plan, people.c.day, func.count()).group_by(
-        people.c.key, people.c.plan, people.c.day)
-    owed: dict[tuple, int] = {}
-    for group, plan, day, count in session.execute(stmt):
-        numbers[group].on_plan += count
-        if days:
-            day = date.fromisoformat(day) if isinstance(day, str) else day
-            if (plan, day) not in owed:
-                owed[plan, day] = checkin_rate.expected(plan, day, *days)
-            numbers[group].expected += count * owed[plan, day]
+        stmt = stmt.where(table.town_id == town_id)
+    numbers: dict[Hashable, CheckinNumbers] = {}
+    for key, *values in session.execute(stmt):
+        on_plan, expected, received, reminded, ended = (int(v or 0) for v in values)
+        numbers[key] = CheckinNumbers(on_plan=on_plan, expected=expected, received=received, reminded=reminded,
+                                      ended_by_reminder=ended)
     return numbers
-
-
-def _received(session, scope, level, town_id, plan, days, tz) -> dict[Hashable, int]:
-    """Checks met per group: for each person, the checks with a check-in in their window."""
-    checks = checkin_rate.check_days(plan, *days)
-    if not checks:
-        return {}
-    village = aliased(Region.__table__)
-    key = _people_key(level, village)
-    windows = [checkin_rate.window(plan, day) for day in checks]
-    since, until = _midnight(windows[0][0], tz), _midnight(checks[-1] + timedelta(days=1), tz)
-    if plan == DAILY:
-        slot = local_date(Checkin.checked_at, tz, since)
-    else:
-        # Each check's window as UTC bounds on the raw column: no date arithmetic in SQL, so both
-        # databases agree, and a check-in outside every window falls out.
-        slot = case(*((and_(Checkin.checked_at >= _midnight(first, tz),
-                            Checkin.checked_at < _midnight(last + timedelta(days=1), tz)), literal(n))
-                      for n, (first, last) in enumerate(windows)), else_=None)
-    # Each person's distinct checks met, read along ix_checkins_beneficiary_checked, then summed per
-    # group: a year of a city's daily check-ins (7 M rows) takes about 5 s, where one DISTINCT over
-    # every (person, day) takes twice that.
-    people = _on_plan(select(Beneficiary.id), scope, "village", aliased(Region.__table__), town_id, plans=(plan,))
-    made = (select(Checkin.beneficiary_id, func.count(distinct(slot)).label("met"))
-            .where(Checkin.checked_at >= since, Checkin.checked_at < until, Checkin.beneficiary_id.in_(people))
-            .group_by(Checkin.beneficiary_id).subquery())
-    stmt = _on_plan(select(key, func.sum(made.c.met)).select_from(made)
-                    .join(Beneficiary, Beneficiary.id == made.c.beneficiary_id), scope, level, village, town_id,
-                    plans=(plan,))
-    return {group: int(met) for group, met in session.execute(stmt.group_by(key))}
 
 
 def _silence_key(level: str):
@@ -159,18 +112,17 @@ def _silence_key(level: str):
     return {"town": Silence.town_id, "village": Silence.village_id, "assistant": Assignment.staff_id}[level]
 
 
-def _silences(session, scope, level, town_id, start, end, tz) -> dict[Hashable, CheckinNumbers]:
-    """Silences raised and reminded in [start, end] per group and for the total, with resolve times."""
+def _raised(session, scope, level, town_id, start, end, tz) -> dict[Hashable, CheckinNumbers]:
+    """Silences raised in [start, end] per group and for the total, with their resolve times: few
+    rows (a 联系 case each), read along ix_silences_period_raised or ix_silences_town_period."""
     since, until = _midnight(start, tz), _midnight(end + timedelta(days=1), tz)
     key = _silence_key(level)
-    raised = and_(Silence.raised_at >= since, Silence.raised_at < until)
-    reminded = and_(Silence.reminded_at >= since, Silence.reminded_at < until)
-    resolved = and_(raised, ServiceRequest.resolved_at.is_not(None))
+    resolved = ServiceRequest.resolved_at.is_not(None)
     seconds = _seconds(session, Silence.raised_at, ServiceRequest.resolved_at)
     base = (select().select_from(Silence).outerjoin(ServiceRequest, ServiceRequest.id == Silence.request_id)
-            # A silence is raised or reminded within its period, which starts at most six days before.
-            .where(or_(raised, reminded), Silence.period_start >= start - timedelta(days=6),
-                   Silence.period_start <= end))
+            # A silence is raised within its period, which starts at most six days before.
+            .where(Silence.raised_at >= since, Silence.raised_at < until,
+                   Silence.period_start >= start - timedelta(days=6), Silence.period_start <= end))
     if level == "assistant":
         base = base.outerjoin(Assignment, and_(Assignment.beneficiary_id == Silence.beneficiary_id,
                                                Assignment.ended_at.is_(None)))
@@ -182,19 +134,15 @@ def _silences(session, scope, level, town_id, start, end, tz) -> dict[Hashable, 
         base = base.where(Silence.town_id == town_id)
     numbers: dict[Hashable, CheckinNumbers] = defaultdict(CheckinNumbers)
     counts = base.add_columns(
-        key, func.count().filter(raised), func.count().filter(reminded),
-        func.count().filter(and_(reminded, Silence.raised_at.is_(None), Silence.ended_at.is_not(None))),
-        func.count().filter(resolved),
+        key, func.count(), func.count().filter(resolved),
         func.count().filter(and_(resolved, seconds <= FIRST_RUNG.total_seconds())),
     ).group_by(key)
-    for group, *values in session.execute(counts):
+    for group, raised, done, fast in session.execute(counts):
         for bucket in (group, TOTAL):
             target = numbers[bucket]
-            target.raised += values[0]
-            target.reminded += values[1]
-            target.ended_by_reminder += values[2]
-            target.resolved += values[3]
-            target.resolved_fast += values[4]
+            target.raised += raised
+            target.resolved += done
+            target.resolved_fast += fast
     _medians(session, base.where(resolved), key, seconds, numbers)
     return numbers
 
@@ -229,17 +177,16 @@ def period_numbers(session: Session, scope: Scope, start: date, end: date, tz: Z
     """The 报平安 figures of [start, end] per group of `level` and under TOTAL, within the scope (and one
     town if given). The rate counts only the days over by `today`; silences count the whole period."""
     days = checkin_rate.counted_days(start, end, today)
-    until = _midnight(end + timedelta(days=1), tz)
-    numbers = _silences(session, scope, level, town_id, start, end, tz)
-    for group, people in _expected(session, scope, level, town_id, days, until, tz).items():
+    snapshot = end if today is None else min(end, today)
+    numbers = _raised(session, scope, level, town_id, start, end, tz)
+    for group, daily in _daily(session, scope, level, town_id, start, end, days, snapshot).items():
         for bucket in (group, TOTAL):
-            numbers[bucket].on_plan += people.on_plan
-            numbers[bucket].expected += people.expected
-    if days:
-        for plan in checkin_rate.PLANS:
-            for group, count in _received(session, scope, level, town_id, plan, days, tz).items():
-                numbers[group].received += count
-                numbers[TOTAL].received += count
+            target = numbers[bucket]
+            target.on_plan += daily.on_plan
+            target.expected += daily.expected
+            target.received += daily.received
+            target.reminded += daily.reminded
+            target.ended_by_reminder += daily.ended_by_reminder
     return dict(numbers)
 
 

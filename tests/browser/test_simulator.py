@@ -223,8 +223,9 @@ def test_an_sms_shows_in_the_persona_s_chat_with_a_phone_icon(page, session, db,
     """The assistant logs a phoned-in request (代办) for an elder nobody has bound on WeChat: the SMS
     to the elder's phone shows in the elder's persona, after its WeChat reply, marked with a phone
     icon and 短信."""
-    people = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(4)).all()
-    elder = next(b for b in people if b.phone)
+    people = session.scalars(select(Beneficiary).order_by(Beneficiary.id).limit(6)).all()
+    # The first persona's elder has family bound on WeChat (the 报平安 walk); this one must have nobody.
+    elder = next(b for b in people if b.phone and not any(link.active for link in b.family_links))
     assistant = roster.current_assignment(session, elder).staff
     persona(page, f"{elder.name}的家属")
     say(page, "你好")

@@ -1,5 +1,5 @@
-"""The demos' 报平安: who lives alone and is on which plan, and a history of check-ins and silences
-consistent with each beneficiary's last check-in and last contact.
+"""The demos' 报平安: who lives alone and is on which plan, a history of check-ins and silences
+consistent with each beneficiary's last check-in and last contact, and the daily figures built from it.
 
 Both demos are seeded once per module into databases of their own (read-only afterwards): the small
 town played through the services (seed 7) and the generated city in a tiny shape (seed 11). The
@@ -17,10 +17,12 @@ import pytest
 from sqlalchemy import func, select
 
 from config import policy
-from devtools import demo, demo_checkins, demo_city, demo_city_checkins, demo_small_checkins
-from models import Beneficiary, BeneficiaryCategoryLink, Checkin, ServiceRequest, Silence, Visit
+from devtools import demo, demo_checkins, demo_city, demo_city_checkins, demo_history, demo_small_checkins
+from models import (Beneficiary, BeneficiaryCategoryLink, Checkin, DailyCheckinFigures, ServiceRequest, Silence,
+                    Visit)
 from models.enums import BeneficiaryCategory, CheckinPlan, ContactKind, RequestCategory, RequestSource, RequestStatus
 from services.pii import PiiCipher
+from services.policy import checkin_rate
 from tests.devtools.test_demo_history import ENV, NOW, TINY, TZ, _seeded
 
 PII = PiiCipher("k" * 40)
@@ -186,3 +188,26 @@ def test_local_times_are_sane():
     assert min(demo_checkins.LATE_MINUTES) > policy.CHECKIN_REMIND_AT.hour * 60
     assert max(demo_checkins.LATE_MINUTES) < policy.CHECKIN_RAISE_AT.hour * 60
     assert time(policy.CHECKIN_RAISE_AT.hour) == policy.CHECKIN_RAISE_AT
+
+
+def test_the_daily_checkin_figures_cover_the_history(seeded):
+    """The demo's daily 报平安 figures run from the history's first day to today, and over it they
+    hold every check met and every family reminded."""
+    session = seeded
+    first, today = demo_history.Window(NOW, TZ).first, NOW.astimezone(TZ).date()
+    assert session.execute(select(func.min(DailyCheckinFigures.day), func.max(DailyCheckinFigures.day))).one() \
+        == (first, today)
+    days = defaultdict(set)
+    for person, at in session.execute(select(Checkin.beneficiary_id, Checkin.checked_at)):
+        days[person].add(at.astimezone(TZ).date())
+    met = 0
+    for person, plan in session.execute(select(Beneficiary.id, Beneficiary.checkin_plan).where(
+            Beneficiary.active.is_(True), Beneficiary.checkin_plan.in_(checkin_rate.PLANS))):
+        for check in checkin_rate.check_days(plan, first, today):
+            start, end = checkin_rate.window(plan, check)
+            met += any(start <= day <= end for day in days[person])
+    reminded = sum(first <= at.astimezone(TZ).date() <= today for at in session.scalars(
+        select(Silence.reminded_at).where(Silence.reminded_at.is_not(None))))
+    assert met > 100
+    assert session.execute(select(func.sum(DailyCheckinFigures.received),
+                                  func.sum(DailyCheckinFigures.reminded))).one() == (met, reminded)

@@ -1,4 +1,4 @@
-"""The scheduler keeps the daily 四查四帮 figures of the recent days up to date."""
+"""The scheduler keeps the daily 四查四帮 and 报平安 figures of the recent days up to date."""
 
 from __future__ import annotations
 
@@ -68,3 +68,37 @@ def test_a_request_shows_in_the_weekly_figures_after_the_next_run(session, jobs_
                          ("assistant", town.assistant.id)}
     assert all(r.raised == 1 and r.accept_p50_wall == 2 for r in rows.values())
     assert rows[("city", None)].week.weekday() == 0  # weeks are kept by their Monday
+
+
+def test_a_checkin_shows_in_the_daily_checkin_figures_after_the_next_run(session, jobs_ctx, town, clock):
+    """The same run recomputes the 报平安 rows: yesterday's check-in is received; one recorded later
+    for the day before is counted by the following run, and so is the family reminded today."""
+    from models import Checkin, DailyCheckinFigures, Silence
+
+    now = clock()
+    today = now.astimezone(TZ).date()
+    person = make_beneficiary(session, town.village, now - timedelta(days=10), assistant=town.assistant)
+    person.checkin_plan = "daily"
+    session.add(Checkin(beneficiary_id=person.id, village_id=town.village.id, source="menu",
+                        checked_at=now - timedelta(days=1)))
+    session.commit()
+    job = next(j for j in calendar.INTERVAL_JOBS if j.id == "figures")
+    calendar.run_interval_job(jobs_ctx, job, now)
+
+    def rows():
+        session.expire_all()
+        return {r.day: (r.on_plan, r.expected, r.received, r.reminded) for r in session.scalars(
+            select(DailyCheckinFigures).where(DailyCheckinFigures.staff_id == town.assistant.id))}
+
+    before = rows()
+    assert before[today - timedelta(days=1)] == (1, 1, 1, 0)
+    assert before[today - timedelta(days=2)] == (1, 1, 0, 0)
+    session.add(Checkin(beneficiary_id=person.id, village_id=town.village.id, source="staff",
+                        checked_at=now - timedelta(days=2)))
+    session.add(Silence(beneficiary_id=person.id, village_id=town.village.id, town_id=town.town.id, plan="daily",
+                        period_start=today, reminded_at=now, created_at=now))
+    session.commit()
+    calendar.run_interval_job(jobs_ctx, job, now + timedelta(minutes=10))
+    after = rows()
+    assert after[today - timedelta(days=2)] == (1, 1, 1, 0)
+    assert after[today] == (1, 1, 0, 1)

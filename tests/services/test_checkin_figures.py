@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from models import Beneficiary, Checkin, OutboxMessage, ServiceRequest, Silence, Staff
 from models.enums import CheckinPlan, CheckinSource, ContactKind, RegionLevel, RequestSource, StaffRole
-from services import checkin_figures, figures, reminders
+from services import checkin_figures, daily_checkin_figures, figures, reminders
 from services.scope import scope_for
 from tests.support.factories import Town, make_beneficiary, make_region, make_staff, make_town
 from tests.support.figures_history import TZ, local
@@ -105,9 +105,12 @@ def build(session) -> World:
 
 @pytest.fixture
 def world(session, clock):
-    """The hand-built week; the clock on Monday 9 November, 08:30."""
+    """The hand-built week, and the daily figures the scheduler keeps; the clock on Monday 9 November, 08:30."""
     clock.now = local(11, 9, 8, 30)
-    return build(session)
+    built = build(session)
+    daily_checkin_figures.rebuild_recent(session, clock(), TZ)
+    session.commit()
+    return built
 
 
 def run(session, staff, level="town"):

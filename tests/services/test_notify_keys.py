@@ -49,6 +49,7 @@ PARTS = {
     PushKind.TRANSCRIPT: lambda n: (n, n),
     PushKind.REPORT_MONTHLY: lambda n: (n, "2026-11"),
     PushKind.SOS_REPEAT: lambda n: (n, n),
+    PushKind.CHECK_ON_SETTLED: lambda n: (n, n),
     PushKind.SMS: lambda n: ("escalate", n, 1, n),
 }
 

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from models import RequestEvent, ServiceRequest, Staff
-from services import daily_figures, weekly_figures
+from services import daily_checkin_figures, daily_figures, weekly_figures
 from models.enums import BeneficiaryCategory, RegionLevel, RequestStatus, StaffRole
 from tests.support.factories import Town, make_beneficiary, make_region, make_staff, make_town, make_visit
 
@@ -84,6 +84,7 @@ def build(session, now: datetime) -> History:
     session.flush()
     # What the scheduler's figures job keeps up to date, from the registrations on.
     daily_figures.rebuild(session, registered.date(), now.astimezone(TZ).date(), TZ, now)
+    daily_checkin_figures.rebuild(session, registered.date(), now.astimezone(TZ).date(), TZ, now)
     weekly_figures.rebuild(session, now.astimezone(TZ).date(), TZ, now)
     session.commit()
     return History(a, town_b, assistant_b, officer_b)
