@@ -39,8 +39,9 @@ bp = Blueprint(
 )
 
 ROLE_LABELS = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员"}
-# Each template's title and its fields' labels, in order (config/policy.py TEMPLATES).
-TEMPLATE_LABELS = {kind: (spec.title, tuple(f.label for f in spec.fields)) for kind, spec in policy.TEMPLATES.items()}
+# Each template's title and its fields as (key, label), in the template's order (config/policy.py TEMPLATES).
+TEMPLATE_LABELS = {kind: (spec.title, tuple((f.key, f.label) for f in spec.fields))
+                   for kind, spec in policy.TEMPLATES.items()}
 CARDS_SHOWN = 12
 # What the scheduler panel calls each job (ids as in scheduler/calendar.py); unknown ids show as they are.
 JOB_NAMES = {
@@ -353,8 +354,10 @@ def inbox():
                               "text": body["text"]["content"]})
         elif call["path"] in ("message/template/send", "message/subscribe/bizsend"):
             title, labels = TEMPLATE_LABELS.get(templates.get(body.get("template_id")), ("模板消息", ()))
-            values = [field["value"] for field in body.get("data", {}).values()]
-            fields = [[labels[i] if i < len(labels) else "", value] for i, value in enumerate(values)]
+            data = body.get("data", {})
+            # By key, as WeChat fills a template: the JSON on the way may not keep the keys' order.
+            fields = [[label, data[key]["value"]] for key, label in labels if key in data]
+            fields += [["", field["value"]] for key, field in data.items() if key not in dict(labels)]
             items.append({"i": index, "openid": body["touser"], "kind": "template", "title": title, "fields": fields,
                           "url": body.get("url") or body.get("page"), "at": call.get("at", 0)})
     texted, sms_last = sim_sms.sms_items(svc.settings, _persona_phones(db_session()), sms_after)

@@ -105,3 +105,17 @@ def test_the_page_marks_each_menu_button_with_its_type(client, world):
     assert 'data-type="location_select" data-key="SOS_LOCATION"' in html
     assert 'data-type="click" data-key="SOS"' in html
     assert 'id="picker"' in html
+
+
+def test_a_template_push_shows_each_value_under_its_own_label(client, world, session):
+    """The assistant's task card reads 对象 陈桂兰 东湾村 and 紧急程度 紧急: values are matched to labels
+    by their keys, whatever order the JSON on the way keeps them in."""
+    world.assistant.wechat_user.openid = f"sim-staff-{world.assistant.id}"
+    session.commit()
+    client.post(SEND, json={"openid": world.openid, "kind": "click", "key": "SOS", "label": "紧急求助"})
+    items = client.get("/dev/simulator/api/inbox").get_json()["items"]
+    [card] = [i for i in items if i["openid"] == world.assistant.wechat_user.openid and i["kind"] == "template"]
+    fields = dict(card["fields"])
+    assert card["title"] == "待办任务提醒"
+    assert fields["对象"] == "陈桂兰 东湾村" and fields["紧急程度"] == "紧急"
+    assert list(fields) == ["编号", "对象", "事项", "紧急程度", "时间"]
