@@ -15,7 +15,7 @@ from services import texts
 DEV_SMS_TEMPLATES = {"task": "SMS_900001", "urgent": "SMS_900002", "received": "SMS_900003",
                      "visited": "SMS_900004", "resolved": "SMS_900005", "cancelled": "SMS_900006",
                      "digest": "SMS_900007", "checkin": "SMS_900020",
-                     "sos": "SMS_900021"}
+                     "sos": "SMS_900021", "checked_in": "SMS_900022"}
 _VARIABLE = re.compile(r"\$\{(\w+)\}")
 
 

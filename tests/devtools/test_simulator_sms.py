@@ -17,7 +17,7 @@ from devtools.fake_sms import FakeSmsServer
 from devtools.sim_sms import DEV_SMS_TEMPLATES, template_variables
 from models.enums import RequestChannel
 from runtime.container import request_env
-from services import on_behalf
+from services import on_behalf, texts
 from tests.support.factories import make_beneficiary, make_town
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +103,10 @@ def test_make_run_points_sms_at_its_stand_in_with_the_demo_templates():
     planned = subprocess.run(["make", "-n", "run", "SMS_PORT=8912"], cwd=ROOT, capture_output=True, text=True,
                              check=True).stdout
     assert "--sms-port 8912" in planned
+
+
+def test_make_run_registers_every_kind_of_text_message():
+    """Every wording in services/texts.py SMS_TEMPLATES has a demo code, each its own, so every text
+    message the product can send shows in the simulator."""
+    assert set(DEV_SMS_TEMPLATES) == set(texts.SMS_TEMPLATES)
+    assert len(set(DEV_SMS_TEMPLATES.values())) == len(DEV_SMS_TEMPLATES)
