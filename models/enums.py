@@ -6,8 +6,12 @@ from enum import StrEnum
 
 
 class RegionLevel(StrEnum):
-    """City > town (乡镇/街道) > village or community (村/社区)."""
+    """Province > city > town (乡镇/街道) > village or community (村/社区).
 
+    A one-city deployment has no province row: its city is the top of the tree.
+    """
+
+    PROVINCE = "province"
     CITY = "city"
     TOWN = "town"
     VILLAGE = "village"
@@ -19,7 +23,8 @@ class StaffRole(StrEnum):
     ASSISTANT = "assistant"  # 村(社区)民政协理员
     TOWN_OFFICER = "town_officer"  # 乡镇民政助理员
     CITY_SUPERVISOR = "city_supervisor"  # 市民政局 / 市级联络员
-    ADMIN = "admin"  # 民政局管理员
+    ADMIN = "admin"  # 民政局管理员 (of one city)
+    PROVINCE_ADMIN = "province_admin"  # 省(州)民政厅管理员: every city of the deployment
 
 
 class BeneficiaryCategory(StrEnum):

@@ -1,4 +1,4 @@
-"""Regions: the city, its towns, and their villages and communities."""
+"""Regions: the province (when there are several cities), cities, towns, villages and communities."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from models.enums import RegionLevel
 
 
 class Region(Base):
-    """One node of the three-level service map (city > town > village/community)."""
+    """One node of the service map (province > city > town > village/community)."""
 
     __tablename__ = "regions"
     __table_args__ = (one_of("level", [lv.value for lv in RegionLevel]),)

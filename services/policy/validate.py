@@ -44,6 +44,7 @@ ROLE_LABELS = {
     StaffRole.TOWN_OFFICER: "乡镇民政助理员",
     StaffRole.CITY_SUPERVISOR: "市级督办",
     StaffRole.ADMIN: "管理员",
+    StaffRole.PROVINCE_ADMIN: "省级管理员",
 }
 ROLE_ALIASES = {
     "信息员": StaffRole.ASSISTANT,
@@ -59,8 +60,9 @@ ROLE_LEVEL = {
     StaffRole.TOWN_OFFICER: RegionLevel.TOWN,
     StaffRole.CITY_SUPERVISOR: RegionLevel.CITY,
     StaffRole.ADMIN: RegionLevel.CITY,
+    StaffRole.PROVINCE_ADMIN: RegionLevel.PROVINCE,
 }
-LEVEL_LABELS = {RegionLevel.CITY: "市级", RegionLevel.TOWN: "乡镇（街道）", RegionLevel.VILLAGE: "村（社区）"}
+LEVEL_LABELS = {RegionLevel.PROVINCE: "省级", RegionLevel.CITY: "市级", RegionLevel.TOWN: "乡镇（街道）", RegionLevel.VILLAGE: "村（社区）"}
 
 
 def canonical(value: str | None) -> str:
