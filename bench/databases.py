@@ -31,7 +31,9 @@ def copy_database(source_url: str, name: str, *, attempts: int = 6, wait: float 
     admin_execute(source_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     for attempt in range(1, attempts + 1):
         try:
-            admin_execute(source_url, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}"')
+            # FILE_COPY copies the files as they are: for a province (some 20 GB) minutes faster than
+            # PostgreSQL 15's default, which writes every block of the copy to the WAL.
+            admin_execute(source_url, f'CREATE DATABASE "{name}" TEMPLATE "{source.database}" STRATEGY FILE_COPY')
             break
         except Exception as exc:  # noqa: BLE001 - psycopg's ObjectInUse, wrapped by SQLAlchemy
             if "being accessed by other users" not in str(exc) or attempt == attempts:

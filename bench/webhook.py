@@ -500,7 +500,7 @@ def gunicorn_bin() -> str:
     return str(local) if local.exists() else (shutil.which("gunicorn") or "gunicorn")
 
 
-def start_gunicorn(name: str, spec: str, env: dict, workers: int, logdir: Path) -> Server:
+def start_gunicorn(name: str, spec: str, env: dict, workers: int, logdir: Path, timeout: float = 300.0) -> Server:
     port = free_port()
     log = logdir / f"{name}.log"
     proc = subprocess.Popen(
@@ -511,7 +511,7 @@ def start_gunicorn(name: str, spec: str, env: dict, workers: int, logdir: Path) 
     )
     server = Server(name, proc, port, log)
     try:
-        wait_http(server.base + "/healthz", proc)
+        wait_http(server.base + "/healthz", proc, timeout)
     except Exception:
         server.stop()
         raise RuntimeError(f"{name} did not start; see {log}:\n{log.read_text()[-2000:]}")
@@ -698,7 +698,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--py-spy-inbox", metavar="PATH", help="record the first inbox worker with py-spy during the "
                         "last app run and its drain (same formats as --py-spy)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (Lua, data, server logs)")
-    parser.add_argument("--smoke", action="store_true", help="tiny quick run: 2 workers, 4 connections, 2 s, 1 s warm-up")
+    parser.add_argument("--smoke", action="store_true", help="tiny quick run: 2 workers, 4 connections, 2 s, 1 s warm-up, "
+                        "a backlog of 100 and 20 messages/s for 3 s")
+    parser.add_argument("--backlog", type=int, default=2000,
+                        help="messages one inbox worker drains after the rounds (bench/webhook_flow.py; default: %(default)s)")
+    parser.add_argument("--flow-rate", type=float, default=50.0,
+                        help="open-loop messages per second for the latency to WeChat (default: %(default)s)")
+    parser.add_argument("--flow-seconds", type=float, default=30.0, help="how long that load runs (default: %(default)s)")
+    parser.add_argument("--no-flow", action="store_true", help="skip the backlog and the latency to WeChat")
     return parser
 
 
@@ -707,6 +714,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         args.workers, args.connections, args.duration, args.warmup, args.rounds = 2, 4, "2s", "1s", 1
         args.warmup_rps = 1000
+        args.backlog, args.flow_rate, args.flow_seconds = 100, 20.0, 3.0
     if shutil.which("wrk") is None:
         print("wrk is not installed: this benchmark needs it on PATH (Debian/Ubuntu: apt-get install wrk).",
               file=sys.stderr)
@@ -737,6 +745,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhook-"))
     servers: dict[str, Server] = {}
     runs = {name: TargetRun(name) for name in targets}
+    flow = None
     started = datetime.now(UTC)
     print(f"bench/webhook: {len(bound)} bound users, workers={args.workers}, connections={args.connections}, "
           f"duration={args.duration}, rounds={args.rounds}, workdir={workdir}", flush=True)
@@ -810,6 +819,8 @@ def main(argv: list[str] | None = None) -> int:
             inbox_rss = [r for r in inbox_rss if r is not None]
             if inbox_rss and "app" in runs:
                 runs["app"].inbox_peak_rss_mb = max(inbox_rss)
+        if queued and not args.no_flow:
+            flow = run_flow_phases(args, engine, env, workdir, servers, runs, bound, fake)
     except (RuntimeError, subprocess.TimeoutExpired) as exc:
         print(f"bench/webhook: {exc}", file=sys.stderr)
         return 2
@@ -821,11 +832,34 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
     report = summarize(runs, args, started)
+    if flow is not None:
+        from bench.webhook_flow import summary
+
+        report["flow"] = summary(flow)
+        report["targets"].update(report["flow"]["targets"])
+        report["targets_met"] = all(report["targets"].values())
     print_report(report)
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
         print(f"wrote {args.json}")
     return 0 if report["targets_met"] in (True, None) else 1
+
+
+def run_flow_phases(args, engine, env: dict, workdir: Path, servers: dict, runs: dict, bound: list[str], fake: Server):
+    """One inbox worker draining a backlog, then the latency to WeChat under a steady load
+    (bench/webhook_flow.py), after the rounds' servers and workers have stopped."""
+    from bench.webhook_flow import run_flow
+
+    for name, server in list(servers.items()):
+        if name != "fake-wechat":
+            server.stop()
+    durable = runs.get("durable")
+    print(f"flow: backlog {args.backlog}, then {args.flow_rate:g} messages/s for {args.flow_seconds:g} s", flush=True)
+    return run_flow(engine=engine, env=env, workdir=workdir, workers=args.workers, niceness=args.inbox_nice,
+                    fake_root=fake.base, exclude=set(bound), backlog=args.backlog, rate=args.flow_rate,
+                    seconds=args.flow_seconds, durable_rps=durable.median("rps") if durable and durable.rounds else None,
+                    seed=args.seed, token=DEV_DEFAULTS["WECHAT_TOKEN"], account=ACCOUNT, texts=HELP_TEXTS,
+                    servers=servers)
 
 
 def start_py_spy(out: str, pid: int, duration_s: float) -> subprocess.Popen:
@@ -911,6 +945,10 @@ def print_report(report: dict) -> None:
         print(f"inbox workers: every message handled {app['drain_s']:.1f} s after wrk stopped "
               f"({'%.0f' % rate if rate else '-'} handled/s over the run), "
               f"peak RSS {app['inbox_peak_rss_mb'] or 0:.0f} MB")
+    if report.get("flow"):
+        from bench.webhook_flow import print_summary
+
+        print_summary(report["flow"])
     for name, met in report["targets"].items():
         print(f"  [{'met' if met else 'MISSED'}] {name}")
 

@@ -68,10 +68,12 @@ class _SessionInterface(SecureCookieSessionInterface):
     def __init__(self):
         self._serializer = None
         self.sessionless_paths: frozenset[str] = frozenset()
+        # Each added official account's webhook, `/wechat/<slug>`.
+        self.sessionless_prefixes: tuple[str, ...] = ()
 
     def open_session(self, app: Flask, request):
         """The cookie's session, or None (Flask's null session) on a sessionless path."""
-        if request.path in self.sessionless_paths:
+        if request.path in self.sessionless_paths or request.path.startswith(self.sessionless_prefixes):
             return None
         return super().open_session(app, request)
 
@@ -97,6 +99,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(webhook_bp)
     app.register_blueprint(metrics_bp)
     app.session_interface.sessionless_paths = frozenset({WEBHOOK_PATH, METRICS_PATH})
+    app.session_interface.sessionless_prefixes = (f"{WEBHOOK_PATH}/",)
     app.register_blueprint(api_bp)
     app.register_blueprint(office_bp)
     app.register_blueprint(mobile_bp)

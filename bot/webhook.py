@@ -1,4 +1,6 @@
-"""The WeChat webhook at /wechat: verify, decrypt, store once, then queue or route and reply (encrypted when asked)."""
+"""The WeChat webhook at /wechat (the settings' account) and /wechat/<slug> (each added account): verify
+with that account's token, decrypt with its key, store once, then queue or route and reply (encrypted
+when asked)."""
 
 from __future__ import annotations
 
@@ -21,7 +23,9 @@ from bot.deps import db_session, services
 from handlers import inbox
 from handlers.inbox import REDIS_OUTAGE
 from runtime import metrics
+from runtime.wechat_accounts import Account
 from services import inbound
+from services.wechat_accounts import SLUG_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ WEBHOOK_PATH = "/wechat"
 TIMESTAMP_DIGITS = 11
 # Answered while Redis is unreachable: WeChat tries again, and nothing has been stored.
 UNAVAILABLE = "服务暂时不可用，请稍后再试"
+NO_SUCH_ACCOUNT = "没有这个公众号：地址有误，或这个公众号尚未添加"
 
 
 @bp.before_request
@@ -70,14 +75,22 @@ def _refuse(status: int, reason: str, description: str, **fields) -> None:
     abort(status, description=description)
 
 
-def _check_signature_or_403() -> None:
-    """Refuse requests not signed with our token, and replays outside the time window."""
+def _account_or_404(slug: str) -> Account:
+    """The added account whose webhook this is; 404 when there is none (checked before anything else)."""
+    account = services().accounts.by_slug(slug) if SLUG_PATTERN.fullmatch(slug) else None
+    if account is None:
+        _refuse(404, "unknown_account", NO_SUCH_ACCOUNT)
+    return account
+
+
+def _check_signature_or_403(account: Account) -> None:
+    """Refuse requests not signed with the account's token, and replays outside the time window."""
     settings = services().settings
     signature = request.args.get("signature", "")
     timestamp = request.args.get("timestamp", "")
     nonce = request.args.get("nonce", "")
     signer = WeChatSigner()
-    signer.add_data(settings.wechat_token, timestamp, nonce)
+    signer.add_data(account.token, timestamp, nonce)
     # Constant-time: wechatpy's own check compares with `!=`.
     if not hmac.compare_digest(signer.signature.encode(), signature.encode()):
         logger.warning("wechat=bad_signature remote=%s", request.remote_addr)
@@ -93,12 +106,14 @@ def _check_signature_or_403() -> None:
         abort(403, description="请求已过期")
 
 
-def _check_nonce_or_403(body: bytes) -> None:
+def _check_nonce_or_403(body: bytes, account: Account) -> None:
     """One signed URL carries one body: the signature does not cover the body, so a captured
     URL reused with another body inside the time window is refused, and nothing at all is
     accepted (503) while Redis cannot tell."""
     svc = services()
-    key = f"{svc.keys.prefix}:wx:nonce:{request.args.get('timestamp', '')}:{request.args.get('nonce', '')}"
+    # Each account's nonces are its own (the default account's keys are as they always were).
+    scope = f"{account.slug}:" if account.slug else ""
+    key = f"{svc.keys.prefix}:wx:nonce:{scope}{request.args.get('timestamp', '')}:{request.args.get('nonce', '')}"
     digest = hashlib.sha256(body).hexdigest().encode()
     try:
         first = svc.redis.set(key, digest, nx=True, ex=2 * svc.settings.wechat_timestamp_tolerance)
@@ -132,28 +147,50 @@ def _refuse_dtd(xml: bytes | str) -> None:
 
 @bp.get(WEBHOOK_PATH)
 def verify():
-    """WeChat's server verification: echo `echostr` when the signature is ours."""
-    _check_signature_or_403()
-    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+    """WeChat's server verification for the default account."""
+    return _verify(services().accounts.default)
+
+
+@bp.get(f"{WEBHOOK_PATH}/<slug>")
+def verify_account(slug: str):
+    """WeChat's server verification for an added account."""
+    return _verify(_account_or_404(slug))
 
 
 @bp.post(WEBHOOK_PATH)
 def receive():
+    """A message or event to the default account."""
+    return _receive(services().accounts.default)
+
+
+@bp.post(f"{WEBHOOK_PATH}/<slug>")
+def receive_account(slug: str):
+    """A message or event to an added account."""
+    return _receive(_account_or_404(slug))
+
+
+def _verify(account: Account) -> Response:
+    """Echo `echostr` when the signature is the account's."""
+    _check_signature_or_403(account)
+    return Response(request.args.get("echostr", ""), mimetype="text/plain")
+
+
+def _receive(account: Account) -> Response:
     """Handle one message or event from WeChat and answer with a passive reply."""
     settings = services().settings
     # Checked before the body is read: an oversize body is refused without reading it all.
     request.max_content_length = settings.wechat_max_body_bytes
-    _check_signature_or_403()
+    _check_signature_or_403(account)
     body = request.get_data(cache=False)
-    _check_nonce_or_403(body)
+    _check_nonce_or_403(body, account)
     _refuse_dtd(body)
 
     encrypted = request.args.get("encrypt_type", "raw").lower() == "aes"
     crypto = None
     if encrypted:
-        if not settings.safe_mode:
+        if account.crypto is None:
             _refuse(400, "encrypted_without_key", "未配置 WECHAT_ENCODING_AES_KEY，无法解密")
-        crypto = services().crypto
+        crypto = account.crypto
         try:
             xml = crypto.decrypt_message(
                 body, request.args.get("msg_signature", ""), request.args["timestamp"], request.args["nonce"]
@@ -165,7 +202,7 @@ def receive():
             # its length and app id, or not UTF-8: wechatpy checks none of these itself.
             _refuse(400, "bad_ciphertext", "加密消息格式不正确")
         _refuse_dtd(xml)
-    elif settings.safe_mode:
+    elif account.crypto is not None:
         # In safe and compatible mode WeChat always sends encrypt_type=aes.
         _refuse(400, "plaintext_in_safe_mode", "应为加密消息")
     else:
@@ -186,9 +223,9 @@ def receive():
     # Events are answered in the request even in queued mode: after a follow, scan or menu click
     # WeChat allows customer-service messages for one minute only, too short for a queue in a rush.
     if settings.queued_replies and msg.type != "event":
-        accept(msg)
+        accept(msg, account.id)
         return Response("success", mimetype="text/plain")
-    reply_xml = answer(msg)
+    reply_xml = answer(msg, account.id)
     if not reply_xml:
         # "success" stops WeChat's retries and shows the user nothing.
         return Response("success", mimetype="text/plain")
@@ -197,8 +234,8 @@ def receive():
     return Response(reply_xml, mimetype="application/xml")
 
 
-def accept(msg: BaseMessage) -> None:
-    """Queued mode: store the message once for the inbox worker and wake it.
+def accept(msg: BaseMessage, account_id: int | None = None) -> None:
+    """Queued mode: store the message once (with the account it came through) for the inbox worker and wake it.
 
     The reply follows as a customer-service message. A retry of a stored message changes
     nothing: the database's unique dedupe key decides, in one statement and no other check.
@@ -206,7 +243,7 @@ def accept(msg: BaseMessage) -> None:
     svc = services()
     key = inbound.dedupe_key(msg)
     with svc.engine.begin() as connection:
-        new_id = inbound.insert_inbound(connection, msg, key, svc.clock())
+        new_id = inbound.insert_inbound(connection, msg, key, svc.clock(), account_id=account_id)
     if new_id is None:
         g.webhook_outcome = "duplicate"
         logger.info("wechat=duplicate openid=%s key=%s", msg.source, key)
@@ -214,8 +251,9 @@ def accept(msg: BaseMessage) -> None:
     logger.info("wechat=queued openid=%s key=%s type=%s", msg.source, key, msg.type)
 
 
-def answer(msg: BaseMessage) -> str:
-    """Inline mode: store the message once, route it, and return the passive reply XML ('' for none).
+def answer(msg: BaseMessage, account_id: int | None = None) -> str:
+    """Inline mode: store the message once (with the account it came through), route it, and return
+    the passive reply XML ('' for none).
 
     A retry of a message already handled gets the very same reply, read back from the database:
     its unique dedupe key decides, and on PostgreSQL a retry that arrives while the first delivery
@@ -225,7 +263,7 @@ def answer(msg: BaseMessage) -> str:
     key = inbound.dedupe_key(msg)
     session = db_session()
     now = svc.clock()
-    stored = inbound.store_inbound(session, msg, key, now)
+    stored = inbound.store_inbound(session, msg, key, now, account_id=account_id)
     if stored is None:
         existing = inbound.find_inbound(session, key)
         session.rollback()

@@ -12,6 +12,7 @@ from importlib.metadata import entry_points
 import click
 
 from cli import (
+    archive,
     backup,
     classifier,
     database,
@@ -77,6 +78,7 @@ for command in (
     reports.report_group,
     backup.backup_command,
     backup.restore_command,
+    archive.archive_group,
 ):
     main.add_command(command)
 

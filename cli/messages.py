@@ -43,6 +43,19 @@ def _dispatch(svc, dispatch_outbox, batch: int, loop: bool, interval: float) -> 
         time.sleep(interval)
 
 
+@outbox_group.command("run")
+@metrics_port_option
+@click.option("--fallback-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds between looks for due pushes while PostgreSQL's notifications wake the dispatcher "
+                   "(on SQLite, or while they cannot, it looks every second).")
+def outbox_run(metrics_port: int | None, fallback_seconds: float) -> None:
+    """Run one outbox dispatcher in the foreground until stopped: it sends each push as soon as it is
+    queued (woken by PostgreSQL's notifications) and polls as a fallback; several may run at once."""
+    from workers.outbox import run_forever
+
+    run_forever(load_for_process(metrics_port), fallback_seconds=fallback_seconds)
+
+
 @outbox_group.command("list")
 @click.option("--status", type=click.Choice(["pending", "sending", "sent", "dead", "skipped"]), default="dead",
               show_default=True)
@@ -119,11 +132,14 @@ def inbox_group() -> None:
 
 @inbox_group.command("run")
 @metrics_port_option
-def inbox_run(metrics_port: int | None) -> None:
+@click.option("--fallback-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds between looks for waiting messages while PostgreSQL's notifications wake the worker "
+                   "(on SQLite, or while they cannot, it looks every 0.2 s).")
+def inbox_run(metrics_port: int | None, fallback_seconds: float) -> None:
     """Run one inbox worker in the foreground until stopped (run several for more throughput)."""
     from workers.inbox import run_forever
 
-    run_forever(load_for_process(metrics_port))
+    run_forever(load_for_process(metrics_port), fallback_seconds=fallback_seconds)
 
 
 @inbox_group.command("drain")

@@ -19,6 +19,8 @@ def config_check() -> None:
     settings = load()
     click.echo(f"SANZHIDA_ENV={settings.env}")
     click.echo(f"DATABASE_URL={safe_url(settings.database_url)}")
+    replica = settings.database_replica_url
+    click.echo(f"DATABASE_REPLICA_URL={safe_url(replica) if replica else '(unset: dashboards read the primary)'}")
     click.echo(f"REDIS_URL={safe_url(settings.redis_url) if settings.redis_url else '(embedded stand-in)'}")
     click.echo(f"WECHAT_API_BASE_URL={settings.wechat_api_base_url}")
     click.echo(f"WeChat message mode: {'safe/compatible (AES)' if settings.safe_mode else 'plaintext'}")

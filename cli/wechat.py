@@ -6,11 +6,15 @@ from __future__ import annotations
 import click
 
 from cli.common import app_services, load
+from cli.wechat_accounts import accounts_group
 
 
 @click.group("wechat")
 def wechat_group() -> None:
-    """Commands that talk to the WeChat API."""
+    """Commands that talk to the WeChat API, and the deployment's official accounts."""
+
+
+wechat_group.add_command(accounts_group)
 
 
 @wechat_group.group("menu")
@@ -20,7 +24,9 @@ def menu_group() -> None:
 
 @menu_group.command("push")
 @click.option("--dry-run", is_flag=True, help="Print the menu instead of installing it.")
-def menu_push(dry_run: bool) -> None:
+@click.option("--account", "slug", metavar="SLUG",
+              help="An account added with `wechat accounts add` (default: the settings' WECHAT_APP_ID).")
+def menu_push(dry_run: bool, slug: str | None) -> None:
     """Install the custom menu (平安 / 找协理员 / 工作台) on the official account."""
     import json
 
@@ -34,7 +40,10 @@ def menu_push(dry_run: bool) -> None:
         return
     try:
         with app_services() as svc:
-            svc.wechat.menu.create(MENU)
+            account = svc.accounts.by_slug(slug) if slug else svc.accounts.default
+            if account is None:
+                raise click.ClickException(f"No account {slug!r}: see `sanzhida wechat accounts list`")
+            svc.accounts.client(account.id).menu.create(MENU)
     except WeChatClientException as exc:
         raise click.ClickException(f"WeChat refused the menu: {exc.errcode} {exc.errmsg}") from None
     click.echo(f"Menu installed ({len(MENU['button'])} buttons).")

@@ -6,6 +6,7 @@ from __future__ import annotations
 ENV_NAMES = {
     "env": "SANZHIDA_ENV",
     "database_url": "DATABASE_URL",
+    "database_replica_url": "DATABASE_REPLICA_URL",
     "redis_url": "REDIS_URL",
     "redis_prefix": "REDIS_KEY_PREFIX",
     "wechat_token": "WECHAT_TOKEN",  # nosec B105  # a variable's name, not a secret
@@ -42,6 +43,7 @@ ENV_NAMES = {
     "media_max_bytes": "MEDIA_MAX_BYTES",
     "media_retention_days": "MEDIA_RETENTION_DAYS",
     "message_retention_days": "MESSAGE_RETENTION_DAYS",
+    "archive_after_months": "ARCHIVE_AFTER_MONTHS",
     "asr_url": "ASR_URL",
     "asr_timeout": "ASR_TIMEOUT",
     "wechat_oauth_url": "WECHAT_OAUTH_URL",

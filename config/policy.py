@@ -248,6 +248,9 @@ CHECKIN_WORDS = frozenset({"平安", "报平安", "我很好", "我平安", "很
 # family are reminded; by CHECKIN_RAISE_AT, still nothing, the assistant gets a 联系 case.
 CHECKIN_REMIND_AT = time(10, 0)
 CHECKIN_RAISE_AT = time(16, 0)
+
+# The daily archive job's local time: a quiet hour, when nobody writes much and no other daily job runs.
+ARCHIVE_AT = time(3, 30)
 # A weekly plan runs Monday to Sunday and is checked on this weekday (Monday = 0): Friday, a working
 # day, so the assistant can call or visit before the weekend.
 CHECKIN_WEEKLY_DAY = 4

@@ -64,6 +64,9 @@ class Settings:
     env: str = "development"
     # URLs may carry passwords.
     database_url: str = field(default="", repr=False)
+    # A read-only PostgreSQL replica for the dashboard's and reports' reads (bot.deps.read_session);
+    # None: they read the primary, DATABASE_URL.
+    database_replica_url: str | None = field(default=None, repr=False)
     redis_url: str | None = field(default=None, repr=False)
     redis_prefix: str = "sanzhida"
     wechat_token: str = field(default="", repr=False)
@@ -122,6 +125,9 @@ class Settings:
     media_retention_days: int = 365
     # Message payloads and stored replies (inbound and outbox) are stubbed out this many days later.
     message_retention_days: int = 180
+    # Finished messages, pushes and closed cases' timelines move to the archive tables after this many
+    # whole months (13: the year the reports and figures compare, and the month before it).
+    archive_after_months: int = 13
     # The FunASR server (ws:// or wss://); empty: no speech recognition.
     asr_url: str | None = None
     asr_timeout: float = 30.0
@@ -207,6 +213,17 @@ def _media_store_url(raw: str) -> str:
     raise ConfigError(f"MEDIA_STORE_URL must be file:///absolute/path or s3://bucket/prefix, got {raw!r}")
 
 
+def _replica_url(raw: str, primary: str) -> str | None:
+    """DATABASE_REPLICA_URL checked: a PostgreSQL URL beside a PostgreSQL primary, or None (read the primary)."""
+    if not raw:
+        return None
+    pg = ("postgresql://", "postgres://", "postgresql+psycopg://")
+    if not raw.startswith(pg) or not primary.startswith(pg):
+        raise ConfigError("DATABASE_REPLICA_URL must be a postgresql:// URL of a replica of DATABASE_URL's PostgreSQL"
+                          " (unset it to read the primary)")
+    return raw
+
+
 def subscribe_templates(raw: str) -> dict[str, tuple[str, dict[str, str]]]:
     """WECHAT_SUBSCRIBE_TEMPLATES parsed: `kind:ID[:key/key/…]`, comma-separated.
 
@@ -235,7 +252,7 @@ def _key_type(key: str) -> str:
     return key.rstrip("0123456789")
 
 
-def _valid_aes_key(key: str) -> bool:
+def valid_aes_key(key: str) -> bool:
     """WeChat's EncodingAESKey: 43 base64 characters that decode (with `=`) to 32 bytes."""
     if len(key) != 43:
         return False
@@ -243,6 +260,14 @@ def _valid_aes_key(key: str) -> bool:
         return len(base64.b64decode(key + "=", validate=True)) == 32
     except (binascii.Error, ValueError):
         return False
+
+
+def _archive_months(environ: Mapping[str, str]) -> int:
+    """ARCHIVE_AFTER_MONTHS, at least 13: the monthly report and the figures compare a whole year."""
+    months = _number(environ, "ARCHIVE_AFTER_MONTHS", 13, int)
+    if months < 13:
+        raise ConfigError(f"ARCHIVE_AFTER_MONTHS must be at least 13 (a year of reports stays), got {months}")
+    return months
 
 
 def _number(environ: Mapping[str, str], name: str, default, kind):
@@ -308,7 +333,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         return text(name) or DEV_DEFAULTS[name]
 
     aes_key = text("WECHAT_ENCODING_AES_KEY") or None
-    if aes_key is not None and not _valid_aes_key(aes_key):
+    if aes_key is not None and not valid_aes_key(aes_key):
         raise ConfigError("WECHAT_ENCODING_AES_KEY must be the 43-character key from the WeChat console")
     allow_plaintext = _flag(environ, "WECHAT_ALLOW_PLAINTEXT")
     if production and aes_key is None and not allow_plaintext:
@@ -379,9 +404,11 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
     except SmsConfigError as exc:
         raise ConfigError(str(exc)) from None
 
+    database_url = text("DATABASE_URL") or default_database_url()
     return Settings(
         env=env,
-        database_url=text("DATABASE_URL") or default_database_url(),
+        database_url=database_url,
+        database_replica_url=_replica_url(text("DATABASE_REPLICA_URL"), database_url),
         redis_url=text("REDIS_URL") or None,
         redis_prefix=text("REDIS_KEY_PREFIX") or "sanzhida",
         wechat_token=secret("WECHAT_TOKEN"),
@@ -418,6 +445,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, read_dotenv: bool
         media_max_bytes=_number(environ, "MEDIA_MAX_BYTES", 10 * 1024 * 1024, int),
         media_retention_days=_number(environ, "MEDIA_RETENTION_DAYS", 365, int),
         message_retention_days=_number(environ, "MESSAGE_RETENTION_DAYS", 180, int),
+        archive_after_months=_archive_months(environ),
         asr_url=asr_url,
         asr_timeout=_number(environ, "ASR_TIMEOUT", 30.0, float),
         wechat_oauth_url=oauth_url,

@@ -93,16 +93,29 @@ def _database_is_empty() -> bool:
 @click.command("fake-wechat")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8900, show_default=True, type=click.IntRange(0, 65535), help="Port to listen on.")
-def fake_wechat(host: str, port: int) -> None:
+@click.option("--latency-ms", default=0.0, show_default=True, type=click.FloatRange(0, 10_000),
+              help="Delay added to every API call, as across the internet.")
+@click.option("--error-rate", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of API calls that fail as WeChat's do: errcode -1, HTTP 5xx, timeouts, late answers.")
+@click.option("--seed", "chaos_seed", default=None, type=int, help="Seed for which calls fail (default: random).")
+@click.option("--with-accounts", is_flag=True,
+              help="Also play every official account added with `sanzhida wechat accounts add` (read from the database).")
+def fake_wechat(host: str, port: int, latency_ms: float, error_rate: float, chaos_seed: int | None,
+                with_accounts: bool) -> None:
     """Run the local stand-in for the WeChat API (point WECHAT_API_BASE_URL at it).
 
     It gives tokens only to the app of the settings' WECHAT_APP_ID / WECHAT_APP_SECRET (by default
-    the development ones), as WeChat does; the secret comes from the settings, never from argv.
+    the development ones), and with --with-accounts to the deployment's other accounts, as WeChat does;
+    secrets come from the settings and the database, never from argv. More accounts can be added
+    while it runs: POST /_accounts {"app_id", "app_secret"}.
     """
     from devtools.fake_wechat import FakeWeChatServer
+    from devtools.fake_wechat_chaos import Chaos
 
     settings = load()
-    server = FakeWeChatServer(host, port, app_id=settings.wechat_app_id, app_secret=settings.wechat_app_secret)
+    server = FakeWeChatServer(host, port, app_id=settings.wechat_app_id, app_secret=settings.wechat_app_secret,
+                              chaos=Chaos(latency_ms / 1000, error_rate, chaos_seed),
+                              accounts=_deployment_accounts() if with_accounts else None)
     click.echo(
         f"WeChat API stand-in on http://{host}:{server.port}\n"
         f"  WECHAT_API_BASE_URL={server.base_url}\n"
@@ -112,6 +125,14 @@ def fake_wechat(host: str, port: int) -> None:
         "Press Ctrl-C to stop."
     )
     server.serve_forever()
+
+
+def _deployment_accounts() -> dict[str, str]:
+    """AppID -> AppSecret of every account added to the deployment's database."""
+    from services.wechat_accounts import load_accounts
+
+    with app_services(read_only=True) as svc, svc.session_factory() as session:
+        return {row.app_id: row.app_secret for row in load_accounts(session, svc.pii)}
 
 
 @click.command("fake-asr")
@@ -194,21 +215,25 @@ def seed() -> None:
 
 
 @seed.command("demo")
-@click.option("--scale", type=click.Choice(["small", "city"]), default="small", show_default=True,
-              help="small: one town, 60 beneficiaries; city: the reference city, 110,000 beneficiaries. "
-                   "Both with seven months of visits and cases, escalations and ratings.")
+@click.option("--scale", type=click.Choice(["small", "city", "province"]), default="small", show_default=True,
+              help="small: one town, 60 beneficiaries; city: the reference city, 110,000 beneficiaries; "
+                   "province: 30 such cities under a province and its administrator P0001 (PostgreSQL only). "
+                   "All with seven months of visits and cases, escalations and ratings.")
 @click.option("--seed", "seed_value", default=1, show_default=True, type=int, help="Random seed; same seed, same data.")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when the database already has data.")
-def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
-    """Create a generated demo with seven months of history: a small town, or a city of the reference city's size.
+@click.option("--cities", default=30, hidden=True, type=click.IntRange(1, 99), help="Cities in the province.")
+def seed_demo(scale: str, seed_value: int, if_empty: bool, cities: int = 30) -> None:
+    """Create a generated demo with seven months of history: a small town, a city of the reference
+    city's size, or a province of 30 such cities.
 
     The history ends at the clock's now: visits on each person's plan (a few find problems), cases
     accepted, resolved, escalated and rated at realistic times, and the daily figures behind the
-    figures page, the trends and the monthly report. The city takes a minute or two on PostgreSQL.
+    figures page, the trends and the monthly report. The city takes a minute or two on PostgreSQL;
+    the province (the city, then 29 copies made inside PostgreSQL) under ten minutes and some 20 GB.
     """
     import time
 
-    from devtools import demo, demo_city
+    from devtools import demo, demo_city, demo_province
 
     # The demo gives every account, the administrator's included, the password the README publishes.
     if load().is_production:
@@ -220,8 +245,18 @@ def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
         click.echo(f"[{time.monotonic() - started:6.1f}s] {phase}: {rows}", err=True)
 
     with app_services() as svc, svc.session_factory() as session:
+        if scale == "province" and session.get_bind().dialect.name != "postgresql":
+            raise click.ClickException(
+                "--scale province needs PostgreSQL: 3.3 million beneficiaries and some 20 GB are too much for "
+                "the embedded SQLite database. Set DATABASE_URL to an empty PostgreSQL database."
+            )
         try:
-            if scale == "city":
+            if scale == "province":
+                summary = demo_province.seed_province(
+                    session, svc.pii, svc.clock(), tz=svc.settings.tz, seed=seed_value, cities=cities,
+                    progress=progress,
+                )
+            elif scale == "city":
                 summary = demo_city.seed_city(
                     session, svc.pii, svc.clock(), tz=svc.settings.tz, seed=seed_value, progress=progress
                 )
@@ -234,10 +269,11 @@ def seed_demo(scale: str, seed_value: int, if_empty: bool) -> None:
                 return
             raise click.ClickException("The database already has regions; use an empty database for the demo.")
         session.commit()
-        if scale == "city":
+        if scale != "small":
             click.echo(f"[{time.monotonic() - started:6.1f}s] committed", err=True)
+    cities_loaded = f"{summary.cities} cities, " if scale == "province" else ""
     click.echo(
-        f"Demo loaded ({scale}): {summary.regions} regions, {summary.staff} staff, "
+        f"Demo loaded ({scale}): {cities_loaded}{summary.regions} regions, {summary.staff} staff, "
         f"{summary.beneficiaries} beneficiaries, {summary.visits} visits, {summary.requests} requests."
     )
     if scale == "small":

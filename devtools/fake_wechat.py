@@ -5,11 +5,13 @@ Tests and development point WECHAT_API_BASE_URL at `http://HOST:PORT/cgi-bin/`.
 `errcode 40001` …), `DELETE /_calls` clears them; `POST /_faults` queues
 failures ({"path": "message/template/send", "http_status": 500 | "errcode": 40001 |
 "delay": 3.0 | "revoke_tokens": true, "times": 2, "after": 10}); `DELETE /_faults` clears them.
-`revoke_tokens` retires every live token, as WeChat does some minutes after another fetch, so
+`fake-wechat --latency-ms 50 --error-rate 0.01` delays every API call and fails that share as WeChat
+does (devtools/fake_wechat_chaos.py: errcode -1, HTTP 5xx, timeouts, late answers); a template
+send's record has its `msgid`. `revoke_tokens` retires every live token, as WeChat does some minutes after another fetch, so
 that call and every later one with an old token get 40001. `after` lets that many matching calls
 through before the fault starts.
 
-It refuses what WeChat refuses, with WeChat's errcodes:
+It refuses what WeChat refuses, with WeChat's errcodes, per account (devtools/fake_wechat_accounts.py):
 
 - `GET /cgi-bin/token`: a wrong appid (40013) or AppSecret (40125), or one left out (41002, 41004),
   against `FakeWeChatState(app_id=…, app_secret=…)`, by default the development settings'; None
@@ -76,6 +78,8 @@ from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer,
 from flask import Flask, jsonify, request
 
 from config.settings import DEV_DEFAULTS
+from devtools.fake_wechat_chaos import LATE, SYSTEM_ERRMSG, Chaos, register_chaos
+from devtools.fake_wechat_accounts import Accounts, register_account_routes
 from devtools.fake_wechat_media import MediaStore, register_media_routes
 from devtools.fake_wechat_menu import MENU_ERRMSG, menu_errcode
 from devtools.fake_wechat_oauth import register_oauth_routes
@@ -102,6 +106,7 @@ ERRMSG = {
     42001: "access_token expired",
     45009: "reach max api daily quota limit",
     45011: "api minute-quota reach limit",
+    -1: SYSTEM_ERRMSG,
 }
 
 
@@ -112,6 +117,7 @@ class FakeWeChatState:
         self,
         app_id: str | None = DEV_DEFAULTS["WECHAT_APP_ID"],
         app_secret: str | None = DEV_DEFAULTS["WECHAT_APP_SECRET"],
+        chaos: Chaos | None = None,
     ):
         # What the token route and web authorisation accept; None accepts any.
         self.app_id = app_id
@@ -119,7 +125,10 @@ class FakeWeChatState:
         self.lock = threading.Lock()
         self.calls: list[dict] = []
         self.faults: list[dict] = []
-        self.tokens: set[str] = set()
+        # Live token -> the AppID it was issued to.
+        self.tokens: dict[str, str] = {}
+        # The official accounts and whose each openid is (devtools/fake_wechat_accounts.py).
+        self.accounts = Accounts(app_id, app_secret)
         self.token_counter = itertools.count(1)
         self.msg_ids = itertools.count(1000)
         # (openid, client_msg_id) -> when delivered: WeChat drops repeats within 10 minutes.
@@ -134,6 +143,8 @@ class FakeWeChatState:
         self.setup = AccountSetup()
         # Subscription templates and what each user accepted (devtools/fake_wechat_subscribe.py).
         self.notices = SubscriptionNotices()
+        # Latency and random failures on every API call (devtools/fake_wechat_chaos.py).
+        self.chaos = chaos or Chaos()
 
     def now(self) -> float:
         """The stand-in's clock: real time plus what tests advanced it by."""
@@ -160,13 +171,12 @@ def token_errcode(state: FakeWeChatState, args) -> int | None:
         return 40002
     if not args.get("appid"):
         return 41002
-    if state.app_id is not None and args["appid"] != state.app_id:
-        return 40013
+    code = state.accounts.token_errcode(args["appid"], args.get("secret") or "")
+    if code == 40013:
+        return code
     if not args.get("secret"):
         return 41004
-    if state.app_secret is not None and args["secret"] != state.app_secret:
-        return 40125
-    return None
+    return code
 
 
 def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
@@ -175,7 +185,9 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
     state = state or FakeWeChatState()
     app.extensions["fake_wechat"] = state
 
-    def record(path: str, body, outcome: str) -> None:
+    def record(path: str, body, outcome: str, **extra) -> None:
+        if request.environ.get(LATE) and outcome == "delivered":
+            outcome = "delivered late"
         with state.lock:
             state.calls.append(
                 {
@@ -185,7 +197,9 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
                     "params": {k: v for k, v in request.args.items() if k != "secret"},
                     "body": body,
                     "outcome": outcome,
+                    "app_id": state.tokens.get(request.args.get("access_token", "")) or request.args.get("appid"),
                     "at": time.time(),
+                    **extra,
                 }
             )
 
@@ -211,11 +225,16 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
             return error(code), f"errcode {code}"
         return None, None
 
+    chaos_refusal = register_chaos(app, state.chaos, record, error)
+
     @app.get("/cgi-bin/token")
     def token():
         failed, outcome = apply_fault("token")
         if failed is not None:
             record("token", None, outcome)
+            return failed
+        failed = chaos_refusal("token", None)
+        if failed is not None:
             return failed
         code = token_errcode(state, request.args)
         if code is not None:
@@ -227,7 +246,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
             return jsonify(errcode=40164, errmsg=not_whitelisted)
         value = f"fake-token-{next(state.token_counter)}"
         with state.lock:
-            state.tokens.add(value)
+            state.tokens[value] = request.args["appid"]
         record("token", None, "delivered")
         return jsonify(access_token=value, expires_in=7200)
 
@@ -237,14 +256,20 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         if failed is not None:
             record(path, body, outcome)
             return failed
-        if request.args.get("access_token") not in state.tokens:
-            record(path, body, "errcode 40001")
-            return error(40001)
+        failed = chaos_refusal(path, body)
+        if failed is not None:
+            return failed
+        token_app_id = state.tokens.get(request.args.get("access_token", ""))
+        code = 40001 if token_app_id is None else state.accounts.openid_errcode(token_app_id, body, request.args)
+        if code is not None:
+            record(path, body, f"errcode {code}")
+            return error(code)
         return None
 
     def custom_send(path: str, body):
         """客服消息: the message's shape and media, then the user's window, as WeChat checks them."""
-        code = custom_message_errcode(body, lambda media_id: state.media.live(media_id, state.now()) is not None)
+        owner = state.tokens.get(request.args.get("access_token", ""))
+        code = custom_message_errcode(body, lambda media_id: state.media.live(media_id, state.now(), owner) is not None)
         if code is None:
             code = state.followers.take_custom(body["touser"], state.now())
         if code is not None:
@@ -272,8 +297,9 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
             repeat = bool(key[1]) and seen is not None and time.time() - seen < 600
             if not repeat:
                 state.template_ids[key] = time.time()
-        record(path, body, "deduplicated" if repeat else "delivered")
-        return jsonify(errcode=0, errmsg="ok", msgid=next(state.msg_ids))
+        msgid = next(state.msg_ids)
+        record(path, body, "deduplicated" if repeat else "delivered", msgid=msgid)
+        return jsonify(errcode=0, errmsg="ok", msgid=msgid)
 
     def qrcode_create(path: str, body):
         """生成带参数的二维码: WeChat's action names and scene limits; a permanent code never expires."""
@@ -351,6 +377,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         return jsonify(now=int(state.now()))
 
     register_media_routes(app, state, record, apply_fault)
+    register_account_routes(app, state.accounts)
     register_oauth_routes(app, state, record, apply_fault)
     register_user_routes(app, state, record, refused)
     register_setup_routes(app, state, record, refused)
@@ -421,6 +448,8 @@ class _ThreadedServer(ThreadingMixIn, WSGIServer):
     """One thread per connection; they never keep the process alive."""
 
     daemon_threads = True
+    # socketserver's default backlog of 5 drops connections from a busy caller (a soak, many threads).
+    request_queue_size = 256
 
 
 def _read_whole_body(app):
@@ -445,8 +474,11 @@ class FakeWeChatServer(BackgroundServer):
         *,
         app_id: str | None = DEV_DEFAULTS["WECHAT_APP_ID"],
         app_secret: str | None = DEV_DEFAULTS["WECHAT_APP_SECRET"],
+        chaos: Chaos | None = None,
+        accounts: dict[str, str] | None = None,
     ):
-        self.state = FakeWeChatState(app_id, app_secret)
+        self.state = FakeWeChatState(app_id, app_secret, chaos)
+        self.state.accounts.add_all(accounts or {})
         super().__init__(make_server(
             host, port, _read_whole_body(create_fake_wechat_app(self.state)),
             server_class=_ThreadedServer, handler_class=_KeepAliveHandler,

@@ -6,7 +6,8 @@ days, then answers 40007 for its media_id. The store dates every file on the sta
 
 WeChat's routes: `GET /cgi-bin/media/get` (the bytes, or `{"video_url": …}` for video) and
 `POST /cgi-bin/media/upload?type=…` (multipart field `media`). Test controls: `POST /_media`
-(what a follower "sent"), `GET /_media`, `GET /_media/<id>` and `GET /_media/<id>/download`.
+(what a follower "sent"; `app_id`: the account it went to), `GET /_media`, `GET /_media/<id>` and
+`GET /_media/<id>/download`. A media_id is its account's only (devtools/fake_wechat_accounts.py).
 """
 
 from __future__ import annotations
@@ -126,6 +127,8 @@ class MediaItem:
     content_type: str
     data: bytes
     created_at: int
+    # The official account the file is on (its media_id means nothing to another); None: any.
+    app_id: str | None = None
 
     def summary(self, now: float) -> dict:
         """What the listing shows (without the bytes)."""
@@ -144,9 +147,9 @@ class MediaStore:
         self._lock = threading.Lock()
         self._items: dict[str, MediaItem] = {}
 
-    def add(self, data: bytes, media_type: str, content_type: str, now: float) -> MediaItem:
-        """Keep a file and give it a new media_id (64 characters, as WeChat's are)."""
-        item = MediaItem(secrets.token_urlsafe(48), media_type, content_type, data, int(now))
+    def add(self, data: bytes, media_type: str, content_type: str, now: float, app_id: str | None = None) -> MediaItem:
+        """Keep a file on an account and give it a new media_id (64 characters, as WeChat's are)."""
+        item = MediaItem(secrets.token_urlsafe(48), media_type, content_type, data, int(now), app_id)
         with self._lock:
             self._items[item.media_id] = item
         return item
@@ -156,10 +159,12 @@ class MediaStore:
         with self._lock:
             return self._items.get(media_id or "")
 
-    def live(self, media_id: str | None, now: float) -> MediaItem | None:
-        """The file while WeChat still has it, else None."""
+    def live(self, media_id: str | None, now: float, app_id: str | None = None) -> MediaItem | None:
+        """The file while WeChat still has it, else None (also when it is another account's than `app_id`'s)."""
         item = self.get(media_id)
-        return item if item is not None and not item.expired(now) else None
+        if item is None or item.expired(now):
+            return None
+        return None if app_id is not None and item.app_id is not None and item.app_id != app_id else item
 
     def listing(self, now: float) -> list[dict]:
         """Every file's summary, oldest first."""
@@ -193,7 +198,8 @@ def register_media_routes(app: Flask, state, record, apply_fault) -> None:
         refusal = refused("media/get", None)
         if refusal is not None:
             return refusal
-        item = state.media.live(request.args.get("media_id"), state.now())
+        item = state.media.live(request.args.get("media_id"), state.now(),
+                                state.tokens.get(request.args.get("access_token", "")))
         if item is None:
             record("media/get", None, "errcode 40007")
             return _error(40007)
@@ -218,7 +224,8 @@ def register_media_routes(app: Flask, state, record, apply_fault) -> None:
         if code is not None:
             record("media/upload", summary, f"errcode {code}")
             return _error(code)
-        item = state.media.add(data, media_type, sniff(data), state.now())
+        item = state.media.add(data, media_type, sniff(data), state.now(),
+                               state.tokens.get(request.args.get("access_token", "")))
         summary["media_id"] = item.media_id
         record("media/upload", summary, "delivered")
         return jsonify(type=item.type, media_id=item.media_id, created_at=item.created_at)
@@ -242,7 +249,9 @@ def register_media_routes(app: Flask, state, record, apply_fault) -> None:
         if media_type not in MEDIA_TYPES:
             return jsonify(error=f"'type' must be one of {', '.join(MEDIA_TYPES)} "
                                  f"(could not tell it from {content_type})"), 400
-        item = state.media.add(data, media_type, content_type, state.now())
+        # `app_id`: the account the follower sent it to (default: the stand-in's own).
+        app_id = request.form.get("app_id") or request.args.get("app_id") or state.accounts.default
+        item = state.media.add(data, media_type, content_type, state.now(), app_id)
         return jsonify(media_id=item.media_id, type=item.type, created_at=item.created_at), 201
 
     @app.get("/_media")

@@ -9,8 +9,8 @@ template message 43004, until the user follows again.
 
 The stand-in cannot see the webhook, so the WeChat side of tests and the simulator tell it what
 each user did as they deliver it: `POST /_interactions {"openid": …, "msg_type": "text",
-"event": …, "event_key": …, "at": epoch}` (msg_type defaults to text; `event` with msg_type
-event; `at` defaults to now). Times are on the stand-in's own clock (`FakeWeChatState.now`, moved
+"event": …, "event_key": …, "at": epoch, "app_id": …}` (msg_type defaults to text; `event` with msg_type
+event; `at` defaults to now; `app_id`, the account the openid follows, to the default one). Times are on the stand-in's own clock (`FakeWeChatState.now`, moved
 by `POST /_clock`), so a test that moves that clock 48 hours closes every message window.
 A JSON list registers many at once. `GET /_interactions` lists the followers it knows.
 
@@ -184,6 +184,8 @@ def register_user_routes(app: Flask, state, record, refused) -> None:
         body = request.get_json(silent=True)
         actions = body if isinstance(body, list) else [body]
         problems = [_problem(action) for action in actions]
+        # An openid belongs to one account: `app_id` names it (devtools/fake_wechat_accounts.py).
+        problems += [state.accounts.follow(a["openid"], a.get("app_id")) for a in actions if not any(problems)]
         if any(problems):
             return jsonify(error=next(p for p in problems if p)), 400
         now = state.now()

@@ -49,6 +49,7 @@ JOB_NAMES = {
     "escalation_scan": "超时督办检查",
     "media_retention": "清理过期语音图片",
     "message_retention": "清理过期消息",
+    "archive": "归档一年前的记录",
     "figures": "更新统计数据",
     "visit_reminders": "每日08:00走访提醒",
     "town_digest": "每日08:30乡镇汇总",

@@ -134,11 +134,14 @@ def interaction(xml: str) -> dict | None:
     return {key: value for key, value in found.items() if value is not None}
 
 
-def tell_standin(root_url: str, xml: str, *, timeout: float = 5.0) -> None:
-    """Register the message or event at the WeChat API stand-in (its root URL), as WeChat knows it."""
+def tell_standin(root_url: str, xml: str, *, timeout: float = 5.0, app_id: str | None = None) -> None:
+    """Register the message or event at the WeChat API stand-in (its root URL), as WeChat knows it;
+    `app_id` is the official account it went to (None: the stand-in's default one)."""
     action = interaction(xml)
     if action is None:
         return
+    if app_id is not None:
+        action["app_id"] = app_id
     answer = requests.post(f"{root_url.rstrip('/')}/_interactions", json=action, timeout=timeout)
     answer.raise_for_status()
 

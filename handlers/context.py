@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -27,6 +27,9 @@ class Context:
     pii: PiiCipher
     bind_guard: BindGuard
     request_env: RequestEnv
+    # Outbox rows a handler leaves for the inbox to insert together with the reply (one INSERT):
+    # the task pushes of a request it opened (`services.requests.open_request(outbox=...)`).
+    outbox: list[dict] = field(default_factory=list)
 
     @property
     def openid(self) -> str:

@@ -24,7 +24,7 @@ from wechatpy.messages import BaseMessage
 
 from handlers.context import Context
 from handlers.router import Router
-from models import InboundMessage
+from models import InboundMessage, WeChatUser
 from models.enums import OutboxKind, OutboxStatus, PushKind
 from services import checkins, identity, texts
 from services.binding import BindGuard
@@ -52,14 +52,24 @@ class InboxEnv:
     request_env: RequestEnv
 
 
-def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMessage, now: datetime) -> str | None:
+class HandlerFailed(Exception):
+    """A handler bug while handling without a savepoint (`isolate=False`): the transaction holds part
+    of what the handler wrote, so the caller rolls it back and handles the messages again, isolated."""
+
+
+def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMessage, now: datetime, *,
+           known: dict[str, WeChatUser] | None = None, isolate: bool = True,
+           outbox: list[dict] | None = None) -> str | None:
     """Route a stored message and mark it handled; return the reply text (None for none).
 
     A handler bug keeps the message (listed by `sanzhida inbound failed`) and answers kindly;
     a database failure or a Redis outage is raised so that nothing of this message is kept and it
-    is tried again.
+    is tried again. `known`: senders already loaded for a group (`senders_of`). `isolate=False`
+    saves the savepoint's two round trips: a handler bug then raises `HandlerFailed` instead.
+    `outbox`: where to leave the outbox rows the handler queued, for the caller to insert with the
+    reply (`queue_reply`); None: they are inserted here.
     """
-    user = identity.get_or_create_user(session, msg.source, now)
+    user = identity.get_or_create_user(session, msg.source, now, stored.account_id, known=known)
     if msg.type != "event":
         # Kept even when the handler fails: the user did write, and the window is open.
         identity.note_message(user, now)
@@ -68,21 +78,38 @@ def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMes
         pii=env.pii, bind_guard=env.bind_guard, request_env=env.request_env,
     )
     try:
-        with session.begin_nested():
+        if isolate:
+            with session.begin_nested():
+                text = env.router.dispatch(msg, ctx)
+        else:
             text = env.router.dispatch(msg, ctx)
     except (OperationalError, InterfaceError, *REDIS_OUTAGE):
         raise
     except Exception as exc:
+        if not isolate:
+            raise HandlerFailed(type(exc).__name__) from exc
         logger.error("wechat=handler_failed openid=%s key=%s type=%s error=%s",
                      msg.source, stored.dedupe_key, msg.type, type(exc).__name__, exc_info=True)
         stored.handling_error = type(exc).__name__[:120]
         text = texts.SORRY_ERROR
+        # What the failed handler queued went with its savepoint.
+        ctx.outbox.clear()
+    # Before the UPDATEs below flush it, so the request it joined and this go in one statement.
+    stored.handled_at = now
     if msg.type != "event":
         # A sign of life for whoever the sender is bound to, even when the handler failed. After the
         # handler, so a check-in is kept as one and not as a plain message.
         checkins.note_message(session, user, now, env=env.request_env, via_case=stored.request_id)
-    stored.handled_at = now
+    if outbox is not None:
+        outbox.extend(ctx.outbox)
+    elif ctx.outbox:
+        insert_outbox(session, ctx.outbox)
     return text
+
+
+def senders_of(session: Session, messages: list[InboundMessage]) -> dict[str, WeChatUser]:
+    """The known senders of a group of messages, loaded in one query for `handle(known=...)`."""
+    return identity.load_senders(session, [stored.openid for stored in messages])
 
 
 def message_of(stored: InboundMessage) -> BaseMessage:
@@ -91,11 +118,19 @@ def message_of(stored: InboundMessage) -> BaseMessage:
 
 
 def take_next(session: Session) -> InboundMessage | None:
-    """Lock the oldest unhandled message whose sender has no earlier one still waiting.
+    """Lock the oldest unhandled message whose sender has no earlier one still waiting."""
+    taken = take_group(session, 1)
+    return taken[0] if taken else None
+
+
+def take_group(session: Session, size: int) -> list[InboundMessage]:
+    """Lock up to `size` of the oldest unhandled messages whose senders have no earlier one still
+    waiting, in one statement: at most one per sender, oldest first.
 
     On PostgreSQL the row lock is taken with SKIP LOCKED, so several workers share the queue;
     a message locked by one worker also holds back its sender's later messages, which keeps
-    each sender's messages in order. A worker that dies releases its lock with its connection.
+    each sender's messages in order (the next one is taken with a later group). A worker that
+    dies releases its locks with its connection.
     """
     earlier = aliased(InboundMessage)
     query = (
@@ -109,23 +144,31 @@ def take_next(session: Session) -> InboundMessage | None:
             ),
         )
         .order_by(InboundMessage.id)
-        .limit(1)
+        .limit(size)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=InboundMessage)
-    return session.scalars(query).one_or_none()
+    return list(session.scalars(query))
 
 
-def queue_reply(session: Session, stored: InboundMessage, text: str, now: datetime) -> int | None:
+def queue_reply(session: Session, stored: InboundMessage, text: str | None, now: datetime, *,
+                pushes: list[dict] = ()) -> int | None:
     """Queue the reply to a handled message as a customer-service message; its outbox id.
 
     The user has just written, so WeChat's customer-service window is open: there is no
     template fallback, and no quiet-hours delay for an answer the user is waiting for.
+    `pushes`: outbox rows the handler left (`handle(outbox=...)`), inserted ahead of the reply in
+    the same statement.
     """
+    if not text:
+        if pushes:
+            insert_outbox(session, pushes)
+        return None
     key = push_key(PushKind.ANSWER, stored.id)
-    created = insert_outbox(session, [{
+    created = insert_outbox(session, [*pushes, {
         "idempotency_key": key,
         "recipient_openid": stored.openid,
+        "recipient_phone": None,
         "recipient_staff_id": None,
         "request_id": stored.request_id,
         "kind": OutboxKind.CUSTOM.value,
@@ -135,7 +178,8 @@ def queue_reply(session: Session, stored: InboundMessage, text: str, now: dateti
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
-    }])
+    # The worker sends the reply itself, right after the commit; the pushes wake the outbox.
+    }], wake=bool(pushes))
     return created.get(key)
 
 

@@ -10,7 +10,7 @@ from config import policy
 from handlers.context import Context
 from models import Beneficiary, InboundMessage
 from models.enums import RequestCategory, Urgency
-from services import binding, casework, roster, texts
+from services import binding, casework, request_lists, roster, texts
 from services import requests as service
 from services.errors import DomainError
 from services.policy.classify import Classification, classify
@@ -84,7 +84,7 @@ def _raise_for(ctx: Context, beneficiary: Beneficiary, inbound: InboundMessage) 
     request = service.open_request(
         ctx.session, env, beneficiary=beneficiary, classification=result, summary=summary,
         now=ctx.now, user=ctx.user, inbound=inbound, data=data,
-        urgency_reason="unheard" if unheard and result.urgency is Urgency.URGENT else None,
+        urgency_reason="unheard" if unheard and result.urgency is Urgency.URGENT else None, outbox=ctx.outbox,
     )
     reply = texts.REQUEST_OPENED.format(number=request.id, handler=service.handler_line(request))
     if unheard:
@@ -117,7 +117,7 @@ def on_progress(msg: BaseMessage, ctx: Context) -> str:
     """`进度`: the bound beneficiaries' open requests and who has each."""
     if not binding.active_links(ctx.user):
         return texts.HOW_TO_BIND
-    rows = service.requests_for_user(ctx.session, ctx.user)
+    rows = request_lists.requests_for_user(ctx.session, ctx.user)
     if not rows:
         return texts.PROGRESS_NONE
     return "\n".join(

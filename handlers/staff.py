@@ -7,7 +7,7 @@ from wechatpy.messages import BaseMessage
 from handlers.context import Context
 from models import Staff
 from models.enums import RequestChannel, StaffRole
-from services import binding, casework, on_behalf, texts, visits
+from services import binding, casework, on_behalf, request_lists, texts, visits
 from services import requests as service
 from services.errors import DomainError
 from services.policy.commands import parse_number_and_rest, parse_on_behalf, parse_visit
@@ -22,7 +22,7 @@ def _staff(ctx: Context) -> Staff:
 def on_tasks(msg: BaseMessage, ctx: Context) -> str:
     """`任务`: open requests first (urgent first), then visits due, short enough for a phone."""
     staff = _staff(ctx)
-    rows, total = service.tasks_for_staff(ctx.session, staff)
+    rows, total = request_lists.tasks_for_staff(ctx.session, staff)
     lines = [texts.TASKS_HEADER.format(count=total)] if rows else [texts.TASKS_NONE]
     for r in rows:
         lines.append(texts.TASK_LINE.format(

@@ -1,5 +1,6 @@
 """SQLAlchemy models of the whole domain; importing this package registers every table."""
 
+from models.archive import ArchivedInboundMessage, ArchivedOutboxMessage, ArchivedRequestEvent
 from models.audit import AuditEntry
 from models.base import Base
 from models.cards import CareCard
@@ -22,10 +23,14 @@ from models.reports import MonthlyReport
 from models.requests import RequestEvent, ServiceRequest
 from models.responsibility import Department, DutyShift, VillageOfficers
 from models.visits import Visit, VisitAlert
+from models.wechat_accounts import WeChatAccount
 
 metadata = Base.metadata
 
 __all__ = [
+    "ArchivedInboundMessage",
+    "ArchivedOutboxMessage",
+    "ArchivedRequestEvent",
     "Assignment",
     "AuditEntry",
     "Base",
@@ -54,6 +59,7 @@ __all__ = [
     "VillageOfficers",
     "Visit",
     "VisitAlert",
+    "WeChatAccount",
     "WeChatUser",
     "WeeklyRequestFigures",
     "metadata",

@@ -109,6 +109,22 @@ def make_session_factory(bind) -> sessionmaker[Session]:
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
+class ReadOnlySessionError(RuntimeError):
+    """Something was written through a read session: writes go through the primary's session."""
+
+
+def _refuse_writes(session: Session, _context, _instances) -> None:
+    """Fail a flush of a read session at once, before a replica (or a lagging copy) is even asked."""
+    raise ReadOnlySessionError("a read session only reads; write through the request's own session (the primary)")
+
+
+def make_read_session_factory(bind) -> sessionmaker[Session]:
+    """Sessions that only read (on a read replica): any flush of a new, changed or deleted object fails."""
+    factory = sessionmaker(bind=bind, expire_on_commit=False, autoflush=False)
+    event.listen(factory, "before_flush", _refuse_writes)
+    return factory
+
+
 def insert_ignoring_conflicts(bind: Session | Connection, model):
     """An INSERT … ON CONFLICT DO NOTHING for the dialect of a session or connection (PostgreSQL or SQLite)."""
     dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect

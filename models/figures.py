@@ -89,7 +89,7 @@ class WeeklyRequestFigures(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     week: Mapped[date] = mapped_column(Date)  # its Monday
-    # "city" (key NULL), "town", "village" or "assistant" (key NULL: nobody assigned).
+    # "city" (key NULL: every city; else the city's id), "town", "village" or "assistant" (key NULL: nobody assigned).
     level: Mapped[str] = mapped_column(String(16))
     key: Mapped[int | None] = mapped_column(Integer)
     raised: Mapped[int] = mapped_column(Integer, default=0)

@@ -62,6 +62,8 @@ class InboundMessage(Base):
     # Set once the router has handled the message; NULL while it waits for the inbox worker.
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     request_id: Mapped[int | None] = mapped_column(ForeignKey("service_requests.id"))
+    # The official account it came through (`/wechat/<slug>`); NULL for the default account at `/wechat`.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("wechat_accounts.id"))
 
 
 class OutboxMessage(Base):

@@ -38,6 +38,9 @@ class WeChatUser(Base):
     # A short multi-step conversation in progress (e.g. asking the relation when binding).
     dialog: Mapped[dict | None] = mapped_column(JSONType)
     dialog_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The official account this openid follows (an openid belongs to one account); NULL is the
+    # settings' default account. Replies and pushes to the user go out through it.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("wechat_accounts.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     staff: Mapped[Staff | None] = relationship(back_populates="wechat_user")
@@ -158,6 +161,16 @@ class Beneficiary(Base):
         back_populates="beneficiary", order_by="Assignment.started_at"
     )
     family_links: Mapped[list[FamilyLink]] = relationship(back_populates="beneficiary")
+    # Read-only views the inbox loads with the sender in one query (services.identity): who has the
+    # beneficiary now, and the silences a message would end. Not kept current by changes made in
+    # the same session: writers go through the tables, never through these.
+    current_assignment: Mapped[Assignment | None] = relationship(
+        primaryjoin="and_(Assignment.beneficiary_id == Beneficiary.id, Assignment.ended_at.is_(None))",
+        viewonly=True, uselist=False,
+    )
+    open_silences: Mapped[list[Silence]] = relationship(
+        primaryjoin="and_(Silence.beneficiary_id == Beneficiary.id, Silence.ended_at.is_(None))", viewonly=True,
+    )
 
     @property
     def category_names(self) -> list[str]:

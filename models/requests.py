@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, JSONType, UTCDateTime, one_of
@@ -95,6 +95,13 @@ class RequestEvent(Base):
         one_of("kind", [k.value for k in EventKind]),
         one_of("actor_kind", [a.value for a in ActorKind]),
         Index("ix_request_events_request_created", "request_id", "created_at"),
+        # Archiving keeps a message while an entry still here names it: one probe per message.
+        Index(
+            "ix_request_events_inbound_message_id",
+            "inbound_message_id",
+            postgresql_where=text("inbound_message_id IS NOT NULL"),
+            sqlite_where=text("inbound_message_id IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -18,13 +18,14 @@ from config.settings import Settings
 from handlers.inbox import InboxEnv
 from handlers.router import Router
 from handlers.routes import build_router
-from models.db import make_engine, make_session_factory
+from models.db import make_engine, make_read_session_factory, make_session_factory
 from runtime.asr import SpeechRecognizer, make_recognizer
 from runtime.clock import Clock, ShiftedClock, system_clock
 from runtime.media_jobs import MediaEnv
 from runtime.media_store import MediaStore, make_media_store
 from runtime.redis_client import make_redis
 from runtime.wechat import SanzhidaWeChatClient, make_wechat_client
+from runtime.wechat_accounts import Account, WeChatAccounts
 from runtime.wechat_oauth import WebAuth, make_web_auth
 from services.binding import BindGuard
 from services.kv import Keys
@@ -32,6 +33,7 @@ from services.notify import SmsPlan, Templates
 from services.pii import PiiCipher
 from services.requests import RequestEnv
 from services.summary_links import ListLinks
+from services.wechat_accounts import load_accounts
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,15 @@ class AppServices:
     request_env: RequestEnv
     media_store: MediaStore
     recognizer: SpeechRecognizer | None
+    # Every official account (the default one is `wechat` and `crypto`), by webhook slug or id.
+    accounts: WeChatAccounts | None = None
+    # The read replica (DATABASE_REPLICA_URL) for dashboard and report reads; None: they read the primary.
+    replica_engine: Engine | None = None
+
+    @cached_property
+    def read_session_factory(self) -> sessionmaker[Session] | None:
+        """Read-only sessions on the replica, or None without one (then reads share the primary's session)."""
+        return make_read_session_factory(self.replica_engine) if self.replica_engine is not None else None
 
     @property
     def media_env(self) -> MediaEnv:
@@ -90,7 +101,7 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
     engine = _init_db(settings, engine, read_only, statement_timeout)
     redis = _init_redis(settings, redis)
     keys = Keys(settings.redis_prefix)
-    return AppServices(
+    svc = AppServices(
         settings=settings,
         clock=clock or make_clock(settings),
         engine=engine,
@@ -106,6 +117,9 @@ def build_services(settings: Settings, *, clock: Clock | None = None, engine: En
         media_store=make_media_store(settings),
         recognizer=make_recognizer(settings.asr_url, timeout=settings.asr_timeout),
     )
+    svc.accounts = _init_accounts(svc)
+    svc.replica_engine = _init_replica(settings, statement_timeout)
+    return svc
 
 
 def make_clock(settings: Settings) -> Clock:
@@ -140,6 +154,15 @@ def _init_db(settings: Settings, engine: Engine | None, read_only: bool, stateme
     return make_engine(settings.database_url, sqlite_immediate=not read_only, statement_timeout=statement_timeout)
 
 
+def _init_replica(settings: Settings, statement_timeout: float | None) -> Engine | None:
+    """An engine on DATABASE_REPLICA_URL whose transactions are read-only (BEGIN READ ONLY), or None."""
+    if not settings.database_replica_url:
+        return None
+    engine = make_engine(settings.database_replica_url, statement_timeout=statement_timeout)
+    # Even pointed at the primary by mistake, nothing is written through it.
+    return engine.execution_options(postgresql_readonly=True)
+
+
 def _init_redis(settings: Settings, redis):
     """The Redis a test passed in, or a client on REDIS_URL (the in-process stand-in in development)."""
     if redis is not None:
@@ -150,6 +173,33 @@ def _init_redis(settings: Settings, redis):
 def _init_wechat(settings: Settings, redis) -> SanzhidaWeChatClient:
     """The WeChat API client, its access token shared through Redis."""
     return make_wechat_client(settings, redis)
+
+
+def _init_accounts(svc: AppServices) -> WeChatAccounts:
+    """The added official accounts beside the default one, read from the database on first need."""
+    settings = svc.settings
+
+    def load(session=None):
+        if session is not None:
+            return load_accounts(session, svc.pii)
+        with svc.session_factory() as own:
+            return load_accounts(own, svc.pii)
+
+    def make_client(row):
+        client = make_wechat_client(settings, svc.redis, app_id=row.app_id, app_secret=row.app_secret,
+                                    like=svc.wechat)
+        # Template ids are per account: the outbox's rows name the settings' ones.
+        client.template_ids = {default: own for default, own in (
+            (settings.wechat_template_task, row.template_task),
+            (settings.wechat_template_progress, row.template_progress)) if own}
+        return client
+
+    accounts = WeChatAccounts(
+        Account(None, None, settings.wechat_app_id, settings.wechat_token, svc.crypto), svc.wechat, load, make_client,
+    )
+    # Whoever sends with the default client (the outbox, the media job) finds the others through it.
+    svc.wechat.accounts = accounts
+    return accounts
 
 
 def _init_crypto(settings: Settings) -> WeChatCrypto | None:

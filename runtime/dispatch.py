@@ -24,6 +24,7 @@ from runtime import metrics
 from runtime.media_jobs import send_media
 from runtime.media_store import MediaStoreError
 from runtime.sms_dispatch import SmsDeferred, SmsFailed, SmsPace, send_sms
+from runtime.wechat_accounts import client_for
 from services import notice_consents, outbox, sms_replies
 from services.policy.sms import SMS_FALLBACK_ERRORS
 from services.policy.sms_replies import goes_despite_opt_out
@@ -193,9 +194,9 @@ class _MediaSender:
     store: object
     client: object
 
-    def send(self, row: outbox.Claimed, now: datetime) -> None:
-        """Upload if needed and send the media as a customer-service message."""
-        send_media(self.session_factory, self.store, self.client, row.openid, row.payload, now)
+    def send(self, row: outbox.Claimed, now: datetime, client=None) -> None:
+        """Upload if needed and send the media as a customer-service message (through `client`'s account)."""
+        send_media(self.session_factory, self.store, client or self.client, row.openid, row.payload, now)
 
 
 def _send_lane(client, lane: list[outbox.Claimed], window, clock, results: queue.SimpleQueue,
@@ -217,7 +218,7 @@ def _send_lane(client, lane: list[outbox.Claimed], window, clock, results: queue
                     results.put(_Failed(row, None, str(exc), permanent=exc.permanent))
                 continue
             try:
-                kind = _send_one(client, row, window, clock, media_sender)
+                kind = _send_one(client_for(client, window.account_id), row, window, clock, media_sender)
             except WeChatClientException as exc:
                 results.put(_Failed(row, exc.errcode, f"{exc.errcode}: {exc.errmsg}"))
                 continue
@@ -252,7 +253,7 @@ def _send_one(client, row: outbox.Claimed, window, clock, media_sender: _MediaSe
     if not custom_allowed:
         # Only a customer-service message can carry it; the task push's link opens the case page.
         return OutboxKind.SKIPPED.value
-    media_sender.send(row, clock())
+    media_sender.send(row, clock(), client)
     return OutboxKind.CUSTOM.value
 
 
@@ -332,12 +333,15 @@ class _Recorder:
 
 
 def drain_outbox(session_factory: sessionmaker[Session], client, clock: Callable[[], datetime], *,
-                 batch: int = 50, store=None) -> DispatchReport:
-    """Dispatch batch after batch until one comes back short, on one pool of sender threads."""
+                 batch: int = 50, store=None, senders: ThreadPoolExecutor | None = None) -> DispatchReport:
+    """Dispatch batch after batch until one comes back short, on one pool of sender threads
+    (`senders`, kept by a long-running dispatcher; else one for this drain)."""
+    if senders is None:
+        with ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send") as pool:
+            return drain_outbox(session_factory, client, clock, batch=batch, store=store, senders=pool)
     report = DispatchReport()
-    with ThreadPoolExecutor(max_workers=SEND_THREADS, thread_name_prefix="outbox-send") as senders:
-        while True:
-            done = dispatch_outbox(session_factory, client, clock, batch=batch, senders=senders, store=store)
-            report.add(done)
-            if done.claimed < batch:
-                return report
+    while True:
+        done = dispatch_outbox(session_factory, client, clock, batch=batch, senders=senders, store=store)
+        report.add(done)
+        if done.claimed < batch:
+            return report

@@ -27,6 +27,7 @@ from models.enums import MediaKind, MediaStatus
 from runtime import audio, metrics
 from runtime.asr import AsrError, SpeechRecognizer
 from runtime.media_store import MediaStore, MediaStoreError
+from runtime.wechat_accounts import client_for
 from services import media
 from services.requests import RequestEnv
 from services.transcripts import apply_transcript
@@ -133,12 +134,14 @@ def fetch_due(env: MediaEnv, *, batch: int = 10, rng: random.Random | None = Non
     report = MediaReport()
     with env.session_factory() as session:
         rows = media.claim_due(session, env.clock(), batch)
+        accounts = media.accounts_of(session, rows)
         session.commit()
     report.claimed = len(rows)
     for row in rows:
         error, permanent, stored = None, False, None
         try:
-            stored = keep(env.store, row, download(env.wechat, row.wechat_media_id, env.max_bytes), env.clock())
+            client = client_for(env.wechat, accounts.get(row.id))
+            stored = keep(env.store, row, download(client, row.wechat_media_id, env.max_bytes), env.clock())
         except WeChatClientException as exc:
             error = f"{exc.errcode}: {exc.errmsg}"
         except MediaRejected as exc:

@@ -57,6 +57,16 @@ OUTBOX_RETRIED = Counter("sanzhida_outbox_retried", "Pushes that failed and will
                          ["errcode"])
 OUTBOX_DEAD = Counter("sanzhida_outbox_dead", "Pushes given up as dead letters, by WeChat errcode.", ["errcode"])
 
+# --- wake-ups of the inbox workers and outbox dispatchers (runtime/wakeups.py) ---------------------
+
+WAKEUPS = Counter(
+    "sanzhida_worker_wakeups",
+    "Times an idle worker looked for work, by process and cause (notify, poll, connected, interrupted).",
+    ["process", "cause"],
+)
+LISTENER_RECONNECTS = Counter("sanzhida_listener_reconnects",
+                              "Times a worker made its lost listening connection to PostgreSQL again.", ["process"])
+
 # --- the scheduler --------------------------------------------------------------------------------
 
 ESCALATIONS = Counter("sanzhida_escalations", "Rungs of the escalation ladder taken, by level.", ["level"])
@@ -88,6 +98,16 @@ def inbox_finished(handled: int = 0, failed: int = 0) -> None:
     """Count messages the inbox worker finished."""
     INBOX_MESSAGES.labels("handled").inc(handled)
     INBOX_MESSAGES.labels("failed").inc(failed)
+
+
+def worker_woken(process: str, cause: str) -> None:
+    """Count one wake-up of an idle worker and why."""
+    WAKEUPS.labels(process, cause).inc()
+
+
+def listener_reconnected(process: str) -> None:
+    """Count a listening connection made again after it was lost."""
+    LISTENER_RECONNECTS.labels(process).inc()
 
 
 def errcode_label(errcode: int | None) -> str:

@@ -40,12 +40,14 @@ class Made:
 
 
 def make_report(session: Session, *, month: date, town: Region | None, tz: ZoneInfo, now: datetime, actor: Actor,
-                ip: str | None = None, progress: Callable[[str], None] | None = None) -> Made:
+                ip: str | None = None, progress: Callable[[str], None] | None = None,
+                reads: Session | None = None) -> Made:
     """Assemble, draw and keep the report of `month` for the city (town None) or one town; flushes,
-    the caller commits."""
+    the caller commits. The figures are read through `reads` (a read replica's session) when given;
+    the report and its audit entry always go through `session`."""
     say = progress or (lambda _step: None)
     say("统计本月数字")
-    data = monthly_report.assemble(session, month, tz, now, town)
+    data = monthly_report.assemble(reads or session, month, tz, now, town)
     say("写 Excel 表")
     xlsx = report_xlsx.write_xlsx(data)
     say("画图表")

@@ -67,6 +67,11 @@ class SanzhidaWeChatClient(WeChatClient):
         self.notices: dict[str, NoticeRoute] = {}
         # The SMS sender (runtime.sms) for outbox rows of kind `sms`; make_wechat_client sets it.
         self.sms = None
+        # The deployment's accounts (runtime.wechat_accounts), on the default account's client: a push
+        # goes out through the account its recipient follows. The composition root sets it.
+        self.accounts = None
+        # The settings' template id -> this account's own id of that template (an added account's).
+        self.template_ids: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"<SanzhidaWeChatClient appid={self.appid} base={self.API_BASE_URL}>"
@@ -209,19 +214,24 @@ def _store_unavailable(exc: Exception) -> WeChatClientException:
     return WeChatClientException(errcode=None, errmsg=f"token store unavailable: {type(exc).__name__}")
 
 
-def make_wechat_client(settings: Settings, redis) -> SanzhidaWeChatClient:
-    """The client for the configured account and API base URL."""
+def make_wechat_client(settings: Settings, redis, *, app_id: str | None = None, app_secret: str | None = None,
+                       like: SanzhidaWeChatClient | None = None) -> SanzhidaWeChatClient:
+    """The client for the configured account (or the account `app_id`/`app_secret`) and API base URL.
+
+    Each account's access token is its own: Redis keeps it under a key named by the AppID. `like`
+    is a client whose subscription-notice routes and SMS sender this one shares.
+    """
     client = SanzhidaWeChatClient(
-        settings.wechat_app_id,
-        settings.wechat_app_secret,
+        app_id or settings.wechat_app_id,
+        app_secret or settings.wechat_app_secret,
         base_url=settings.wechat_api_base_url,
         redis=redis,
         keys=Keys(settings.redis_prefix),
         timeout=settings.wechat_http_timeout,
     )
-    client.notices = notice_routes(settings)
+    client.notices = like.notices if like is not None else notice_routes(settings)
     # The outbox's other channel: text messages, None when SMS_PROVIDER is unset.
-    client.sms = make_sms_sender(settings)
+    client.sms = like.sms if like is not None else make_sms_sender(settings)
     return client
 
 

@@ -44,6 +44,9 @@ class CalendarJob:
     id: str
     trigger: CronTrigger
     run: Callable[[Session, RequestEnv, datetime], int]
+    # A job too long for one transaction (archiving) takes the job context and commits its own
+    # windows; it must be safe to run again, and its ledger row is written once it has finished.
+    windowed: bool = False
 
 
 # Sends what the other jobs queue: a tick runs it last.
@@ -67,6 +70,7 @@ def calendar_jobs(tz: ZoneInfo) -> tuple[CalendarJob, ...]:
         CalendarJob("monthly_report", CronTrigger(day=1, hour=9, minute=0, timezone=tz), jobs.monthly_report_job),
         CalendarJob("checkin_reminders", _daily_at(policy.CHECKIN_REMIND_AT, tz), silences.remind_families),
         CalendarJob("checkin_silences", _daily_at(policy.CHECKIN_RAISE_AT, tz), silences.raise_silences),
+        CalendarJob("archive", _daily_at(policy.ARCHIVE_AT, tz), jobs.archive_job, windowed=True),
     )
 
 
@@ -96,6 +100,8 @@ def run_calendar_job(ctx: jobs.JobContext, job: CalendarJob, now: datetime, grac
         return "not_due"
     late = now - due
     skipped = late > grace
+    if job.windowed and not skipped:
+        return _run_windowed(ctx, job, due, now)
     with ctx.session_factory() as session:
         # On PostgreSQL a second process waits here until the first commits, then sees the row.
         claimed = session.execute(
@@ -123,6 +129,29 @@ def run_calendar_job(ctx: jobs.JobContext, job: CalendarJob, now: datetime, grac
         logger.info("scheduler=ran job=%s due=%s pushes=%s late_seconds=%s",
                     job.id, due.isoformat(), detail["pushes"], detail["late_seconds"])
     return "skipped" if skipped else "ran"
+
+
+def _run_windowed(ctx: jobs.JobContext, job: CalendarJob, due: datetime, now: datetime) -> str:
+    """Run a windowed job once for `due`: "ran" or "already".
+
+    Its windows commit as they go, so the ledger row cannot share their transaction: it is looked up
+    first and written last. A run killed halfway leaves no row, and the next run or tick finishes the
+    work; two processes racing only repeat work that is safe to repeat, and one ledger row wins.
+    """
+    with ctx.session_factory() as session:
+        done = session.scalar(select(JobRun.id).where(JobRun.job_id == job.id, JobRun.due_at == due))
+    if done is not None:
+        return "already"
+    moved = job.run(ctx, now)
+    detail = {"late_seconds": int((now - due).total_seconds()), "rows": moved}
+    with ctx.session_factory() as session:
+        session.execute(insert_ignoring_conflicts(session, JobRun).values(
+            job_id=job.id, due_at=due, started_at=now, finished_at=now, status="done", detail=detail))
+        session.commit()
+    metrics.job_run(job.id, "ok", now)
+    logger.info("scheduler=ran job=%s due=%s rows=%s late_seconds=%s", job.id, due.isoformat(), moved,
+                detail["late_seconds"])
+    return "ran"
 
 
 def run_interval_job(ctx: jobs.JobContext, job: IntervalJob, now: datetime) -> int:

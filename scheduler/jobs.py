@@ -13,9 +13,10 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from runtime import metrics, reports
+from runtime.archive import archive_before
 from runtime.dispatch import drain_outbox
 from runtime.media_jobs import MediaEnv, purge_past_retention
-from services import daily_checkin_figures, daily_figures, escalation, retention, weekly_figures
+from services import archive, daily_checkin_figures, daily_figures, escalation, retention, weekly_figures
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
@@ -37,13 +38,15 @@ class JobContext:
     media: MediaEnv | None = None
     media_retention_days: int = 365
     message_retention_days: int = 180
+    archive_after_months: int = 13
 
 
 def context_for(svc) -> JobContext:
     """The job context of a process's services (`runtime.container.AppServices`)."""
     return JobContext(session_factory=svc.session_factory, wechat=svc.wechat, env=svc.request_env,
                       media=svc.media_env, media_retention_days=svc.settings.media_retention_days,
-                      message_retention_days=svc.settings.message_retention_days)
+                      message_retention_days=svc.settings.message_retention_days,
+                      archive_after_months=svc.settings.archive_after_months)
 
 
 def run_in_session(ctx: JobContext, work: Callable[[Session], int]) -> int:
@@ -88,6 +91,14 @@ def message_retention_job(ctx: JobContext, now: datetime) -> int:
         logger.info("retention=purged inbound=%s outbox=%s retention_days=%s",
                     counts["inbound"], counts["outbox"], ctx.message_retention_days)
     return total
+
+
+def archive_job(ctx: JobContext, now: datetime) -> int:
+    """Move finished rows older than ARCHIVE_AFTER_MONTHS whole months to the archive tables (daily,
+    at a quiet hour), one short transaction per window of ids; how many rows moved."""
+    tz = ctx.env.tz
+    cutoff = archive.cutoff_for(archive.cutoff_month(now.astimezone(tz).date(), ctx.archive_after_months), tz)
+    return archive_before(ctx.session_factory, cutoff, now).total
 
 
 def escalation_job(ctx: JobContext, now: datetime) -> int:

@@ -9,8 +9,10 @@ from datetime import datetime
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from models import AuditEntry, Staff
+from models import AuditEntry, Region, Staff
 from models.enums import ActorKind
+from services import scope as scoping
+from services.scope import EVERYWHERE, Scope
 
 # Who ran a bulk job (import, export): a member of staff (object or id) or a label such as "cli".
 Actor = Staff | int | str
@@ -105,9 +107,14 @@ def search(
     until: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
+    scope: Scope = EVERYWHERE,
 ) -> list[tuple[AuditEntry, Staff | None]]:
-    """Audit entries matching every given filter, newest first, with the acting staff member."""
+    """Audit entries matching every given filter, newest first, with the acting staff member; a
+    city's administrator sees what the staff of their city did (the province's, everything)."""
     stmt = select(AuditEntry, Staff).outerjoin(Staff, Staff.id == AuditEntry.actor_staff_id)
+    if not scope.is_province:
+        actors = scoping.regions(scope, select(Staff.id).join(Region, Region.id == Staff.region_id))
+        stmt = stmt.where(AuditEntry.actor_staff_id.in_(actors))
     if action:
         stmt = stmt.where(AuditEntry.action.startswith(action))
     if staff_no:

@@ -159,7 +159,8 @@ def _bind_staff(session: Session, user: WeChatUser, invite: StaffInvite, now: da
     return texts.BOUND_STAFF.format(name=staff.name, role=ROLE_NAMES.get(staff.role, staff.role))
 
 
-ROLE_NAMES = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员"}
+ROLE_NAMES = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员",
+              "province_admin": "省级管理员"}
 
 
 def parse_relation(answer: str) -> Relation | None:

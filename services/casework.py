@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from models import FamilyLink, Region, ServiceRequest, Staff, WeChatUser
 from models.enums import ContactKind, EventKind, MediaStatus, PushKind, RequestCategory, RequestStatus, StaffRole
@@ -21,13 +21,15 @@ from services.errors import DomainError
 from services.notify import Push, enqueue, progress_fields, push_key, sms_text, task_fields
 from services.policy import permissions
 from services.requests import OPEN, RequestEnv, notify_family, record_event, settle_unheard, task_sms
+from services.scope import city_of_town
 
 # --- staff actions -------------------------------------------------------------------------------
 
 
 def _require_handle(staff: Staff, request: ServiceRequest) -> None:
     """Refuse unless the staff member may act on this request (theirs, their town's, or city staff)."""
-    if not permissions.may_handle(staff.role, staff.id, staff.region_id, request.assignee_staff_id, request.town_id):
+    if not permissions.may_handle(staff.role, staff.id, staff.region_id, request.assignee_staff_id, request.town_id,
+                                  city_of_town(object_session(request), request.town_id)):
         raise DomainError(texts.NOT_ALLOWED.format(number=request.id))
 
 
@@ -129,7 +131,7 @@ def resolve(session: Session, env: RequestEnv, request: ServiceRequest, staff: S
 
 def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: Staff, staff_no: str, now) -> str:
     """转派: a town officer (within the town) or city staff hands the request to someone else."""
-    if not permissions.may_reassign(staff.role, staff.region_id, request.town_id):
+    if not permissions.may_reassign(staff.role, staff.region_id, request.town_id, city_of_town(session, request.town_id)):
         raise DomainError(texts.NOT_ALLOWED.format(number=request.id))
     _require_open(request)
     target = session.scalars(
@@ -167,9 +169,11 @@ def reassign(session: Session, env: RequestEnv, request: ServiceRequest, staff: 
 
 
 def _works_in_town(session: Session, staff: Staff, town_id: int) -> bool:
-    """Whether a request of the town may be handed to this staff member (city staff work everywhere)."""
-    if staff.role in permissions.CITY_ROLES:
+    """Whether a request of the town may be handed to this staff member (city staff anywhere in their city)."""
+    if staff.role == StaffRole.PROVINCE_ADMIN.value:
         return True
+    if staff.role in permissions.CITY_ROLES:
+        return staff.region_id == city_of_town(session, town_id)
     if staff.role == StaffRole.TOWN_OFFICER.value:
         return staff.region_id == town_id
     return session.get(Region, staff.region_id).parent_id == town_id
@@ -177,7 +181,7 @@ def _works_in_town(session: Session, staff: Staff, town_id: int) -> bool:
 
 def supervise(session: Session, env: RequestEnv, request: ServiceRequest, staff: Staff, now: datetime) -> str:
     """督办: a supervisor presses the request; whoever has it is reminded."""
-    if not permissions.may_supervise(staff.role):
+    if not permissions.may_supervise(staff.role, staff.region_id, city_of_town(session, request.town_id)):
         raise DomainError(texts.NOT_ALLOWED.format(number=request.id))
     _require_open(request)
     event = record_event(session, env, request, EventKind.SUPERVISED, now, staff=staff)

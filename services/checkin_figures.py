@@ -93,12 +93,7 @@ def _daily(session, scope, level, town_id, start, end, days, snapshot) -> dict[H
                    func.sum(case((counted, table.received), else_=0)),
                    func.sum(table.reminded), func.sum(table.ended_by_reminder))
             .where(table.day >= start, table.day <= end).group_by(group))
-    if scope.kind == "town":
-        stmt = stmt.where(table.town_id == scope.town_id)
-    elif scope.kind == "own":
-        stmt = stmt.where(table.staff_id == scope.staff_id)
-    if town_id:
-        stmt = stmt.where(table.town_id == town_id)
+    stmt = scoping.by_town(scope, stmt, table.town_id, table.staff_id, town_id)
     numbers: dict[Hashable, CheckinNumbers] = {}
     for key, *values in session.execute(stmt):
         on_plan, expected, received, reminded, ended = (int(v or 0) for v in values)
@@ -126,12 +121,10 @@ def _raised(session, scope, level, town_id, start, end, tz) -> dict[Hashable, Ch
     if level == "assistant":
         base = base.outerjoin(Assignment, and_(Assignment.beneficiary_id == Silence.beneficiary_id,
                                                Assignment.ended_at.is_(None)))
-    if scope.kind == "town":
-        base = base.where(Silence.town_id == scope.town_id)
-    elif scope.kind == "own":
+    if scope.kind == "own":
         base = base.where(Silence.beneficiary_id.in_(scoping.beneficiaries(scope, select(Beneficiary.id))))
-    if town_id:
-        base = base.where(Silence.town_id == town_id)
+    else:
+        base = scoping.by_town(scope, base, Silence.town_id, town_id=town_id)
     numbers: dict[Hashable, CheckinNumbers] = defaultdict(CheckinNumbers)
     counts = base.add_columns(
         key, func.count(), func.count().filter(resolved),
@@ -193,7 +186,7 @@ def period_numbers(session: Session, scope: Scope, start: date, end: date, tz: Z
 def yesterday_by_town(session: Session, tz: ZoneInfo, today: date) -> dict[int, CheckinNumbers]:
     """Yesterday's figures of every town with anyone on a plan or any silence raised, for the digest."""
     yesterday = today - timedelta(days=1)
-    numbers = period_numbers(session, Scope("city", staff_id=0), yesterday, yesterday, tz, "town", today=today)
+    numbers = period_numbers(session, scoping.EVERYWHERE, yesterday, yesterday, tz, "town", today=today)
     return {key: n for key, n in numbers.items() if key != TOTAL and (n.on_plan or n.raised)}
 
 

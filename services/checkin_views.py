@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from models import ServiceRequest, Silence
 from models.enums import EventKind, RequestCategory, RequestSource
+from services import history
 from services.policy import recency
 
 
@@ -23,8 +24,8 @@ def silence_reason(session: Session, request: ServiceRequest, now: datetime, tz:
     if not is_silence_case(request):
         return None
     today = now.astimezone(tz).date()
-    # The scan writes the silence's period on the case's first event; the pages load the events anyway.
-    created = next((e for e in request.events if e.kind == EventKind.CREATED.value), None)
+    # The scan writes the silence's period on the case's first event (archived with an old case's timeline).
+    created = next((e for e in history.timeline(request, session) if e.kind == EventKind.CREATED.value), None)
     data = (created.data if created is not None else None) or {}
     if data.get("plan") and data.get("period_start"):
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, or_, select, update
+from sqlalchemy import and_, exists, func, inspect, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from config import policy
@@ -72,13 +72,29 @@ def note_message(session: Session, user: WeChatUser, now: datetime, *, env: Requ
     The user's links are loaded with the user, so an unbound sender costs nothing. `via_case`: the
     case the message was added to, whose timeline shows it already.
     """
-    ids = sorted({link.beneficiary_id for link in user.family_links if link.active})
+    links = [link for link in user.family_links if link.active]
+    ids = sorted({link.beneficiary_id for link in links})
     if ids:
-        _note_contacts(session, env, ids, now, Contact(ContactKind.MESSAGE, user=user, via_case=via_case))
+        _note_contacts(session, env, ids, now, Contact(ContactKind.MESSAGE, user=user, via_case=via_case),
+                       silences=_may_have_open_silences(links))
 
 
-def _note_contacts(session: Session, env: RequestEnv, ids: list[int], now: datetime, contact: Contact) -> None:
-    """One UPDATE on the beneficiaries, one on their open silences returning the 联系 cases they raised."""
+def _may_have_open_silences(links) -> bool:
+    """False when the beneficiaries' open silences were loaded with the sender and there are none:
+    the UPDATE on silences would then change nothing."""
+    for link in links:
+        if "beneficiary" in inspect(link).unloaded:
+            return True
+        beneficiary = link.beneficiary
+        if "open_silences" in inspect(beneficiary).unloaded or beneficiary.open_silences:
+            return True
+    return False
+
+
+def _note_contacts(session: Session, env: RequestEnv, ids: list[int], now: datetime, contact: Contact, *,
+                   silences: bool = True) -> None:
+    """One UPDATE on the beneficiaries, one on their open silences returning the 联系 cases they raised
+    (none when `silences` is False and the contact settles nothing already ended)."""
     kind = ContactKind(contact.kind).value
     session.execute(
         update(Beneficiary)
@@ -86,6 +102,8 @@ def _note_contacts(session: Session, env: RequestEnv, ids: list[int], now: datet
                or_(Beneficiary.last_contact_at.is_(None), Beneficiary.last_contact_at < now))
         .values(last_contact_at=now, last_contact_kind=kind)
     )
+    if not silences and contact.kind not in SETTLING:
+        return
     columns = Silence.__table__.c
     ending = Silence.ended_at.is_(None)
     if contact.kind in SETTLING:
@@ -115,7 +133,8 @@ def may_set_plan(session: Session, staff: Staff, beneficiary: Beneficiary) -> bo
     """Who may set a plan: the beneficiary's own assistant, a town officer of their town, city staff (as 代办)."""
     assistant_id = session.scalar(select(Assignment.staff_id).where(
         Assignment.beneficiary_id == beneficiary.id, Assignment.ended_at.is_(None)))
-    return permissions.may_log_for(staff.role, staff.id, staff.region_id, assistant_id, beneficiary.village.parent_id)
+    town = beneficiary.village.parent
+    return permissions.may_log_for(staff.role, staff.id, staff.region_id, assistant_id, town.id, town.parent_id)
 
 
 def find_for_plan(session: Session, staff: Staff, beneficiary_id: int) -> Beneficiary:

@@ -25,6 +25,7 @@ from models import Assignment, Beneficiary, DailyVisitFigures, Region, Visit
 from models.db import local_date
 from models.enums import CheckResult
 from services.policy import visit_plan
+from services import scope as scoping
 from services.scope import Scope
 
 CHECKS = ("food", "clothing", "housing", "medical")
@@ -212,13 +213,7 @@ class VisitNumbers:
 
 
 def _scoped(stmt, scope: Scope, town_id: int | None):
-    if scope.kind == "town":
-        stmt = stmt.where(DailyVisitFigures.town_id == scope.town_id)
-    elif scope.kind == "own":
-        stmt = stmt.where(DailyVisitFigures.staff_id == scope.staff_id)
-    if town_id:
-        stmt = stmt.where(DailyVisitFigures.town_id == town_id)
-    return stmt
+    return scoping.by_town(scope, stmt, DailyVisitFigures.town_id, DailyVisitFigures.staff_id, town_id)
 
 
 def daily(session: Session, scope: Scope, first: date, last: date, level: str,

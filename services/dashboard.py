@@ -21,6 +21,7 @@ from models import (
     Visit,
 )
 from models.enums import OPEN_STATUSES, CheckinPlan, EventKind, RegionLevel, StaffRole
+from services import history
 from services import scope as scoping
 from services.scope import Scope
 
@@ -161,6 +162,8 @@ def village_detail(session: Session, scope: Scope, village_id: int, *, plan: str
     if village is None or village.level != RegionLevel.VILLAGE.value:
         return None
     if scope.kind == "town" and village.parent_id != scope.town_id:
+        return None
+    if scope.kind == "city" and scoping.city_of_town(session, village.parent_id) != scope.city_id:
         return None
     if scope.kind == "own" and session.get(Staff, scope.staff_id).region_id != village.id:
         return None
@@ -390,8 +393,8 @@ def problems_this_month(session: Session, scope: Scope, now: datetime, tz: ZoneI
 
 
 def events_for(request: ServiceRequest) -> list[RequestEvent]:
-    """A request's timeline in order."""
-    return sorted(request.events, key=lambda e: (e.created_at, e.id))
+    """A request's timeline in order, the entries moved to the archive included."""
+    return history.timeline(request)
 
 
 def alerted_staff(events: list[RequestEvent]) -> dict[int, list[int]]:

@@ -142,8 +142,12 @@ def export_cases(
     narrow: Narrow | None = None,
     progress: Progress | None = None,
     ip: str | None = None,
+    reads: Session | None = None,
 ) -> ExportResult:
-    """Cases raised in the scope (their town/village when raised, their assignee) and local date range."""
+    """Cases raised in the scope (their town/village when raised, their assignee) and local date range.
+
+    The rows are read through `reads` (a read replica's session) when given; the audit entry goes
+    through `session`."""
     start, end = _range(since, until, tz)
     village, town, assignee = aliased(Region), aliased(Region), aliased(Staff)
     stmt = (
@@ -176,7 +180,7 @@ def export_cases(
     sheet = _Sheet(workbook, "求助", CASE_HEADERS)
     rows = 0
     for (number, person, village_name, town_name, category, urgency, status, staff_name, staff_no,
-         created, acknowledged, resolved, closed, rating, level) in _stream(session, stmt, progress, "求助"):
+         created, acknowledged, resolved, closed, rating, level) in _stream(reads or session, stmt, progress, "求助"):
         sheet.append([
             number, person, village_name, town_name, category,
             "是" if urgency == "urgent" else "否",
@@ -222,8 +226,10 @@ def export_visits(
     narrow: Narrow | None = None,
     progress: Progress | None = None,
     ip: str | None = None,
+    reads: Session | None = None,
 ) -> ExportResult:
-    """Visits to beneficiaries living in the scope, by the visiting assistant, in a local date range."""
+    """Visits to beneficiaries living in the scope, by the visiting assistant, in a local date range
+    (rows through `reads` when given, the audit entry through `session`, as `export_cases`)."""
     start, end = _range(since, until, tz)
     village, visitor = aliased(Region), aliased(Staff)
     stmt = (
@@ -256,7 +262,7 @@ def export_visits(
     workbook = Workbook(write_only=True)
     sheet = _Sheet(workbook, "走访", VISIT_HEADERS)
     rows = 0
-    for row in _stream(session, stmt, progress, "走访"):
+    for row in _stream(reads or session, stmt, progress, "走访"):
         (visited, person, village_name, staff_name, staff_no, food, food_note, clothing, clothing_note,
          housing, housing_note, medical, medical_note, *helped, notes) = row
         sheet.append([

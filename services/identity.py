@@ -7,27 +7,56 @@ from datetime import datetime
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
-from models import Staff, WeChatUser
+from models import Assignment, Beneficiary, FamilyLink, Region, Staff, WeChatUser
 from models.db import insert_ignoring_conflicts
 
-# One round trip, built once: every handler asks whether the sender is staff and whom they are
-# bound to, and a statement with loader options costs more to build than to run.
-_USER_BY_OPENID = (
-    select(WeChatUser)
-    .where(WeChatUser.openid == bindparam("openid"))
-    .options(joinedload(WeChatUser.staff).joinedload(Staff.region), joinedload(WeChatUser.family_links))
+# Everything handling a message reads about its sender, in one round trip: whether they are staff,
+# whom they are bound to, and for each beneficiary the village and town, the assistant (and their
+# WeChat account, for the task push) and the open silences a message ends. A new help request then
+# needs no other read but the open request it may join.
+_SENDER_OPTIONS = (
+    joinedload(WeChatUser.staff).joinedload(Staff.region),
+    joinedload(WeChatUser.family_links).joinedload(FamilyLink.beneficiary).options(
+        joinedload(Beneficiary.village).joinedload(Region.parent),
+        joinedload(Beneficiary.current_assignment).joinedload(Assignment.staff).joinedload(Staff.wechat_user),
+        joinedload(Beneficiary.open_silences),
+    ),
+)
+# Built once: a statement with loader options costs more to build than to run.
+_USER_BY_OPENID = select(WeChatUser).where(WeChatUser.openid == bindparam("openid")).options(*_SENDER_OPTIONS)
+_USERS_BY_OPENID = (
+    select(WeChatUser).where(WeChatUser.openid.in_(bindparam("openids", expanding=True))).options(*_SENDER_OPTIONS)
 )
 
 
-def get_or_create_user(session: Session, openid: str, now: datetime) -> WeChatUser:
-    """Load the user for an openid, creating it; safe when two first messages race."""
+def load_senders(session: Session, openids: list[str]) -> dict[str, WeChatUser]:
+    """The known users among `openids`, each loaded as `get_or_create_user` loads one, in one query."""
+    if not openids:
+        return {}
+    users = session.scalars(_USERS_BY_OPENID, {"openids": sorted(set(openids))}).unique()
+    return {user.openid: user for user in users}
+
+
+def get_or_create_user(session: Session, openid: str, now: datetime, account_id: int | None = None, *,
+                       known: dict[str, WeChatUser] | None = None) -> WeChatUser:
+    """Load the user for an openid, creating it; safe when two first messages race.
+
+    `known`: users already loaded by `load_senders` (a group of messages), used instead of a query.
+
+    `account_id` is the official account the message came through (None: the default one): an openid
+    belongs to one account, so the user is noted as following it, and pushes go out through it.
+    """
     # Nearly every message comes from someone already known: read first, insert only when new.
-    user = session.scalars(_USER_BY_OPENID, {"openid": openid}).unique().one_or_none()
+    user = known.get(openid) if known else None
+    if user is None:
+        user = session.scalars(_USER_BY_OPENID, {"openid": openid}).unique().one_or_none()
     if user is not None:
+        if user.account_id != account_id:
+            user.account_id = account_id
         return user
     session.execute(
         insert_ignoring_conflicts(session, WeChatUser).values(
-            openid=openid, subscribed=True, subscribed_at=now, created_at=now
+            openid=openid, subscribed=True, subscribed_at=now, created_at=now, account_id=account_id
         )
     )
     return session.scalars(_USER_BY_OPENID, {"openid": openid}).unique().one()

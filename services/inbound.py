@@ -11,6 +11,7 @@ from wechatpy.messages import BaseMessage
 
 from models import InboundMessage
 from services import wechat_events  # noqa: F401  # parse_message knows the subscribe_msg_* events
+from services.wakeups import INBOX_CHANNEL, notify_column
 
 MAX_MSG_ID = 2**63 - 1
 # WeChat's formats, with room to spare, and never wider than the columns they are stored in: a value
@@ -99,8 +100,8 @@ def _content(msg: BaseMessage) -> str | None:
     return None
 
 
-def _values(msg: BaseMessage, key: str, now: datetime) -> dict:
-    """The stored row's columns for a message."""
+def _values(msg: BaseMessage, key: str, now: datetime, account_id: int | None = None) -> dict:
+    """The stored row's columns for a message (`account_id`: the account it came through, None the default)."""
     raw = dict(msg._data)
     try:
         sent_at = datetime.fromtimestamp(int(raw.get("CreateTime", 0)), tz=timezone.utc)
@@ -116,39 +117,49 @@ def _values(msg: BaseMessage, key: str, now: datetime) -> dict:
         received_at=now,
         content=_content(msg),
         payload=raw,
+        account_id=account_id,
     )
 
 
-def _insert_statement(dialect: str):
+def _insert_statement(dialect: str, wake: bool):
     """INSERT … ON CONFLICT DO NOTHING RETURNING id on the table (Core, built once per dialect):
-    on the webhook's path a statement built per message costs more than the round trip."""
-    if dialect not in _INSERTS:
+    on the webhook's path a statement built per message costs more than the round trip.
+
+    `wake`: on PostgreSQL the same statement also notifies the inbox workers (services.wakeups),
+    at commit and only when the row is new."""
+    if (dialect, wake) not in _INSERTS:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
         table = InboundMessage.__table__
-        _INSERTS[dialect] = insert(table).on_conflict_do_nothing().returning(table.c.id)
-    return _INSERTS[dialect]
+        returned = [table.c.id]
+        if wake and dialect == "postgresql":
+            returned.append(notify_column(INBOX_CHANNEL))
+        _INSERTS[(dialect, wake)] = insert(table).on_conflict_do_nothing().returning(*returned)
+    return _INSERTS[(dialect, wake)]
 
 
-_INSERTS: dict[str, object] = {}
+_INSERTS: dict[tuple[str, bool], object] = {}
 
 
-def insert_inbound(connection: Connection, msg: BaseMessage, key: str, now: datetime) -> int | None:
-    """Insert the message, not yet handled; its id, or None when this dedupe key was stored before."""
-    return _insert_row(connection, _values(msg, key, now))
+def insert_inbound(connection: Connection, msg: BaseMessage, key: str, now: datetime, *,
+                   account_id: int | None = None) -> int | None:
+    """Insert the message, not yet handled, and wake the inbox workers; its id, or None when this
+    dedupe key was stored before."""
+    return _insert_row(connection, _values(msg, key, now, account_id), wake=True)
 
 
-def _insert_row(connection: Connection, values: dict) -> int | None:
+def _insert_row(connection: Connection, values: dict, *, wake: bool = False) -> int | None:
     """Run the cached insert for one row's values; the new id or None."""
-    return connection.execute(_insert_statement(connection.dialect.name), values).scalar_one_or_none()
+    return connection.execute(_insert_statement(connection.dialect.name, wake), values).scalars().one_or_none()
 
 
-def store_inbound(session: Session, msg: BaseMessage, key: str, now: datetime) -> InboundMessage | None:
+def store_inbound(session: Session, msg: BaseMessage, key: str, now: datetime, *,
+                  account_id: int | None = None) -> InboundMessage | None:
     """Insert the message and return it, in one statement; None when this dedupe key was already
     stored (a retry)."""
-    values = _values(msg, key, now)
+    values = _values(msg, key, now, account_id)
     new_id = _insert_row(session.connection(), values)
     if new_id is None:
         return None

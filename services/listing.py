@@ -22,7 +22,7 @@ from models import (
     Staff,
 )
 from models.enums import OPEN_STATUSES, RequestStatus
-from services import media
+from services import history, media
 from services.pii import PiiCipher
 from services.policy import id_number
 
@@ -422,7 +422,7 @@ def request_detail(session: Session, request_id: int, now: datetime) -> dict | N
         return None
     view = request_view(request, _places(session, [request]), now)
     view["urgency_reason"] = request.urgency_reason
-    view["events"] = [event_view(event) for event in request.events]
+    view["events"] = [event_view(event) for event in history.timeline(request, session)]
     view["media"] = [media_view(item) for item in media.for_request(session, request.id)]
     return view
 

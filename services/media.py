@@ -112,6 +112,20 @@ def claim_due(session: Session, now: datetime, limit: int) -> list[Claimed]:
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
+def accounts_of(session: Session, rows: list[Claimed]) -> dict[int, int]:
+    """Item id -> the official account its message came through, for items not from the default account.
+
+    A media_id is the account's own: only that account's access token fetches it.
+    """
+    if not rows:
+        return {}
+    return dict(session.execute(
+        select(MediaItem.id, InboundMessage.account_id)
+        .join(InboundMessage, InboundMessage.id == MediaItem.inbound_message_id)
+        .where(MediaItem.id.in_([row.id for row in rows]), InboundMessage.account_id.is_not(None))
+    ).all())
+
+
 def _still_ours(row: Claimed):
     # Only the claimant records an outcome: a row taken over after a lapsed claim is not ours.
     return and_(MediaItem.id == row.id, MediaItem.status == MediaStatus.FETCHING.value,

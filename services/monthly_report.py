@@ -21,12 +21,12 @@ from models.enums import RegionLevel, RequestCategory, Urgency
 from services import checkin_figures, figures
 from services.figures import Figures, Row
 from services.policy import months
-from services.scope import Scope
+from services.scope import EVERYWHERE
 
 # What the command line and the scheduler report on: every town, with no member of staff behind it.
 # A report made from the dashboard is narrowed the same way once the maker may reach its town, so a
 # stored report reads the same whoever made it.
-WHOLE_CITY = Scope("city", staff_id=0)
+WHOLE_CITY = EVERYWHERE
 
 # How a column's values are written: whole numbers, hours (one decimal), shares (%), ratings (1-5).
 TEXT, COUNT, HOURS, SHARE, RATING = "text", "count", "hours", "share", "rating"

@@ -20,6 +20,7 @@ from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, PushKin
 from services import texts
 from services.policy.hours import release_time
 from services.policy.push import template_data
+from services.wakeups import OUTBOX_CHANNEL, notify_column
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +196,21 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
     `sms_key`) to a recipient WeChat cannot reach, and alongside WeChat for an urgent escalation.
     Writes nothing to the timeline: `push_event` is the entry for each push created.
     """
+    rows, keys = outbox_rows(deliveries, now, tz=tz, sms=sms)
+    if not rows:
+        return [False] * len(deliveries)
+    new_keys = set(insert_outbox(session, rows))
+    created = []
+    for mine in keys:
+        created.append(any(key in new_keys for key in mine))
+        # The first delivery with a key is the one that queued it, as if they had been sent one by one.
+        new_keys.difference_update(mine)
+    return created
+
+
+def outbox_rows(deliveries: Sequence[Delivery], now: datetime, *, tz: ZoneInfo,
+                sms: SmsPlan | None = None) -> tuple[list[dict], list[list[str]]]:
+    """The outbox rows `write_outbox` inserts for the deliveries, and each delivery's keys among them."""
     rows, keys = [], []
     for delivery in deliveries:
         recipient, request = delivery.recipient, delivery.request
@@ -235,15 +251,7 @@ def write_outbox(session: Session, deliveries: Sequence[Delivery], now: datetime
             "next_attempt_at": at,
             "created_at": now,
         })
-    if not rows:
-        return [False] * len(deliveries)
-    new_keys = set(insert_outbox(session, rows))
-    created = []
-    for mine in keys:
-        created.append(any(key in new_keys for key in mine))
-        # The first delivery with a key is the one that queued it, as if they had been sent one by one.
-        new_keys.difference_update(mine)
-    return created
+    return rows, keys
 
 
 def sms_key(key: str) -> str:
@@ -278,22 +286,30 @@ def key_clashes() -> int:
     return _clash_count
 
 
-def insert_outbox(session: Session, rows: Sequence[dict]) -> dict[str, int]:
+def insert_outbox(session: Session, rows: Sequence[dict], *, wake: bool = True) -> dict[str, int]:
     """INSERT outbox rows, skipping keys queued before; {key: id} of the rows created.
+
+    On PostgreSQL the same statement notifies the outbox dispatchers when it created a row, at
+    commit (services.wakeups); `wake=False` for rows their writer sends itself (a queued reply).
 
     A skipped key is the normal idempotent retry when the row it met goes to the same recipient
     with the same payload. Anything else is two different pushes given one key, a bug: it is
     logged as an error and counted (`key_clashes`), never dropped quietly.
     """
     # A key already queued, or repeated within `rows`, comes back once at most: only new rows are returned.
-    if len(rows) >= BULK_ROWS and session.get_bind().dialect.name == "postgresql":
-        created = _insert_outbox_as_json(session, rows)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    wake = wake and postgres
+    if len(rows) >= BULK_ROWS and postgres:
+        created = _insert_outbox_as_json(session, rows, wake)
     else:
         # Multi-row INSERTs: SQLAlchemy's "insertmanyvalues" compiles the statement once and sends the
         # rows in batches under the driver's parameter limit.
-        stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(OutboxMessage.idempotency_key,
-                                                                           OutboxMessage.id)
-        created = dict(session.execute(stmt, list(rows), execution_options=_ALL_COLUMNS).all())
+        returned = [OutboxMessage.idempotency_key, OutboxMessage.id]
+        if wake:
+            returned.append(notify_column(OUTBOX_CHANNEL))
+        stmt = insert_ignoring_conflicts(session, OutboxMessage).returning(*returned)
+        result = session.execute(stmt, list(rows), execution_options=_ALL_COLUMNS)
+        created = {key: row_id for key, row_id, *_ in result}
     unclaimed = set(created)
     skipped = []
     for row in rows:
@@ -313,7 +329,7 @@ def insert_outbox(session: Session, rows: Sequence[dict]) -> dict[str, int]:
 BULK_ROWS = 200
 
 
-def _insert_outbox_as_json(session: Session, rows: Sequence[dict]) -> dict[str, int]:
+def _insert_outbox_as_json(session: Session, rows: Sequence[dict], wake: bool) -> dict[str, int]:
     """INSERT … SELECT FROM jsonb_to_recordset(:rows) ON CONFLICT DO NOTHING; {key: id} of the rows created."""
     table = OutboxMessage.__table__
     dialect = session.get_bind().dialect
@@ -324,10 +340,11 @@ def _insert_outbox_as_json(session: Session, rows: Sequence[dict]) -> dict[str, 
         f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
         f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS given({types}) "
         "ON CONFLICT DO NOTHING RETURNING idempotency_key, id"
+        + (f", pg_notify('{OUTBOX_CHANNEL}', '')" if wake else "")
     )
     given = json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
                        default=_json_value)
-    return dict(session.execute(stmt, {"rows": given}).all())
+    return {key: row_id for key, row_id, *_ in session.execute(stmt, {"rows": given})}
 
 
 def _json_value(value: object) -> str:

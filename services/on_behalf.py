@@ -46,8 +46,9 @@ def find_beneficiary(session: Session, staff: Staff, beneficiary_id: int) -> Ben
     if beneficiary is None or not beneficiary.active:
         raise DomainError(texts.LOG_NOT_FOUND.format(id=beneficiary_id))
     assignment = roster.current_assignment(session, beneficiary)
+    town = beneficiary.village.parent
     if not permissions.may_log_for(staff.role, staff.id, staff.region_id,
-                                   assignment.staff_id if assignment else None, beneficiary.village.parent_id):
+                                   assignment.staff_id if assignment else None, town.id, town.parent_id):
         raise DomainError(texts.LOG_OUT_OF_SCOPE.format(id=beneficiary_id))
     return beneficiary
 

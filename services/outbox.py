@@ -105,6 +105,8 @@ class Window:
     sent: int = 0
     # The subscription-notice templates this user rejected (services/notice_consents.py).
     refused: frozenset[str] = frozenset()
+    # The official account the user follows, which every push to them goes through (None: the default).
+    account_id: int | None = None
 
     def allows(self, now: datetime) -> bool:
         """True when one more customer-service message may go now (48 h, 5 messages)."""
@@ -112,11 +114,16 @@ class Window:
 
 
 def custom_windows(session: Session, openids: list[str]) -> dict[str, Window]:
-    """The windows of a batch of recipients, in two queries whatever the batch size."""
-    last = dict(session.execute(
-        select(WeChatUser.openid, WeChatUser.last_message_at).where(WeChatUser.openid.in_(openids))
-    ).all())
-    windows = {openid: Window(last.get(openid)) for openid in openids}
+    """The windows of a batch of recipients (and the account each follows), in two queries whatever
+    the batch size."""
+    users = {openid: (last, account) for openid, last, account in session.execute(
+        select(WeChatUser.openid, WeChatUser.last_message_at, WeChatUser.account_id)
+        .where(WeChatUser.openid.in_(openids))
+    )}
+    windows = {}
+    for openid in openids:
+        last, account = users.get(openid, (None, None))
+        windows[openid] = Window(last, account_id=account)
     open_since = {o: w.last_message_at for o, w in windows.items() if w.last_message_at is not None}
     if open_since:
         rows = session.execute(
@@ -182,7 +189,8 @@ def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRou
         return NOTICE
     body = {
         "touser": row.openid,
-        "template_id": template["template_id"],
+        # An added official account has its own id of the template the row names.
+        "template_id": getattr(client, "template_ids", {}).get(template["template_id"], template["template_id"]),
         "data": template["data"],
         # WeChat drops a repeat of the same id to the same user within 10 minutes.
         "client_msg_id": client_msg_id(row.key),

@@ -1,5 +1,6 @@
 """Personal data at rest: ID numbers encrypted with PII_KEY, plus a keyed hash to find them, and
-files holding them (an upload parked in Redis) encrypted with a key of their own from PII_KEY."""
+files holding them (an upload parked in Redis) encrypted with a key of their own from PII_KEY; the
+official accounts' credentials likewise, with a third key."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ class PiiCipher:
     def __init__(self, secret: str):
         self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"encrypt")))
         self._file_fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"encrypt-file")))
+        self._secret_fernet = Fernet(base64.urlsafe_b64encode(_derive(secret, b"encrypt-credential")))
         self._hash_key = _derive(secret, b"lookup-hash")
 
     def __repr__(self) -> str:
@@ -53,6 +55,17 @@ class PiiCipher:
             return self._file_fernet.decrypt(token)
         except InvalidToken:
             raise ValueError("data cannot be decrypted with this PII_KEY") from None
+
+    def encrypt_credential(self, value: str) -> str:
+        """Encrypt a credential (an official account's Token, EncodingAESKey or AppSecret) for storage."""
+        return self._secret_fernet.encrypt(value.encode("utf-8")).decode("ascii")
+
+    def decrypt_credential(self, token: str) -> str:
+        """Decrypt what `encrypt_credential` made; raises ValueError when the key does not match."""
+        try:
+            return self._secret_fernet.decrypt(token.encode("ascii")).decode("utf-8")
+        except InvalidToken:
+            raise ValueError("credential cannot be decrypted with this PII_KEY") from None
 
     def lookup_hash(self, value: str) -> str:
         """A keyed hash of the normalised number: equal numbers give equal hashes."""

@@ -196,6 +196,7 @@ def weekly_figures(session: Session, tz, now: datetime) -> list[dict]:
         active = active_by_town.get(town.id, 0)
         overdue = overdue_by.get(town.id, 0)
         rows.append({
+            "city_id": town.parent_id,
             "town": town.name,
             "requests": len(week),
             "accept": _median_hours((r.created_at, r.acknowledged_at) for r in week),
@@ -207,13 +208,14 @@ def weekly_figures(session: Session, tz, now: datetime) -> list[dict]:
 
 
 def city_summaries(session: Session, env: request_service.RequestEnv, now: datetime) -> int:
-    """The weekly summary for every city supervisor."""
-    rows = weekly_figures(session, env.tz, now)
+    """The weekly summary for every city supervisor: the towns of their own city."""
+    by_city: dict[int | None, list[dict]] = defaultdict(list)
+    for row in weekly_figures(session, env.tz, now):
+        by_city[row["city_id"]].append(row)
     local = now.astimezone(env.tz).date()
     header = texts.CITY_SUMMARY_HEADER.format(
         start=(local - timedelta(days=7)).strftime("%m月%d日"), end=(local - timedelta(days=1)).strftime("%m月%d日")
     )
-    text = "\n".join([header, *(texts.CITY_SUMMARY_LINE.format(**row) for row in rows)])
     week = local.isocalendar()
     deliveries = []
     supervisors = session.scalars(
@@ -221,6 +223,8 @@ def city_summaries(session: Session, env: request_service.RequestEnv, now: datet
         .options(selectinload(Staff.wechat_user))
     )
     for supervisor in supervisors:
+        rows = by_city.get(supervisor.region_id, [])
+        text = "\n".join([header, *(texts.CITY_SUMMARY_LINE.format(**row) for row in rows)])
         push = summaries.city_digest_push(
             env, key=push_key(PushKind.DIGEST_CITY, supervisor.id, f"{week.year}-W{week.week:02d}"), text=text,
             staff=supervisor, towns=len(rows), requests=sum(r["requests"] for r in rows), today=local, now=now,

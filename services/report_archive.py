@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import false, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from models import MonthlyReport, Staff
-from models.enums import PushKind, StaffRole
+from models import MonthlyReport, Region, Staff
+from models.enums import PushKind, RegionLevel, StaffRole
 from services import audit, texts
+from services import scope as scoping
 from services.audit import Actor
 from services.figures import Row
 from services.monthly_report import HOURS, RATING, SHARE, MonthlyData, city_name, shown
@@ -30,10 +31,20 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_TYPE = "application/pdf"
 
 
-def may_make(scope: Scope, town_id: int | None) -> bool:
-    """Whether this scope may make (and read) the report of the city (None) or of a town."""
-    if scope.is_city:
+def _one_city(session: Session) -> bool:
+    """Whether the deployment serves a single city (then its whole report is that city's)."""
+    return session.scalar(select(func.count()).select_from(Region).where(Region.level == RegionLevel.CITY.value)) <= 1
+
+
+def may_make(session: Session, scope: Scope, town_id: int | None) -> bool:
+    """Whether this scope may make (and read) the whole deployment's report (None) or a town's: the
+    whole one is the province administrator's, or a single city's staff's."""
+    if scope.is_province:
         return True
+    if scope.is_city:
+        if town_id is None:
+            return _one_city(session)
+        return scoping.city_of_town(session, town_id) == scope.city_id
     return scope.kind == "town" and town_id is not None and town_id == scope.town_id
 
 
@@ -49,6 +60,9 @@ def visible(session: Session, scope: Scope) -> list[MonthlyReport]:
     stmt = select(MonthlyReport).options(selectinload(MonthlyReport.town), selectinload(MonthlyReport.made_by))
     if scope.kind == "town":
         stmt = stmt.where(MonthlyReport.town_id == scope.town_id)
+    elif scope.kind == "city":
+        whole = MonthlyReport.town_id.is_(None) if _one_city(session) else false()
+        stmt = stmt.where(MonthlyReport.town_id.in_(scoping.city_towns(scope.city_id)) | whole)
     elif not scope.is_city:
         return []
     reports = session.scalars(stmt).all()
@@ -58,7 +72,7 @@ def visible(session: Session, scope: Scope) -> list[MonthlyReport]:
 def get_visible(session: Session, scope: Scope, report_id: int) -> MonthlyReport | None:
     """One stored report, when the scope may read it (else None, as if there were none)."""
     report = session.get(MonthlyReport, report_id)
-    if report is None or not may_make(scope, report.town_id):
+    if report is None or not may_make(session, scope, report.town_id):
         return None
     return report
 
@@ -122,10 +136,11 @@ def notify_supervisors(session: Session, env: RequestEnv, report: MonthlyReport,
         title=title, month=month, raised=total.raised, accept=_with_unit(total.accept.p50_service, HOURS),
         coverage=shown(total.coverage, SHARE), rating=_with_unit(total.mean_rating, RATING), url=url or PAGE_PATH,
     )
+    # With several cities the whole report is the province's: no city's supervisors may read it.
     supervisors = session.scalars(
         select(Staff).where(Staff.role == StaffRole.CITY_SUPERVISOR.value, Staff.active.is_(True))
         .options(selectinload(Staff.wechat_user)).order_by(Staff.id)
-    ).all()
+    ).all() if _one_city(session) else []
     deliveries = []
     for supervisor in supervisors:
         fields = {

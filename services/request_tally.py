@@ -19,8 +19,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from config import policy
-from models import RequestEvent, ServiceRequest
-from models.enums import OPEN_STATUSES, EventKind
+from models import ServiceRequest
+from models.enums import OPEN_STATUSES
+from services import history
 from services import scope as scoping
 from services.policy import figures as calc
 from services.scope import Scope
@@ -164,12 +165,12 @@ def read_cases(session: Session, scope: Scope, since: datetime, until: datetime,
 
 def highest_rungs(session: Session, raised) -> dict[int, int]:
     """The highest rung each of the `raised` requests reached, for those that were escalated (one query)."""
-    # Only escalated entries are read, and the database picks each request's highest rung.
-    rung = RequestEvent.data["level"].as_integer()
+    # Only escalated entries are read (archived ones too), and the database picks each request's highest rung.
+    escalated = history.escalations()
     return dict(session.execute(
-        select(RequestEvent.request_id, func.max(rung))
-        .where(RequestEvent.kind == EventKind.ESCALATED.value, RequestEvent.request_id.in_(raised))
-        .group_by(RequestEvent.request_id)
+        select(escalated.c.request_id, func.max(escalated.c.data["level"].as_integer()))
+        .where(escalated.c.request_id.in_(raised))
+        .group_by(escalated.c.request_id)
     ).all())
 
 

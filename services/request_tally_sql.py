@@ -19,8 +19,8 @@ from sqlalchemy import Date, Time, and_, case, cast, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from config import policy
-from models import RequestEvent, ServiceRequest
-from models.enums import EventKind
+from models import ServiceRequest
+from services import history
 from services.request_tally import GROUPS, OPEN, RUNGS, TOTAL, Times, raised_between
 from services.scope import Scope
 
@@ -64,8 +64,9 @@ def period_numbers(session: Session, scope: Scope, since: datetime, until: datet
                    town_id: int | None = None, channel: str | None = None) -> dict[object, Numbers]:
     """The requests raised in [since, until) (by one channel if given) per group of `level` and under
     TOTAL, within the scope."""
-    rung = (select(RequestEvent.request_id, func.max(RequestEvent.data["level"].as_integer()).label("rung"))
-            .where(RequestEvent.kind == EventKind.ESCALATED.value).group_by(RequestEvent.request_id).subquery())
+    escalated = history.escalations()
+    rung = (select(escalated.c.request_id, func.max(escalated.c.data["level"].as_integer()).label("rung"))
+            .group_by(escalated.c.request_id).subquery())
     request = ServiceRequest
     cases = (raised_between(scope, since, until, town_id, [
         GROUPS[level].label("key"), request.category, request.urgency, request.status, request.created_at,

@@ -1,4 +1,4 @@
-"""Help requests: open and route them, add follow-up messages, notify family, list them.
+"""Help requests: open and route them, add follow-up messages, notify family (listings: `services.request_lists`).
 
 Also the pieces casework builds on: `RequestEnv`, `get_request`, the timeline writer
 `record_event` and `notify_family`. What staff and the requester do with an open request
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from config import policy
@@ -40,7 +40,8 @@ from models.enums import (
 )
 from services import media, responsibility, roster, texts
 from services.errors import DomainError
-from services.notify import Push, SmsPlan, Templates, enqueue, progress_fields, push_key, sms_text, task_fields
+from services.notify import (Delivery, Push, SmsPlan, Templates, add_events, enqueue, outbox_rows, progress_fields,
+                             push_event, push_key, sms_text, task_fields, write_outbox)
 from services.policy import ladder
 from services.policy.classify import Classification
 from services.summary_links import ListLinks
@@ -153,7 +154,11 @@ def route(session: Session, env: RequestEnv, case: responsibility.Case, benefici
     """The assigned assistant; else ONE person up the 包联 chain: the village's responsible town
     officer, the deputy, the category's city liaison (for an urgent case out of hours, the person on
     duty), the deputy liaison, then any city supervisor or administrator."""
-    assignment = roster.current_assignment(session, beneficiary)
+    if "current_assignment" in inspect(beneficiary).unloaded:
+        assignment = roster.current_assignment(session, beneficiary)
+    else:
+        # Loaded with the sender (services.identity): no query.
+        assignment = beneficiary.current_assignment
     if assignment is not None and assignment.staff.active:
         return Routing(assignment.staff, [assignment.staff], "assistant")
     target = responsibility.alert_target(session, case, "responsible_officer", now, env.tz, cache={},
@@ -266,10 +271,14 @@ def open_request(
     channel: RequestChannel = RequestChannel.WECHAT,
     visit_id: int | None = None,
     urgency_reason: str | None = None,
+    outbox: list[dict] | None = None,
 ) -> ServiceRequest:
     """Open a request, route it to the one responsible, and queue the alert; never dropped.
 
     `urgency_reason` "unheard" marks a voice request treated as urgent until someone hears it.
+    `outbox`: where to leave the task pushes' outbox rows for the caller to insert in the same
+    transaction, with rows of its own in one INSERT (the inbox: with the reply); None: inserted here.
+    The request, its timeline (created, then one entry per push) and the pushes are three INSERTs.
     """
     case = responsibility.Case(beneficiary.village_id, beneficiary.village.parent_id,
                                beneficiary.village.parent.parent_id, classification.category.value,
@@ -299,37 +308,59 @@ def open_request(
     request.next_escalation_at = next_escalation(request, env.tz)
     session.add(request)
     session.flush()
-    record_event(
-        session, env, request, EventKind.CREATED, now, staff=staff, user=user, inbound=inbound, body=summary,
-        data={**(data or {}), "routed_to": routing.level, "emergency_numbers": list(classification.emergency_numbers)},
-    )
+    created = {
+        "request_id": request.id,
+        "kind": EventKind.CREATED.value,
+        "actor_kind": (ActorKind.STAFF if staff else ActorKind.WECHAT_USER if user else ActorKind.SYSTEM).value,
+        "actor_staff_id": staff.id if staff else None,
+        "actor_wechat_user_id": user.id if user else None,
+        "inbound_message_id": inbound.id if inbound else None,
+        "body": summary,
+        "data": {**(data or {}), "routed_to": routing.level,
+                 "emergency_numbers": list(classification.emergency_numbers)},
+        "created_at": now,
+    }
+    add_events(session, [created, *_alert_new_request(session, env, request, routing.alert, now, outbox)])
     if inbound is not None:
+        # Set after the INSERTs above, so it goes out with the message's own UPDATE (handled_at).
         inbound.request_id = request.id
-    _alert_new_request(session, env, request, routing.alert, now)
-    if inbound is not None:
         # After the task push, so the voice or photo reaches the assignee right behind it.
         media.queue_for_message(session, inbound, request, now, asr_on=env.asr_on)
     return request
 
 
-def _alert_new_request(session: Session, env: RequestEnv, request: ServiceRequest, alert: list[Staff], now) -> None:
-    """Push the new task to everyone alerted; if none can be reached on WeChat, go up a level."""
+def _alert_new_request(session: Session, env: RequestEnv, request: ServiceRequest, alert: list[Staff], now,
+                       outbox: list[dict] | None) -> list[dict]:
+    """Push the new task to everyone alerted; if none can be reached on WeChat, go up a level.
+
+    The timeline rows of the pushes queued, for the caller to write; the outbox rows go to `outbox`
+    when given (a new request's keys are new, so each row will be created), else are inserted here.
+    """
     for staff_list in itertools.chain([alert], fallback_chain(session, env, request, now)):
-        reached = False
-        for staff in staff_list:
-            url = case_url(env, request)
-            push = Push(
-                key=push_key(PushKind.TASK, request.id, staff.id),
-                text=_new_task_text(request) + (f"\n{texts.CASE_LINK.format(url=url)}" if url else ""),
-                template_id=env.templates.task,
-                fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
-                url=url,
-                sms=task_sms(request),
-            )
-            reached |= enqueue(session, push, staff.wechat_user, now, tz=env.tz, request=request, staff=staff,
-                               sms=env.sms)
-        if reached:
-            return
+        deliveries = [Delivery(_task_push(env, request, staff), staff.wechat_user, request, staff)
+                      for staff in staff_list]
+        if outbox is None:
+            queued = write_outbox(session, deliveries, now, tz=env.tz, sms=env.sms)
+        else:
+            rows, keys = outbox_rows(deliveries, now, tz=env.tz, sms=env.sms)
+            outbox.extend(rows)
+            queued = [bool(mine) for mine in keys]
+        if any(queued):
+            return [push_event(delivery, now) for delivery, new in zip(deliveries, queued) if new]
+    return []
+
+
+def _task_push(env: RequestEnv, request: ServiceRequest, staff: Staff) -> Push:
+    """The push telling a member of staff about a new task."""
+    url = case_url(env, request)
+    return Push(
+        key=push_key(PushKind.TASK, request.id, staff.id),
+        text=_new_task_text(request) + (f"\n{texts.CASE_LINK.format(url=url)}" if url else ""),
+        template_id=env.templates.task,
+        fields=task_fields(request, env.tz, f"{request.category} {request.summary}"),
+        url=url,
+        sms=task_sms(request),
+    )
 
 
 # service_requests.urgency_reason of a case the emergency button opened (services/sos.py).
@@ -430,54 +461,3 @@ def notify_family(
                     fields=fields)
         queued += enqueue(session, push, link.wechat_user, now, tz=env.tz, request=request)
     return queued
-
-
-# --- listings -------------------------------------------------------------------------------------
-
-
-# Built once: the menu's "progress" asks for it on every click.
-_REQUESTS_FOR_USER = (
-    select(ServiceRequest)
-    .where(
-        ServiceRequest.beneficiary_id.in_(
-            select(FamilyLink.beneficiary_id).where(
-                FamilyLink.wechat_user_id == bindparam("user_id"), FamilyLink.active.is_(True)
-            )
-        ),
-        ServiceRequest.status.in_([*OPEN, RequestStatus.RESOLVED.value]),
-    )
-    .order_by(ServiceRequest.created_at.desc())
-    .limit(bindparam("limit"))
-    .options(joinedload(ServiceRequest.beneficiary), joinedload(ServiceRequest.assignee))
-)
-
-
-def requests_for_user(session: Session, user: WeChatUser, limit: int = 10) -> list[ServiceRequest]:
-    """Open and awaiting-rating requests of the beneficiaries the user is bound to, newest first."""
-    return list(session.scalars(_REQUESTS_FOR_USER, {"user_id": user.id, "limit": limit}))
-
-
-def tasks_for_staff(session: Session, staff: Staff, limit: int = 10) -> tuple[list[ServiceRequest], int]:
-    """The staff member's open requests (urgent and oldest first) and how many there are in all."""
-    where = [ServiceRequest.status.in_(OPEN)]
-    if staff.role == StaffRole.ASSISTANT.value:
-        where.append(ServiceRequest.assignee_staff_id == staff.id)
-    elif staff.role == StaffRole.TOWN_OFFICER.value:
-        where.append(ServiceRequest.town_id == staff.region_id)
-    else:
-        # City staff see what reached the city's rungs or was given to them.
-        reached = [
-            (ServiceRequest.urgency == urgency) & (ServiceRequest.escalation_level >= level)
-            for urgency, steps in policy.ESCALATION_LADDER.items()
-            if (level := ladder.city_level(steps)) is not None
-        ]
-        where.append(or_(*reached, ServiceRequest.assignee_staff_id == staff.id))
-    total = session.scalar(select(func.count()).select_from(ServiceRequest).where(*where))
-    rows = session.scalars(
-        select(ServiceRequest)
-        .where(*where)
-        .order_by((ServiceRequest.urgency == "urgent").desc(), ServiceRequest.created_at)
-        .limit(limit)
-        .options(selectinload(ServiceRequest.beneficiary).selectinload(Beneficiary.village))
-    )
-    return list(rows), total

@@ -46,7 +46,7 @@ def _require_may_edit(by: Staff | None, *, city_id: int, town_id: int | None = N
     """City staff of the city may change the chain; a town officer only their own town's villages."""
     if by is None:
         return
-    if by.role in CITY_ROLES and by.region_id == city_id:
+    if by.role == StaffRole.PROVINCE_ADMIN.value or (by.role in CITY_ROLES and by.region_id == city_id):
         return
     if town_id is not None and by.role == StaffRole.TOWN_OFFICER.value and by.region_id == town_id:
         return

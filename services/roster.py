@@ -13,6 +13,7 @@ from models import Assignment, Beneficiary, BeneficiaryCategoryLink, CareCard, R
 from models.enums import BeneficiaryCategory, RegionLevel, StaffRole
 from services.pii import PiiCipher
 from services.policy import id_number
+from services.policy.validate import ROLE_LEVEL
 from services.policy import visits as visit_schedule
 from services.policy.checkin import default_plan
 
@@ -36,11 +37,13 @@ def create_region(
     is_community: bool = False,
     office_phone: str | None = None,
 ) -> Region:
-    """Add a region below its parent (towns under the city, villages under a town)."""
-    expected_parent = {RegionLevel.CITY: None, RegionLevel.TOWN: RegionLevel.CITY, RegionLevel.VILLAGE: RegionLevel.TOWN}
-    wanted = expected_parent[RegionLevel(level)]
-    if (parent.level if parent else None) != (wanted.value if wanted else None):
-        raise RosterError(f"{level} 的上级区域应为 {wanted or '无'}")
+    """Add a region below its parent: a city at the top or under the province, towns under a city,
+    villages under a town."""
+    allowed = {RegionLevel.PROVINCE: (None,), RegionLevel.CITY: (None, RegionLevel.PROVINCE.value),
+               RegionLevel.TOWN: (RegionLevel.CITY.value,), RegionLevel.VILLAGE: (RegionLevel.TOWN.value,)}
+    wanted = allowed[RegionLevel(level)]
+    if (parent.level if parent else None) not in wanted:
+        raise RosterError(f"{level} 的上级区域应为 {' 或 '.join(w or '无' for w in wanted)}")
     region = Region(
         code=code,
         name=name,
@@ -65,12 +68,7 @@ def create_staff(
     now: datetime,
 ) -> Staff:
     """Add a member of staff; their region must match their role's level."""
-    level_for_role = {
-        StaffRole.ASSISTANT: RegionLevel.VILLAGE,
-        StaffRole.TOWN_OFFICER: RegionLevel.TOWN,
-        StaffRole.CITY_SUPERVISOR: RegionLevel.CITY,
-        StaffRole.ADMIN: RegionLevel.CITY,
-    }[StaffRole(role)]
+    level_for_role = ROLE_LEVEL[StaffRole(role)]
     if region.level != level_for_role.value:
         raise RosterError(f"{role} 应属于 {level_for_role} 级区域")
     staff = Staff(

@@ -1,46 +1,78 @@
 """What a signed-in member of staff may see, applied inside every dashboard query.
 
-admin and city_supervisor see the city; a town_officer sees their town; an assistant sees only
-their own beneficiaries and cases, read-only. Pages never filter after the fact: each query
-takes the scope and narrows itself.
+A province administrator sees every city of the deployment; an admin and a city supervisor see
+their own city (the towns under it); a town_officer sees their town; an assistant sees only their
+own beneficiaries and cases, read-only. Pages never filter after the fact: each query takes the
+scope and narrows itself, through the regions' parent index (`town_id IN (SELECT id FROM regions
+WHERE parent_id = :city)`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, false, select
+from sqlalchemy.orm import Session
 
 from models import Assignment, Beneficiary, Region, ServiceRequest, Staff, Visit
 from models.enums import StaffRole
+
+PROVINCE, CITY, TOWN, OWN = "province", "city", "town", "own"
 
 
 @dataclass(frozen=True)
 class Scope:
     """The reach of one member of staff."""
 
-    kind: str  # "city", "town" or "own"
+    kind: str  # PROVINCE, CITY, TOWN or OWN
     staff_id: int
     town_id: int | None = None
+    city_id: int | None = None
 
     @property
     def can_write(self) -> bool:
         """Assistants read the dashboard; they act through the chat."""
-        return self.kind != "own"
+        return self.kind != OWN
 
     @property
     def is_city(self) -> bool:
-        """True for administrators and city supervisors."""
-        return self.kind == "city"
+        """True when the scope holds whole cities: a city's staff, or the province administrator."""
+        return self.kind in (CITY, PROVINCE)
+
+    @property
+    def is_province(self) -> bool:
+        """True for the province administrator (and the deployment-wide jobs and API)."""
+        return self.kind == PROVINCE
+
+
+# Every city of the deployment: the scheduler's jobs, the admin API and the province administrator.
+EVERYWHERE = Scope(PROVINCE, staff_id=0)
+
+
+def city_scope(city_id: int) -> Scope:
+    """One whole city, as its staff see it (for jobs made per city)."""
+    return Scope(CITY, staff_id=0, city_id=city_id)
 
 
 def scope_for(staff: Staff) -> Scope:
     """The scope a staff member's role and region give."""
+    if staff.role == StaffRole.PROVINCE_ADMIN.value:
+        return Scope(PROVINCE, staff.id)
     if staff.role in (StaffRole.ADMIN.value, StaffRole.CITY_SUPERVISOR.value):
-        return Scope("city", staff.id)
+        return Scope(CITY, staff.id, city_id=staff.region_id)
     if staff.role == StaffRole.TOWN_OFFICER.value:
-        return Scope("town", staff.id, town_id=staff.region_id)
-    return Scope("own", staff.id)
+        return Scope(TOWN, staff.id, town_id=staff.region_id)
+    return Scope(OWN, staff.id)
+
+
+def city_towns(city_id: int | None) -> Select:
+    """The ids of a city's towns (a subquery on the regions' parent index)."""
+    return select(Region.id).where(Region.parent_id == city_id)
+
+
+def city_villages(city_id: int | None) -> Select:
+    """The ids of a city's villages and communities."""
+    return select(Region.id).where(Region.parent_id.in_(city_towns(city_id)))
 
 
 def _own_beneficiaries(scope: Scope):
@@ -51,9 +83,11 @@ def _own_beneficiaries(scope: Scope):
 
 def requests(scope: Scope, stmt: Select) -> Select:
     """Narrow a query over ServiceRequest to the scope."""
-    if scope.kind == "town":
+    if scope.kind == CITY:
+        return stmt.where(ServiceRequest.town_id.in_(city_towns(scope.city_id)))
+    if scope.kind == TOWN:
         return stmt.where(ServiceRequest.town_id == scope.town_id)
-    if scope.kind == "own":
+    if scope.kind == OWN:
         return stmt.where(
             (ServiceRequest.assignee_staff_id == scope.staff_id)
             | ServiceRequest.beneficiary_id.in_(_own_beneficiaries(scope))
@@ -63,32 +97,82 @@ def requests(scope: Scope, stmt: Select) -> Select:
 
 def beneficiaries(scope: Scope, stmt: Select) -> Select:
     """Narrow a query over Beneficiary to the scope."""
-    if scope.kind == "town":
+    if scope.kind == CITY:
+        return stmt.where(Beneficiary.village_id.in_(city_villages(scope.city_id)))
+    if scope.kind == TOWN:
         return stmt.where(
             exists().where(Region.id == Beneficiary.village_id, Region.parent_id == scope.town_id)
         )
-    if scope.kind == "own":
+    if scope.kind == OWN:
         return stmt.where(Beneficiary.id.in_(_own_beneficiaries(scope)))
     return stmt
 
 
 def visits(scope: Scope, stmt: Select) -> Select:
     """Narrow a query over Visit to the scope."""
-    if scope.kind == "city":
+    if scope.kind == PROVINCE:
         return stmt
     return stmt.where(Visit.beneficiary_id.in_(beneficiaries(scope, select(Beneficiary.id))))
 
 
+def by_town(scope: Scope, stmt: Select, town_column, staff_column=None, town_id: int | None = None) -> Select:
+    """Narrow a query over a table keyed by town (figures, silences) to the scope, and to `town_id`
+    when one is asked for; an assistant's rows are found by `staff_column` (else nothing)."""
+    if scope.kind == CITY:
+        stmt = stmt.where(town_column.in_(city_towns(scope.city_id)))
+    elif scope.kind == TOWN:
+        stmt = stmt.where(town_column == scope.town_id)
+    elif scope.kind == OWN:
+        stmt = stmt.where(staff_column == scope.staff_id) if staff_column is not None else stmt.where(false())
+    return stmt.where(town_column == town_id) if town_id else stmt
+
+
 def towns(scope: Scope, stmt: Select) -> Select:
     """Narrow a query over town Regions to the scope (an assistant sees their village's town)."""
-    if scope.kind == "town":
+    if scope.kind == CITY:
+        return stmt.where(Region.parent_id == scope.city_id)
+    if scope.kind == TOWN:
         return stmt.where(Region.id == scope.town_id)
-    if scope.kind == "own":
+    if scope.kind == OWN:
         village = select(Staff.region_id).where(Staff.id == scope.staff_id).scalar_subquery()
         return stmt.where(Region.id == select(Region.parent_id).where(Region.id == village).scalar_subquery())
     return stmt
 
 
-def may_see_town(scope: Scope, town_id: int) -> bool:
+def cities(scope: Scope, stmt: Select) -> Select:
+    """Narrow a query over city Regions to the scope (a city's staff see their own city)."""
+    if scope.kind == PROVINCE:
+        return stmt
+    if scope.kind == CITY:
+        return stmt.where(Region.id == scope.city_id)
+    return stmt.where(Region.id.in_(select(Region.parent_id).where(Region.id.in_(towns(scope, select(Region.id))))))
+
+
+def regions(scope: Scope, stmt: Select) -> Select:
+    """Narrow a query over Regions of any level (staff's regions, for example) to the scope's subtree."""
+    if scope.kind == PROVINCE:
+        return stmt
+    if scope.kind == CITY:
+        city = scope.city_id
+        return stmt.where((Region.id == city) | Region.id.in_(city_towns(city)) | Region.id.in_(city_villages(city)))
+    town = scope.town_id if scope.kind == TOWN else None
+    return stmt.where((Region.id == town) | (Region.parent_id == town))
+
+
+def may_see_town(scope: Scope, town: Region) -> bool:
     """Whether a town's pages are within reach (assistants use their own lists instead)."""
-    return scope.kind == "city" or (scope.kind == "town" and scope.town_id == town_id)
+    if scope.kind == PROVINCE:
+        return True
+    if scope.kind == CITY:
+        return town.parent_id == scope.city_id
+    return scope.kind == TOWN and scope.town_id == town.id
+
+
+def may_see_city(scope: Scope, city_id: int | None) -> bool:
+    """Whether a whole city's pages (its report, its chain) are within reach."""
+    return scope.kind == PROVINCE or (scope.kind == CITY and city_id is not None and scope.city_id == city_id)
+
+
+def city_of_town(session: Session, town_id: int) -> int | None:
+    """The city a town belongs to."""
+    return session.scalar(select(Region.parent_id).where(Region.id == town_id))

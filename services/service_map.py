@@ -31,7 +31,7 @@ def gap_labels(load_threshold: int = LOAD_THRESHOLD, target: float = policy.MAP_
 class MapNode:
     """One place on the picture with what the tooltip says about it."""
 
-    kind: str  # "city", "town" or "village"
+    kind: str  # "province", "city", "town" or "village"
     region_id: int | None
     name: str
     people: int = 0
@@ -90,9 +90,17 @@ def _town(town: TownRow, target: float) -> MapNode:
 
 def picture(data: ServiceMap, scope: Scope, city_name: str,
             target: float = policy.MAP_COVERAGE_TARGET) -> MapNode:
-    """The tree within the scope: the city and its towns for the city's staff, else the viewer's own
-    town and the villages they see in it (`city_name` names the root when there is no town)."""
+    """The tree within the scope: the city and its towns for the city's staff, every city with its
+    towns for the province administrator, else the viewer's own town and the villages they see in
+    it (`city_name` names the root: the viewer's city or province)."""
     towns = [_town(t, target) for t in data.towns]
     if not scope.is_city and len(towns) == 1:
         return towns[0]
-    return _above("city", None, city_name, towns)
+    if not scope.is_province:
+        return _above("city", None, city_name, towns)
+    cities: dict[int | None, tuple[str, list[MapNode]]] = {}
+    for row, node in zip(data.towns, towns):
+        city = row.region.parent
+        cities.setdefault(city.id if city else None, (city.name if city else city_name, []))[1].append(node)
+    return _above("province", None, city_name, [_above("city", city_id, name, children)
+                                                for city_id, (name, children) in cities.items()])

@@ -193,6 +193,8 @@ def visits_due(session: Session, scope: scopes.Scope, day: date, today: date, tz
         due = due_visits(session, tz, day, staff_id=scope.staff_id)
     elif scope.kind == "town":
         due = due_visits(session, tz, day, town_id=scope.town_id)
+    elif scope.kind == "city":
+        due = due_visits(session, tz, day, city_id=scope.city_id)
     else:
         due = due_visits(session, tz, day)
     limit = policy.MOBILE_LIST_MAX_ITEMS
@@ -255,7 +257,8 @@ def figures(session: Session, scope: scopes.Scope, now: datetime, tz) -> Figures
         visits = len(due_visits(session, tz, today - timedelta(days=1), staff_id=scope.staff_id))
     else:
         per_town = overdue_by_town(session, tz, today - timedelta(days=1))
-        visits = per_town.get(scope.town_id, 0) if scope.kind == "town" else sum(per_town.values())
+        towns = set(session.scalars(scopes.towns(scope, select(Region.id).where(Region.level == RegionLevel.TOWN.value))))
+        visits = sum(n for town, n in per_town.items() if town in towns)
     return Figures(counts.open, counts.escalated, counts.overdue, visits)
 
 

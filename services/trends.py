@@ -144,8 +144,8 @@ def _groups(session: Session, scope: Scope, level: str, town_id: int | None) -> 
     if level == "town":
         stmt = scoping.towns(scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
     else:
-        stmt = select(Region).where(Region.level == RegionLevel.VILLAGE.value,
-                                    Region.parent_id == (town_id or scope.town_id))
+        town = scoping.towns(scope, select(Region.id).where(Region.id == (town_id or scope.town_id)))
+        stmt = select(Region).where(Region.level == RegionLevel.VILLAGE.value, Region.parent_id.in_(town))
     return list(session.scalars(stmt.order_by(Region.code)))
 
 

@@ -19,6 +19,7 @@ from services.policy import permissions
 from services.policy.classify import Classification
 from services.policy.commands import VisitReport
 from services.policy.sms import FALLBACK_PHONE
+from services.scope import city_villages
 
 CHECK_CATEGORY = {
     "food": RequestCategory.FOOD,
@@ -53,7 +54,7 @@ def _may_visit(session: Session, staff: Staff, beneficiary: Beneficiary) -> bool
     if staff.role == StaffRole.ASSISTANT.value:
         assignment = roster.current_assignment(session, beneficiary)
         return assignment is not None and assignment.staff_id == staff.id
-    return permissions.may_reassign(staff.role, staff.region_id, town_id)
+    return permissions.may_reassign(staff.role, staff.region_id, town_id, beneficiary.village.parent.parent_id)
 
 
 def record_visit(
@@ -118,6 +119,7 @@ def due_visits(
     *,
     staff_id: int | None = None,
     town_id: int | None = None,
+    city_id: int | None = None,
 ) -> list[DueVisit]:
     """Active beneficiaries due for a visit by `today` (of one assistant or one town), most overdue first.
 
@@ -135,6 +137,8 @@ def due_visits(
         stmt = stmt.where(Assignment.staff_id == staff_id)
     if town_id is not None:
         stmt = stmt.join(Region, Region.id == Beneficiary.village_id).where(Region.parent_id == town_id)
+    elif city_id is not None:
+        stmt = stmt.where(Beneficiary.village_id.in_(city_villages(city_id)))
     rows = session.execute(stmt).all()
     villages = {v.id: v for v in session.scalars(select(Region).where(Region.id.in_({r.village_id for r in rows})))}
     due: list[DueVisit] = []

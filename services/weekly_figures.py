@@ -18,9 +18,11 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from models import Region, ServiceRequest, WeeklyRequestFigures
+from models.enums import RegionLevel
 from services import request_tally
 from services.policy.weeks import last_weeks, week_index
 from services.request_tally import Case
+from services import scope as scoping
 from services.scope import Scope
 
 WEEKS = 26
@@ -54,10 +56,13 @@ def rebuild(session: Session, today: date, tz: ZoneInfo, now: datetime, count: i
                    ServiceRequest.resolved_at, ServiceRequest.rating).where(ServiceRequest.id.in_(raised)))
     ]
 
+    city_of = dict(session.execute(select(Region.id, Region.parent_id).where(Region.level == RegionLevel.TOWN.value)).all())
+
     def buckets(case: Case) -> tuple[Hashable, ...]:
-        """The request's week at every level, and for the city."""
+        """The request's week at every level, for its city (keyed by the city) and for every city (key None)."""
         week = week_index(case.created.astimezone(tz).date(), first)
-        return ((week, CITY, None), *((week, level, key) for level, key in zip(LEVELS, case.key)))
+        return ((week, CITY, None), (week, CITY, city_of.get(case.key[0])),
+                *((week, level, key) for level, key in zip(LEVELS, case.key)))
 
     tallies = request_tally.tally(cases, request_tally.highest_rungs(session, raised), tz, buckets, resolve=False)
     session.execute(delete(WeeklyRequestFigures).where(WeeklyRequestFigures.week < until.date()))
@@ -84,13 +89,18 @@ def read(session: Session, scope: Scope, first: date, level: str,
         stmt = stmt.where(table.level == "assistant", table.key == scope.staff_id)
         total_level = "assistant"
     elif level == "village":
-        town = town_id or scope.town_id
-        villages = select(Region.id).where(Region.parent_id == town)
+        # The town, when the scope reaches it (a city's staff asking for another city's town get nothing).
+        town = scoping.towns(scope, select(Region.id).where(Region.id == (town_id or scope.town_id)))
+        villages = select(Region.id).where(Region.parent_id.in_(town))
         stmt = stmt.where(((table.level == "village") & table.key.in_(villages))
-                          | ((table.level == "town") & (table.key == town)))
+                          | ((table.level == "town") & table.key.in_(town)))
         total_level = "town"
+    elif scope.is_province:
+        stmt = stmt.where((table.level == "town") | ((table.level == CITY) & table.key.is_(None)))
+        total_level = CITY
     else:
-        stmt = stmt.where(table.level.in_(("town", CITY)))
+        stmt = stmt.where(((table.level == "town") & table.key.in_(scoping.city_towns(scope.city_id)))
+                          | ((table.level == CITY) & (table.key == scope.city_id)))
         total_level = CITY
     numbers: dict[tuple[date, Hashable], WeekNumbers] = {}
     computed: datetime | None = None

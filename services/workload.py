@@ -19,6 +19,7 @@ from models import Assignment, Beneficiary, Region, ServiceRequest, Staff
 from models.enums import OPEN_STATUSES, StaffRole
 from services.dashboard import LOAD_THRESHOLD
 from services.policy.workload import Limits, load_share, over_limits
+from services import scope as scoping
 from services.scope import Scope
 
 LIMITS = Limits(people=LOAD_THRESHOLD, open_cases=policy.ASSISTANT_OPEN_CASES_LIMIT,
@@ -68,9 +69,12 @@ def workload(session: Session, scope: Scope, now: datetime, tz: ZoneInfo, town_i
         assistants = assistants.where(village.c.parent_id == scope.town_id)
     elif scope.kind == "own":
         assistants = assistants.where(Staff.id == scope.staff_id)
-    elif town_id:
-        assistants = assistants.where(village.c.parent_id == town_id)
-    narrowed = scope.kind != "city" or town_id
+    else:
+        if scope.kind == "city":
+            assistants = assistants.where(village.c.parent_id.in_(scoping.city_towns(scope.city_id)))
+        if town_id:
+            assistants = assistants.where(village.c.parent_id == town_id)
+    narrowed = not scope.is_province or town_id
     today = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
     overdue = _not_seen_since(today)
     soon = and_(_not_seen_since(today + timedelta(days=DUE_SOON_DAYS)), ~overdue)

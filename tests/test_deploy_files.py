@@ -13,17 +13,20 @@ from config.settings import PRODUCTION_REQUIRED, settings_variables
 from tests.support.deploy import dockerfile_instructions
 
 ROOT = Path(__file__).resolve().parent.parent
-APP_SERVICES = ("web", "scheduler", "inbox", "media")
-# Processes that read or write the kept media: web serves them, the scheduler's outbox sends them on
-# and its retention job deletes them, the media worker stores them.
-MEDIA_SERVICES = ("web", "scheduler", "media")
+APP_SERVICES = ("web", "scheduler", "inbox", "media", "dispatcher")
+# Processes that read or write the kept media: web serves them, the scheduler's outbox and the
+# dispatcher send them on, the scheduler's retention job deletes them, the media worker stores them.
+MEDIA_SERVICES = ("web", "scheduler", "media", "dispatcher")
 # Compose points these at its own postgres and redis services instead of asking for them.
 COMPOSE_PROVIDED = {"DATABASE_URL", "REDIS_URL"}
 # Read by a library rather than the settings, by one service only: prometheus_client's multiprocess
 # mode under gunicorn.
 SERVICE_ONLY_VARIABLES = {"web": {"PROMETHEUS_MULTIPROC_DIR"}}
 # The processes that serve their metrics on METRICS_PORT (web serves /metrics on its own port).
-METRICS_SERVICES = ("scheduler", "inbox", "media")
+METRICS_SERVICES = ("scheduler", "inbox", "media", "dispatcher")
+# The processes compose runs as several copies: work is shared through row locks (inbox, media,
+# dispatcher), the load balancer (web) or one leader's lock (scheduler: the others stand by).
+REPLICATED_SERVICES = ("web", "scheduler", "inbox", "media", "dispatcher")
 
 
 @pytest.fixture(scope="module")
@@ -68,8 +71,8 @@ def assert_migrates_then_serves(command: str) -> None:
 
 
 def test_compose_defines_the_services(compose):
-    """web, scheduler, the inbox and media workers, postgres and redis all exist."""
-    assert {"web", "scheduler", "inbox", "media", "postgres", "redis"} <= set(compose["services"])
+    """web, scheduler, the inbox and media workers, the outbox dispatcher, postgres and redis all exist."""
+    assert {"web", "scheduler", "inbox", "media", "dispatcher", "postgres", "redis"} <= set(compose["services"])
 
 
 @pytest.mark.parametrize("name", APP_SERVICES)
@@ -85,6 +88,30 @@ def test_required_secrets_must_come_from_the_operator(compose, name):
     env = environment(compose["services"][name])
     for variable in set(PRODUCTION_REQUIRED) - COMPOSE_PROVIDED:
         assert re.fullmatch(rf"\$\{{{variable}:\?[^}}]+\}}", env[variable]), variable
+
+
+@pytest.mark.parametrize("name", REPLICATED_SERVICES)
+def test_each_process_runs_as_several_replicas(compose, name):
+    """At least two copies of each app process (`deploy.replicas`), and no fixed container name,
+    which would allow only one."""
+    service = compose["services"][name]
+    assert int(service["deploy"]["replicas"]) >= 2
+    assert "container_name" not in service
+
+
+def test_each_web_replica_publishes_a_port_of_its_own(compose):
+    """web publishes a range of host ports with one for every replica, so the copies never clash."""
+    web = compose["services"]["web"]
+    (mapping,) = web["ports"]
+    host, _, container = str(mapping).rpartition(":")
+    assert container == "8000"
+    first, _, last = host.rpartition(":")[2].partition("-")
+    assert int(last or first) - int(first) + 1 >= int(web["deploy"]["replicas"])
+
+
+def test_the_read_replica_is_optional(compose):
+    """DATABASE_REPLICA_URL is empty unless the operator sets it: the dashboard then reads the primary."""
+    assert environment(compose["services"]["web"])["DATABASE_REPLICA_URL"] == "${DATABASE_REPLICA_URL:-}"
 
 
 def test_database_and_redis_point_at_compose_services(compose):
@@ -124,6 +151,13 @@ def test_media_worker_runs_only_the_media_worker(compose):
     command = as_text(media["command"])
     assert command.endswith("sanzhida media run")
     assert command in ("sanzhida media run", "nice -n 19 sanzhida media run")
+
+
+def test_dispatcher_runs_only_the_dispatcher(compose):
+    """The dispatcher service runs `sanzhida outbox run` and never migrates."""
+    dispatcher = compose["services"]["dispatcher"]
+    assert "entrypoint" not in dispatcher
+    assert as_text(dispatcher["command"]) == "sanzhida outbox run"
 
 
 def media_folder(compose) -> str:

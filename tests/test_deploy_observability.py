@@ -142,8 +142,8 @@ def test_prometheus_scrapes_each_compose_service_where_it_serves(scrape, compose
     """web on 8000 with the bearer token; the scheduler and the workers on the METRICS_PORT compose gives them."""
     services = compose["services"]
     jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
-    assert {"web", "scheduler", "inbox", "media"} <= set(jobs)
-    for name in ("web", "scheduler", "inbox", "media"):
+    assert {"web", "scheduler", "inbox", "media", "dispatcher"} <= set(jobs)
+    for name in ("web", "scheduler", "inbox", "media", "dispatcher"):
         (sd,) = jobs[name]["dns_sd_configs"]
         assert sd["names"] == [name] and name in services
         expected = 8000 if name == "web" else int(services[name]["environment"]["METRICS_PORT"])

@@ -1,9 +1,10 @@
 """The inbox worker: handles the messages the webhook stored (queued mode) and sends the replies.
 
 Run with `sanzhida inbox run`. Several workers may run against one database: each message is
-taken under a row lock, in order per sender (see `handlers.inbox.take_next`). An idle worker looks
-for waiting messages a few times a second: one indexed query on a partial index, cheaper than
-making every webhook request signal it.
+taken under a row lock, in order per sender (see `handlers.inbox.take_group`). On PostgreSQL an idle
+worker is woken by the notification the webhook's insert sends (runtime/wakeups.py) and otherwise
+looks every few seconds; on SQLite, or while its listening connection is down, it looks a few times
+a second (one indexed query on a partial index).
 """
 
 from __future__ import annotations
@@ -23,17 +24,22 @@ from models import InboundMessage
 from runtime import metrics
 from runtime.container import AppServices, build_services
 from runtime.dispatch import dispatch_outbox
+from runtime.wakeups import Wakeups, make_wakeups
 from services import texts
+from services.wakeups import INBOX_CHANNEL
 
 logger = logging.getLogger(__name__)
 
-# Seconds an idle worker waits before it looks for waiting messages again.
+# Seconds an idle worker waits before it looks for waiting messages again, when no notification
+# can wake it (SQLite, or its listening connection is down) and when one can (a fallback).
 IDLE_POLL_SECONDS = 0.2
+LISTENING_POLL_SECONDS = 3.0
 # Seconds to back off after the database failed, before trying the same messages again.
 FAILURE_BACKOFF_SECONDS = 1.0
-# Messages handled in one transaction: one commit (one WAL flush) for the group, and the
-# replies sent together (one claim, one window lookup, one record). A handler bug still
-# affects only its own message (a savepoint each); a database failure retries the group.
+# Messages handled in one transaction: one statement takes them and one loads their senders, one
+# commit (one WAL flush) for the group, and the replies sent together (one claim, one window
+# lookup, one record). A handler bug still affects only its own message: the group is rolled back
+# and handled again with a savepoint per message; a database failure retries the group.
 GROUP = 10
 REPLY_SEND_THREADS = 4
 # Database failures on one message, handled alone, before it is kept as failed with an apology.
@@ -54,9 +60,25 @@ class InboxWorker:
     # what lets one message that always fails stop holding up the queue.
     current: int | None = None
     failures: dict[int, int] = field(default_factory=dict)
+    # What wakes the idle worker (runtime/wakeups.py); None: it sleeps IDLE_POLL_SECONDS.
+    wakeups: Wakeups | None = None
 
     def handle_group(self, size: int = GROUP) -> tuple[int, list[int]]:
-        """Handle up to `size` waiting messages in one transaction; (how many, their reply ids)."""
+        """Handle up to `size` waiting messages in one transaction; (how many, their reply ids).
+
+        Without savepoints first (two round trips a message saved); after a handler bug, nothing of
+        that try is kept and the group is handled again with a savepoint each, so the bug is kept
+        with its own message. What the first try did outside the database (a wrong bind code
+        counted in Redis) may then count twice, as after a database failure.
+        """
+        try:
+            return self._handle_group(size, isolate=False)
+        except inbox.HandlerFailed:
+            logger.warning("inbox=handler_failed; handling the group again, each message isolated")
+            return self._handle_group(size, isolate=True)
+
+    def _handle_group(self, size: int, *, isolate: bool) -> tuple[int, list[int]]:
+        """One try at a group: take, handle each (in a savepoint when `isolate`), queue the replies, commit."""
         svc = self.services
         done, replies = [], []
         if self.failures:
@@ -64,17 +86,18 @@ class InboxWorker:
             size = 1
         self.current = None
         with svc.session_factory() as session:
-            while len(done) < size and not self.stopping:
-                # Sees this transaction's own work: a handled message no longer waits, so the
-                # same sender's next one may follow it in order.
-                stored = inbox.take_next(session)
-                if stored is None:
+            # At most one message per sender: a sender's next one waits for a later group, in order.
+            taken = inbox.take_group(session, size)
+            known = inbox.senders_of(session, taken)
+            for stored in taken:
+                if self.stopping:
                     break
                 self.current = stored.id
                 now = svc.clock()
-                text = inbox.handle(session, svc.inbox_env, stored, inbox.message_of(stored), now)
-                if text:
-                    replies.append(inbox.queue_reply(session, stored, text, now))
+                pushes: list[dict] = []
+                text = inbox.handle(session, svc.inbox_env, stored, inbox.message_of(stored), now,
+                                    known=known, isolate=isolate, outbox=pushes)
+                replies.append(inbox.queue_reply(session, stored, text, now, pushes=pushes))
                 done.append((stored.openid, stored.dedupe_key, now - stored.received_at, stored.handling_error))
             session.commit()
         self.current = None
@@ -149,7 +172,15 @@ class InboxWorker:
         """Stop the sending threads and close the database connections."""
         if self.senders is not None:
             self.senders.shutdown(wait=True)
+        if self.wakeups is not None:
+            self.wakeups.close()
         self.services.engine.dispose()
+
+    def stop(self) -> None:
+        """Stop after the current group (safe in a signal handler): an idle worker stops at once."""
+        self.stopping = True
+        if self.wakeups is not None:
+            self.wakeups.interrupt()
 
     def step(self) -> int:
         """One pass: drain what waits; how many were handled, or -1 after a database or Redis failure."""
@@ -171,21 +202,41 @@ class InboxWorker:
             return -1
 
     def run(self) -> None:
-        """Drain, then look again shortly, until stopped."""
+        """Drain, then wait for a notification or the next look, until stopped."""
+        if self.wakeups is not None:
+            # Listening before the first look: a message stored meanwhile still wakes the worker.
+            self.wakeups.connect()
+        ready = False
         while not self.stopping:
             outcome = self.step()
-            if not self.stopping:
-                time.sleep(FAILURE_BACKOFF_SECONDS if outcome < 0 else IDLE_POLL_SECONDS)
+            if not ready:
+                # Once per start: from here on an idle worker waits to be woken.
+                ready = True
+                logger.info("inbox=ready listening=%s", self.wakeups is not None and self.wakeups.listening)
+            if self.stopping:
+                break
+            if outcome < 0:
+                time.sleep(FAILURE_BACKOFF_SECONDS)
+            elif self.wakeups is not None:
+                self.wakeups.wait()
+            else:
+                time.sleep(IDLE_POLL_SECONDS)
 
 
-def run_forever(settings: Settings) -> None:
-    """Run one inbox worker in the foreground until SIGTERM or Ctrl-C."""
-    worker = InboxWorker(build_services(settings),
-                         senders=ThreadPoolExecutor(REPLY_SEND_THREADS, thread_name_prefix="inbox-send"))
+def run_forever(settings: Settings, *, fallback_seconds: float = LISTENING_POLL_SECONDS) -> None:
+    """Run one inbox worker in the foreground until SIGTERM or Ctrl-C.
+
+    `fallback_seconds`: how often it looks for waiting messages while notifications can wake it.
+    """
+    svc = build_services(settings)
+    wakeups = make_wakeups(svc.engine, (INBOX_CHANNEL,), "inbox", poll_seconds=IDLE_POLL_SECONDS,
+                           fallback_seconds=fallback_seconds)
+    worker = InboxWorker(svc, senders=ThreadPoolExecutor(REPLY_SEND_THREADS, thread_name_prefix="inbox-send"),
+                         wakeups=wakeups)
 
     def stop(signum, _frame):
         logger.info("inbox=stopping signal=%s", signum)
-        worker.stopping = True
+        worker.stop()
 
     signal.signal(signal.SIGTERM, stop)
     metrics.inbox_finished()  # the counters exist, at zero, from the first scrape
@@ -196,5 +247,7 @@ def run_forever(settings: Settings) -> None:
     except KeyboardInterrupt:
         pass
     finally:
+        woken = dict(wakeups.counts)
         worker.close()
-        logger.info("inbox=stopped handled=%d", worker.handled)
+        logger.info("inbox=stopped handled=%d woken_by_notify=%d reconnects=%d", worker.handled,
+                    woken.get("notify", 0), wakeups.reconnects)

@@ -96,16 +96,17 @@ class RegionCreate(Input):
     code: RegionCode = Field(description="行政区划代码, digits, unique.")
     name: Name
     level: Level
-    parent_code: OptionalRegionCode = Field(None, description="Required for town and village; empty for a city.")
+    parent_code: OptionalRegionCode = Field(
+        None, description="Required for town and village; empty for a province; a city's province, if any.")
     is_community: Flag = Field(False, description="A 社区 rather than a 村.")
     office_phone: OptionalPhone = Field(None, description="Mainland mobile or landline with area code.")
 
     @model_validator(mode="after")
     def _parent_matches_level(self) -> RegionCreate:
-        """Only a city stands alone; towns and villages name their parent."""
-        if self.level is RegionLevel.CITY and self.parent_code is not None:
+        """A province stands alone, a city alone or under its province; towns and villages name their parent."""
+        if self.level is RegionLevel.PROVINCE and self.parent_code is not None:
             raise refuse("parent_code", MSG_CITY_HAS_NO_PARENT)
-        if self.level is not RegionLevel.CITY and self.parent_code is None:
+        if self.level in (RegionLevel.TOWN, RegionLevel.VILLAGE) and self.parent_code is None:
             raise refuse("parent_code", MSG_PARENT_REQUIRED)
         return self
 

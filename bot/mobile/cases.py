@@ -23,6 +23,7 @@ from models.enums import CHANNEL_NAMES, CHECKIN_PLAN_NAMES, OPEN_STATUSES, Media
 from services import audit, case_media, casework, checkin_views, dashboard, media, on_behalf, texts
 from services.errors import DomainError
 from services.policy import permissions, recency
+from services.scope import city_of_town
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def case(number: int):
     staff_names = dashboard.staff_names(db, [e.actor_staff_id for e in events] + [item.raised_by_staff_id])
     files = media.for_request(db, item.id)
     open_case = item.status in {s.value for s in OPEN_STATUSES}
-    staff = g.staff
+    staff, city_id = g.staff, city_of_town(db, item.town_id)
     audit.record(db, svc.clock(), "mobile.case", staff=staff, target=("service_request", item.id),
                  detail={"media": len(files)}, ip=request.remote_addr)
     db.commit()
@@ -105,8 +106,8 @@ def case(number: int):
         videos=[m for m in files if m.kind in (MediaKind.VIDEO.value, MediaKind.SHORTVIDEO.value)],
         places=case_media.locations(events), hours=SIGN_IN_HOURS, when=_when,
         may_handle=open_case and permissions.may_handle(staff.role, staff.id, staff.region_id,
-                                                        item.assignee_staff_id, item.town_id),
-        may_reassign=open_case and permissions.may_reassign(staff.role, staff.region_id, item.town_id),
+                                                        item.assignee_staff_id, item.town_id, city_id),
+        may_reassign=open_case and permissions.may_reassign(staff.role, staff.region_id, item.town_id, city_id),
     )
     return page, 200, CASE_HEADERS
 

@@ -20,7 +20,8 @@ def _print(people, title: str):
     db = db_session()
     svc = services()
     try:
-        views = cards.print_cards(db, svc.wechat, people, svc.clock())
+        # A card's QR code makes its scanner follow the account of the beneficiary's city.
+        views = cards.print_cards(db, svc.accounts.client_for_city(_city_id(people), db), people, svc.clock())
     except cards.CardError as failed:
         db.rollback()
         flash(failed.message, "error")
@@ -28,6 +29,12 @@ def _print(people, title: str):
     record_audit("cards.print", None, {"count": len(views), "title": title})
     db.commit()
     return render_template("cards.html", cards=views, title=title)
+
+
+def _city_id(people) -> int | None:
+    """The city of the beneficiaries' village (all of them are in one), None when there is none."""
+    town = people[0].village.parent if people else None
+    return town.parent_id if town is not None else None
 
 
 @bp.get("/villages/<id:village_id>/cards")

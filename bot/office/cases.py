@@ -8,16 +8,17 @@ from datetime import datetime, timedelta
 from flask import abort, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot.deps import db_session, services
+from bot.deps import db_session, read_session, services
 from bot.inputs import id_arg, page_arg, plausible
 from bot.office import audit_names
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Region
-from models.enums import RegionLevel, RequestCategory, RequestStatus, StaffRole
+from models.enums import RegionLevel, RequestCategory, RequestStatus
 from services import audit, casework, checkin_views, dashboard
 from services import scope as scoping
 from services.errors import DomainError
 from services.media import for_request as media_for_request
+from services.policy import permissions
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +39,8 @@ def _board_filters() -> dashboard.BoardFilters:
 @bp.get("/cases")
 @signed_in()
 def cases():
-    """Open, overdue and escalated requests, filtered, next deadline first, paginated."""
-    db = db_session()
+    """Open, overdue and escalated requests, filtered, next deadline first, paginated (read from the replica)."""
+    db = read_session()
     filters = _board_filters()
     page = page_arg(request.args)
     rows, total = dashboard.case_board(db, g.scope, filters, services().clock(), page)
@@ -57,7 +58,7 @@ def cases():
 @bp.get("/cases/<id:number>")
 @signed_in()
 def case(number: int):
-    """One request with its whole timeline."""
+    """One request with its whole timeline, from the primary: it must show the action just taken."""
     db = db_session()
     item = dashboard.case_detail(db, g.scope, number)
     if item is None:
@@ -110,15 +111,17 @@ def case_action(number: int, action: str):
 @bp.get("/visits")
 @signed_in()
 def visits():
-    """Visit coverage per town (or per village of one town) and problems found this month."""
-    db, svc = db_session(), services()
+    """Visit coverage per town (or per village of one town) and problems found this month (replica)."""
+    db, svc = read_session(), services()
     town_id = id_arg(request.args, "town")
     if g.scope.kind == "town":
         town_id = g.scope.town_id
+    town = db.get(Region, town_id) if town_id else None
+    if town_id and (town is None or town.level != RegionLevel.TOWN.value or not scoping.may_see_town(g.scope, town)):
+        abort(404, description="没有这个乡镇，或不在您的范围内")
     now = svc.clock()
     rows = dashboard.visit_coverage(db, g.scope, now, svc.settings.tz, town_id=town_id)
     problems = dashboard.problems_this_month(db, g.scope, now, svc.settings.tz)
-    town = db.get(Region, town_id) if town_id else None
     return render_template("office/visits.html", rows=rows, problems=problems, town=town)
 
 
@@ -126,7 +129,7 @@ def visits():
 
 
 @bp.get("/audit")
-@signed_in(roles=(StaffRole.ADMIN.value,))
+@signed_in(roles=permissions.ADMIN_ROLES)
 def audit_log():
     """Search the audit log (administrators only)."""
     args = request.args
@@ -146,7 +149,7 @@ def audit_log():
     rows = audit.search(
         db_session(), action=args.get("action") or None, staff_no=args.get("staff_no") or None,
         target_type=args.get("target_type") or None, target_id=id_arg(args, "target_id"),
-        since=since, until=until + timedelta(days=1) if until else None,
+        since=since, until=until + timedelta(days=1) if until else None, scope=g.scope,
     )
     named = dashboard.staff_names(db_session(), set().union(*(audit_names.staff_ids(e.detail) for e, _ in rows)))
     entries = [

@@ -34,7 +34,8 @@ def set_checkin_plan(beneficiary_id: int):
     person = dashboard.beneficiary_detail(db, g.scope, beneficiary_id)
     if person is None:
         abort(404, description="没有这位服务对象，或不在您的范围内")
-    if not permissions.may_reassign(g.staff.role, g.staff.region_id, person.village.parent_id):
+    town = person.village.parent
+    if not permissions.may_reassign(g.staff.role, g.staff.region_id, town.id, town.parent_id):
         abort(403, description="您不能修改这位服务对象的报平安计划")
     plan, alone = request.form.get("plan", ""), request.form.get("lives_alone", "")
     if plan not in PLAN_CHOICES:

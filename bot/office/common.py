@@ -9,11 +9,13 @@ from datetime import datetime
 from flask import Blueprint, abort, g, redirect, request, session, url_for
 
 from bot.deps import db_session, services
-from models import Staff
-from models.enums import CHANNEL_NAMES, CHECKIN_PLAN_NAMES, CONTACT_KIND_NAMES
+from sqlalchemy import select
+
+from models import Region, Staff
+from models.enums import CHANNEL_NAMES, CHECKIN_PLAN_NAMES, CONTACT_KIND_NAMES, RegionLevel
 from services import audit
 from services.policy import recency
-from services.scope import Scope, scope_for
+from services.scope import CITY, Scope, scope_for
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +25,8 @@ bp = Blueprint("office", __name__, url_prefix="/office", template_folder="../tem
 
 SESSION_HOURS = 8
 STATUS_NAMES = {"open": "待接单", "acknowledged": "办理中", "resolved": "已办好", "closed": "已办结", "cancelled": "已取消"}
-ROLE_NAMES = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员"}
+ROLE_NAMES = {"assistant": "协理员", "town_officer": "乡镇民政助理员", "city_supervisor": "市级督办", "admin": "管理员",
+              "province_admin": "省级管理员"}
 
 
 # --- sign-in -----------------------------------------------------------------------------------
@@ -55,12 +58,28 @@ def signed_in(roles: tuple[str, ...] | None = None):
                 return redirect(url_for("office.login", next=request.full_path))
             if roles and staff.role not in roles:
                 abort(403, description="您的角色不能查看这个页面")
-            g.staff, g.scope = staff, scope_for(staff)
+            g.staff, g.scope = staff, _viewing(staff)
             return view(*args, **kwargs)
 
         return inner
 
     return wrap
+
+
+def _viewing(staff: Staff) -> Scope:
+    """The staff member's scope; the province administrator may look at one city at a time (`?city=`,
+    kept for the sign-in; `?city=0` is the whole province again)."""
+    scope = scope_for(staff)
+    g.cities, g.city = [], None
+    if not scope.is_province:
+        return scope
+    asked = request.args.get("city", "")
+    if asked:
+        session["view_city"] = int(asked) if asked.isdigit() else None
+    g.cities = db_session().scalars(select(Region).where(Region.level == RegionLevel.CITY.value)
+                                    .order_by(Region.code)).all()
+    g.city = next((c for c in g.cities if c.id == session.get("view_city")), None)
+    return Scope(CITY, staff.id, city_id=g.city.id) if g.city is not None else scope
 
 
 def require_writer() -> Scope:

@@ -7,7 +7,7 @@ from datetime import date
 from flask import g, render_template, request
 from sqlalchemy import select
 
-from bot.deps import db_session, services
+from bot.deps import read_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, signed_in
 from config import policy
@@ -30,8 +30,8 @@ def _day(name: str, default: date) -> date:
 @bp.get("/figures")
 @signed_in()
 def figures_page():
-    """Service figures for a period (default: this month so far)."""
-    db, svc = db_session(), services()
+    """Service figures for a period (default: this month so far), read from the replica."""
+    db, svc = read_session(), services()
     today = svc.clock().astimezone(svc.settings.tz).date()
     start = _day("from", today.replace(day=1))
     end = _day("to", today)

@@ -6,7 +6,7 @@ import logging
 
 from flask import abort, flash, g, redirect, render_template, request, url_for
 
-from bot.deps import db_session, services
+from bot.deps import db_session, read_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, record_audit, require_writer, signed_in
 from models import Staff
@@ -25,10 +25,10 @@ logger = logging.getLogger(__name__)
 @bp.get("/map")
 @signed_in()
 def service_map():
-    """City > towns > villages as a picture (sized by people, coloured by gaps) and a table."""
+    """City > towns > villages as a picture (sized by people, coloured by gaps) and a table (replica)."""
     svc = services()
     now = svc.clock()
-    data = dashboard.service_map(db_session(), g.scope, now, svc.settings.tz)
+    data = dashboard.service_map(read_session(), g.scope, now, svc.settings.tz)
     tree = map_picture.picture(data, g.scope, city_name=g.staff.region.name).as_json()
     _link_villages(tree)
     return render_template("office/map.html", data=data, threshold=dashboard.LOAD_THRESHOLD, tree=tree,

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot.deps import db_session, services
+from bot.deps import db_session, read_session, services
 from bot.inputs import whole_number
 from bot.office.common import bp, record_audit, signed_in
 from models import Region
@@ -25,7 +25,8 @@ from services.policy import months
 
 logger = logging.getLogger(__name__)
 
-OFFICE_ROLES = (StaffRole.ADMIN.value, StaffRole.CITY_SUPERVISOR.value, StaffRole.TOWN_OFFICER.value)
+OFFICE_ROLES = (StaffRole.PROVINCE_ADMIN.value, StaffRole.ADMIN.value, StaffRole.CITY_SUPERVISOR.value,
+                StaffRole.TOWN_OFFICER.value)
 FORMATS = {"xlsx": report_archive.XLSX_TYPE, "pdf": report_archive.PDF_TYPE}
 MSG_BAD_MONTH = "请选择月份，例如 2026-11"
 MSG_FUTURE_MONTH = "这个月还没有开始，不能生成月报"
@@ -49,7 +50,7 @@ def _page(error: str | None = None, status: int = 200, month: str | None = None)
     return render_template(
         "office/reports.html", reports=report_archive.visible(db_session(), g.scope), towns=_towns(),
         month=month or f"{default:%Y-%m}", latest=f"{today:%Y-%m}", error=error,
-        city_name=monthly_report.city_name(db_session()) if g.scope.is_city else None,
+        city_name=monthly_report.city_name(db_session()) if report_archive.may_make(db_session(), g.scope, None) else None,
     ), status
 
 
@@ -81,10 +82,11 @@ def reports_make():
             return _page(MSG_NO_TOWN, 400, month=asked)
     elif g.scope.kind == "town":
         town = db.get(Region, g.scope.town_id)
-    if not report_archive.may_make(g.scope, town.id if town else None):
+    if not report_archive.may_make(db, g.scope, town.id if town else None):
         abort(403, description=MSG_NOT_YOURS)
+    # The month's figures come from the replica; the report and its audit entry are kept on the primary.
     made = reports.make_report(db, month=first, town=town, tz=svc.settings.tz, now=now, actor=g.staff,
-                               ip=request.remote_addr)
+                               ip=request.remote_addr, reads=read_session())
     db.commit()
     state = "" if made.data.complete else "（本月尚未结束，数字截至今天）"
     flash(MSG_MADE.format(title=made.data.title, month=made.data.month_label, state=state), "ok")

@@ -49,7 +49,14 @@ MSG_NO_SUCH_SHIFT = "没有这次值班，可能已被删除"
 
 
 def _city() -> Region:
-    city = views.city_of(db_session(), g.staff.region_id)
+    """The viewer's city; the province administrator's is the one asked for (`city`), else the first."""
+    if g.scope.city_id is not None:
+        city = db_session().get(Region, g.scope.city_id)  # the city the province administrator chose
+    elif g.scope.is_province:
+        cities = views.cities(db_session())
+        city = cities[0] if cities else None
+    else:
+        city = views.city_of(db_session(), g.staff.region_id)
     if city is None:
         abort(404, description=MSG_NO_CITY)
     return city
@@ -98,7 +105,8 @@ def _towns(db: Session) -> list[Region]:
 
 
 def _may_edit_town(town_id: int) -> bool:
-    return g.scope.can_write and scoping.may_see_town(g.scope, town_id)
+    town = db_session().get(Region, town_id)
+    return g.scope.can_write and town is not None and scoping.may_see_town(g.scope, town)
 
 
 @bp.get("/chain/villages")
@@ -123,7 +131,7 @@ def chain_village_save(village_id: int):
     db = db_session()
     village = db.get(Region, village_id)
     if village is None or village.level != RegionLevel.VILLAGE.value or not scoping.may_see_town(
-            g.scope, village.parent_id):
+            g.scope, village.parent):
         abort(404, description=MSG_NO_SUCH_VILLAGE)
     back = url_for("office.chain_villages", town=village.parent_id, _anchor=f"v{village.id}")
     officers = views.town_officer_choices(db, village.parent_id)

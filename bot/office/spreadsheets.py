@@ -10,12 +10,12 @@ from datetime import date
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from bot.deps import db_session, services
+from bot.deps import db_session, read_session, services
 from bot.inputs import plausible
 from bot.office.common import bp, require_writer, signed_in
-from models.enums import StaffRole
 from services import exports, imports
 from services import scope as scoping
+from services.policy import permissions
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ def _download(content: bytes, filename: str):
 
 
 @bp.post("/import/<kind>")
-@signed_in(roles=(StaffRole.ADMIN.value,))
+@signed_in(roles=permissions.ADMIN_ROLES)
 def import_upload(kind: str):
     """Check an uploaded file; import it when every row is good, otherwise show the row report."""
     if kind not in IMPORT_KINDS:
@@ -129,7 +129,7 @@ def _unpack_upload(token: str) -> tuple[str, str, bytes]:
 
 
 @bp.post("/import/confirm/<token>")
-@signed_in(roles=(StaffRole.ADMIN.value,))
+@signed_in(roles=permissions.ADMIN_ROLES)
 def import_confirm(token: str):
     """Import only the good rows of a file that had errors, after the user confirmed."""
     kind, filename, data = _unpack_upload(token)
@@ -145,7 +145,7 @@ def import_confirm(token: str):
 
 
 @bp.get("/import/report/<token>.xlsx")
-@signed_in(roles=(StaffRole.ADMIN.value,))
+@signed_in(roles=permissions.ADMIN_ROLES)
 def import_report(token: str):
     """The row-by-row error report of an uploaded file (ID numbers masked)."""
     kind, filename, data = _unpack_upload(token)
@@ -157,7 +157,8 @@ def import_report(token: str):
 @bp.get("/export/<kind>.xlsx")
 @signed_in()
 def export(kind: str):
-    """Cases or visits within the scope as .xlsx; every export is audited."""
+    """Cases or visits within the scope as .xlsx: the rows read from the replica, the audit entry
+    every export gets written to the primary."""
     scope = require_writer()
     db, svc = db_session(), services()
     args = request.args
@@ -172,7 +173,7 @@ def export(kind: str):
         return asked
 
     common = {"now": svc.clock(), "tz": svc.settings.tz, "actor": g.staff, "since": day("since"),
-              "until": day("until"), "ip": request.remote_addr}
+              "until": day("until"), "ip": request.remote_addr, "reads": read_session()}
     if kind == "cases":
         result = exports.export_cases(db, narrow=lambda stmt: scoping.requests(scope, stmt), **common)
     elif kind == "visits":

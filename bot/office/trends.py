@@ -12,13 +12,14 @@ from datetime import date, datetime
 from flask import g, render_template, request
 from sqlalchemy import and_, or_, select
 
-from bot.deps import db_session, services
+from bot.deps import read_session, services
 from bot.inputs import id_arg
 from bot.office.common import bp, signed_in
 from models import Region
 from models.enums import RegionLevel
 from services import trends, workload
 from services.policy.workload import REASONS
+from services import scope as scoping
 from services.scope import Scope
 
 
@@ -44,7 +45,7 @@ def _weekly_series(scope: Scope, town: Region | None, today: date, lines: list[R
 
     A city viewer's `lines` (the towns, or the villages of the town chosen) are read with the chooser."""
     svc = services()
-    return trends.as_json(trends.weekly_trends(db_session(), scope, today, svc.settings.tz,
+    return trends.as_json(trends.weekly_trends(read_session(), scope, today, svc.settings.tz,
                                                town_id=town.id if town else None,
                                                regions=lines if scope.is_city else None))
 
@@ -66,8 +67,9 @@ def _changes(data: dict) -> list[dict]:
 @bp.get("/trends")
 @signed_in()
 def trends_page():
-    """Weekly series of the last 26 weeks and the assistants' workload (a city viewer may pick a town)."""
-    db, svc = db_session(), services()
+    """Weekly series of the last 26 weeks and the assistants' workload (a city viewer may pick a town);
+    read from the replica."""
+    db, svc = read_session(), services()
     now, tz = svc.clock(), svc.settings.tz
     today = now.astimezone(tz).date()
     asked = id_arg(request.args, "town")
@@ -75,7 +77,8 @@ def trends_page():
     wanted = Region.level == RegionLevel.TOWN.value
     if asked:
         wanted = or_(wanted, and_(Region.level == RegionLevel.VILLAGE.value, Region.parent_id == asked))
-    regions = db.scalars(select(Region).where(wanted).order_by(Region.code)).all() if g.scope.is_city else []
+    regions = db.scalars(scoping.regions(g.scope, select(Region).where(wanted)).order_by(Region.code)).all() \
+        if g.scope.is_city else []
     towns = [r for r in regions if r.level == RegionLevel.TOWN.value]
     town = next((t for t in towns if t.id == asked), None)  # anything else: the whole city
     lines = [r for r in regions if r.parent_id == town.id] if town else towns

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 
 from models import metadata
 from models.db import make_engine
 
 config = context.config
+
+# Several processes may migrate at once (each web replica runs `sanzhida db upgrade` as it starts):
+# on PostgreSQL they take turns on this advisory lock, held until the migration's transaction ends,
+# so the first one migrates and the others then find the database at head.
+MIGRATION_LOCK = 0x53414E5A
 
 
 def _url() -> str:
@@ -49,6 +54,8 @@ def _run(connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
         context.run_migrations()
 
 

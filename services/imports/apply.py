@@ -36,8 +36,11 @@ from services.imports.wording import (
     MSG_DUPLICATE_STAFF_NO,
     MSG_EXAMPLE_ROW,
     MSG_MISSING_VILLAGE_HEADER,
+    MSG_OUTSIDE_SCOPE,
 )
 from services.pii import PiiCipher
+from services.scope import EVERYWHERE, Scope, scope_for
+from services.scope import regions as regions_in
 from services.policy import id_number
 from services.policy import validate as rules
 
@@ -58,10 +61,27 @@ def _tick(progress: Progress | None, phase: str, done: int, total: int) -> None:
 # --- beneficiaries ---------------------------------------------------------------------------------
 
 
-def check_beneficiaries(session: Session, pii: PiiCipher, table: Table, *, progress: Progress | None = None) -> (
-    ImportReport
-):
-    """Check every row of a beneficiary file against the rules and the database; writes nothing."""
+def _importer_scope(session: Session, actor: audit.Actor) -> Scope:
+    """Where the importing member of staff may write (a city's administrator: their city); the CLI anywhere."""
+    by = audit.actor_staff(session, actor)
+    return scope_for(by) if by is not None else EVERYWHERE
+
+
+def _refuse_outside(session: Session, scope: Scope, rows: list[tuple[RowResult, set[int]]]) -> None:
+    """Fail the rows that would write to, or move someone from, a region outside the scope."""
+    if scope.is_province or not rows:
+        return
+    wanted = set().union(*(ids for _, ids in rows))
+    inside = set(session.scalars(regions_in(scope, select(Region.id).where(Region.id.in_(wanted)))))
+    for result, ids in rows:
+        if not ids <= inside:
+            result.error(MSG_OUTSIDE_SCOPE)
+
+
+def check_beneficiaries(session: Session, pii: PiiCipher, table: Table, *, progress: Progress | None = None,
+                        scope: Scope = EVERYWHERE) -> ImportReport:
+    """Check every row of a beneficiary file against the rules, the database and the importer's
+    scope; writes nothing."""
     headers = map_headers(table.headers, BENEFICIARY_COLUMNS)
     if "village_code" not in headers and "village_name" not in headers:
         raise ImportFileError(MSG_MISSING_VILLAGE_HEADER)
@@ -95,6 +115,9 @@ def check_beneficiaries(session: Session, pii: PiiCipher, table: Table, *, progr
             result.status, result.messages = ERROR, messages
         else:
             result.action, result.plan = action, plan
+    _refuse_outside(session, scope, [
+        (r, {r.plan.village_id} | ({r.plan.existing.village_id} if r.plan.existing else set()))
+        for r, _, _ in parsed if r.plan is not None])
     mark_duplicates(results, hashes, MSG_DUPLICATE_ID)
     return ImportReport("beneficiaries", table.filename, list(table.headers), results)
 
@@ -111,7 +134,7 @@ def import_beneficiaries(
     ip: str | None = None,
 ) -> ImportReport:
     """Check, then upsert the good rows: all or nothing unless `accept_good_rows`; never commits."""
-    report = check_beneficiaries(session, pii, table, progress=progress)
+    report = check_beneficiaries(session, pii, table, progress=progress, scope=_importer_scope(session, actor))
     if report.errors and not accept_good_rows:
         return report
     by = audit.actor_staff(session, actor)
@@ -210,8 +233,10 @@ def _fresh_bind_codes(session: Session, count: int) -> list[str]:
 # --- staff ----------------------------------------------------------------------------------------
 
 
-def check_staff(session: Session, table: Table, *, progress: Progress | None = None) -> ImportReport:
-    """Check every row of a staff file against the rules and the database; writes nothing."""
+def check_staff(session: Session, table: Table, *, progress: Progress | None = None,
+                scope: Scope = EVERYWHERE) -> ImportReport:
+    """Check every row of a staff file against the rules, the database and the importer's scope
+    (a city's administrator places staff in their city only); writes nothing."""
     headers = map_headers(table.headers, STAFF_COLUMNS)
     results: list[RowResult] = []
     numbers: list[str | None] = []
@@ -239,6 +264,9 @@ def check_staff(session: Session, table: Table, *, progress: Progress | None = N
             result.status, result.messages = ERROR, messages
         else:
             result.action, result.plan = action, plan
+    _refuse_outside(session, scope, [
+        (r, {r.plan.region_id} | ({r.plan.existing.region_id} if r.plan.existing else set()))
+        for r, _ in parsed if r.plan is not None])
     mark_duplicates(results, numbers, MSG_DUPLICATE_STAFF_NO)
     return ImportReport("staff", table.filename, list(table.headers), results)
 
@@ -254,7 +282,7 @@ def import_staff(
     ip: str | None = None,
 ) -> ImportReport:
     """Check, then upsert the good staff rows on 工号: all or nothing unless `accept_good_rows`."""
-    report = check_staff(session, table, progress=progress)
+    report = check_staff(session, table, progress=progress, scope=_importer_scope(session, actor))
     if report.errors and not accept_good_rows:
         return report
     plans = [r.plan for r in report.rows if r.status == OK and r.action in (CREATE, UPDATE)]

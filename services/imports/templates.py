@@ -34,7 +34,8 @@ from services.imports.columns import (
 )
 from services.policy import id_number
 from services.policy import validate as rules
-from services.scope import Scope
+from services import scope as scoping
+from services.scope import EVERYWHERE, Scope
 from services.sheet_text import as_text, text_row
 
 HEADER_FONT = Font(bold=True, color="FFFFFF")
@@ -224,9 +225,7 @@ def beneficiary_template(session: Session | None = None, scope: Scope | None = N
             .where(Region.level == RegionLevel.VILLAGE.value)
             .order_by(Region.code, Staff.staff_no)
         )
-        if not _city_wide(scope):
-            stmt = stmt.where(town.id == scope.town_id)
-        rows = session.execute(stmt).all()
+        rows = session.execute(scoping.regions(scope or EVERYWHERE, stmt)).all()
         reference = ("村（社区）代码", ["村（社区）代码", "村（社区）", "乡镇（街道）", "协理员工号", "协理员"],
                      [tuple("" if v is None else v for v in row) for row in rows])
     return _template("beneficiaries", "服务对象", BENEFICIARY_COLUMNS, BENEFICIARY_EXAMPLE, reference)
@@ -242,20 +241,17 @@ def staff_template(session: Session | None = None, scope: Scope | None = None) -
             .outerjoin(parent, parent.id == Region.parent_id)
             .order_by(Region.code)
         )
-        if not _city_wide(scope):
-            stmt = stmt.where((Region.id == scope.town_id) | (Region.parent_id == scope.town_id))
-        rows = session.execute(stmt).all()
+        rows = session.execute(scoping.regions(scope or EVERYWHERE, stmt)).all()
         reference = ("区域代码", ["区域代码", "名称", "级别", "上级区域"],
                      [(code, name, level_label(level), up or "") for code, name, level, up in rows])
     return _template("staff", "工作人员", STAFF_COLUMNS, STAFF_EXAMPLE, reference)
 
 
-def _supervisors(session: Session) -> list[tuple]:
-    """Every active city supervisor: 工号, name, city."""
-    city = aliased(Region)
+def _supervisors(session: Session, scope: Scope) -> list[tuple]:
+    """Every active city supervisor in the scope's cities: 工号, name, city."""
     return [tuple(row) for row in session.execute(
-        select(Staff.staff_no, Staff.name, city.name).join(city, city.id == Staff.region_id)
-        .where(Staff.role == StaffRole.CITY_SUPERVISOR.value, Staff.active.is_(True))
+        scoping.cities(scope, select(Staff.staff_no, Staff.name, Region.name).join(Region, Region.id == Staff.region_id)
+                       .where(Staff.role == StaffRole.CITY_SUPERVISOR.value, Staff.active.is_(True)))
         .order_by(Staff.staff_no)
     )]
 
@@ -263,7 +259,7 @@ def _supervisors(session: Session) -> list[tuple]:
 def duty_template(session: Session | None = None, scope: Scope | None = None) -> bytes:
     """The duty rota import template (.xlsx); with a session and a city-wide scope, who may go on duty."""
     city_staff = session is not None and _city_wide(scope)
-    reference = ("值班人员", ["工号", "姓名", "所在市"], _supervisors(session)) if city_staff else None
+    reference = ("值班人员", ["工号", "姓名", "所在市"], _supervisors(session, scope or EVERYWHERE)) if city_staff else None
     return _template("duty", "值班表", DUTY_COLUMNS, DUTY_EXAMPLE, reference)
 
 
@@ -282,9 +278,8 @@ def village_officer_template(session: Session | None = None, scope: Scope | None
             select(Region.code, Region.name, town.name, town.id).join(town, town.id == Region.parent_id)
             .where(Region.level == RegionLevel.VILLAGE.value).order_by(Region.code)
         )
-        if not _city_wide(scope):
-            officer_stmt = officer_stmt.where(Staff.region_id == scope.town_id)
-            village_stmt = village_stmt.where(town.id == scope.town_id)
+        officer_stmt = officer_stmt.where(Staff.region_id.in_(scoping.regions(scope or EVERYWHERE, select(Region.id))))
+        village_stmt = scoping.regions(scope or EVERYWHERE, village_stmt)
         for region_id, staff_no, name in session.execute(officer_stmt):
             officers.setdefault(region_id, []).append(f"{staff_no} {name}")
         rows = [
@@ -304,5 +299,5 @@ def department_template(session: Session | None = None, scope: Scope | None = No
     references = [("部门代码", ["部门代码", "部门名称", "负责的求助类别"],
                    [(code, name, "、".join(handled.get(code, []))) for code, name in policy.DEPARTMENTS])]
     if session is not None and _city_wide(scope):
-        references.append(("联络员", ["工号", "姓名", "所在市"], _supervisors(session)))
+        references.append(("联络员", ["工号", "姓名", "所在市"], _supervisors(session, scope or EVERYWHERE)))
     return _template("departments", "职能部门", DEPARTMENT_COLUMNS, DEPARTMENT_EXAMPLE, references)

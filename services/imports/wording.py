@@ -57,6 +57,7 @@ MSG_CHAIN_VILLAGE_MISMATCH = "村（社区）：代码对应的是“{by_code}�
 MSG_DUPLICATE_VILLAGE = "村（社区）代码：与第 {rows} 行重复"
 MSG_SAME_PERSON = "{field}：不能与{other}是同一人"
 MSG_OUTSIDE_CITY = "{field}：不在您所在的市"
+MSG_OUTSIDE_SCOPE = "区域：不在您管理的范围内，只能导入本市的数据"
 MSG_DEPARTMENT_UNKNOWN = "部门代码：没有找到“{code}”，请对照模板里的“部门代码”表填写"
 MSG_DUPLICATE_DEPARTMENT = "部门代码：与第 {rows} 行重复"
 MSG_NO_CITY = "还没有建立市级区域，无法导入部门"

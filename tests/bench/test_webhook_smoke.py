@@ -142,3 +142,30 @@ def test_the_cpu_split_counts_this_process_and_its_children():
     shares = split.done(1.0)
     assert shares["web"] > 0 and shares["wrk"] > 0
     assert shares["inbox"] == 0
+
+
+def test_the_flow_phases_match_replies_and_pushes_to_their_messages():
+    """bench/webhook_flow.py: a reply is the first customer-service message to the sender after it
+    was posted, a push the template message with its client_msg_id; percentiles of what matched."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from bench.webhook_flow import Sent, percentiles, push_latencies, reply_latencies, working_hours_offset
+
+    sent = [Sent("o-a", 1, due=100.0, started=100.0, accepted=100.02),
+            Sent("o-b", 2, due=100.1, started=100.1, accepted=100.12),
+            Sent("o-c", 3, due=100.2, started=100.2, accepted=None, status=None)]
+    calls = [
+        {"path": "message/custom/send", "outcome": "delivered", "body": {"touser": "o-a"}, "at": 99.0},
+        {"path": "message/custom/send", "outcome": "delivered", "body": {"touser": "o-a"}, "at": 100.5},
+        {"path": "message/custom/send", "outcome": "errcode 45015", "body": {"touser": "o-b"}, "at": 100.3},
+        {"path": "message/custom/send", "outcome": "delivered", "body": {"touser": "o-b"}, "at": 100.9},
+        {"path": "message/template/send", "outcome": "delivered", "body": {"client_msg_id": "k2"}, "at": 101.12},
+    ]
+    assert [round(x, 2) for x in reply_latencies(sent, calls)] == [0.48, 0.78]
+    assert [round(x, 2) for x in push_latencies(sent, {2: "k2", 1: "k-missing"}, calls)] == [1.0]
+    assert percentiles([0.1 * i for i in range(1, 101)])["p99"] == pytest.approx(9.9)
+    assert percentiles([]) == {}
+    tz = ZoneInfo("Asia/Shanghai")
+    assert working_hours_offset(datetime(2026, 12, 1, 2, 0, tzinfo=tz).astimezone(UTC), tz) == 3600 * 8
+    assert working_hours_offset(datetime(2026, 12, 1, 9, 0, tzinfo=tz), tz) == 0

@@ -177,7 +177,7 @@ def test_create_a_region_chain_and_list_it(client, session):
     villages = get(client, "/regions", level="village", parent_code=TOWN).get_json()["items"]
     assert [r["code"] for r in villages] == [VILLAGE]
     assert get(client, "/regions", parent_code=CITY).get_json()["total"] == 1
-    assert get(client, "/regions", level="province").get_json()["field"] == "level"
+    assert get(client, "/regions", level="county").get_json()["field"] == "level"
 
     session.rollback()
     audits = session.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
@@ -273,7 +273,9 @@ def test_beneficiary_without_optional_fields(client, people):
 
 # The regions and staff come from the `people` fixture; each case breaks exactly one field.
 INVALID = [
-    ("bad level", "/regions", {"code": "420300", "name": "x", "level": "province", "parent_code": CITY}, "level"),
+    ("bad level", "/regions", {"code": "420300", "name": "x", "level": "county", "parent_code": CITY}, "level"),
+    ("province with a parent", "/regions", {"code": "420300", "name": "x", "level": "province", "parent_code": CITY},
+     "parent_code"),
     ("missing parent", "/regions", {"code": "420300", "name": "x", "level": "town"}, "parent_code"),
     ("unknown parent", "/regions", {"code": "420300", "name": "x", "level": "town", "parent_code": "999"},
      "parent_code"),

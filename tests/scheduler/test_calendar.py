@@ -86,12 +86,12 @@ def test_tick_runs_each_job_once_per_due_instant(session, clock, jobs_ctx, town)
                      "visit_reminders": "ran", "town_digest": "ran", "city_summary": "ran",
                      # Due on the 1st, six days before: far beyond the grace.
                      "monthly_report": "skipped",
-                     # Due yesterday at 10:00 and 16:00: beyond the grace too.
-                     "checkin_reminders": "skipped", "checkin_silences": "skipped"}
+                     # Due yesterday at 10:00 and 16:00, and today at 03:30: beyond the grace too.
+                     "checkin_reminders": "skipped", "checkin_silences": "skipped", "archive": "skipped"}
     assert {k: v for k, v in second.items() if k not in ("outbox_dispatch", "escalation_scan", "media_retention",
                                                                 "message_retention", "figures")} == {
         "visit_reminders": "already", "town_digest": "already", "city_summary": "already", "monthly_report": "already",
-        "checkin_reminders": "already", "checkin_silences": "already"}
+        "checkin_reminders": "already", "checkin_silences": "already", "archive": "already"}
     assert outbox_keys(session) == keys
     assert f"digest-city:{town.supervisor.id}:2026-W50" in keys
     assert f"digest-town:{town.officer.id}:2026-12-07" in keys

@@ -64,7 +64,8 @@ def test_a_request_shows_in_the_weekly_figures_after_the_next_run(session, jobs_
     calendar.run_interval_job(jobs_ctx, job, now)
     session.expire_all()
     rows = {(r.level, r.key): r for r in session.scalars(select(WeeklyRequestFigures))}
-    assert set(rows) == {("city", None), ("town", town.town.id), ("village", town.village.id),
+    # The whole deployment (key None) and the request's own city, as its staff read it.
+    assert set(rows) == {("city", None), ("city", town.city.id), ("town", town.town.id), ("village", town.village.id),
                          ("assistant", town.assistant.id)}
     assert all(r.raised == 1 and r.accept_p50_wall == 2 for r in rows.values())
     assert rows[("city", None)].week.weekday() == 0  # weeks are kept by their Monday

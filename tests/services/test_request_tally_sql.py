@@ -12,7 +12,7 @@ import pytest
 from models import RequestEvent, ServiceRequest
 from services import request_tally, request_tally_sql
 from services.request_tally import TOTAL
-from services.scope import Scope, scope_for
+from services.scope import scope_for
 from tests.conftest import using_postgres
 from tests.support.factories import make_beneficiary, make_town
 
@@ -57,7 +57,7 @@ def world(session):
 def test_same_numbers_as_the_python_tally(session, world, level, channel):
     """Every group and the total: counts, categories, percentiles, rungs reached and still open (all
     requests, or those of one channel)."""
-    scope = Scope("city", world.supervisor.id)
+    scope = scope_for(world.supervisor)
     cases, highest = request_tally.read_cases(session, scope, SINCE, UNTIL, level, channel=channel)
     python = request_tally.tally(cases, highest, TZ, lambda case: (case.key, TOTAL))
     database = request_tally_sql.period_numbers(session, scope, SINCE, UNTIL, level, TZ, channel=channel)

@@ -35,6 +35,8 @@ class WeChatSender:
     clock: object
     account: str = "gh_sanzhida"
     standin: str | None = None
+    # The webhook's path: `/wechat/<slug>` for an added official account.
+    path: str = "/wechat"
 
     @property
     def side(self) -> WeChatSide:
@@ -75,10 +77,11 @@ class WeChatSender:
         moment = datetime.fromtimestamp(timestamp, timezone.utc) if timestamp is not None else self.clock()
         if self.standin and signature is None and msg_signature is None:
             # A forged signature is someone other than WeChat posting: WeChat never saw that.
-            wechat_side.tell_standin(self.standin, xml)
+            wechat_side.tell_standin(self.standin, xml, app_id=self.app_id)
         params, body = self.side.envelope(xml, moment, mode=mode, nonce=nonce, signature=signature,
                                           msg_signature=msg_signature)
-        return client.post("/wechat?" + urlencode(params), data=body.encode("utf-8"), content_type="text/xml"), params
+        return client.post(f"{self.path}?" + urlencode(params), data=body.encode("utf-8"),
+                           content_type="text/xml"), params
 
     def seal(self, plaintext: bytes, *, pad: int | None = None, app_id: str | None = None, bare: bool = False) -> str:
         """Safe mode's Encrypt for any plaintext, sealed as WeChat does (random 16 bytes, length, message,
@@ -100,7 +103,7 @@ class WeChatSender:
         params = {"signature": self.signature(ts, nonce), "timestamp": ts, "nonce": nonce, "encrypt_type": "aes",
                   "msg_signature": signer.signature}
         body = f"<xml><ToUserName><![CDATA[{self.account}]]></ToUserName><Encrypt><![CDATA[{encrypt}]]></Encrypt></xml>"
-        return client.post("/wechat?" + urlencode(params), data=body.encode(), content_type="text/xml")
+        return client.post(f"{self.path}?" + urlencode(params), data=body.encode(), content_type="text/xml")
 
     def decrypt_reply(self, response, params) -> str:
         """Decrypt an encrypted passive reply as WeChat would."""

@@ -100,13 +100,20 @@ def test_visit_parsing_refuses_what_it_cannot_read(text):
         ("town_officer", 5, 21, 1, 20, False, False, False),
         ("city_supervisor", 9, 10, 1, 20, True, True, True),
         ("admin", 9, 10, None, 20, True, True, True),
+        # Another city's staff: the request's town 20 is under city 10, not 11.
+        ("city_supervisor", 9, 11, 1, 20, False, False, False),
+        ("admin", 9, 11, None, 20, False, False, False),
+        ("province_admin", 9, 1, None, 20, True, True, True),
     ],
 )
 def test_permissions(role, staff_id, region, assignee, town, handle, reassign, supervise):
-    """Assistants act on their own cases, town officers in their town, city staff anywhere."""
-    assert permissions.may_handle(role, staff_id, region, assignee, town) is handle
-    assert permissions.may_reassign(role, region, town) is reassign
-    assert permissions.may_supervise(role) is supervise
+    """Assistants act on their own cases, town officers in their town, city staff in their city,
+    the province administrator everywhere."""
+    city = 10
+    assert permissions.may_handle(role, staff_id, region, assignee, town, city) is handle
+    assert permissions.may_reassign(role, region, town, city) is reassign
+    assert permissions.may_supervise(role, region, city) is supervise
+    assert permissions.may_log_for(role, staff_id, region, assignee, town, city) is handle
 
 
 @pytest.mark.parametrize(
