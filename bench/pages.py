@@ -1,17 +1,19 @@
 """Time the office dashboard pages in-process (server time, no network) against a real database.
 
     .venv/bin/python bench/pages.py --database-url postgresql://postgres@127.0.0.1/sz_city \
-        [--redis-url redis://127.0.0.1:6379/14] [--runs 7] [--json out.json]
+        [--redis-url redis://127.0.0.1:6379/14] [--runs 7] [--json out.json] \
+        [--roles province_admin,admin,city_supervisor,town_officer,assistant]
 
 The app is built by `create_app` as in development and driven by Flask's test client. For each
-role (admin, city_supervisor, town_officer, assistant) one member of staff is picked from the
-database, given a known password (bench data, committed; each sign-in also adds an audit row)
+role (province_admin when the database has one, admin, city_supervisor, town_officer, assistant;
+or those given by `--roles`) one member of staff is picked from the database (bench/page_choice.py), given a known password (bench data, committed; each sign-in also adds an audit row)
 and signed in through the real form. Each page is fetched once to warm up, then `--runs` times;
 the table shows median, p90 (nearest rank) and max in ms, `sql` (statements per request) and
 `sql ms` (median time inside them, so the rest is Python and templates). `/healthz` is timed
 alongside as the baseline for machine noise. The target is a median under 300 ms per page.
 
-A measurement, not a test: the exit code is 0 unless a page answers with something other than 200.
+A measurement, not a test: a page answering with something other than 200 is reported and skipped,
+and makes the exit code 1.
 """
 
 from __future__ import annotations
@@ -27,27 +29,28 @@ import statistics
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, event, func, select
-from sqlalchemy.orm import Session
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `python bench/pages.py` from anywhere
+    sys.path.insert(0, str(ROOT))
 
-from bot.app import create_app
-from config.settings import load_settings
-from models import Assignment, Beneficiary, Region, RequestEvent, ServiceRequest, Staff, Visit
-from models.db import make_engine
-from models.enums import RegionLevel, StaffRole
-from services import accounts
-from services import scope as scoping
-from services.dashboard import OPEN
-from services.scope import Scope, scope_for
+from sqlalchemy import Engine, event  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from bench import page_choice  # noqa: E402
+from bot.app import create_app  # noqa: E402
+from config.settings import load_settings  # noqa: E402
+from models.db import make_engine  # noqa: E402
+from models.enums import StaffRole  # noqa: E402
+from services import accounts  # noqa: E402
+from services.scope import scope_for  # noqa: E402
 
 TARGET_MS = 300.0
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 PASSWORD = "bench-pages-password"
-ROLES = (StaffRole.ADMIN, StaffRole.CITY_SUPERVISOR, StaffRole.TOWN_OFFICER, StaffRole.ASSISTANT)
+ROLES = (StaffRole.PROVINCE_ADMIN, StaffRole.ADMIN, StaffRole.CITY_SUPERVISOR, StaffRole.TOWN_OFFICER,
+         StaffRole.ASSISTANT)
 CSRF = re.compile(r'name="csrf_token"\s+value="([^"]+)"')
 
 
@@ -126,127 +129,42 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Redis for the app (default: DB 14 on localhost; keys under the prefix 'bench')")
     parser.add_argument("--runs", type=int, default=7, help="timed requests per page after one warm-up (default 7)")
     parser.add_argument("--json", type=Path, help="also write the results to this file")
+    parser.add_argument("--roles", type=_roles, default=None,
+                        help="comma-separated roles to time, e.g. province_admin,admin,town_officer "
+                             "(default: every role someone active has; the province administrator on a province)")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
     return args
 
 
-def pick_subjects(session: Session, now: datetime) -> list[Subject]:
+def _roles(text: str) -> list[StaffRole]:
+    """`--roles`: names from models/enums.py's StaffRole, in the order given."""
+    try:
+        return [StaffRole(name.strip()) for name in text.split(",") if name.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"roles are among {', '.join(r.value for r in StaffRole)}") from None
+
+
+def pick_subjects(session: Session, now: datetime, roles: list[StaffRole] | None = None) -> list[Subject]:
     """One active member of staff per role, their pages, and a known password for each (committed).
 
-    Where there is a choice, the busiest: the town officer of the town with the most open
-    requests, the assistant with the most people, the village with the most people, the request
-    with the longest timeline, the beneficiary with the most visits.
+    `roles` None: every role with someone active in it (so the province administrator only on a
+    province); a role asked for by name must have someone. Who and which pages: bench/page_choice.py.
     """
     subjects = []
-    for role in ROLES:
-        staff = _pick_staff(session, role)
+    for role in roles or ROLES:
+        staff = page_choice.pick_staff(session, role)
         if staff is None:
+            if roles is None:
+                continue
             raise SystemExit(f"no active staff with role {role.value} in the database: seed the demo first")
         accounts.set_password(staff, PASSWORD, now)
-        subjects.append(Subject(role.value, staff.staff_no, _pages(session, staff, scope_for(staff))))
+        subjects.append(Subject(role.value, staff.staff_no, page_choice.pages_for(session, staff, scope_for(staff))))
+    if not subjects:
+        raise SystemExit("no active staff in the database: seed the demo first")
     session.commit()
     return subjects
-
-
-def _pick_staff(session: Session, role: StaffRole) -> Staff | None:
-    active = select(Staff).where(Staff.role == role.value, Staff.active.is_(True))
-    if role == StaffRole.TOWN_OFFICER:
-        open_requests = (
-            select(func.count()).where(ServiceRequest.town_id == Staff.region_id, ServiceRequest.status.in_(OPEN))
-            .scalar_subquery()
-        )
-        active = active.order_by(open_requests.desc(), Staff.staff_no)
-    elif role == StaffRole.ASSISTANT:
-        people = (
-            select(func.count()).where(Assignment.staff_id == Staff.id, Assignment.ended_at.is_(None))
-            .scalar_subquery()
-        )
-        active = active.order_by(people.desc(), Staff.staff_no)
-    else:
-        active = active.order_by(Staff.staff_no)
-    return session.scalars(active.limit(1)).first()
-
-
-def _pages(session: Session, staff: Staff, scope: Scope) -> list[str]:
-    village = _busiest_village(session, staff, scope)
-    # An open request when there is one (the busiest timeline), else the latest one.
-    case = session.scalar(
-        scoping.requests(scope, select(ServiceRequest.id))
-        .order_by(
-            ServiceRequest.status.in_(OPEN).desc(),
-            select(func.count()).where(RequestEvent.request_id == ServiceRequest.id).scalar_subquery().desc(),
-            ServiceRequest.id.desc(),
-        )
-        .limit(1)
-    )
-    person = session.scalar(
-        scoping.beneficiaries(scope, select(Beneficiary.id))
-        .where(Beneficiary.active.is_(True))
-        .order_by(
-            select(func.count()).where(Visit.beneficiary_id == Beneficiary.id).scalar_subquery().desc(),
-            Beneficiary.id,
-        )
-        .limit(1)
-    )
-    missing = [name for name, value in (("village", village), ("request", case), ("beneficiary", person))
-               if value is None]
-    if missing:
-        raise SystemExit(f"{staff.staff_no} ({staff.role}) has no {', '.join(missing)} in scope")
-    # The figures of last month (what the monthly report shows) and of the last 26 weeks.
-    today = datetime.now(SHANGHAI).date()
-    last_month_end = today.replace(day=1) - timedelta(days=1)
-    last_month_start = last_month_end.replace(day=1)
-    half_year_ago = today - timedelta(weeks=26)
-    pages = [
-        "/office/map",
-        f"/office/villages/{village}",
-        "/office/cases",
-        "/office/cases?escalated=1",
-        "/office/cases?page=5",
-        f"/office/cases/{case}",
-        f"/office/beneficiaries/{person}",
-        "/office/visits",
-        "/office/figures",
-        "/office/figures?level=village",
-        "/office/figures?level=assistant",
-        f"/office/figures?from={last_month_start}&to={last_month_end}",
-        f"/office/figures?from={half_year_ago}",
-        "/office/trends",
-    ]
-    if scope.kind != "own":
-        pages.append("/office/reports")
-    if scope.is_city:
-        town = session.scalar(
-            select(Region.parent_id)
-            .join(Beneficiary, Beneficiary.village_id == Region.id)
-            .group_by(Region.parent_id)
-            .order_by(func.count().desc(), Region.parent_id)
-            .limit(1)
-        )
-        pages.append(f"/office/visits?town={town}")
-        pages.append(f"/office/trends?town={town}")
-        pages.append(f"/office/figures?level=assistant&town={town}")
-    if staff.role == StaffRole.ADMIN.value:
-        pages.append("/office/audit")
-    return pages
-
-
-def _busiest_village(session: Session, staff: Staff, scope: Scope) -> int | None:
-    if scope.kind == "own":
-        return staff.region_id
-    stmt = (
-        select(Region.id)
-        .join(Beneficiary, Beneficiary.village_id == Region.id)
-        .where(Region.level == RegionLevel.VILLAGE.value, Beneficiary.active.is_(True))
-        .group_by(Region.id)
-        .order_by(func.count().desc(), Region.id)
-        .limit(1)
-    )
-    if scope.kind == "town":
-        stmt = stmt.where(Region.parent_id == scope.town_id)
-    return session.scalar(stmt)
 
 
 def sign_in(client, staff_no: str) -> None:
@@ -275,10 +193,14 @@ def time_page(client, meter: SqlMeter, role: str, path: str, runs: int) -> Timin
     return Timing(role, path, times, max(statements), statistics.median(sql_seconds) * 1000)
 
 
+class PageFailed(Exception):
+    """A page answered with something other than 200."""
+
+
 def _get(client, path: str) -> None:
     response = client.get(path)
     if response.status_code != 200:
-        raise SystemExit(f"GET {path} answered {response.status_code}, expected 200")
+        raise PageFailed(f"GET {path} answered {response.status_code}, expected 200")
 
 
 def machine() -> dict:
@@ -343,22 +265,30 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(settings, engine=engine)
     services = app.extensions["sanzhida"]
     with services.session_factory() as session:
-        subjects = pick_subjects(session, services.clock())
+        subjects = pick_subjects(session, services.clock(), args.roles)
         database = database_state(session)
 
     with app.test_client() as client:
         baseline = time_page(client, meter, "-", "/healthz", args.runs)
-    timings = []
+    timings, failed = [], []
     for subject in subjects:
         with app.test_client() as client:
             sign_in(client, subject.staff_no)
             for path in subject.pages:
-                timings.append(time_page(client, meter, subject.role, path, args.runs))
+                try:
+                    timings.append(time_page(client, meter, subject.role, path, args.runs))
+                except PageFailed as failure:
+                    # The other pages are still worth timing; the exit code says something failed.
+                    failed.append(f"{subject.role} {failure}")
+                    print(f"  {subject.role} {failure}", file=sys.stderr, flush=True)
+                    continue
                 print(f"  {subject.role} {path}: {timings[-1].median:.1f} ms", file=sys.stderr, flush=True)
     engine.dispose()
 
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
     print(report(baseline, timings, peak_rss_mb, host, database))
+    for failure in failed:
+        print(f"FAILED {failure}")
     if args.json:
         args.json.write_text(json.dumps({
             "machine": host,
@@ -369,8 +299,9 @@ def main(argv: list[str] | None = None) -> int:
             "baseline": _as_dict(baseline),
             "pages": [_as_dict(t) for t in timings],
             "peak_rss_mb": round(peak_rss_mb, 1),
+            "failed": failed,
         }, ensure_ascii=False, indent=2) + "\n")
-    return 0
+    return 1 if failed else 0
 
 
 def _as_dict(timing: Timing) -> dict:

@@ -65,7 +65,7 @@ from models import (  # noqa: E402
 from models.db import make_engine, make_session_factory, normalize_url  # noqa: E402
 from models.enums import OPEN_STATUSES, RequestStatus, Urgency  # noqa: E402
 from scheduler import jobs  # noqa: E402
-from services import reminders, silences  # noqa: E402
+from services import reminders  # noqa: E402
 from services.notify import Templates  # noqa: E402
 from services.requests import RequestEnv  # noqa: E402
 
@@ -230,10 +230,10 @@ def job_table(prepared: Prepared) -> list[tuple[str, datetime, Callable]]:
     return [
         ("escalation_scan", now, jobs.escalation_job),
         ("escalation_drain", now, drain_escalations),
-        ("morning_visits", now, _calendar(reminders.morning_visits)),
+        ("morning_visits", now, jobs.visit_reminders_job),
         ("town_digests", now + timedelta(minutes=30), _calendar(reminders.town_digests)),
         ("city_summaries", now + timedelta(hours=1), _calendar(reminders.city_summaries)),
-        ("checkin_reminders", now + timedelta(hours=2), _calendar(silences.remind_families)),
+        ("checkin_reminders", now + timedelta(hours=2), jobs.checkin_reminders_job),
     ]
 
 
@@ -470,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=Path, help="Write pyinstrument profiles of one run of each job here.")
     parser.add_argument("--json", type=Path, help="Also write the figures as JSON here.")
     parser.add_argument("--keep", action="store_true", help="Keep the copy afterwards.")
+    parser.add_argument("--reuse", action="store_true",
+                        help="Use the copy --bench-db kept by an earlier --keep run as it is, instead of copying "
+                             "again (a province's copy takes minutes); runs restore what they wrote.")
     parser.add_argument("--smoke", action="store_true",
                         help="Tiny throwaway database (small demo) on the server of --database-url; one run each.")
     args = parser.parse_args(argv)
@@ -477,6 +480,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         url = smoke_database(args.database_url)
         args.runs, args.due_cases, args.explain_top = 1, 20, min(args.explain_top, 1)
+    elif args.reuse:
+        url = make_url(normalize_url(args.database_url)).set(database=args.bench_db).render_as_string(hide_password=False)
     else:
         url = copy_database(args.database_url, args.bench_db)
     engine = make_engine(url)
@@ -492,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2))
     finally:
         engine.dispose()
-        if args.smoke or not args.keep:
+        if args.smoke or not (args.keep or args.reuse):
             drop_database(url)
     missed = [r.name for r in results if r.name in TARGETS and r.median >= TARGETS[r.name]]
     return 1 if missed and not args.smoke else 0

@@ -72,7 +72,7 @@ def handle(session: Session, env: InboxEnv, stored: InboundMessage, msg: BaseMes
     user = identity.get_or_create_user(session, msg.source, now, stored.account_id, known=known)
     if msg.type != "event":
         # Kept even when the handler fails: the user did write, and the window is open.
-        identity.note_message(user, now)
+        identity.note_message(user, stored.received_at or now)
     ctx = Context(
         session=session, redis=env.redis, now=now, tz=env.tz, user=user, inbound=stored,
         pii=env.pii, bind_guard=env.bind_guard, request_env=env.request_env,

@@ -9,11 +9,13 @@ person waits on them). SQLite has neither; there `busy_timeout` bounds the wait 
 
 from __future__ import annotations
 
-from datetime import datetime
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import URL, Connection, Date, Engine, create_engine, event, literal
+from sqlalchemy import URL, Connection, CursorResult, Date, Engine, Table, create_engine, event, literal, text
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
@@ -133,6 +135,42 @@ def insert_ignoring_conflicts(bind: Session | Connection, model):
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(model).on_conflict_do_nothing()
+
+
+def insert_json_rows(session: Session, table: Table, rows: Sequence[dict], *, skip_conflicts: bool = False,
+                     returning: Sequence[str] = ()) -> CursorResult:
+    """INSERT many rows on PostgreSQL as ONE parameter, a JSON array read by jsonb_to_recordset, in
+    the order given (ids follow it); optionally ON CONFLICT DO NOTHING and RETURNING `returning`.
+
+    For thousands of rows this is several times cheaper than multi-row VALUES: the driver has no
+    statement of tens of thousands of placeholders to build and the server none to parse. Every
+    row has the keys of the first; datetimes must carry their zone.
+    """
+    dialect = session.get_bind().dialect
+    names = list(rows[0])
+    columns = ", ".join(names)
+    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
+    sql = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
+           f"FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) "
+           f"WITH ORDINALITY AS given({columns}, row_order) ORDER BY row_order")
+    if skip_conflicts:
+        sql += " ON CONFLICT DO NOTHING"
+    if returning:
+        sql += " RETURNING " + ", ".join(returning)
+    given = json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
+                       default=_json_value)
+    return session.execute(text(sql), {"rows": given})
+
+
+def _json_value(value: object) -> str:
+    """Datetimes as ISO 8601 with their offset (PostgreSQL reads them as timestamptz); dates as ISO."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware datetimes")
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
 class _LocalDate(FunctionElement):

@@ -1,4 +1,4 @@
-"""Monthly reports (月报) as made: the spreadsheet and the PDF of one month, for the city or one town."""
+"""Monthly reports (月报) as made: the spreadsheet and the PDF of one month, for a city or one town."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from models.regions import Region
 
 
 class MonthlyReport(Base):
-    """The report of one month for the city (town_id None) or one town: one row each, remade in place.
+    """The report of one month for a city (town_id None) or one of its towns: one row each, remade in place.
 
     The files are kept in the row itself: they hold aggregates and staff names only (no ID numbers
     or phone numbers), are small (tens to a few hundred KB), and so are made, stored and announced
@@ -22,8 +22,8 @@ class MonthlyReport(Base):
 
     __tablename__ = "monthly_reports"
     __table_args__ = (
-        # One report per month for the city, and one per month for each town.
-        Index("ix_monthly_reports_city_month", "month", unique=True,
+        # One report per month for each city, and one per month for each town.
+        Index("ix_monthly_reports_city_month", "city_id", "month", unique=True,
               postgresql_where=text("town_id IS NULL"), sqlite_where=text("town_id IS NULL")),
         Index("ix_monthly_reports_town_month", "town_id", "month", unique=True,
               postgresql_where=text("town_id IS NOT NULL"), sqlite_where=text("town_id IS NOT NULL")),
@@ -32,6 +32,9 @@ class MonthlyReport(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # The first day of the month the report covers.
     month: Mapped[date] = mapped_column(Date)
+    # The city covered (a town's report: the town's city); None only for a report made before the
+    # deployment kept one per city, when it served several: that one is the province's alone.
+    city_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     town_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"))
     # The last day the figures cover: the month's last day, or the day it was made while the month ran.
     period_end: Mapped[date] = mapped_column(Date)
@@ -47,8 +50,9 @@ class MonthlyReport(Base):
     xlsx: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
 
-    town: Mapped[Region | None] = relationship()
+    city: Mapped[Region | None] = relationship(foreign_keys=[city_id])
+    town: Mapped[Region | None] = relationship(foreign_keys=[town_id])
     made_by: Mapped[Staff | None] = relationship()
 
     def __repr__(self) -> str:
-        return f"<MonthlyReport {self.id} {self.month:%Y-%m} town={self.town_id}>"
+        return f"<MonthlyReport {self.id} {self.month:%Y-%m} city={self.city_id} town={self.town_id}>"

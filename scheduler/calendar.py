@@ -23,7 +23,7 @@ from models import JobRun
 from models.db import insert_ignoring_conflicts
 from runtime import metrics
 from scheduler import jobs
-from services import reminders, silences
+from services import reminders
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
@@ -44,9 +44,12 @@ class CalendarJob:
     id: str
     trigger: CronTrigger
     run: Callable[[Session, RequestEnv, datetime], int]
-    # A job too long for one transaction (archiving) takes the job context and commits its own
-    # windows; it must be safe to run again, and its ledger row is written once it has finished.
+    # A job too long for one transaction (archiving, a province's reminders) takes the job context
+    # and commits its own windows; it must be safe to run again, and its ledger row is written once
+    # it has finished.
     windowed: bool = False
+    # What the number a run returns counts, in its ledger row and log line.
+    counts: str = "pushes"
 
 
 # Sends what the other jobs queue: a tick runs it last.
@@ -63,14 +66,17 @@ INTERVAL_JOBS = (
 def calendar_jobs(tz: ZoneInfo) -> tuple[CalendarJob, ...]:
     """The daily, weekly and monthly jobs, at local times."""
     return (
-        CalendarJob("visit_reminders", CronTrigger(hour=8, minute=0, timezone=tz), reminders.morning_visits),
+        CalendarJob("visit_reminders", CronTrigger(hour=8, minute=0, timezone=tz), jobs.visit_reminders_job,
+                    windowed=True),
         CalendarJob("town_digest", CronTrigger(hour=8, minute=30, timezone=tz), reminders.town_digests),
         CalendarJob("city_summary", CronTrigger(day_of_week="mon", hour=9, minute=0, timezone=tz),
                     reminders.city_summaries),
         CalendarJob("monthly_report", CronTrigger(day=1, hour=9, minute=0, timezone=tz), jobs.monthly_report_job),
-        CalendarJob("checkin_reminders", _daily_at(policy.CHECKIN_REMIND_AT, tz), silences.remind_families),
-        CalendarJob("checkin_silences", _daily_at(policy.CHECKIN_RAISE_AT, tz), silences.raise_silences),
-        CalendarJob("archive", _daily_at(policy.ARCHIVE_AT, tz), jobs.archive_job, windowed=True),
+        CalendarJob("checkin_reminders", _daily_at(policy.CHECKIN_REMIND_AT, tz), jobs.checkin_reminders_job,
+                    windowed=True),
+        CalendarJob("checkin_silences", _daily_at(policy.CHECKIN_RAISE_AT, tz), jobs.checkin_silences_job,
+                    windowed=True, counts="cases"),
+        CalendarJob("archive", _daily_at(policy.ARCHIVE_AT, tz), jobs.archive_job, windowed=True, counts="rows"),
     )
 
 
@@ -142,14 +148,14 @@ def _run_windowed(ctx: jobs.JobContext, job: CalendarJob, due: datetime, now: da
         done = session.scalar(select(JobRun.id).where(JobRun.job_id == job.id, JobRun.due_at == due))
     if done is not None:
         return "already"
-    moved = job.run(ctx, now)
-    detail = {"late_seconds": int((now - due).total_seconds()), "rows": moved}
+    done_count = job.run(ctx, now)
+    detail = {job.counts: done_count, "late_seconds": int((now - due).total_seconds())}
     with ctx.session_factory() as session:
         session.execute(insert_ignoring_conflicts(session, JobRun).values(
             job_id=job.id, due_at=due, started_at=now, finished_at=now, status="done", detail=detail))
         session.commit()
     metrics.job_run(job.id, "ok", now)
-    logger.info("scheduler=ran job=%s due=%s rows=%s late_seconds=%s", job.id, due.isoformat(), moved,
+    logger.info("scheduler=ran job=%s due=%s %s=%s late_seconds=%s", job.id, due.isoformat(), job.counts, done_count,
                 detail["late_seconds"])
     return "ran"
 

@@ -16,7 +16,17 @@ from runtime import metrics, reports
 from runtime.archive import archive_before
 from runtime.dispatch import drain_outbox
 from runtime.media_jobs import MediaEnv, purge_past_retention
-from services import archive, daily_checkin_figures, daily_figures, escalation, retention, weekly_figures
+from services import (
+    archive,
+    daily_checkin_figures,
+    daily_figures,
+    escalation,
+    reminders,
+    retention,
+    scope,
+    silences,
+    weekly_figures,
+)
 from services.requests import RequestEnv
 
 logger = logging.getLogger(__name__)
@@ -101,6 +111,25 @@ def archive_job(ctx: JobContext, now: datetime) -> int:
     return archive_before(ctx.session_factory, cutoff, now).total
 
 
+def city_by_city(work: Callable[..., int]) -> Callable[[JobContext, datetime], int]:
+    """A daily job's work (`work(session, env, now, city_id=…)`) run one city per transaction.
+
+    A province then holds one city's rows in memory at a time, not thirty cities'. A run cut short
+    is safe to run again: the pushes' keys and the unique rows the work writes stop a second push."""
+    def run(ctx: JobContext, now: datetime) -> int:
+        with ctx.session_factory() as session:
+            cities = scope.city_ids(session)
+        return sum(run_in_session(ctx, lambda s, c=city: work(s, ctx.env, now, city_id=c)) for city in cities)
+    run.__name__ = run.__qualname__ = work.__name__
+    run.__doc__ = f"{work.__name__}, one city per transaction."
+    return run
+
+
+visit_reminders_job = city_by_city(reminders.morning_visits)
+checkin_reminders_job = city_by_city(silences.remind_families)
+checkin_silences_job = city_by_city(silences.raise_silences)
+
+
 def escalation_job(ctx: JobContext, now: datetime) -> int:
     """Take every due rung of the escalation ladder (every minute)."""
     levels = run_in_session(ctx, lambda s: escalation.scan_by_level(s, ctx.env, now))
@@ -124,6 +153,6 @@ def figures_job(ctx: JobContext, now: datetime) -> int:
 
 
 def monthly_report_job(session: Session, env: RequestEnv, now: datetime) -> int:
-    """Make last month's city report and tell the city supervisors (the 1st at 09:00); the ledger of
+    """Make last month's report of each city and tell its supervisors (the 1st at 09:00); the ledger of
     calendar jobs makes it once, and a complete report already kept is not made again."""
     return reports.previous_month_report(session, env, now)

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Assignment, Beneficiary, DailyCheckinFigures, ServiceRequest, Silence
-from services import daily_checkin_figures, texts
+from services import daily_checkin_figures, daily_figures, texts
 from services import scope as scoping
 from services.policy import checkin_rate
 from services.policy import figures as calc
@@ -92,7 +92,7 @@ def _daily(session, scope, level, town_id, start, end, days, snapshot) -> dict[H
                    func.sum(case((counted, table.expected), else_=0)),
                    func.sum(case((counted, table.received), else_=0)),
                    func.sum(table.reminded), func.sum(table.ended_by_reminder))
-            .where(table.day >= start, table.day <= end).group_by(group))
+            .where(daily_figures.days_in(table.day, start, end, scope, town_id)).group_by(group))
     stmt = scoping.by_town(scope, stmt, table.town_id, table.staff_id, town_id)
     numbers: dict[Hashable, CheckinNumbers] = {}
     for key, *values in session.execute(stmt):

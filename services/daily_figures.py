@@ -212,6 +212,19 @@ class VisitNumbers:
             self.helps[name] += values[name]
 
 
+def days_in(column, first: date, last: date, scope: Scope, town_id: int | None = None):
+    """The days [first, last] as a condition on a daily table's `day`, in the form its (day, town_id)
+    index serves best for the scope.
+
+    For one town (a town officer, or the town a city viewer picked) each day is named: PostgreSQL then
+    looks up every (day, town) pair in the index (a town's half year: 30 ms, where it read the whole
+    province's days for 160 ms). Wider scopes read the range (the planner scans the table either way)."""
+    one_town = town_id or scope.kind in (scoping.TOWN, scoping.OWN)
+    if not one_town or (last - first).days > 400:
+        return and_(column >= first, column <= last)
+    return column.in_([first + timedelta(days=n) for n in range((last - first).days + 1)])
+
+
 def _scoped(stmt, scope: Scope, town_id: int | None):
     return scoping.by_town(scope, stmt, DailyVisitFigures.town_id, DailyVisitFigures.staff_id, town_id)
 
@@ -221,7 +234,7 @@ def daily(session: Session, scope: Scope, first: date, last: date, level: str,
     """(day, group key, *COUNTS) summed per day and group over [first, last], within the scope."""
     group = GROUP_COLUMNS[level]
     stmt = (select(DailyVisitFigures.day, group, *(func.sum(getattr(DailyVisitFigures, c)) for c in COUNTS))
-            .where(DailyVisitFigures.day >= first, DailyVisitFigures.day <= last)
+            .where(days_in(DailyVisitFigures.day, first, last, scope, town_id))
             .group_by(DailyVisitFigures.day, group))
     return [(day, key, *(int(v or 0) for v in values))
             for day, key, *values in session.execute(_scoped(stmt, scope, town_id))]
@@ -251,7 +264,7 @@ def period_totals(session: Session, scope: Scope, first: date, last: date, level
     on_last = table.day == last
     stmt = (select(group, *(func.sum(case((on_last, getattr(table, c)), else_=0)) for c in COUNTS[:2]),
                    *(func.sum(getattr(table, c)) for c in FLOWS))
-            .where(table.day >= first, table.day <= last).group_by(group))
+            .where(days_in(table.day, first, last, scope, town_id)).group_by(group))
     numbers: dict[int | None, VisitNumbers] = {}
     for key, people, overdue, *flows in session.execute(_scoped(stmt, scope, town_id)):
         target = numbers[key] = VisitNumbers(beneficiaries=int(people or 0), overdue=int(overdue or 0))
@@ -259,6 +272,9 @@ def period_totals(session: Session, scope: Scope, first: date, last: date, level
     return numbers
 
 
-def computed_at(session: Session, day: date) -> datetime | None:
-    """When the rows of `day` were last computed (None: not yet)."""
-    return session.scalar(select(func.max(DailyVisitFigures.computed_at)).where(DailyVisitFigures.day == day))
+def computed_at(session: Session, day: date, scope: Scope = scoping.EVERYWHERE,
+                town_id: int | None = None) -> datetime | None:
+    """When the rows of `day` within the scope (and one town if given) were last computed (None: not yet)."""
+    # Narrowed to the viewer's towns: a province's day is some 26,000 rows, a town's a few dozen.
+    stmt = select(func.max(DailyVisitFigures.computed_at)).where(DailyVisitFigures.day == day)
+    return session.scalar(_scoped(stmt, scope, town_id))

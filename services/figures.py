@@ -166,7 +166,7 @@ def _visit_figures(session, scope, start, end, level, town_id, today, rows, tota
                 row.problems[name] = row.problems.get(name, 0) + visits.problems[column]
             for name, column in HELPS.items():
                 row.helps[name] = row.helps.get(name, 0) + visits.helps[column]
-    return daily_figures.computed_at(session, last)
+    return daily_figures.computed_at(session, last, scope, town_id)
 
 
 def _names(session: Session, level: str, keys: list[int]) -> dict[int, str]:

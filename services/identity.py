@@ -62,12 +62,16 @@ def get_or_create_user(session: Session, openid: str, now: datetime, account_id:
     return session.scalars(_USER_BY_OPENID, {"openid": openid}).unique().one()
 
 
-def note_message(user: WeChatUser, now: datetime) -> None:
+def note_message(user: WeChatUser, received_at: datetime) -> None:
     """Record that the user wrote: this opens WeChat's 48-hour customer-service window.
 
     Only a message does; a follow, scan or menu click opens a one-minute window, not this one.
+    WeChat counts the window's five messages from when the user wrote, so the time is the
+    message's arrival, not its handling: under a backlog the two differ, and counting from the
+    handling would let replies sent in between go uncounted (refused with 45047).
     """
-    user.last_message_at = now
+    if user.last_message_at is None or received_at > user.last_message_at:
+        user.last_message_at = received_at
     user.subscribed = True
 
 

@@ -3,7 +3,8 @@
 Every number comes from `services.figures.service_figures` for the month's days, so the report
 always equals the figures page for the same period. This module decides what the report shows:
 the headline figures with last month's beside them, and the tables (columns, rows and the 合计
-row) for the towns of the city, or for the villages of one town, and for the assistants.
+row) for the towns of a city, or for the villages of one town, and for the assistants. A deployment
+of several cities keeps one report per city: its figures, tables and title are that city's alone.
 `runtime.reports` draws the same tables into the spreadsheet and the PDF, so both agree.
 """
 
@@ -21,11 +22,10 @@ from models.enums import RegionLevel, RequestCategory, Urgency
 from services import checkin_figures, figures
 from services.figures import Figures, Row
 from services.policy import months
-from services.scope import EVERYWHERE
+from services.scope import EVERYWHERE, city_scope
 
-# What the command line and the scheduler report on: every town, with no member of staff behind it.
-# A report made from the dashboard is narrowed the same way once the maker may reach its town, so a
-# stored report reads the same whoever made it.
+# A town's report reads every town's figures narrowed to that town, with no member of staff behind
+# it; a city's reads its own towns (`city_scope`). Whoever made a report, it reads the same.
 WHOLE_CITY = EVERYWHERE
 
 # How a column's values are written: whole numbers, hours (one decimal), shares (%), ratings (1-5).
@@ -120,7 +120,7 @@ class Headline:
 
 @dataclass
 class MonthlyData:
-    """Everything one month's report shows, for the city or one town."""
+    """Everything one month's report shows, for a city or one of its towns."""
 
     month: date
     start: date
@@ -128,6 +128,7 @@ class MonthlyData:
     complete: bool
     area: str
     city: str
+    city_id: int | None
     town_id: int | None
     level: str
     figures: Figures
@@ -165,23 +166,27 @@ class MonthlyData:
         return next(t for t in self.tables if t.key == key)
 
 
-def assemble(session: Session, month: date, tz: ZoneInfo, now: datetime, town: Region | None = None) -> MonthlyData:
-    """The report of `month` (its first day) for the city, or for `town` with its villages."""
+def assemble(session: Session, month: date, tz: ZoneInfo, now: datetime, town: Region | None = None,
+             city: Region | None = None) -> MonthlyData:
+    """The report of `month` (its first day) for `city`, or for `town` with its villages; with neither,
+    for the deployment's only city (several cities: one must be named)."""
     today = now.astimezone(tz).date()
     start, end, complete = months.covered_days(month, today)
     level = "village" if town else "town"
     town_id = town.id if town else None
+    city = report_city(session, town, city)
+    scope = WHOLE_CITY if town is not None or city is None else city_scope(city.id)
 
     def figures_of(first: date, last: date, by: str) -> Figures:
         # As the figures page asks for them, today included, so the report equals the page.
-        return figures.service_figures(session, WHOLE_CITY, first, last, tz, level=by, town_id=town_id, today=today)
+        return figures.service_figures(session, scope, first, last, tz, level=by, town_id=town_id, today=today)
 
     main = figures_of(start, end, level)
     before = months.previous_month(month)
-    city = city_name(session)
+    name = city.name if city is not None else "全市"
     data = MonthlyData(
-        month=month, start=start, end=end, complete=complete, area=town.name if town else city,
-        city=city, town_id=town_id, level=level, figures=main,
+        month=month, start=start, end=end, complete=complete, area=town.name if town else name,
+        city=name, city_id=city.id if city is not None else None, town_id=town_id, level=level, figures=main,
         previous=figures_of(before, months.month_end(before), level),
         assistants=figures_of(start, end, "assistant"), villages=None if town else figures_of(start, end, "village"),
         made_at=now, tz=tz,
@@ -194,11 +199,21 @@ def assemble(session: Session, month: date, tz: ZoneInfo, now: datetime, town: R
     return data
 
 
-def city_name(session: Session) -> str:
-    """The city's name (several cities' names joined, where one deployment serves them)."""
-    names = session.scalars(select(Region.name).where(Region.level == RegionLevel.CITY.value)
-                            .order_by(Region.code)).all()
-    return "、".join(names) or "全市"
+def cities(session: Session) -> list[Region]:
+    """The deployment's cities, by code."""
+    return list(session.scalars(select(Region).where(Region.level == RegionLevel.CITY.value).order_by(Region.code)))
+
+
+def report_city(session: Session, town: Region | None, city: Region | None) -> Region | None:
+    """The city a report covers: the town's city, the one named, or the deployment's only city."""
+    if town is not None:
+        return session.get(Region, town.parent_id) if town.parent_id is not None else None
+    if city is not None:
+        return city
+    found = cities(session)
+    if len(found) > 1:
+        raise ValueError("several cities: a monthly report is made for one of them")
+    return found[0] if found else None
 
 
 def headlines(total: Row, previous: Row) -> list[Headline]:

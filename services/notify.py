@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import insert, select, text
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from config import policy
 from models import OutboxMessage, RequestEvent, ServiceRequest, Staff, WeChatUser
-from models.db import insert_ignoring_conflicts
+from models.db import insert_ignoring_conflicts, insert_json_rows
 from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, PushKind, Urgency
 from services import texts
 from services.policy.hours import release_time
@@ -331,29 +331,9 @@ BULK_ROWS = 200
 
 def _insert_outbox_as_json(session: Session, rows: Sequence[dict], wake: bool) -> dict[str, int]:
     """INSERT … SELECT FROM jsonb_to_recordset(:rows) ON CONFLICT DO NOTHING; {key: id} of the rows created."""
-    table = OutboxMessage.__table__
-    dialect = session.get_bind().dialect
-    names = list(rows[0])
-    columns = ", ".join(names)
-    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
-    stmt = text(
-        f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS given({types}) "
-        "ON CONFLICT DO NOTHING RETURNING idempotency_key, id"
-        + (f", pg_notify('{OUTBOX_CHANNEL}', '')" if wake else "")
-    )
-    given = json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
-                       default=_json_value)
-    return {key: row_id for key, row_id, *_ in session.execute(stmt, {"rows": given})}
-
-
-def _json_value(value: object) -> str:
-    """Datetimes as ISO 8601 with their offset (PostgreSQL reads them as timestamptz)."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given; use timezone-aware datetimes")
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+    returning = ["idempotency_key", "id"] + ([f"pg_notify('{OUTBOX_CHANNEL}', '')"] if wake else [])
+    result = insert_json_rows(session, OutboxMessage.__table__, rows, skip_conflicts=True, returning=returning)
+    return {key: row_id for key, row_id, *_ in result}
 
 
 def _check_skipped(session: Session, skipped: list[dict]) -> None:
@@ -420,9 +400,13 @@ def add_events(session: Session, rows: Sequence[dict]) -> None:
         return
     columns = ("request_id", "kind", "actor_kind", "actor_staff_id", "actor_wechat_user_id",
                "inbound_message_id", "body", "data", "created_at")
+    given = [{c: row.get(c) for c in columns} for row in rows]
+    if len(rows) >= BULK_ROWS and session.get_bind().dialect.name == "postgresql":
+        insert_json_rows(session, RequestEvent.__table__, given)
+        return
     # RETURNING is what makes the driver send multi-row INSERTs rather than one INSERT per row.
     session.execute(
         insert(RequestEvent).returning(RequestEvent.id),
-        [{c: row.get(c) for c in columns} for row in rows],
+        given,
         execution_options=_ALL_COLUMNS,
     ).all()

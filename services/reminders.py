@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from config import policy
 from models import Beneficiary, Region, ServiceRequest, Staff, VisitAlert
-from models.db import insert_ignoring_conflicts
+from models.db import insert_ignoring_conflicts, insert_json_rows
 from models.enums import OPEN_STATUSES, PushKind, RegionLevel, StaffRole
 from services import checkin_figures, liaison_digest, summaries, texts
 from services import requests as request_service
-from services.notify import Delivery, enqueue_many, push_key
+from services.notify import BULK_ROWS, Delivery, enqueue_many, push_key
 from services.responsibility import village_officers
 from services.visits import DueVisit, due_visits, overdue_by_town
 
@@ -65,10 +65,11 @@ def visit_reminders(
     return sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))
 
 
-def morning_visits(session: Session, env: request_service.RequestEnv, now: datetime) -> int:
-    """08:00: every assistant's visit digest, and overdue visits reported to the town officers."""
-    # One city-wide read of the visits due serves both.
-    due = due_visits(session, env.tz, now.astimezone(env.tz).date())
+def morning_visits(session: Session, env: request_service.RequestEnv, now: datetime, city_id: int | None = None) -> int:
+    """08:00: every assistant's visit digest, and overdue visits reported to the town officers (of
+    one city, or of the whole deployment)."""
+    # One read of the visits due serves both.
+    due = due_visits(session, env.tz, now.astimezone(env.tz).date(), city_id=city_id)
     return visit_reminders(session, env, now, due) + overdue_visit_alerts(session, env, now, due)
 
 
@@ -84,8 +85,13 @@ def overdue_visit_alerts(
     # The unique (beneficiary, due date) row is what makes this "once per overdue period": only
     # the rows this run created come back.
     rows = [{"beneficiary_id": i.beneficiary.id, "due_on": i.due, "alerted_at": now} for i in late]
-    stmt = insert_ignoring_conflicts(session, VisitAlert).returning(VisitAlert.beneficiary_id, VisitAlert.due_on)
-    new = {(row.beneficiary_id, row.due_on) for row in session.execute(stmt, rows)}
+    if len(rows) >= BULK_ROWS and session.get_bind().dialect.name == "postgresql":
+        created = insert_json_rows(session, VisitAlert.__table__, rows, skip_conflicts=True,
+                                   returning=("beneficiary_id", "due_on"))
+    else:
+        stmt = insert_ignoring_conflicts(session, VisitAlert).returning(VisitAlert.beneficiary_id, VisitAlert.due_on)
+        created = session.execute(stmt, rows)
+    new = {(row.beneficiary_id, row.due_on) for row in created}
     # Each village's overdue visits go to the town officer responsible for it (包村), not to every
     # officer of the town.
     cache: dict = {}

@@ -1,9 +1,9 @@
-"""Monthly reports as kept: one per month for the city and one per month for each town, remade in
-place; who may make and read which, and the notice to the city supervisors that one is ready.
+"""Monthly reports as kept: one per month for each city and one per month for each town, remade in
+place; who may make and read which, and the notice to a city's supervisors that its report is ready.
 
-A town officer makes and reads their own town's reports; administrators and city supervisors the
-city's and every town's; assistants none. Reading a stored file is audited by the web layer;
-making one is audited here, with whoever made it.
+A town officer makes and reads their own town's reports; a city's administrators and supervisors
+their city's and its towns'; the province administrator every city's; assistants none. Reading a
+stored file is audited by the web layer; making one is audited here, with whoever made it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from services import audit, texts
 from services import scope as scoping
 from services.audit import Actor
 from services.figures import Row
-from services.monthly_report import HOURS, RATING, SHARE, MonthlyData, city_name, shown
+from services.monthly_report import HOURS, RATING, SHARE, MonthlyData, shown
 from services.notify import Delivery, Push, digest_sms, enqueue_many, local_time, push_key
 from services.requests import RequestEnv
 from services.scope import Scope
@@ -31,48 +31,58 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF_TYPE = "application/pdf"
 
 
-def _one_city(session: Session) -> bool:
-    """Whether the deployment serves a single city (then its whole report is that city's)."""
-    return session.scalar(select(func.count()).select_from(Region).where(Region.level == RegionLevel.CITY.value)) <= 1
+def several_cities(session: Session) -> bool:
+    """Whether the deployment serves more than one city (then each keeps its own reports)."""
+    return session.scalar(select(func.count()).select_from(Region).where(Region.level == RegionLevel.CITY.value)) > 1
 
 
-def may_make(session: Session, scope: Scope, town_id: int | None) -> bool:
-    """Whether this scope may make (and read) the whole deployment's report (None) or a town's: the
-    whole one is the province administrator's, or a single city's staff's."""
+def may_read(scope: Scope, city_id: int | None, town_id: int | None) -> bool:
+    """Whether this scope may make and read the report of a city (town None) or of one of its towns:
+    the province administrator any; a city's staff their city's; a town officer their town's."""
     if scope.is_province:
         return True
     if scope.is_city:
-        if town_id is None:
-            return _one_city(session)
-        return scoping.city_of_town(session, town_id) == scope.city_id
-    return scope.kind == "town" and town_id is not None and town_id == scope.town_id
+        return city_id is not None and city_id == scope.city_id
+    return scope.kind == scoping.TOWN and town_id is not None and town_id == scope.town_id
 
 
-def find(session: Session, month: date, town_id: int | None) -> MonthlyReport | None:
-    """The stored report of a month for the city (None) or a town."""
+def may_make(session: Session, scope: Scope, city_id: int | None, town_id: int | None) -> bool:
+    """Whether this scope may make the report of `city_id`, or of `town_id` (its city looked up)."""
+    if town_id is not None:
+        city_id = scoping.city_of_town(session, town_id)
+    return may_read(scope, city_id, town_id)
+
+
+def find(session: Session, month: date, city_id: int | None, town_id: int | None) -> MonthlyReport | None:
+    """The stored report of a month for a city (town None) or a town."""
     stmt = select(MonthlyReport).where(MonthlyReport.month == month)
-    stmt = stmt.where(MonthlyReport.town_id.is_(None) if town_id is None else MonthlyReport.town_id == town_id)
-    return session.scalars(stmt).one_or_none()
+    if town_id is not None:
+        stmt = stmt.where(MonthlyReport.town_id == town_id)
+    else:
+        city = MonthlyReport.city_id.is_(None) if city_id is None else MonthlyReport.city_id == city_id
+        stmt = stmt.where(MonthlyReport.town_id.is_(None), city)
+    return session.scalars(stmt.order_by(MonthlyReport.id)).first()
 
 
 def visible(session: Session, scope: Scope) -> list[MonthlyReport]:
-    """The reports the scope may read, newest month first, the city's before the towns'."""
-    stmt = select(MonthlyReport).options(selectinload(MonthlyReport.town), selectinload(MonthlyReport.made_by))
-    if scope.kind == "town":
+    """The reports the scope may read, newest month first, by city, each city's before its towns'."""
+    stmt = select(MonthlyReport).options(selectinload(MonthlyReport.city), selectinload(MonthlyReport.town),
+                                         selectinload(MonthlyReport.made_by))
+    if scope.kind == scoping.TOWN:
         stmt = stmt.where(MonthlyReport.town_id == scope.town_id)
-    elif scope.kind == "city":
-        whole = MonthlyReport.town_id.is_(None) if _one_city(session) else false()
-        stmt = stmt.where(MonthlyReport.town_id.in_(scoping.city_towns(scope.city_id)) | whole)
-    elif not scope.is_city:
+    elif scope.kind == scoping.CITY:
+        stmt = stmt.where(MonthlyReport.city_id == scope.city_id) if scope.city_id is not None else stmt.where(false())
+    elif not scope.is_province:
         return []
     reports = session.scalars(stmt).all()
-    return sorted(reports, key=lambda r: (-r.month.toordinal(), r.town_id is not None, r.town.code if r.town else ""))
+    return sorted(reports, key=lambda r: (-r.month.toordinal(), r.city.code if r.city else "", r.town_id is not None,
+                                          r.town.code if r.town else ""))
 
 
 def get_visible(session: Session, scope: Scope, report_id: int) -> MonthlyReport | None:
     """One stored report, when the scope may read it (else None, as if there were none)."""
     report = session.get(MonthlyReport, report_id)
-    if report is None or not may_make(session, scope, report.town_id):
+    if report is None or not may_read(scope, report.city_id, report.town_id):
         return None
     return report
 
@@ -80,11 +90,11 @@ def get_visible(session: Session, scope: Scope, report_id: int) -> MonthlyReport
 def save(session: Session, data: MonthlyData, xlsx: bytes, pdf: bytes, *, actor: Actor, now: datetime,
          ip: str | None = None) -> MonthlyReport:
     """Keep a month's files, replacing the stored ones of the same month and place; audited as made."""
-    report = find(session, data.month, data.town_id)
+    report = find(session, data.month, data.city_id, data.town_id)
     if report is not None:
         _fill(session, report, data, xlsx, pdf, actor, now)
     else:
-        report = MonthlyReport(month=data.month, town_id=data.town_id)
+        report = MonthlyReport(month=data.month, city_id=data.city_id, town_id=data.town_id)
         _fill(session, report, data, xlsx, pdf, actor, now)
         try:
             # Two makers at once: the unique index lets one insert, and the other replaces its files.
@@ -92,10 +102,10 @@ def save(session: Session, data: MonthlyData, xlsx: bytes, pdf: bytes, *, actor:
                 session.add(report)
                 session.flush()
         except IntegrityError:
-            report = find(session, data.month, data.town_id)
+            report = find(session, data.month, data.city_id, data.town_id)
             _fill(session, report, data, xlsx, pdf, actor, now)
     session.flush()
-    detail = {"month": f"{data.month:%Y-%m}", "town": data.area if data.town_id else None,
+    detail = {"month": f"{data.month:%Y-%m}", "city": data.city, "town": data.area if data.town_id else None,
               "complete": data.complete}
     entry = audit.record_by(session, actor, "report.make", detail, now, ip)
     entry.target_type, entry.target_id = "monthly_report", report.id
@@ -112,14 +122,23 @@ def _fill(session: Session, report: MonthlyReport, data: MonthlyData, xlsx: byte
     report.xlsx, report.pdf, report.xlsx_size, report.pdf_size = xlsx, pdf, len(xlsx), len(pdf)
 
 
-def area_name(session: Session, report: MonthlyReport) -> str:
-    """The place a report covers: its town, or the city."""
-    return report.town.name if report.town is not None else city_name(session)
+def area_name(report: MonthlyReport) -> str:
+    """The place a report covers: its town, or its city."""
+    if report.town is not None:
+        return report.town.name
+    return report.city.name if report.city is not None else "全省"
 
 
-def file_name(session: Session, report: MonthlyReport, extension: str) -> str:
+def listed_area(report: MonthlyReport, with_city: bool) -> str:
+    """The place as a list of several cities' reports shows it: 东城市·东河镇."""
+    if with_city and report.town is not None and report.city is not None:
+        return f"{report.city.name}·{report.town.name}"
+    return area_name(report)
+
+
+def file_name(report: MonthlyReport, extension: str) -> str:
     """The download's name: 示范市民政服务月报-2026年11月.pdf."""
-    return f"{area_name(session, report)}民政服务月报-{report.month.year}年{report.month.month}月.{extension}"
+    return f"{area_name(report)}民政服务月报-{report.month.year}年{report.month.month}月.{extension}"
 
 
 def reference(month: date) -> str:
@@ -129,18 +148,20 @@ def reference(month: date) -> str:
 
 def notify_supervisors(session: Session, env: RequestEnv, report: MonthlyReport, title: str, total: Row,
                        now: datetime) -> int:
-    """Tell each active city supervisor that the city's report of a month is ready; once per month each."""
+    """Tell each active supervisor of the report's city that its report of a month is ready; once per
+    month each (a supervisor serves one city, so the key needs no city)."""
     month = f"{report.month.year}年{report.month.month}月"
     url = f"{env.links.base_url.rstrip('/')}{PAGE_PATH}" if env.links is not None else None
     text = texts.REPORT_READY.format(
         title=title, month=month, raised=total.raised, accept=_with_unit(total.accept.p50_service, HOURS),
         coverage=shown(total.coverage, SHARE), rating=_with_unit(total.mean_rating, RATING), url=url or PAGE_PATH,
     )
-    # With several cities the whole report is the province's: no city's supervisors may read it.
+    # A report with no city (kept from before each city had its own) is the province's alone.
     supervisors = session.scalars(
-        select(Staff).where(Staff.role == StaffRole.CITY_SUPERVISOR.value, Staff.active.is_(True))
+        select(Staff).where(Staff.role == StaffRole.CITY_SUPERVISOR.value, Staff.active.is_(True),
+                            Staff.region_id == report.city_id)
         .options(selectinload(Staff.wechat_user)).order_by(Staff.id)
-    ).all() if _one_city(session) else []
+    ).all() if report.city_id is not None else []
     deliveries = []
     for supervisor in supervisors:
         fields = {

@@ -15,7 +15,7 @@ from sqlalchemy import Select, exists, false, select
 from sqlalchemy.orm import Session
 
 from models import Assignment, Beneficiary, Region, ServiceRequest, Staff, Visit
-from models.enums import StaffRole
+from models.enums import RegionLevel, StaffRole
 
 PROVINCE, CITY, TOWN, OWN = "province", "city", "town", "own"
 
@@ -68,6 +68,13 @@ def scope_for(staff: Staff) -> Scope:
 def city_towns(city_id: int | None) -> Select:
     """The ids of a city's towns (a subquery on the regions' parent index)."""
     return select(Region.id).where(Region.parent_id == city_id)
+
+
+def city_ids(session: Session) -> list[int | None]:
+    """The deployment's cities in code order, the units the scheduler's big daily jobs work through
+    one transaction at a time; [None] (everything at once) where the tree has no city level."""
+    return list(session.scalars(
+        select(Region.id).where(Region.level == RegionLevel.CITY.value).order_by(Region.code))) or [None]
 
 
 def city_villages(city_id: int | None) -> Select:

@@ -28,6 +28,7 @@ from services.notify import Delivery, Push, enqueue_many, local_time, push_key, 
 from services.policy import silence as rules
 from services.policy.classify import Classification
 from services.policy.sms import FALLBACK_PHONE
+from services.scope import city_towns
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,9 @@ def still_silent(period: Period):
     )
 
 
-def note_silences(session: Session, period: Period, now: datetime, reminding=None) -> None:
-    """Add a silence for every beneficiary still silent in the period who has none yet (one INSERT … SELECT).
+def note_silences(session: Session, period: Period, now: datetime, reminding=None, city_id: int | None = None) -> None:
+    """Add a silence for every beneficiary still silent in the period who has none yet (one INSERT … SELECT),
+    in one city when `city_id` is given.
 
     `reminding` (SQL on the beneficiary): those it holds for are noted as reminded at `now`.
     """
@@ -92,6 +94,8 @@ def note_silences(session: Session, period: Period, now: datetime, reminding=Non
         .join(Region, Region.id == Beneficiary.village_id)
         .where(still_silent(period))
     )
+    if city_id is not None:
+        chosen = chosen.where(Region.parent_id.in_(city_towns(city_id)))
     session.execute(insert_ignoring_conflicts(session, Silence).from_select(
         ["beneficiary_id", "village_id", "town_id", "plan", "period_start", "created_at", "reminded_at"], chosen))
 
@@ -105,16 +109,18 @@ def _open_silences(period: Period):
 # --- 10:00: the family ------------------------------------------------------------------------------
 
 
-def remind_families(session: Session, env: request_service.RequestEnv, now: datetime) -> int:
-    """Remind the bound family of everyone on a plan not heard from this period; pushes queued.
+def remind_families(session: Session, env: request_service.RequestEnv, now: datetime,
+                    city_id: int | None = None) -> int:
+    """Remind the bound family of everyone on a plan not heard from this period (of one city, or of the
+    whole deployment); pushes queued.
 
     The silences are noted as reminded as they are written, for everyone there is someone to remind
     (`_reachable`), so no UPDATE of thousands of rows follows the pushes.
     """
     queued = 0
     for period in periods(now, env.tz):
-        note_silences(session, period, now, reminding=_reachable(env))
-        queued += _remind(session, env, period, now)
+        note_silences(session, period, now, reminding=_reachable(env), city_id=city_id)
+        queued += _remind(session, env, period, now, city_id)
     return queued
 
 
@@ -138,11 +144,12 @@ def _reachable(env: request_service.RequestEnv):
     return or_(follower, and_(~bound.exists(), Beneficiary.phone.is_not(None), Beneficiary.phone != ""))
 
 
-def _remind(session: Session, env: request_service.RequestEnv, period: Period, now: datetime) -> int:
-    """Queue the reminders of the period's silences noted as reminded in this run."""
+def _remind(session: Session, env: request_service.RequestEnv, period: Period, now: datetime,
+            city_id: int | None = None) -> int:
+    """Queue the reminders of the period's silences noted as reminded in this run (in one city)."""
     town, assistant = aliased(Region), aliased(Staff)
     village = aliased(Region)
-    rows = session.execute(
+    stmt = (
         select(Silence.id, Silence.beneficiary_id, Beneficiary.name, Beneficiary.phone, FamilyLink.relation,
                FamilyLink.notify, WeChatUser.id.label("user_id"), WeChatUser.openid, WeChatUser.subscribed,
                assistant.name.label("staff"), assistant.phone.label("staff_phone"), town.office_phone)
@@ -155,13 +162,21 @@ def _remind(session: Session, env: request_service.RequestEnv, period: Period, n
         .join(town, town.id == village.parent_id)
         .where(_open_silences(period), Silence.reminded_at == now)
         .order_by(Silence.id)
-    ).all()
+    )
+    if city_id is not None:
+        # The cities of one run share its `now`: those already done are not queued again.
+        stmt = stmt.where(Silence.town_id.in_(city_towns(city_id)))
+    rows = session.execute(stmt).all()
     sent_at = local_time(now, env.tz)
-    deliveries = [delivery for row in rows if (delivery := _reminder(env, period, row, sent_at)) is not None]
-    created = enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms) if deliveries else []
+    queued = 0
+    # A slice at a time: a city's tens of thousands of pushes are never all built in memory at once.
+    for batch in _chunks(rows):
+        deliveries = [delivery for row in batch if (delivery := _reminder(env, period, row, sent_at)) is not None]
+        if deliveries:
+            queued += sum(enqueue_many(session, deliveries, now, tz=env.tz, sms=env.sms))
     logger.info("checkin=remind plan=%s period=%s reminded=%s pushes=%s", period.plan,
-                period.start.isoformat(), len({row.id for row in rows}), sum(created))
-    return sum(created)
+                period.start.isoformat(), len({row.id for row in rows}), queued)
+    return queued
 
 
 def _reminder(env: request_service.RequestEnv, period: Period, row, sent_at: str) -> Delivery | None:
@@ -203,22 +218,28 @@ def _reminder(env: request_service.RequestEnv, period: Period, row, sent_at: str
 # --- 16:00: the assistant ---------------------------------------------------------------------------
 
 
-def raise_silences(session: Session, env: request_service.RequestEnv, now: datetime) -> int:
-    """Open one 联系 case for each silence of today's periods still without a sign of life; cases opened."""
+def raise_silences(session: Session, env: request_service.RequestEnv, now: datetime,
+                   city_id: int | None = None) -> int:
+    """Open one 联系 case for each silence of today's periods still without a sign of life (in one city,
+    or in the whole deployment); cases opened."""
     opened = 0
     for period in periods(now, env.tz):
         # A silence the 10:00 scan did not note (it found nobody to remind, or did not run) is noted now.
-        note_silences(session, period, now)
-        opened += _raise(session, env, period, now)
+        note_silences(session, period, now, city_id=city_id)
+        opened += _raise(session, env, period, now, city_id)
     return opened
 
 
-def _raise(session: Session, env: request_service.RequestEnv, period: Period, now: datetime) -> int:
+def _raise(session: Session, env: request_service.RequestEnv, period: Period, now: datetime,
+           city_id: int | None = None) -> int:
     """Claim the period's open silences (raised_at set where still NULL, so each is raised once,
     whichever process gets there first) and open a case for each one claimed."""
+    where = [_open_silences(period), Silence.beneficiary_id.in_(select(Beneficiary.id).where(still_silent(period)))]
+    if city_id is not None:
+        where.append(Silence.town_id.in_(city_towns(city_id)))
     claimed = sorted(session.execute(
         update(Silence)
-        .where(_open_silences(period), Silence.beneficiary_id.in_(select(Beneficiary.id).where(still_silent(period))))
+        .where(*where)
         .values(raised_at=now)
         .returning(Silence.id, Silence.beneficiary_id)
         .execution_options(synchronize_session=False)

@@ -263,7 +263,7 @@ LIST_TOWN_WHAT = "在办{open}件 督办{escalated}件 未走访{visits}户"
 LIST_CITY_WHO = "全市{towns}个乡镇"
 LIST_CITY_WHAT = "本周求助{requests}件"
 LIST_URGENCY = {"urgent": "紧急", "late": "较急", "normal": "一般"}
-# The monthly report (月报), to each city supervisor once the scheduler has made last month's.
+# The monthly report (月报), to each supervisor of a city once the scheduler has made its last month's.
 REPORT_READY = (
     "{title}（{month}）已生成：求助{raised}件，接单用时中位数{accept}，走访覆盖率{coverage}，平均评分{rating}。\n"
     "Excel 表和 PDF 请到工作台“月报”页下载：{url}"

@@ -100,7 +100,7 @@ def weekly_trends(session: Session, scope: Scope, today: date, tz: ZoneInfo, tow
     groups = [Series(region.id, region.name,
                      [_point(requests.get((w.start, region.id)), visits[i].get(region.id)) for i, w in enumerate(weeks)])
               for region in (_groups(session, scope, level, town_id) if regions is None else regions)]
-    visits_at = daily_figures.computed_at(session, today)
+    visits_at = daily_figures.computed_at(session, today, scope, town_id)
     # The older of the two tables' times: the page says how fresh its figures are at worst.
     computed = min(visits_at, requests_at) if visits_at and requests_at else None
     return Trends(weeks, level, total, groups, computed_at=computed)

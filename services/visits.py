@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import Assignment, Beneficiary, Region, Staff, Visit
+from models.db import local_date
 from models.enums import ContactKind, PushKind, RequestCategory, RequestChannel, RequestSource, StaffRole, Urgency
 from services import requests as request_service
 from services import checkins, roster, texts
@@ -127,9 +128,13 @@ def due_visits(
     the beneficiary), so a city of 110,000 costs one indexed pass, not a scan of every visit. Only
     the columns a digest needs are read; the villages are loaded once each.
     """
+    # Local dates computed by the database: a province's morning converts two million timestamps.
+    at = datetime.combine(today, time.min, tz)
     stmt = (
-        select(Beneficiary.id, Beneficiary.name, Beneficiary.village_id, Beneficiary.last_visited_at,
-               Beneficiary.created_at, Beneficiary.visit_every_days, Assignment.staff_id)
+        select(Beneficiary.id, Beneficiary.name, Beneficiary.village_id,
+               local_date(Beneficiary.last_visited_at, tz, at).label("last_day"),
+               local_date(Beneficiary.created_at, tz, at).label("created_day"),
+               Beneficiary.visit_every_days, Assignment.staff_id)
         .outerjoin(Assignment, (Assignment.beneficiary_id == Beneficiary.id) & Assignment.ended_at.is_(None))
         .where(_due_by(tz, today))
     )
@@ -143,10 +148,9 @@ def due_visits(
     villages = {v.id: v for v in session.scalars(select(Region).where(Region.id.in_({r.village_id for r in rows})))}
     due: list[DueVisit] = []
     for row in rows:
-        last_day = row.last_visited_at.astimezone(tz).date() if row.last_visited_at else None
-        start = last_day or row.created_at.astimezone(tz).date()
         person = DuePerson(row.id, row.name, villages[row.village_id])
-        due.append(DueVisit(person, start + timedelta(days=row.visit_every_days), last_day, row.staff_id))
+        start = row.last_day or row.created_day
+        due.append(DueVisit(person, start + timedelta(days=row.visit_every_days), row.last_day, row.staff_id))
     due.sort(key=lambda d: (d.due, d.beneficiary.id))
     return due
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -40,8 +41,12 @@ FAILURE_BACKOFF_SECONDS = 1.0
 # commit (one WAL flush) for the group, and the replies sent together (one claim, one window
 # lookup, one record). A handler bug still affects only its own message: the group is rolled back
 # and handled again with a savepoint per message; a database failure retries the group.
-GROUP = 10
+GROUP = 32
 REPLY_SEND_THREADS = 4
+# Reply groups a long-running worker lets go out in the background while it handles the next
+# groups: handling never waits on WeChat's answers, yet a slow WeChat soon slows the handling
+# rather than letting unsent replies pile up in memory.
+REPLIES_IN_FLIGHT = 4
 # Database failures on one message, handled alone, before it is kept as failed with an apology.
 MAX_ATTEMPTS = 3
 
@@ -56,6 +61,10 @@ class InboxWorker:
     # A long-running worker keeps one pool for every reply group, so its threads keep their
     # HTTP connections to WeChat; without one, each group uses a pool of its own.
     senders: ThreadPoolExecutor | None = None
+    # One thread that sends reply groups in order while the worker goes on (see REPLIES_IN_FLIGHT);
+    # None: each group's replies are sent before the next group is taken.
+    replier: ThreadPoolExecutor | None = None
+    in_flight: deque = field(default_factory=deque)
     # The message being handled, and database failures per message since the last success:
     # what lets one message that always fails stop holding up the queue.
     current: int | None = None
@@ -146,14 +155,37 @@ class InboxWorker:
             self.failures[message_id] = count
 
     def send_replies(self, reply_ids: list[int]) -> None:
-        """Send queued replies at once rather than at the scheduler's next outbox run.
+        """Send queued replies at once rather than at the outbox's next run: in the background when
+        the worker has a replier thread, else before returning.
 
-        If sending fails, the rows stay in the outbox and the scheduler retries them.
+        If sending fails, the rows stay in the outbox and the outbox dispatch retries them.
         """
-        if reply_ids:
-            svc = self.services
-            dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, batch=len(reply_ids),
-                            senders=self.senders, only_ids=reply_ids)
+        if not reply_ids:
+            return
+        if self.replier is None:
+            self._send(reply_ids)
+            return
+        while len(self.in_flight) >= REPLIES_IN_FLIGHT:
+            self._settle_one()
+        self.in_flight.append(self.replier.submit(self._send, reply_ids))
+
+    def _send(self, reply_ids: list[int]) -> None:
+        """Claim and send these replies (each recipient's in order), recording what WeChat answered."""
+        svc = self.services
+        dispatch_outbox(svc.session_factory, svc.wechat, svc.clock, batch=len(reply_ids),
+                        senders=self.senders, only_ids=reply_ids)
+
+    def settle(self) -> None:
+        """Wait until every reply group sent in the background has gone (or failed and stays queued)."""
+        while self.in_flight:
+            self._settle_one()
+
+    def _settle_one(self) -> None:
+        """Wait for the oldest background reply group; a failure is logged, its rows stay in the outbox."""
+        try:
+            self.in_flight.popleft().result()
+        except Exception:  # noqa: BLE001 - the rows stay queued: the outbox dispatch sends them later
+            logger.warning("inbox=reply_send_failed; left to the outbox dispatch", exc_info=True)
 
     def drain(self, limit: int | None = None) -> int:
         """Handle waiting messages until none is left (or `limit` were handled); how many."""
@@ -170,6 +202,9 @@ class InboxWorker:
 
     def close(self) -> None:
         """Stop the sending threads and close the database connections."""
+        self.settle()
+        if self.replier is not None:
+            self.replier.shutdown(wait=True)
         if self.senders is not None:
             self.senders.shutdown(wait=True)
         if self.wakeups is not None:
@@ -215,6 +250,9 @@ class InboxWorker:
                 logger.info("inbox=ready listening=%s", self.wakeups is not None and self.wakeups.listening)
             if self.stopping:
                 break
+            if outcome == 0:
+                # Idle: the last replies go out before the worker waits.
+                self.settle()
             if outcome < 0:
                 time.sleep(FAILURE_BACKOFF_SECONDS)
             elif self.wakeups is not None:
@@ -232,7 +270,7 @@ def run_forever(settings: Settings, *, fallback_seconds: float = LISTENING_POLL_
     wakeups = make_wakeups(svc.engine, (INBOX_CHANNEL,), "inbox", poll_seconds=IDLE_POLL_SECONDS,
                            fallback_seconds=fallback_seconds)
     worker = InboxWorker(svc, senders=ThreadPoolExecutor(REPLY_SEND_THREADS, thread_name_prefix="inbox-send"),
-                         wakeups=wakeups)
+                         replier=ThreadPoolExecutor(1, thread_name_prefix="inbox-replies"), wakeups=wakeups)
 
     def stop(signum, _frame):
         logger.info("inbox=stopping signal=%s", signum)

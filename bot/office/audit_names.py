@@ -72,7 +72,7 @@ DETAIL_LABELS = {
     "village_id": "村（社区）", "assignee_staff_id": "负责人", "since": "从", "until": "到",
     "village_code": "村（社区）代码", "categories": "类别", "has_id_number": "有身份证号", "staff_no": "工号",
     "role": "角色", "region_code": "区域代码", "level": "层级", "expires_at": "有效期至", "regenerated": "重新生成",
-    "month": "月份", "town": "乡镇", "complete": "整月",
+    "month": "月份", "city": "市", "town": "乡镇", "complete": "整月",
     "plan": "报平安计划", "plan_by_staff": "工作人员设定", "lives_alone": "独居",
 }
 # Detail keys that hold a member of staff's id: shown as their name and staff number.

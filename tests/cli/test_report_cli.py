@@ -1,9 +1,9 @@
 """`sanzhida report monthly` end to end on the hand-built November: both files written and kept, and
-clear refusals of a bad month, a month not yet begun and an unknown town."""
+clear refusals of a bad month, a month not yet begun and an unknown town; with two cities, --city."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from io import BytesIO
 
 import pytest
@@ -17,6 +17,7 @@ from tests.cli.test_cli import cli_env
 from tests.conftest import START
 from tests.support import figures_history
 from tests.support.factories import fresh
+from tests.support.province import make_province
 
 
 @pytest.fixture
@@ -90,3 +91,25 @@ def test_a_village_code_is_not_a_town(session, history, env, tmp_path):
     """--town takes towns only: a village's code is refused by name."""
     result = run(env, "--month", "2026-11", "--town", history.a.village.code)
     assert result.exit_code == 2 and f"no town with code '{history.a.village.code}'" in result.output
+
+
+def test_with_two_cities_the_city_is_named(session, app, env, tmp_path):
+    """Several cities: no --city is refused with the codes; --city CODE makes that city's report (the
+    code in the file names); a town outside --city is refused; --help explains --city."""
+    world = make_province(session, app.extensions["sanzhida"].request_env, START - timedelta(days=10))
+    a, b = world.a.city.code, world.b.city.code
+    refused = run(env, "--month", "2026-11", "--out", str(tmp_path))
+    assert refused.exit_code == 2 and "several cities" in refused.output and a in refused.output
+    wrong = run(env, "--month", "2026-11", "--city", a, "--town", world.b.town.code)
+    assert wrong.exit_code == 2 and "is not in city" in wrong.output
+    assert run(env, "--month", "2026-11", "--city", world.b.town.code).exit_code == 2
+    result = run(env, "--month", "2026-11", "--city", b, "--out", str(tmp_path))
+    assert result.exit_code == 0, result.output
+    assert "已生成 西城市民政服务月报（2026年11月）" in result.stdout
+    book = load_workbook(BytesIO((tmp_path / f"monthly-report-2026-11-{b}.xlsx").read_bytes()))
+    text = " ".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v)
+    assert "西山镇" in text and "东河镇" not in text
+    fresh(session)
+    assert session.scalars(select(MonthlyReport.city_id)).all() == [world.b.city.id]
+    helped = run(env, "--help")
+    assert helped.exit_code == 0 and "--city CODE" in helped.output and "several cities" in helped.output

@@ -88,3 +88,41 @@ def test_check_constraints_and_partial_indexes_match_the_models(engine):
             if i.get("dialect_options", {}).get(f"{engine.dialect.name}_where") is not None
         }
         assert found == partial, table.name
+
+
+def _report_rows(url: str, city_rows: int) -> dict[str, int | None]:
+    """Build a database at 0018 with `city_rows` cities (a town under the first), keep a city report
+    and a town report, migrate to head; each report's city_id by what it covered."""
+    from alembic import command
+    from sqlalchemy import text
+
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0018")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for n in range(1, city_rows + 1):
+                connection.execute(text("INSERT INTO regions (id, code, name, level, is_community, created_at)"
+                                        " VALUES (:id, :code, :name, 'city', false, '2026-11-01 00:00:00')"),
+                                   {"id": n, "code": f"C{n}", "name": f"市{n}"})
+            connection.execute(text("INSERT INTO regions (id, code, name, level, is_community, parent_id, created_at)"
+                                    " VALUES (10, 'T1', '镇', 'town', false, 1, '2026-11-01 00:00:00')"))
+            for report_id, town in ((1, None), (2, 10)):
+                connection.execute(text(
+                    "INSERT INTO monthly_reports (id, month, town_id, period_end, complete, made_at, made_by_label,"
+                    " xlsx_size, pdf_size, xlsx, pdf) VALUES (:id, '2026-10-01', :town, '2026-10-31', true,"
+                    " '2026-11-01 01:00:00', 'scheduler', 1, 1, :blob, :blob)"), {"id": report_id, "town": town,
+                                                                                  "blob": b"x"})
+        command.upgrade(cfg, "head")
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, city_id FROM monthly_reports ORDER BY id")).all()
+    finally:
+        engine.dispose()
+    return {"city": rows[0][1], "town": rows[1][1]}
+
+
+def test_monthly_reports_get_their_city(databases):
+    """0019 fills in each kept report's city: a town's its own city's; the whole report the only city's,
+    and, where there are several cities, none (the province's alone)."""
+    assert _report_rows(databases.new(), 1) == {"city": 1, "town": 1}
+    assert _report_rows(databases.new(), 2) == {"city": None, "town": 1}

@@ -1,22 +1,28 @@
 """The monthly report job on 2026-12-01 09:00: November's city report made once, and one notice per
-active city supervisor on WeChat, however often it runs."""
+active city supervisor on WeChat, however often it runs; with two cities, one report for each city,
+each with its own figures, and each city's supervisors told of their own city's only."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from models import MonthlyReport, OutboxMessage
-from models.enums import StaffRole
+from models.enums import RequestCategory, StaffRole, Urgency
 from runtime import reports
 from scheduler import calendar, jobs
+from services import requests as service
+from services.policy.classify import Classification
 from services.policy.push import template_field_errors
 from tests.conftest import START
 from tests.support import figures_history
 from tests.support.factories import fresh, make_staff
 from tests.support.figures_history import TZ
+from tests.support.province import make_province
 
 GRACE = timedelta(minutes=180)
 
@@ -103,3 +109,36 @@ def test_a_partial_report_from_during_the_month_is_made_again(session, history, 
     fresh(session)
     (report,) = session.scalars(select(MonthlyReport)).all()
     assert (report.complete, report.made_at, report.made_by_label) == (True, START, "scheduler")
+
+
+def _sheet_text(report: MonthlyReport) -> str:
+    """Every cell of a kept report's spreadsheet, as one text."""
+    book = load_workbook(BytesIO(report.xlsx))
+    return " ".join(str(v) for sheet in book for row in sheet.iter_rows(values_only=True) for v in row if v)
+
+
+def test_two_cities_get_one_report_each_and_only_their_own_supervisors_are_told(session, app, jobs_ctx):
+    """东城市 with two November requests, 西城市 with one: a report per city with its own towns and
+    figures, each city's supervisor told once of their own city's report; a second run adds nothing."""
+    env = jobs_ctx.env
+    november = START - timedelta(days=10)
+    world = make_province(session, env, november)
+    service.open_request(session, env, beneficiary=world.a.person, summary="想问低保", now=november,
+                         classification=Classification(RequestCategory.POLICY, Urgency.NORMAL))
+    session.commit()
+    assert calendar.run_calendar_job(jobs_ctx, monthly_job(), START, GRACE) == "ran"
+    with jobs_ctx.session_factory() as s:
+        assert jobs.monthly_report_job(s, env, START + timedelta(minutes=10)) == 0
+        s.commit()
+    fresh(session)
+    kept = {r.city_id: r for r in session.scalars(select(MonthlyReport))}
+    assert set(kept) == {world.a.city.id, world.b.city.id}
+    assert {(r.town_id, r.complete, r.made_by_label) for r in kept.values()} == {(None, True, "scheduler")}
+    a_sheet, b_sheet = _sheet_text(kept[world.a.city.id]), _sheet_text(kept[world.b.city.id])
+    assert "东河镇" in a_sheet and "西山镇" not in a_sheet and "东湾村" in a_sheet and "西岭村" not in a_sheet
+    assert "西山镇" in b_sheet and "东河镇" not in b_sheet
+    sent = {row.recipient_staff_id: row for row in notices(session)}
+    assert set(sent) == {world.a.supervisor.id, world.b.supervisor.id}
+    assert "东城市民政服务月报（2026年11月）已生成：求助2件" in sent[world.a.supervisor.id].payload["text"]
+    assert "西城市民政服务月报（2026年11月）已生成：求助1件" in sent[world.b.supervisor.id].payload["text"]
+    assert sent[world.a.supervisor.id].recipient_openid == "o-a-supervisor"

@@ -12,7 +12,7 @@ import pytest
 from models import RequestEvent, ServiceRequest
 from services import request_tally, request_tally_sql
 from services.request_tally import TOTAL
-from services.scope import scope_for
+from services.scope import EVERYWHERE, scope_for
 from tests.conftest import using_postgres
 from tests.support.factories import make_beneficiary, make_town
 
@@ -73,6 +73,20 @@ def test_same_numbers_as_the_python_tally(session, world, level, channel):
             assert mine.count == theirs.count
             assert [mine.p50_wall, mine.p90_wall, mine.p50_service, mine.p90_service] == pytest.approx(
                 [theirs.p50_wall, theirs.p90_wall, theirs.p50_service, theirs.p90_service], abs=1e-6)
+
+
+@pytest.mark.parametrize("days", [61, 5])
+def test_a_whole_province_gets_the_same_numbers_either_way(session, world, days):
+    """Province-wide, a long period groups every escalation and a short one looks each case's rungs up:
+    both give the Python tally's numbers."""
+    since = UNTIL - timedelta(days=days)
+    cases, highest = request_tally.read_cases(session, EVERYWHERE, since, UNTIL, "town")
+    python = request_tally.tally(cases, highest, TZ, lambda case: (case.key, TOTAL))
+    database = request_tally_sql.period_numbers(session, EVERYWHERE, since, UNTIL, "town", TZ)
+    assert set(database) == set(python) and python[TOTAL].raised > 5
+    for bucket, tallied in python.items():
+        assert (database[bucket].raised, database[bucket].escalated, database[bucket].open_past) == (
+            tallied.raised, tallied.escalated(), tallied.open_past()), bucket
 
 
 def test_scope_narrows_the_database_path_too(session, world):

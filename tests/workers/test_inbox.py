@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 
 from devtools.app import create_dev_app
 from handlers import inbox
-from models import InboundMessage, OutboxMessage, ServiceRequest
+from models import InboundMessage, OutboxMessage, ServiceRequest, WeChatUser
 from models.enums import OutboxStatus
 from runtime.dispatch import dispatch_outbox
-from services import texts
+from services import identity, texts
 from tests.support.factories import fresh, make_beneficiary, make_town
 from tests.support.wechat import reply_content
 from workers.inbox import InboxWorker
@@ -82,6 +82,25 @@ def test_the_webhook_only_stores_and_the_worker_answers_by_customer_service_mess
     assert len(replies) == 1 and str(request.id) in replies[0]
     reply_row = session.scalars(select(OutboxMessage).where(OutboxMessage.idempotency_key == f"answer:{stored.id}")).one()
     assert reply_row.status == OutboxStatus.SENT.value
+
+
+def test_the_window_counts_from_when_the_user_wrote_not_from_the_handling(queued, sender, session, town, clock):
+    """Two messages handled a minute after they came: the 48-hour window (and its five messages)
+    counts from the later one's arrival, as WeChat counts it; handled out of order, it never goes back."""
+    client, worker = queued
+    _, son = bind_son(session, town, clock)
+    sender.post(client, sender.text(son, "你好", msg_id=5101))
+    first = clock()
+    clock.advance(seconds=10)
+    sender.post(client, sender.text(son, "在吗", msg_id=5102))
+    wrote = clock()
+    clock.advance(seconds=60)
+    assert worker.drain() == 2
+    fresh(session)
+    user = session.scalars(select(WeChatUser).where(WeChatUser.openid == son)).one()
+    assert user.last_message_at == wrote and first < wrote < clock()
+    identity.note_message(user, first)
+    assert user.last_message_at == wrote
 
 
 def test_a_retried_delivery_is_stored_and_handled_once(queued, sender, session, town, clock, fake_wechat):

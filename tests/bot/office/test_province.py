@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from models import AuditEntry, OutboxMessage, RequestEvent, Staff
+from models import AuditEntry, MonthlyReport, OutboxMessage, RequestEvent, Staff
 from models.enums import EventKind, StaffRole
 from services import casework, escalation, imports, reminders
 from services.errors import DomainError
@@ -17,7 +17,7 @@ from services.imports.read import Table
 from services.policy.validate import ROLE_LABELS
 from services.scope import scope_for
 from tests.support.factories import fresh
-from tests.support.office import signed_in
+from tests.support.office import csrf, signed_in
 from tests.support.province import make_province
 
 AUTH = {"Authorization": "Bearer test-admin-token"}
@@ -170,3 +170,83 @@ def test_the_province_admin_chooses_a_city_and_back(app, world):
     board = page(client, "/office/cases?city=0")
     assert "甲大爷" in board and "乙奶奶" in board
     assert signed_in(app, world.a.admin.staff_no).get(f"/office/visits?town={world.b.town.id}").status_code == 404
+
+
+def _kept_report(session, clock, city, town=None) -> int:
+    """A November report already kept for a city (or its town); its files stand in for real ones."""
+    report = MonthlyReport(month=date(2026, 11, 1), city_id=city.city.id, town_id=town.id if town else None,
+                           period_end=date(2026, 11, 30), complete=True, made_at=clock(), made_by_label="scheduler",
+                           xlsx=b"PK\x03\x04 sheet", pdf=b"%PDF-1.7 page", xlsx_size=13, pdf_size=13)
+    session.add(report)
+    session.commit()
+    return report.id
+
+
+def _make_report(client, **form):
+    """Press 生成月报 on the 月报 page with these fields."""
+    return client.post("/office/reports", data={"csrf_token": csrf(client, "/office/reports"), "month": "2026-11",
+                                                **form})
+
+
+def test_monthly_reports_are_each_city_s_own(app, world, session, clock):
+    """City A's administrator lists and downloads A's reports only; B's are 404 and making B's (the
+    city or its town) is 403; A's town officer has A's town's only; nothing is made by a refusal."""
+    a_city, a_town = _kept_report(session, clock, world.a), _kept_report(session, clock, world.a, world.a.town)
+    b_city, b_town = _kept_report(session, clock, world.b), _kept_report(session, clock, world.b, world.b.town)
+    client = signed_in(app, world.a.admin.staff_no)
+    listed = page(client, "/office/reports")
+    assert f'id="report-{a_city}"' in listed and f'id="report-{a_town}"' in listed
+    assert f'id="report-{b_city}"' not in listed and f'id="report-{b_town}"' not in listed and "西城市" not in listed
+    assert "东城市（全市各乡镇）" in listed and 'name="city"' not in listed
+    assert client.get(f"/office/reports/{a_city}.pdf").status_code == 200
+    for report in (b_city, b_town):
+        assert client.get(f"/office/reports/{report}.pdf").status_code == 404
+        assert client.get(f"/office/reports/{report}.xlsx").status_code == 404
+    assert _make_report(client, city=str(world.b.city.id)).status_code == 403
+    assert _make_report(client, town=str(world.b.town.id)).status_code == 403
+    officer = signed_in(app, world.a.officer.staff_no)
+    mine = page(officer, "/office/reports")
+    assert f'id="report-{a_town}"' in mine and f'id="report-{a_city}"' not in mine
+    assert officer.get(f"/office/reports/{a_city}.pdf").status_code == 404
+    fresh(session)
+    assert session.scalar(select(func.count()).select_from(MonthlyReport)) == 4
+    downloads = session.scalars(select(AuditEntry).where(AuditEntry.action == "report.download")).all()
+    assert [(e.actor_staff_id, e.target_id, e.detail["city"]) for e in downloads] == [(world.a.admin.id, a_city, "东城市")]
+
+
+def test_the_province_admin_sees_every_city_s_reports_and_makes_one_for_a_chosen_city(app, world, session, clock):
+    """Both cities' reports listed and downloadable (audited); making one needs a city, chosen in the
+    form or with the chooser at the top; each is that city's alone."""
+    a_city, b_town = _kept_report(session, clock, world.a), _kept_report(session, clock, world.b, world.b.town)
+    client = signed_in(app, world.admin.staff_no)
+    listed = page(client, "/office/reports")
+    assert f'id="report-{a_city}"' in listed and f'id="report-{b_town}"' in listed and "西城市·西山镇" in listed
+    assert 'name="city"' in listed and "西城市（全市各乡镇）" in listed
+    for report in (a_city, b_town):
+        assert client.get(f"/office/reports/{report}.xlsx").status_code == 200
+    refused = _make_report(client)
+    assert refused.status_code == 400 and "请选择要生成月报的市" in refused.get_data(as_text=True)
+    assert _make_report(client, city=str(world.b.town.id)).status_code == 400
+    # December so far: the month the cities' open requests were raised in.
+    assert _make_report(client, month="2026-12", city=str(world.b.city.id)).status_code == 303
+    # The chooser narrows the page to 东城市: its reports only, and the button makes 东城市's.
+    chosen = page(client, f"/office/reports?city={world.a.city.id}")
+    assert f'id="report-{a_city}"' in chosen and f'id="report-{b_town}"' not in chosen
+    assert _make_report(client, month="2026-12").status_code == 303
+    fresh(session)
+    made = session.scalars(select(MonthlyReport).where(MonthlyReport.made_by_staff_id == world.admin.id)).all()
+    assert sorted((r.city_id, r.town_id) for r in made) == sorted([(world.a.city.id, None), (world.b.city.id, None)])
+    b_made = next(r for r in made if r.city_id == world.b.city.id)
+    b_sheet = load_workbook(io.BytesIO(b_made.xlsx))
+    text = " ".join(str(v) for sheet in b_sheet for row in sheet.iter_rows(values_only=True) for v in row if v)
+    assert "西城市" in text and "西山镇" in text and "乙奶奶" not in text
+    assert "东城市" not in text and "东河镇" not in text and "东湾村" not in text
+    assert client.get(f"/office/reports/{b_made.id}.pdf").status_code == 404, "东城市 is still chosen"
+    assert f'id="report-{b_made.id}"' in page(client, "/office/reports?city=0")
+    answer = client.get(f"/office/reports/{b_made.id}.pdf")
+    assert answer.status_code == 200 and "monthly-report-2026-12-" + world.b.city.code in answer.headers[
+        "Content-Disposition"]
+    fresh(session)
+    audited = session.scalars(select(AuditEntry).where(AuditEntry.action.in_(("report.download", "report.make")))
+                              .where(AuditEntry.actor_staff_id == world.admin.id)).all()
+    assert sorted(e.action for e in audited) == ["report.download"] * 3 + ["report.make"] * 2

@@ -30,9 +30,11 @@ def history(session, clock, app):
 
 def kept(session, clock, month: date, town_id: int | None) -> int:
     """A report already kept (its files stand in for real ones: these tests are about reach)."""
-    report = MonthlyReport(month=month, town_id=town_id, period_end=month.replace(day=30), complete=True,
-                           made_at=clock(), made_by_label="scheduler", xlsx=b"PK\x03\x04 sheet", pdf=b"%PDF-1.7 page",
-                           xlsx_size=13, pdf_size=13)
+    city_id = (session.get(Region, town_id).parent_id if town_id is not None else
+               session.scalars(select(Region.id).where(Region.level == RegionLevel.CITY.value)).one())
+    report = MonthlyReport(month=month, city_id=city_id, town_id=town_id, period_end=month.replace(day=30),
+                           complete=True, made_at=clock(), made_by_label="scheduler", xlsx=b"PK\x03\x04 sheet",
+                           pdf=b"%PDF-1.7 page", xlsx_size=13, pdf_size=13)
     session.add(report)
     session.commit()
     return report.id

@@ -1,0 +1,36 @@
+"""The 走访覆盖 page for a whole province reads today's daily figures: the same numbers as counting live."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from models.enums import CheckResult
+from services import daily_figures, dashboard
+from services.scope import EVERYWHERE, scope_for
+from tests.support import map_history
+from tests.support.factories import make_beneficiary, make_visit
+from tests.support.map_history import TZ
+
+
+def _coverage(session, scope, now) -> dict[str, tuple[int, int]]:
+    return {row.region.name: (row.beneficiaries, row.overdue) for row in dashboard.visit_coverage(session, scope, now, TZ)}
+
+
+def test_the_province_reads_the_daily_figures_and_they_match_the_live_count(session, clock):
+    """Before the figures job has run, the people are counted; after it, its rows give the same coverage
+    and the same problems this month as a live count in the city's scope."""
+    history = map_history.build(session, clock())
+    person = make_beneficiary(session, history.a.village, clock() - timedelta(days=30), assistant=history.a.assistant)
+    make_visit(session, person, history.a.assistant, clock() - timedelta(hours=1),
+               food=CheckResult.PROBLEM.value, medical=CheckResult.PROBLEM.value)
+    session.commit()
+    city = scope_for(history.a.supervisor)
+    live = _coverage(session, city, clock())
+    assert _coverage(session, EVERYWHERE, clock()) == live  # no daily rows yet: counted
+    today = clock().astimezone(TZ).date()
+    daily_figures.rebuild(session, today - timedelta(days=40), today, TZ, clock())
+    session.commit()
+    assert _coverage(session, EVERYWHERE, clock()) == live
+    problems = dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ)
+    assert problems == dashboard.problems_this_month(session, city, clock(), TZ)
+    assert (problems["吃"], problems["医"], problems["住"]) == (1, 1, 0)
