@@ -22,6 +22,8 @@ class DailyVisitFigures(Base):
     __tablename__ = "daily_visit_figures"
     __table_args__ = (
         Index("ix_daily_visit_figures_day_town", "day", "town_id"),
+        # A city's or a town's days: one range per town rather than a pass over every town's days.
+        Index("ix_daily_visit_figures_town_day", "town_id", "day"),
         Index("ix_daily_visit_figures_staff_day", "staff_id", "day"),
     )
 
@@ -56,6 +58,7 @@ class DailyCheckinFigures(Base):
     __tablename__ = "daily_checkin_figures"
     __table_args__ = (
         Index("ix_daily_checkin_figures_day_town", "day", "town_id"),
+        Index("ix_daily_checkin_figures_town_day", "town_id", "day"),
         Index("ix_daily_checkin_figures_staff_day", "staff_id", "day"),
     )
 

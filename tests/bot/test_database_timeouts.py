@@ -79,5 +79,18 @@ def test_options_in_the_url_are_kept_beside_the_statement_timeout(database_url):
         with engine.connect() as connection:
             assert connection.execute(text("SHOW lock_timeout")).scalar() == "1500ms"
             assert connection.execute(text("SHOW statement_timeout")).scalar() == "250ms"
+            assert connection.execute(text("SHOW jit")).scalar() == "off"
     finally:
         engine.dispose()
+
+
+@pytest.mark.skipif(not using_postgres(), reason="PostgreSQL connection settings")
+def test_jit_is_off_unless_the_url_asks_for_it(database_url):
+    """The dashboard's aggregates run without JIT compilation; a URL's own `jit` setting wins."""
+    for url, expected in ((database_url, "off"), (f"{database_url}?options=-c%20jit%3Don", "on")):
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                assert connection.execute(text("SHOW jit")).scalar() == expected
+        finally:
+            engine.dispose()
