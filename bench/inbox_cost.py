@@ -13,8 +13,8 @@ case. `InboxWorker.handle_group` handles them all in groups exactly as `sanzhida
 sending the replies is left out (it is the outbox's cost, measured by bench/outbox.py).
 
 Reported: messages/s (wall), ms of CPU per message (this process: handling and the driver; on
-PostgreSQL the server's own work is not in it), SQL statements per message (engine event), and
-the statements of one group by kind.
+PostgreSQL the server's own work is not in it), SQL statements per message (engine event), the
+statements of one group by kind, and the wall time spent inside statements, by statement.
 """
 
 from __future__ import annotations
@@ -118,8 +118,21 @@ def measure(url: str, args) -> dict:
         openids = seed(services.session_factory, args.messages, args.villages, not args.unbound_staff)
         store_messages(services.engine, openids)
         statements: list[str] = []
-        event.listen(services.engine, "before_cursor_execute",
-                     lambda conn, cursor, sql, params, context, many: statements.append(sql))
+        # Wall time inside each statement's execute (round trip and the server's work), by its text.
+        timing: dict[str, list[float]] = collections.defaultdict(lambda: [0, 0.0])
+        started: list[float] = []
+
+        def before(conn, cursor, sql, params, context, many):
+            statements.append(sql)
+            started.append(time.perf_counter())
+
+        def after(conn, cursor, sql, params, context, many):
+            entry = timing[" ".join(sql.split())[:90]]
+            entry[0] += 1
+            entry[1] += time.perf_counter() - started.pop()
+
+        event.listen(services.engine, "before_cursor_execute", before)
+        event.listen(services.engine, "after_cursor_execute", after)
         worker = InboxWorker(services)
         kinds: collections.Counter = collections.Counter()
         handled = 0
@@ -144,6 +157,8 @@ def measure(url: str, args) -> dict:
         "statements_per_message": len(statements) / handled,
         "first_group": first_group,
         "first_group_kinds": dict(kinds.most_common()),
+        "statement_ms_per_message": sum(t for _, t in timing.values()) * 1000 / handled,
+        "slowest": sorted(((t * 1000 / handled, n / handled, sql) for sql, (n, t) in timing.items()), reverse=True)[:12],
     }
 
 
@@ -181,6 +196,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  CPU ms/message      {result['cpu_ms_per_message']:.2f}")
     print(f"  statements/message  {result['statements_per_message']:.2f}")
     print(f"  first group ({result['first_group']} messages) by kind: {result['first_group_kinds']}")
+    print(f"  in statements       {result['statement_ms_per_message']:.2f} ms/message (the rest: Python and commits)")
+    for ms, count, sql in result["slowest"]:
+        print(f"    {ms:6.2f} ms  {count:5.2f}×  {sql}")
     return 0
 
 

@@ -135,11 +135,13 @@ def inbox_group() -> None:
 @click.option("--fallback-seconds", default=3.0, show_default=True, type=click.FloatRange(0.1, 3600),
               help="Seconds between looks for waiting messages while PostgreSQL's notifications wake the worker "
                    "(on SQLite, or while they cannot, it looks every 0.2 s).")
-def inbox_run(metrics_port: int | None, fallback_seconds: float) -> None:
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 16),
+              help="Groups of messages handled at once, each on its own database connection.")
+def inbox_run(metrics_port: int | None, fallback_seconds: float, threads: int) -> None:
     """Run one inbox worker in the foreground until stopped (run several for more throughput)."""
     from workers.inbox import run_forever
 
-    run_forever(load_for_process(metrics_port), fallback_seconds=fallback_seconds)
+    run_forever(load_for_process(metrics_port), fallback_seconds=fallback_seconds, threads=threads)
 
 
 @inbox_group.command("drain")

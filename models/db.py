@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import URL, Connection, CursorResult, Date, Engine, Table, create_engine, event, literal, text
+from sqlalchemy import URL, Connection, CursorResult, Date, Engine, Table, create_engine, event, inspect, literal, text, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
@@ -165,6 +165,40 @@ def insert_json_rows(session: Session, table: Table, rows: Sequence[dict], *, sk
     given = json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
                        default=_json_value)
     return session.execute(text(sql), {"rows": given})
+
+
+def take_changes(obj) -> dict[str, object]:
+    """A persistent object's unflushed column changes, taken out of the unit of work; {} when there
+    are none, or for a new object or one whose relationships changed too (left to the ORM's flush).
+
+    The object keeps the new values in memory and the session no longer writes them: the caller
+    writes them with other objects' in one statement (`update_by_key`).
+    """
+    state = inspect(obj)
+    if not state.persistent or not state.modified:
+        return {}
+    columns = {column.key for column in state.mapper.column_attrs}
+    if not set(state.committed_state) <= columns:
+        return {}
+    changes = {}
+    for key in state.committed_state:
+        added = state.attrs[key].history.added
+        if added:
+            changes[key] = added[0]
+    # What a flush does once it has written the object: every value committed, the object clean.
+    # Clean, it costs every later autoflush of the session nothing (setting values committed one by
+    # one would leave it marked modified, for each autoflush to look over again).
+    state._commit_all(state.dict, state.session.identity_map)
+    return changes
+
+
+def update_by_key(session: Session, model, rows: dict[int, dict[str, object]]) -> None:
+    """Write {primary key: {attribute: value}} as one executemany per set of attributes changed."""
+    by_columns: dict[tuple[str, ...], list[dict]] = {}
+    for key, values in rows.items():
+        by_columns.setdefault(tuple(sorted(values)), []).append({"id": key, **values})
+    for batch in by_columns.values():
+        session.execute(update(model), batch)
 
 
 def _json_value(value: object) -> str:

@@ -62,11 +62,13 @@ def make_report(session: Session, *, month: date, town: Region | None, tz: ZoneI
     return Made(report, data, xlsx, pdf)
 
 
-def previous_month_report(session: Session, env: RequestEnv, now: datetime) -> int:
-    """Make last month's report of each city unless a complete one is kept, then tell each of that
-    city's supervisors it is ready (once per month each); the number of notices queued."""
+def previous_month_report(session: Session, env: RequestEnv, now: datetime, *, city_id: int | None = None) -> int:
+    """Make last month's report of each city (or only the city `city_id`) unless a complete one is
+    kept, then tell each of that city's supervisors it is ready (once per month each); the number of
+    notices queued."""
     month = months.previous_month(months.month_start(now.astimezone(env.tz).date()))
-    return sum(_city_report(session, env, city, month, now) for city in monthly_report.cities(session))
+    return sum(_city_report(session, env, city, month, now) for city in monthly_report.cities(session)
+               if city_id is None or city.id == city_id)
 
 
 def _city_report(session: Session, env: RequestEnv, city: Region, month: date, now: datetime) -> int:

@@ -181,11 +181,13 @@ class SanzhidaWeChatClient(WeChatClient):
         Only `raw_allowed` calls (a file download) may answer with something other than JSON.
         """
         attempt = 0
+        token: str | None = None
         while True:
-            try:
-                token = self.access_token
-            except RedisError as exc:
-                raise _store_unavailable(exc) from exc
+            if token is None:
+                try:
+                    token = self.access_token
+                except RedisError as exc:
+                    raise _store_unavailable(exc) from exc
             call = dict(kwargs, params={**(kwargs.get("params") or {}), "access_token": token})
             try:
                 result = super()._request(method, url_or_endpoint, **call)
@@ -197,7 +199,9 @@ class SanzhidaWeChatClient(WeChatClient):
                 if self._memo is not None and self._memo[0] == token:
                     # Never reuse a rejected token from memory, even if the refresh below fails.
                     self._memo = None
-                self.refresh_token(stale=token)
+                # Retry with the token the refresh handed back: re-reading memory could meet a thread
+                # that put the rejected token back there a moment before.
+                token = self.refresh_token(stale=token)
                 continue
             except requests.RequestException as exc:
                 # Timeouts and connection errors surface as the one exception callers handle.

@@ -112,7 +112,7 @@ def archive_job(ctx: JobContext, now: datetime) -> int:
 
 
 def city_by_city(work: Callable[..., int]) -> Callable[[JobContext, datetime], int]:
-    """A daily job's work (`work(session, env, now, city_id=…)`) run one city per transaction.
+    """A calendar job's work (`work(session, env, now, city_id=…)`) run one city per transaction.
 
     A province then holds one city's rows in memory at a time, not thirty cities'. A run cut short
     is safe to run again: the pushes' keys and the unique rows the work writes stop a second push."""
@@ -128,6 +128,8 @@ def city_by_city(work: Callable[..., int]) -> Callable[[JobContext, datetime], i
 visit_reminders_job = city_by_city(reminders.morning_visits)
 checkin_reminders_job = city_by_city(silences.remind_families)
 checkin_silences_job = city_by_city(silences.raise_silences)
+# The 1st at 09:00: a complete report already kept is not made again, and each supervisor is told once.
+monthly_report_job = city_by_city(reports.previous_month_report)
 
 
 def escalation_job(ctx: JobContext, now: datetime) -> int:
@@ -152,7 +154,3 @@ def figures_job(ctx: JobContext, now: datetime) -> int:
                           + weekly_figures.rebuild(s, now.astimezone(tz).date(), tz, now))
 
 
-def monthly_report_job(session: Session, env: RequestEnv, now: datetime) -> int:
-    """Make last month's report of each city and tell its supervisors (the 1st at 09:00); the ledger of
-    calendar jobs makes it once, and a complete report already kept is not made again."""
-    return reports.previous_month_report(session, env, now)

@@ -5,9 +5,11 @@ What moves (and nothing else):
 - `inbound_messages`: messages handled and received before the cut-off that no entry still in
   `request_events` names (those wait for their case's entries); a media item made from one keeps its
   link in the archive row (`media_item_id`), its own reference is cleared;
-- `outbox`: pushes sent, given up or skipped, created before the cut-off.
+- `outbox`: pushes sent or skipped, created before the cut-off.
 
-A waiting message, a pending push and an open case's history never move. Each window of ids is one
+A waiting message, a pending push and an open case's history never move; nor does a message whose
+handling failed or a push given up (a dead letter): someone still has to follow those up, and
+`sanzhida inbound failed`, `outbox list` and `outbox retry` work on the hot tables. Each window of ids is one
 short transaction that copies the rows not yet in the archive and then deletes, from the hot table,
 the rows that are: a window killed halfway is rolled back whole, and a window run twice copies and
 deletes nothing the second time.
@@ -34,7 +36,7 @@ from models.enums import OutboxStatus, RequestStatus
 # Ids per transaction: a range scan of the primary key, short enough to never hold locks long.
 WINDOW = 2000
 FINISHED_CASES = (RequestStatus.RESOLVED.value, RequestStatus.CLOSED.value, RequestStatus.CANCELLED.value)
-FINISHED_PUSHES = (OutboxStatus.SENT.value, OutboxStatus.DEAD.value, OutboxStatus.SKIPPED.value)
+FINISHED_PUSHES = (OutboxStatus.SENT.value, OutboxStatus.SKIPPED.value)
 
 
 def cutoff_month(today: date, months: int) -> date:
@@ -62,13 +64,15 @@ def _event_due(cutoff: datetime) -> ColumnElement[bool]:
 
 
 def _message_due(cutoff: datetime) -> ColumnElement[bool]:
-    """A handled message received before the cut-off that no entry staying in `request_events` names."""
+    """A message handled without failing, received before the cut-off, that no entry staying in
+    `request_events` names."""
     staying = exists().where(RequestEvent.inbound_message_id == InboundMessage.id, ~_event_due(cutoff))
-    return InboundMessage.handled_at.is_not(None) & (InboundMessage.received_at < cutoff) & ~staying
+    return (InboundMessage.handled_at.is_not(None) & InboundMessage.handling_error.is_(None)
+            & (InboundMessage.received_at < cutoff) & ~staying)
 
 
 def _push_due(cutoff: datetime) -> ColumnElement[bool]:
-    """A push sent, given up or skipped, created before the cut-off."""
+    """A push sent or skipped, created before the cut-off."""
     return OutboxMessage.status.in_(FINISHED_PUSHES) & (OutboxMessage.created_at < cutoff)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, inspect, literal, or_, select, update
+from sqlalchemy import and_, bindparam, exists, func, inspect, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from config import policy
@@ -66,17 +66,36 @@ def note_contact(session: Session, beneficiary_id: int, now: datetime, kind: Con
 
 
 def note_message(session: Session, user: WeChatUser, now: datetime, *, env: RequestEnv,
-                 via_case: int | None = None) -> None:
+                 via_case: int | None = None, contacts: Contacts | None = None) -> None:
     """A message from a bound user (the beneficiary or their family): a sign of life for each they are bound to.
 
     The user's links are loaded with the user, so an unbound sender costs nothing. `via_case`: the
-    case the message was added to, whose timeline shows it already.
+    case the message was added to, whose timeline shows it already. `contacts`: where a group of
+    messages keeps the beneficiaries' last contacts for one UPDATE (`save_contacts`); None: now.
     """
     links = [link for link in user.family_links if link.active]
     ids = sorted({link.beneficiary_id for link in links})
     if ids:
         _note_contacts(session, env, ids, now, Contact(ContactKind.MESSAGE, user=user, via_case=via_case),
-                       silences=_may_have_open_silences(links))
+                       silences=_may_have_open_silences(links), contacts=contacts)
+
+
+# Beneficiary id -> (when, ContactKind value): the latest contact of each, kept for `save_contacts`.
+Contacts = dict[int, tuple[datetime, str]]
+
+
+def save_contacts(session: Session, contacts: Contacts) -> None:
+    """Write kept last contacts in one statement (an executemany); an earlier one never overwrites a later."""
+    if not contacts:
+        return
+    table = Beneficiary.__table__
+    at = bindparam("at", type_=table.c.last_contact_at.type)
+    session.execute(
+        update(table)
+        .where(table.c.id == bindparam("b_id"), or_(table.c.last_contact_at.is_(None), table.c.last_contact_at < at))
+        .values(last_contact_at=at, last_contact_kind=bindparam("kind")),
+        [{"b_id": key, "at": when, "kind": kind} for key, (when, kind) in sorted(contacts.items())],
+    )
 
 
 def _may_have_open_silences(links) -> bool:
@@ -92,16 +111,22 @@ def _may_have_open_silences(links) -> bool:
 
 
 def _note_contacts(session: Session, env: RequestEnv, ids: list[int], now: datetime, contact: Contact, *,
-                   silences: bool = True) -> None:
-    """One UPDATE on the beneficiaries, one on their open silences returning the 联系 cases they raised
-    (none when `silences` is False and the contact settles nothing already ended)."""
+                   silences: bool = True, contacts: Contacts | None = None) -> None:
+    """One UPDATE on the beneficiaries (kept in `contacts` when given), one on their open silences
+    returning the 联系 cases they raised (none when `silences` is False and the contact settles
+    nothing already ended)."""
     kind = ContactKind(contact.kind).value
-    session.execute(
-        update(Beneficiary)
-        .where(Beneficiary.id.in_(ids),
-               or_(Beneficiary.last_contact_at.is_(None), Beneficiary.last_contact_at < now))
-        .values(last_contact_at=now, last_contact_kind=kind)
-    )
+    if contacts is None:
+        session.execute(
+            update(Beneficiary)
+            .where(Beneficiary.id.in_(ids),
+                   or_(Beneficiary.last_contact_at.is_(None), Beneficiary.last_contact_at < now))
+            .values(last_contact_at=now, last_contact_kind=kind)
+        )
+    else:
+        for key in ids:
+            if key not in contacts or contacts[key][0] < now:
+                contacts[key] = (now, kind)
     if not silences and contact.kind not in SETTLING:
         return
     columns = Silence.__table__.c

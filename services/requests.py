@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import bindparam, func, inspect, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from config import policy
@@ -178,18 +178,23 @@ def fallback_chain(session: Session, env: RequestEnv, request: ServiceRequest, n
         yield [staff]
 
 
+# Built once: it runs for nearly every message a beneficiary's family sends.
+_MERGEABLE = (
+    select(ServiceRequest)
+    .where(
+        ServiceRequest.beneficiary_id == bindparam("beneficiary_id"),
+        ServiceRequest.status.in_(OPEN),
+        ServiceRequest.created_at >= bindparam("since", type_=ServiceRequest.created_at.type),
+    )
+    .order_by(ServiceRequest.created_at.desc())
+    .limit(1)
+)
+
+
 def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hours: int) -> ServiceRequest | None:
     """The beneficiary's newest still-open request from the last `hours`, to add a message to."""
-    return session.scalars(
-        select(ServiceRequest)
-        .where(
-            ServiceRequest.beneficiary_id == beneficiary_id,
-            ServiceRequest.status.in_(OPEN),
-            ServiceRequest.created_at >= now - timedelta(hours=hours),
-        )
-        .order_by(ServiceRequest.created_at.desc())
-        .limit(1)
-    ).first()
+    return session.scalars(_MERGEABLE, {"beneficiary_id": beneficiary_id,
+                                        "since": now - timedelta(hours=hours)}).first()
 
 
 def unheard_voice(inbound: InboundMessage | None) -> bool:

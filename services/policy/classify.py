@@ -157,6 +157,12 @@ def _markers(masked: str, norm: str, words: tuple[str, ...], *, check_negation: 
     return found
 
 
+@cache
+def _lead(phrase: str) -> str:
+    """What any match of a sign starts with: the phrase, or its first part for "A…B"."""
+    return phrase.split(PAIR, 1)[0]
+
+
 def _matches(masked: str, norm: str, phrase: str, clauses: list[tuple[int, int]]):
     """(start, end) of each match of a sign; for "A…B", B must follow A closely in its clause, not denied."""
     if PAIR not in phrase:
@@ -206,6 +212,9 @@ def current_signs(norm: str, local_month: int) -> list[FoundSign]:
 
     found = []
     for sign in signs:
+        # Most of the hundreds of signs are not in a message at all: one substring test rules them out.
+        if _lead(sign.phrase) not in masked:
+            continue
         for start, end in _matches(masked, norm, sign.phrase, clauses):
             if is_current(start, end):
                 found.append(FoundSign(start, sign))

@@ -194,6 +194,28 @@ def test_the_newest_row_always_stays(session, clock):
     assert ids(session, select(InboundMessage.id)) == {4}
 
 
+def test_a_failed_message_and_a_dead_letter_stay_to_be_followed_up(session, clock):
+    """Old as they are, a message whose handling failed and a push given up stay in the hot tables,
+    where `inbound failed`, `outbox list` and `outbox retry` find them; their finished neighbours move."""
+    factory = lambda: type(session)(bind=session.get_bind())  # noqa: E731
+    now = clock()
+    old_messages(session, now, 4)
+    session.get(InboundMessage, 2).handling_error = "KeyError"
+    old = now - timedelta(days=430)
+    for n, status in enumerate((OutboxStatus.SENT, OutboxStatus.DEAD, OutboxStatus.SENT, OutboxStatus.SENT)):
+        session.add(OutboxMessage(idempotency_key=f"test:old-{n}", recipient_openid="o-x", kind="custom",
+                                  payload={"text": "你好"}, status=status.value, attempts=8, next_attempt_at=old,
+                                  created_at=old))
+    session.commit()
+    dead = session.scalar(select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.DEAD.value))
+
+    report = archive_before(factory, now - timedelta(days=400), now)
+    assert (report.moved["inbound_messages"], report.moved["outbox"]) == (3, 2)
+    fresh(session)
+    assert ids(session, select(InboundMessage.id)) == {2, 5}
+    assert ids(session, select(OutboxMessage.id).where(OutboxMessage.status == OutboxStatus.DEAD.value)) == {dead}
+
+
 def test_a_media_items_message_moves_and_keeps_its_link(session, clock, town):
     """A voice message's media item loses its reference to the hot row; the archive row names the item."""
     factory = lambda: type(session)(bind=session.get_bind())  # noqa: E731

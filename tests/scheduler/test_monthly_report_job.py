@@ -68,9 +68,7 @@ def test_twice_on_the_first_makes_one_report_and_one_notice_each(session, histor
         ("2026-11-01", None, True, "scheduler")
     made_at = report.made_at
     # Run outside the ledger too (two schedulers, a catch-up): nothing new is made or queued.
-    with jobs_ctx.session_factory() as s:
-        assert jobs.monthly_report_job(s, jobs_ctx.env, START + timedelta(minutes=10)) == 0
-        s.commit()
+    assert jobs.monthly_report_job(jobs_ctx, START + timedelta(minutes=10)) == 0
     fresh(session)
     assert [r.made_at for r in session.scalars(select(MonthlyReport))] == [made_at]
     sent = notices(session)
@@ -127,9 +125,7 @@ def test_two_cities_get_one_report_each_and_only_their_own_supervisors_are_told(
                          classification=Classification(RequestCategory.POLICY, Urgency.NORMAL))
     session.commit()
     assert calendar.run_calendar_job(jobs_ctx, monthly_job(), START, GRACE) == "ran"
-    with jobs_ctx.session_factory() as s:
-        assert jobs.monthly_report_job(s, env, START + timedelta(minutes=10)) == 0
-        s.commit()
+    assert jobs.monthly_report_job(jobs_ctx, START + timedelta(minutes=10)) == 0
     fresh(session)
     kept = {r.city_id: r for r in session.scalars(select(MonthlyReport))}
     assert set(kept) == {world.a.city.id, world.b.city.id}
