@@ -51,7 +51,7 @@ def with_params(url: str, **params: str) -> str:
 def _authorize_problem(state) -> str | None:
     """The message WeChat's page would show for this authorise request, or None when it is fine."""
     args = request.args
-    if not args.get("appid") or (state.app_id is not None and args["appid"] != state.app_id):
+    if not args.get("appid") or state.accounts.token_errcode(args["appid"], None) == 40013:
         return "appid 参数错误"
     redirect_uri = args.get("redirect_uri", "")
     if urlsplit(redirect_uri).scheme not in ("http", "https") or not urlsplit(redirect_uri).netloc:
@@ -78,7 +78,7 @@ def register_oauth_routes(app: Flask, state, record, apply_fault) -> None:
         code = secrets.token_urlsafe(24)
         with state.lock:
             state.oauth_codes[code] = {
-                "openid": request.cookies[LOGIN_COOKIE],
+                "openid": _openid_under(state, request.cookies[LOGIN_COOKIE], request.args["appid"]),
                 "scope": request.args["scope"],
                 "appid": request.args["appid"],
                 "expires_at": state.now() + CODE_LIFETIME_SECONDS,
@@ -129,14 +129,24 @@ def register_oauth_routes(app: Flask, state, record, apply_fault) -> None:
         return response
 
 
+def _openid_under(state, openid: str, app_id: str) -> str:
+    """The signed-in person's openid under the account `app_id`: the cookie's own when it is that
+    account's; another one, stable and made from both, when it is another account's, as WeChat gives
+    one person a different openid under each account."""
+    owner = state.accounts.owner(openid)
+    return openid if owner is None or owner == app_id else f"{openid}.{app_id}"
+
+
 def _redeem(state) -> tuple[int | None, dict | None]:
     """(errcode, None) when WeChat would refuse this code exchange, else (None, the grant), the code
     then used up; checked and used under one lock so that a code is never redeemed twice."""
     args = request.args
-    if not args.get("appid") or (state.app_id is not None and args["appid"] != state.app_id):
-        return 40013, None
-    if not args.get("secret") or (state.app_secret is not None and args["secret"] != state.app_secret):
-        return 40125, None
+    if not args.get("appid") or not args.get("secret"):
+        return (40013 if not args.get("appid") else 40125), None
+    # Every account the stand-in knows (its default and those added), each with its own secret.
+    refused = state.accounts.token_errcode(args["appid"], args["secret"])
+    if refused is not None:
+        return refused, None
     if args.get("grant_type") != "authorization_code":
         return 40002, None
     with state.lock:

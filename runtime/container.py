@@ -192,6 +192,7 @@ def _init_accounts(svc: AppServices) -> WeChatAccounts:
         client.template_ids = {default: own for default, own in (
             (settings.wechat_template_task, row.template_task),
             (settings.wechat_template_progress, row.template_progress)) if own}
+        client.account_slug = row.slug
         return client
 
     accounts = WeChatAccounts(

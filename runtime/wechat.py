@@ -72,6 +72,8 @@ class SanzhidaWeChatClient(WeChatClient):
         self.accounts = None
         # The settings' template id -> this account's own id of that template (an added account's).
         self.template_ids: dict[str, str] = {}
+        # An added account's slug: the phone-page links it sends name it (services.policy.account_links).
+        self.account_slug: str | None = None
 
     def __repr__(self) -> str:
         return f"<SanzhidaWeChatClient appid={self.appid} base={self.API_BASE_URL}>"

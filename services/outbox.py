@@ -19,6 +19,7 @@ from wechatpy.exceptions import WeChatClientException
 from config import policy
 from models import OutboxMessage, Staff, WeChatUser
 from models.enums import OutboxKind, OutboxStatus
+from services.policy.account_links import for_account
 from services.policy.push import (
     CUSTOM_FALLBACK_ERRORS,
     PERMANENT_ERRORS,
@@ -170,11 +171,14 @@ def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRou
     is in `refused` (the user rejected it) raises NoticeRefused unsent.
     """
     template = row.payload.get("template")
+    # Phone-page links name the account they go out through, so the page signs its reader in there.
+    slug = getattr(client, "account_slug", None)
     if use_custom or template is None:
         try:
             client.post(
                 "message/custom/send",
-                data={"touser": row.openid, "msgtype": "text", "text": {"content": row.payload["text"]}},
+                data={"touser": row.openid, "msgtype": "text",
+                      "text": {"content": for_account(row.payload["text"], slug)}},
             )
             return OutboxKind.CUSTOM.value
         except WeChatClientException as exc:
@@ -185,7 +189,7 @@ def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRou
         if route.template_id in refused:
             raise NoticeRefused()
         client.send_subscription_notice(row.openid, route.template_id, route.data(template["data"]),
-                                        page=template.get("url"))
+                                        page=for_account(template["url"], slug) if template.get("url") else None)
         return NOTICE
     body = {
         "touser": row.openid,
@@ -196,7 +200,7 @@ def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRou
         "client_msg_id": client_msg_id(row.key),
     }
     if template.get("url"):
-        body["url"] = template["url"]
+        body["url"] = for_account(template["url"], slug)
     client.post("message/template/send", data=body)
     return OutboxKind.TEMPLATE.value
 

@@ -2,23 +2,28 @@
 
 A page that needs a member of staff sends a browser without a sign-in to WeChat's authorise
 page; WeChat sends it back to `/m/oauth` with a code and our signed state; the code gives the
-openid, the openid the bound, active member of staff. The sign-in is kept in the Flask session
-under a key of its own for a few hours, apart from the office's password sign-in: signing in to
-one never signs anyone in to the other.
+openid, the openid the bound, active member of staff. A link sent through an added official
+account names it (`?account=`) and the sign-in goes through that account: the reader's openid
+there is the one we know them by. The sign-in is kept in the Flask session under a key of its own
+for a few hours, apart from the office's password sign-in: signing in to one never signs anyone in
+to the other.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+from dataclasses import replace
+from urllib.parse import urlencode
 
 from flask import g, redirect, render_template, request, session
 
 from bot.deps import db_session, services
 from bot.mobile.views import PRIVATE_HEADERS, bp
 from models import Staff
-from runtime.wechat_oauth import MAX_NEXT_PATH, OAuthError, StateInvalid
+from runtime.wechat_oauth import MAX_NEXT_PATH, OAuthError, StateInvalid, WebAuth
 from services import audit, identity
+from services.policy.account_links import ACCOUNT_PARAM
 from services.scope import scope_for
 
 logger = logging.getLogger(__name__)
@@ -56,14 +61,32 @@ def staff_only(*, sign_in: bool = True):
             if staff is None:
                 if not sign_in or request.method != "GET":
                     return notice(401, "请先登录", "请回到微信，从提醒里重新打开这个页面。")
-                svc = services()
-                return redirect(svc.web_auth.sign_in_url(_back_to(), svc.clock()))
+                web_auth = account_web_auth(request.args.get(ACCOUNT_PARAM))
+                if web_auth is None:
+                    return notice(404, "链接已失效", "请回到微信，从提醒里重新打开这个页面。")
+                return redirect(web_auth.sign_in_url(_back_to(), services().clock()))
             g.staff, g.scope = staff, scope_for(staff)
             return view(*args, **kwargs)
 
         return inner
 
     return wrap
+
+
+def account_web_auth(slug: str | None) -> WebAuth | None:
+    """Web authorisation through the account a link names (`?account=`; none: the default one), whose
+    openids are the reader's there; None for an account this deployment does not have."""
+    svc = services()
+    if not slug:
+        return svc.web_auth
+    accounts = svc.wechat.accounts
+    account = accounts.by_slug(slug) if accounts is not None else None
+    if account is None:
+        return None
+    client = accounts.client(account.id)
+    # Back to /m/oauth with the account named, so the code is exchanged with the same AppID.
+    callback = f"{svc.web_auth.redirect_uri}?{urlencode({ACCOUNT_PARAM: slug})}"
+    return replace(svc.web_auth, app_id=client.appid, app_secret=client.secret, redirect_uri=callback)
 
 
 def _back_to() -> str:
@@ -80,8 +103,12 @@ def oauth():
     """WeChat sends the browser back here: exchange the code, sign the member of staff in, go on."""
     svc = services()
     now = svc.clock()
+    web_auth = account_web_auth(request.args.get(ACCOUNT_PARAM))
+    if web_auth is None:
+        logger.info("mobile=sign_in_refused reason=unknown_account")
+        return notice(400, "链接已失效", "请回到微信，从提醒里重新打开。")
     try:
-        next_path = svc.web_auth.next_path(request.args.get("state", ""), now)
+        next_path = web_auth.next_path(request.args.get("state", ""), now)
     except StateInvalid as exc:
         logger.info("mobile=sign_in_refused reason=state_%s", exc)
         return notice(400, "链接已失效", "请回到微信，从提醒里重新打开。")
@@ -90,7 +117,7 @@ def oauth():
         # The user declined, or WeChat sent no code: nothing to exchange.
         return notice(400, "没有登录成功", "请回到微信，从提醒里重新打开。")
     try:
-        openid = svc.web_auth.openid_for(code)
+        openid = web_auth.openid_for(code)
     except OAuthError as exc:
         logger.warning("mobile=sign_in_failed errcode=%s", exc.errcode)
         if signed_in_staff() is not None:

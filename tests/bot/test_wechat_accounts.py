@@ -3,7 +3,7 @@ own token and decrypted with its own key, and everything its followers get goes 
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests as http
@@ -13,6 +13,7 @@ from models import FamilyLink, InboundMessage, WeChatAccount, WeChatUser
 from runtime.dispatch import dispatch_outbox
 from services.pii import PiiCipher
 from services.wechat_accounts import add_account
+from tests.bot.test_mobile_cases import wechat_redirect
 from tests.support.factories import fresh, make_beneficiary, make_town, make_wechat_user
 from tests.support.wechat import WeChatSender, reply_content
 from workers.inbox import InboxWorker
@@ -145,10 +146,11 @@ def test_the_default_account_at_wechat_works_as_before(make_app, accounts, sessi
     assert [(c["outcome"], c["app_id"]) for c in sent] == [("delivered", fake_wechat.state.app_id)]
 
 
-def test_a_push_to_staff_who_follow_b_goes_through_b(make_app, accounts, session, town, clock, fake_wechat):
+def task_pushed_through_b(make_app, accounts, session, town, clock, fake_wechat):
+    """The assistant follows account b (the stand-in knows the openid as b's); a family member of b
+    asks for help, the worker handles it and the task push goes out. The app."""
     app = make_app(wechat_reply_mode="queued")
     client, worker = app.test_client(), InboxWorker(app.extensions["sanzhida"])
-    # The assistant follows account b (and the stand-in knows the openid as b's).
     session.get(WeChatUser, town.assistant.wechat_user_id).account_id = accounts["b"].id
     session.commit()
     http.post(f"{fake_wechat.root_url}/_interactions", timeout=5, json={
@@ -159,6 +161,11 @@ def test_a_push_to_staff_who_follow_b_goes_through_b(make_app, accounts, session
     assert worker.drain() == 1
     svc = app.extensions["sanzhida"]
     dispatch_outbox(svc.session_factory, svc.wechat, svc.clock)
+    return app
+
+
+def test_a_push_to_staff_who_follow_b_goes_through_b(make_app, accounts, session, town, clock, fake_wechat):
+    task_pushed_through_b(make_app, accounts, session, town, clock, fake_wechat)
 
     pushes = [c for path in ("message/template/send", "message/custom/send", "message/subscribe/bizsend")
               for c in calls(fake_wechat, path, "o-assistant")]
@@ -166,6 +173,36 @@ def test_a_push_to_staff_who_follow_b_goes_through_b(make_app, accounts, session
     # Template ids are per account: b's own id of the task template.
     templates = {c["body"]["template_id"] for c in pushes if "template_id" in c["body"]}
     assert templates == {"b-task-template"}
+
+
+def test_the_pushs_link_signs_the_assistant_in_through_b(make_app, accounts, session, town, clock, fake_wechat):
+    """The task push sent through b links to the case page with `account=b`; opened, the page signs the
+    assistant in through b's web authorisation, where their openid is the one we know. The same page
+    signed in through the default account meets another openid for them there, and is refused."""
+    app = task_pushed_through_b(make_app, accounts, session, town, clock, fake_wechat)
+    client, svc = app.test_client(), app.extensions["sanzhida"]
+    (link,) = [c["body"]["url"] for c in calls(fake_wechat, "message/template/send", "o-assistant")]
+    assert link.startswith(f"{svc.settings.public_base_url}/m/cases/") and link.endswith("?account=b")
+
+    page = link.removeprefix(svc.settings.public_base_url)
+    first = client.get(page)
+    assert first.status_code == 302
+    authorise = parse_qs(urlsplit(first.headers["Location"]).query)
+    assert authorise["appid"] == [ACCOUNTS["b"]["app_id"]]
+    assert authorise["redirect_uri"][0].endswith("/m/oauth?account=b")
+    base = svc.settings.public_base_url
+    back = client.get(wechat_redirect(first.headers["Location"], "o-assistant").removeprefix(base))
+    assert back.status_code == 302
+    assert client.get(back.headers["Location"]).status_code == 200
+
+    # Without the account the page goes through the default one: another openid there, no staff.
+    stranger = app.test_client()
+    default = stranger.get(page.split("?")[0])
+    assert parse_qs(urlsplit(default.headers["Location"]).query)["appid"] == [svc.settings.wechat_app_id]
+    refused = stranger.get(wechat_redirect(default.headers["Location"], "o-assistant").removeprefix(base))
+    assert refused.status_code == 403
+    # A link naming an account this deployment does not have is a kind refusal, not a sign-in elsewhere.
+    assert stranger.get(page.split("?")[0] + "?account=zz").status_code == 404
 
 
 def test_a_push_through_the_wrong_account_is_refused_by_the_standin(accounts, fake_wechat):
