@@ -272,6 +272,14 @@ def period_totals(session: Session, scope: Scope, first: date, last: date, level
     return numbers
 
 
+def day_rows(session: Session, scope: Scope, day: date) -> list[tuple[int, int | None, int, int]]:
+    """(village, assistant or None, people, overdue) of each row of `day` within the scope."""
+    table = DailyVisitFigures
+    stmt = (select(table.village_id, table.staff_id, table.beneficiaries, table.overdue)
+            .where(days_in(table.day, day, day, scope)))
+    return [tuple(row) for row in session.execute(_scoped(stmt, scope, None))]
+
+
 def computed_at(session: Session, day: date, scope: Scope = scoping.EVERYWHERE,
                 town_id: int | None = None) -> datetime | None:
     """When the rows of `day` within the scope (and one town if given) were last computed (None: not yet)."""

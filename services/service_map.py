@@ -84,16 +84,21 @@ def _above(kind: str, region_id: int | None, name: str, children: list[MapNode])
     )
 
 
-def _town(town: TownRow, target: float) -> MapNode:
-    return _above("town", town.region.id, town.region.name, [_village(v, target) for v in town.villages])
+def _town(town: TownRow, target: float, *, villages: bool = True) -> MapNode:
+    node = _above("town", town.region.id, town.region.name, [_village(v, target) for v in town.villages])
+    if not villages:
+        # Sums and worst gap kept; the villages themselves are left out of the picture.
+        node.children = []
+    return node
 
 
 def picture(data: ServiceMap, scope: Scope, city_name: str,
             target: float = policy.MAP_COVERAGE_TARGET) -> MapNode:
     """The tree within the scope: the city and its towns for the city's staff, every city with its
     towns for the province administrator, else the viewer's own town and the villages they see in
-    it (`city_name` names the root: the viewer's city or province)."""
-    towns = [_town(t, target) for t in data.towns]
+    it (`city_name` names the root: the viewer's city or province). A province's picture stops at the
+    towns: its thousands of villages are drawn once a city is chosen."""
+    towns = [_town(t, target, villages=not scope.is_province) for t in data.towns]
     if not scope.is_city and len(towns) == 1:
         return towns[0]
     if not scope.is_province:

@@ -44,7 +44,10 @@ def figures_page():
     # A city has about a thousand assistants: too many for one page. Per assistant, a city viewer
     # picks a town first; meanwhile the towns are shown (the monthly report's sheet has them all).
     pick_town = g.scope.is_city and level == "assistant" and not town_id
-    if pick_town:
+    # A province has thousands of villages: per village, its administrator chooses a city first
+    # (the header's chooser); meanwhile the towns are shown.
+    pick_city = g.scope.is_province and level == "village" and not town_id
+    if pick_town or pick_city:
         level = "town"
     channel = request.args.get("channel") if request.args.get("channel") in CHANNEL_NAMES else None
     result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id,
@@ -55,7 +58,7 @@ def figures_page():
         "office/figures.html", f=result, levels=figures.LEVELS, towns=towns, town_id=town_id,
         categories=[c.value for c in RequestCategory], urgencies=URGENCY_NAMES,
         checks=list(figures.CHECKS), helps=list(figures.HELPS), service_hours=figures.SERVICE_HOURS_LABEL,
-        tz=svc.settings.tz, pick_town=pick_town, channel=channel,
+        tz=svc.settings.tz, pick_town=pick_town, pick_city=pick_city, channel=channel,
         first_rung_hours=f"{checkin_figures.FIRST_RUNG.total_seconds() / 3600:g}",
         weekly_day="周" + WEEKDAYS[policy.CHECKIN_WEEKLY_DAY],
     )

@@ -31,8 +31,10 @@ def service_map():
     data = dashboard.service_map(read_session(), g.scope, now, svc.settings.tz)
     tree = map_picture.picture(data, g.scope, city_name=g.staff.region.name).as_json()
     _link_villages(tree)
+    # A whole province lists its towns; the villages of a city show once that city is chosen.
     return render_template("office/map.html", data=data, threshold=dashboard.LOAD_THRESHOLD, tree=tree,
-                           gap_labels=map_picture.gap_labels(), today=now.astimezone(svc.settings.tz).date())
+                           gap_labels=map_picture.gap_labels(), today=now.astimezone(svc.settings.tz).date(),
+                           villages=not g.scope.is_province)
 
 
 def _link_villages(node: dict) -> None:

@@ -1,4 +1,5 @@
-"""The 走访覆盖 page for a whole province reads today's daily figures: the same numbers as counting live."""
+"""The 走访覆盖 page and the service map for a whole province read today's daily figures: the same
+numbers as counting live."""
 
 from __future__ import annotations
 
@@ -34,3 +35,25 @@ def test_the_province_reads_the_daily_figures_and_they_match_the_live_count(sess
     problems = dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ)
     assert problems == dashboard.problems_this_month(session, city, clock(), TZ)
     assert (problems["吃"], problems["医"], problems["住"]) == (1, 1, 0)
+
+
+def _map(session, now) -> tuple[dict, list]:
+    """Every village's numbers on the province's map, and the overloaded assistants (any load counts)."""
+    picture = dashboard.service_map(session, EVERYWHERE, now, TZ, load_threshold=0)
+    villages = {v.region.name: (v.assistants, v.beneficiaries, v.unassigned, v.overdue, v.overloaded)
+                for town in picture.towns for v in town.villages}
+    return villages, [(staff.staff_no, n) for staff, n in picture.overloaded]
+
+
+def test_the_provinces_map_reads_the_daily_figures_and_they_match_the_live_count(session, clock):
+    """People, unassigned (an inactive assistant's people too), overdue and each assistant's load: the
+    same from today's daily rows as counted live before the figures job ran."""
+    history = map_history.build(session, clock())
+    make_beneficiary(session, history.a.village, clock() - timedelta(days=30), assistant=history.a.assistant)
+    session.commit()
+    live = _map(session, clock())
+    assert any(numbers[2] for numbers in live[0].values()) and live[1]
+    today = clock().astimezone(TZ).date()
+    daily_figures.rebuild(session, today - timedelta(days=40), today, TZ, clock())
+    session.commit()
+    assert _map(session, clock()) == live

@@ -41,13 +41,21 @@ def test_the_province_admin_sees_both_cities_on_every_page(app, world):
     client = signed_in(app, world.admin.staff_no)
     board = page(client, "/office/cases")
     assert "甲大爷" in board and "乙奶奶" in board
-    assert all(name in page(client, "/office/map") for name in ("东城市", "西城市", "东河镇", "西山镇"))
+    site_map = page(client, "/office/map")
+    assert all(name in site_map for name in ("东城市", "西城市", "东河镇", "西山镇"))
+    # The whole province stops at the towns; a chosen city shows its villages.
+    assert world.a.village.name not in site_map and "选择城市后" in site_map
+    assert world.a.village.name in page(client, f"/office/map?city={world.a.city.id}")
+    page(client, "/office/map?city=0")  # the whole province again
     for city in (world.a, world.b):
         assert city.person.name in page(client, f"/office/beneficiaries/{city.person.id}")
         assert city.person.name in page(client, f"/office/villages/{city.village.id}")
         page(client, f"/office/cases/{city.case.id}")
     figures = page(client, "/office/figures")
     assert "东河镇" in figures and "西山镇" in figures
+    # Per village the whole province would be thousands of rows: its towns, until a city is chosen.
+    by_village = page(client, "/office/figures?level=village")
+    assert 'id="pick-city"' in by_village and world.a.village.name not in by_village and "东河镇" in by_village
     trends = page(client, "/office/trends")
     assert "东河镇" in trends and "西山镇" in trends
     api = app.test_client().get("/api/v1/requests", headers=AUTH).get_json()
