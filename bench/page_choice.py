@@ -9,7 +9,7 @@ is kept for the rest of the sign-in.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from models import Assignment, Beneficiary, Region, RequestEvent, ServiceRequest, Staff, Visit
 from models.enums import RegionLevel, StaffRole
 from services import scope as scoping
+from services.policy import figures as calc
 from services.dashboard import OPEN
 from services.scope import Scope
 
@@ -66,11 +67,11 @@ def pages_for(session: Session, staff: Staff, scope: Scope) -> list[str]:
                if value is None]
     if missing:
         raise SystemExit(f"{staff.staff_no} ({staff.role}) has no {', '.join(missing)} in scope")
-    # The figures of last month (what the monthly report shows) and of the last 26 weeks.
-    today = datetime.now(SHANGHAI).date()
-    last_month_end = today.replace(day=1) - timedelta(days=1)
-    last_month_start = last_month_end.replace(day=1)
-    half_year_ago = today - timedelta(weeks=26)
+    # The figures of last month (what the monthly report shows) and of the last 26 weeks: the page's
+    # own standard periods (its links), which a province's scheduler keeps computed.
+    periods = {p.key: p for p in calc.presets(datetime.now(SHANGHAI).date())}
+    last_month_start, last_month_end = periods["last_month"].start, periods["last_month"].end
+    half_year_ago = periods["half_year"].start
     pages = [
         "/office/map",
         f"/office/villages/{village}",

@@ -6,7 +6,7 @@ from models.base import Base
 from models.cards import CareCard
 from models.checkins import Checkin, Silence
 from models.consents import NoticeConsent, SmsOptOut
-from models.figures import DailyCheckinFigures, DailyVisitFigures, WeeklyRequestFigures
+from models.figures import DailyCheckinFigures, DailyVisitFigures, ViewSnapshot, WeeklyRequestFigures
 from models.media import MediaItem
 from models.messaging import InboundMessage, JobRun, OutboxMessage
 from models.people import (
@@ -56,6 +56,7 @@ __all__ = [
     "SmsOptOut",
     "Staff",
     "StaffInvite",
+    "ViewSnapshot",
     "VillageOfficers",
     "Visit",
     "VisitAlert",

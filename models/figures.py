@@ -13,7 +13,7 @@ from datetime import date, datetime
 from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime
+from models.base import Base, JSONType, UTCDateTime
 
 
 class DailyVisitFigures(Base):
@@ -101,4 +101,20 @@ class WeeklyRequestFigures(Base):
     rating_sum: Mapped[int] = mapped_column(Integer, default=0)
     accept_p50_wall: Mapped[float | None] = mapped_column(Float)  # hours
     accept_p50_service: Mapped[float | None] = mapped_column(Float)  # service hours
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ViewSnapshot(Base):
+    """A whole province's view of the figures or trends, computed by the scheduler every few minutes.
+
+    Thirty cities' requests of half a year take seconds to tally; the province administrator's
+    standard periods (this month, last month, the last 26 weeks) and trends are read from here
+    instead (services/province_views.py). Counts, place names and the most loaded assistants' names:
+    nothing about any beneficiary.
+    """
+
+    __tablename__ = "view_snapshots"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    body: Mapped[dict] = mapped_column(JSONType)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime())

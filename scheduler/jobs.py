@@ -21,6 +21,7 @@ from services import (
     daily_checkin_figures,
     daily_figures,
     escalation,
+    province_views,
     reminders,
     retention,
     scope,
@@ -141,7 +142,8 @@ def escalation_job(ctx: JobContext, now: datetime) -> int:
 
 def figures_job(ctx: JobContext, now: datetime) -> int:
     """Recompute the pre-aggregated figures (every 10 minutes), in one transaction: the daily 四查四帮
-    and 报平安 figures of the recent days, and the weekly request figures of the trends' 26 weeks.
+    and 报平安 figures of the recent days, and the weekly request figures of the trends' 26 weeks;
+    then, with several cities, the province's standard views (services/province_views.py).
 
     A tick runs every interval job; this one is skipped while today's rows are fresher than its
     period, so a day walked in five-minute ticks does not recompute the figures every tick."""
@@ -149,8 +151,10 @@ def figures_job(ctx: JobContext, now: datetime) -> int:
     with ctx.session_factory() as session:
         if daily_figures.fresh(session, now, tz, FIGURES_EVERY - FIGURES_SLACK):
             return 0
-    return run_in_session(ctx, lambda s: daily_figures.rebuild_recent(s, now, tz)
-                          + daily_checkin_figures.rebuild_recent(s, now, tz)
-                          + weekly_figures.rebuild(s, now.astimezone(tz).date(), tz, now))
+    return (run_in_session(ctx, lambda s: daily_figures.rebuild_recent(s, now, tz)
+                           + daily_checkin_figures.rebuild_recent(s, now, tz)
+                           + weekly_figures.rebuild(s, now.astimezone(tz).date(), tz, now))
+            # Then, in a transaction of its own, a province's standard views from the figures just made.
+            + run_in_session(ctx, lambda s: province_views.refresh(s, tz, now)))
 
 

@@ -12,7 +12,7 @@ ended in the period, and covered when a visit fell inside it.
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -27,7 +27,8 @@ from services.policy import figures as calc
 from services.request_tally import OPEN, RUNGS, TOTAL, Times
 from services.scope import Scope
 
-__all__ = ["CHECKS", "HELPS", "LEVELS", "OPEN", "RUNGS", "Figures", "Row", "Times", "period_bounds", "service_figures"]
+__all__ = ["CHECKS", "HELPS", "LEVELS", "OPEN", "RUNGS", "Figures", "Row", "Times", "as_json", "from_json",
+           "period_bounds", "service_figures"]
 
 LEVELS = {"town": "乡镇", "village": "村（社区）", "assistant": "服务专员"}
 CHECKS = {"吃": "food", "穿": "clothing", "住": "housing", "医": "medical"}
@@ -93,6 +94,8 @@ class Figures:
     rungs: tuple[int, ...] = RUNGS
     # When the daily visit figures behind the visit columns were computed (None: not yet).
     computed_at: datetime | None = None
+    # When the whole figures were computed, if read from a snapshot the scheduler keeps (a province's).
+    snapshot_at: datetime | None = None
 
 
 def period_bounds(start: date, end: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
@@ -175,3 +178,46 @@ def _names(session: Session, level: str, keys: list[int]) -> dict[int, str]:
     if level == "assistant":
         return {s.id: f"{s.name}（{s.staff_no}）" for s in session.scalars(select(Staff).where(Staff.id.in_(keys)))}
     return {r.id: r.name for r in session.scalars(select(Region).where(Region.id.in_(keys)))}
+
+
+# --- kept as JSON (services/province_views.py) ---------------------------------------------------
+
+_RUNG_COUNTS = ("escalated", "open_past")
+
+
+def _row_json(row: Row) -> dict:
+    """One row as plain data (rung counts as pairs: JSON keys are strings)."""
+    data = {f.name: getattr(row, f.name) for f in fields(row)}
+    data["accept"], data["resolve"] = vars(row.accept), vars(row.resolve)
+    data["checkins"] = vars(row.checkins)
+    for name in _RUNG_COUNTS:
+        data[name] = sorted(data[name].items())
+    return data
+
+
+def _row_from(data: dict) -> Row:
+    """A row back from `_row_json`."""
+    values = dict(data)
+    values["accept"], values["resolve"] = Times(**values["accept"]), Times(**values["resolve"])
+    values["checkins"] = CheckinNumbers(**values["checkins"])
+    values["by_category"] = defaultdict(int, values["by_category"])
+    values["by_urgency"] = defaultdict(int, values["by_urgency"])
+    for name in _RUNG_COUNTS:
+        values[name] = {int(rung): count for rung, count in values[name]}
+    return Row(**values)
+
+
+def as_json(result: Figures) -> dict:
+    """The figures as plain data, to be kept and read back by `from_json`."""
+    return {"start": result.start.isoformat(), "end": result.end.isoformat(), "level": result.level,
+            "rows": [_row_json(row) for row in result.rows], "total": _row_json(result.total),
+            "rungs": list(result.rungs),
+            "computed_at": result.computed_at.isoformat() if result.computed_at else None}
+
+
+def from_json(data: dict, snapshot_at: datetime | None = None) -> Figures:
+    """Figures back from `as_json`, marked with when they were computed."""
+    computed = data["computed_at"]
+    return Figures(date.fromisoformat(data["start"]), date.fromisoformat(data["end"]), data["level"],
+                   [_row_from(row) for row in data["rows"]], _row_from(data["total"]), tuple(data["rungs"]),
+                   computed_at=datetime.fromisoformat(computed) if computed else None, snapshot_at=snapshot_at)

@@ -13,7 +13,8 @@ from bot.office.common import bp, signed_in
 from config import policy
 from models import Region
 from models.enums import CHANNEL_NAMES, RegionLevel, RequestCategory, Urgency
-from services import checkin_figures, figures
+from services.policy import figures as calc
+from services import checkin_figures, figures, province_views
 from services import scope as scoping
 
 URGENCY_NAMES = {Urgency.NORMAL.value: "一般", Urgency.URGENT.value: "紧急"}
@@ -50,8 +51,13 @@ def figures_page():
     if pick_town or pick_city:
         level = "town"
     channel = request.args.get("channel") if request.args.get("channel") in CHANNEL_NAMES else None
-    result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id,
-                                     today=today, channel=channel)
+    result = None
+    if g.scope.is_province and not town_id and channel is None:
+        # A whole province's standard periods: what the scheduler computed (services/province_views.py).
+        result = province_views.read_figures(db, level, start, end, svc.clock())
+    if result is None:
+        result = figures.service_figures(db, g.scope, start, end, svc.settings.tz, level=level, town_id=town_id,
+                                         today=today, channel=channel)
     towns = db.scalars(scoping.towns(g.scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
                        .order_by(Region.code)).all() if g.scope.is_city else []
     return render_template(
@@ -60,5 +66,5 @@ def figures_page():
         checks=list(figures.CHECKS), helps=list(figures.HELPS), service_hours=figures.SERVICE_HOURS_LABEL,
         tz=svc.settings.tz, pick_town=pick_town, pick_city=pick_city, channel=channel,
         first_rung_hours=f"{checkin_figures.FIRST_RUNG.total_seconds() / 3600:g}",
-        weekly_day="周" + WEEKDAYS[policy.CHECKIN_WEEKLY_DAY],
+        weekly_day="周" + WEEKDAYS[policy.CHECKIN_WEEKLY_DAY], presets=calc.presets(today),
     )

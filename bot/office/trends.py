@@ -17,7 +17,7 @@ from bot.inputs import id_arg
 from bot.office.common import bp, signed_in
 from models import Region
 from models.enums import RegionLevel
-from services import trends, workload
+from services import province_views, trends, workload
 from services.policy.workload import REASONS
 from services import scope as scoping
 from services.scope import Scope
@@ -82,9 +82,16 @@ def trends_page():
     towns = [r for r in regions if r.level == RegionLevel.TOWN.value]
     town = next((t for t in towns if t.id == asked), None)  # anything else: the whole city
     lines = [r for r in regions if r.parent_id == town.id] if town else towns
-    data = _weekly_series(g.scope, town, today, lines)
-    loads = workload.workload(db, g.scope, now, tz, town_id=town.id if town else None)
     whole_list = bool(town) or not g.scope.is_city or request.args.get("all") == "1"
+    # A whole province: what the scheduler computed (services/province_views.py), while fresh.
+    kept = province_views.read_trends(db, today, now) if g.scope.is_province and not whole_list else None
+    snapshot_at = None
+    if kept is not None:
+        data, loads, load_count, overloaded, snapshot_at = kept
+    else:
+        data = _weekly_series(g.scope, town, today, lines)
+        loads = workload.workload(db, g.scope, now, tz, town_id=town.id if town else None)
+        load_count, overloaded = len(loads), sum(x.overloaded for x in loads)
     shown = loads if whole_list else loads[:CITY_ROWS]
     computed = datetime.fromisoformat(data["computedAt"]).astimezone(tz) if data["computedAt"] else None
     chart = {**data, "measures": MEASURES,
@@ -94,8 +101,9 @@ def trends_page():
                         "overdue": workload.LIMITS.overdue}}
     return render_template(
         "office/trends.html", data=data, chart=chart, changes=_changes(data), towns=towns, town=town,
-        loads=shown, load_count=len(loads), overloaded=sum(x.overloaded for x in loads), limits=workload.LIMITS,
+        loads=shown, load_count=load_count, overloaded=overloaded, limits=workload.LIMITS,
         reasons=REASONS, computed=computed, first=data["weeks"][0], last=data["weeks"][-1],
+        snapshot_at=snapshot_at.astimezone(tz) if snapshot_at else None,
         scope_name=_scope_name(g.scope, town),
     )
 

@@ -1,10 +1,12 @@
-"""Pure arithmetic behind the service figures: percentiles, service-hour durations, shares, rungs reached."""
+"""Pure arithmetic behind the service figures: percentiles, service-hour durations, shares, rungs reached,
+and the standard periods the figures page offers."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
-from datetime import datetime, time, timedelta
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -57,3 +59,21 @@ def reached(highest: Iterable[int], rungs: Iterable[int]) -> dict[int, int]:
 def hours(duration: timedelta | None) -> float | None:
     """A duration in hours, for tables."""
     return None if duration is None else duration / timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A standard period the figures page offers with one tap."""
+
+    key: str
+    label: str
+    start: date
+    end: date
+
+
+def presets(today: date) -> list[Preset]:
+    """This month so far, last month, and the last 26 weeks (to today)."""
+    last_month_end = today.replace(day=1) - timedelta(days=1)
+    return [Preset("month", "本月", today.replace(day=1), today),
+            Preset("last_month", "上月", last_month_end.replace(day=1), last_month_end),
+            Preset("half_year", "近半年", today - timedelta(weeks=26), today)]
