@@ -2,8 +2,8 @@
 
 `rebuild` recomputes, for each local day, village and responsible assistant: the people registered,
 those overdue for a visit, the plan periods that ended and how many had a visit, and the visits
-made with their findings and help. It streams visits and people in id order, so memory stays
-flat at city scale. The scheduler rebuilds the recent days every few minutes
+made with their findings and help. It streams visits and people in id order, one city at a time,
+so memory stays flat at city scale and a province holds one city's counters at once. The scheduler rebuilds the recent days every few minutes
 (`RECENT_DAYS` covers a backdated visit and the longest plan period); `sanzhida figures rebuild`
 redoes any range, after an import of old visits for example.
 
@@ -42,8 +42,9 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), tz)
 
 
-def _people(session: Session, until: datetime, tz: ZoneInfo, now: datetime) -> Iterator[tuple]:
-    """(id, town, village, staff, local day registered, every_days) of the active people, by id."""
+def _people(session: Session, until: datetime, tz: ZoneInfo, now: datetime, city: int | None) -> Iterator[tuple]:
+    """(id, town, village, staff, local day registered, every_days) of the active people (of one city
+    when given), by id."""
     village = Region.__table__.alias("village")
     stmt = (
         select(Beneficiary.id, village.c.parent_id, Beneficiary.village_id, Assignment.staff_id,
@@ -53,18 +54,25 @@ def _people(session: Session, until: datetime, tz: ZoneInfo, now: datetime) -> I
         .where(Beneficiary.active.is_(True), Beneficiary.created_at < until)
         .order_by(Beneficiary.id)
     )
+    if city is not None:
+        stmt = stmt.where(village.c.parent_id.in_(scoping.city_towns(city)))
     # Core rows straight from the driver: the ORM's per-row work would double the cost.
     return session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
 
 
-def _visits(session: Session, since: datetime, until: datetime, tz: ZoneInfo, now: datetime) -> Iterator[tuple]:
-    """(person, local day, four checks, four helps) of the visits in [since, until), by person and time."""
+def _visits(session: Session, since: datetime, until: datetime, tz: ZoneInfo, now: datetime,
+            city: int | None) -> Iterator[tuple]:
+    """(person, local day, four checks, four helps) of the visits in [since, until) (to one city's people
+    when given), by person and time."""
     stmt = (
         select(Visit.beneficiary_id, local_date(Visit.visited_at, tz, now), *(getattr(Visit, c) for c in CHECKS),
                *(getattr(Visit, h) for h in HELPS))
         .where(Visit.visited_at >= since, Visit.visited_at < until)
         .order_by(Visit.beneficiary_id, Visit.visited_at)
     )
+    if city is not None:
+        stmt = stmt.where(Visit.beneficiary_id.in_(
+            select(Beneficiary.id).where(Beneficiary.village_id.in_(scoping.city_villages(city)))))
     return session.connection().execute(stmt.execution_options(yield_per=STREAM_BATCH))
 
 
@@ -139,18 +147,26 @@ def _count_person(span: _Range, person: tuple, visits: list[tuple], periods: dic
 
 
 def rebuild(session: Session, first: date, last: date, tz: ZoneInfo, now: datetime) -> int:
-    """Recompute the rows of the local days [first, last]; returns the rows written."""
+    """Recompute the rows of the local days [first, last], one city at a time (a province's counters
+    would hold a million rows at once); returns the rows written."""
+    session.execute(delete(DailyVisitFigures).where(DailyVisitFigures.day >= first, DailyVisitFigures.day <= last))
+    longest = max(31, session.scalar(select(func.max(Beneficiary.visit_every_days))) or 0)
+    return sum(_rebuild_city(session, first, last, tz, now, longest, city) for city in scoping.city_ids(session))
+
+
+def _rebuild_city(session: Session, first: date, last: date, tz: ZoneInfo, now: datetime, longest: int,
+                  city: int | None) -> int:
+    """Count one city's people (everyone's when None) over [first, last] and insert their rows."""
     span = _Range(first, last, tz)
     until = _midnight(last + timedelta(days=1), tz)
-    longest = max(31, session.scalar(select(func.max(Beneficiary.visit_every_days))) or 0)
     # Visits from before this reach only ever make a person overdue by `first`: one earlier
     # visit stands for them all (see the policy's overdue rule), and no plan period reaches back.
     since_day = first - timedelta(days=longest + 1)
     long_ago = since_day - timedelta(days=1)
-    visits = _visits(session, _midnight(since_day, tz), until, tz, now)
+    visits = _visits(session, _midnight(since_day, tz), until, tz, now, city)
     pending = next(visits, None)
     periods: dict[int, list] = {}
-    for person in _people(session, until, tz, now):
+    for person in _people(session, until, tz, now, city):
         mine: list[tuple] = []
         while pending is not None and pending[0] <= person[0]:
             if pending[0] == person[0]:
@@ -158,7 +174,7 @@ def rebuild(session: Session, first: date, last: date, tz: ZoneInfo, now: dateti
             pending = next(visits, None)
         registered = person[4] if person[4] >= since_day else long_ago
         _count_person(span, (*person[:4], registered, person[5]), mine, periods)
-    session.execute(delete(DailyVisitFigures).where(DailyVisitFigures.day >= first, DailyVisitFigures.day <= last))
+    visits.close()  # the city's last visits may be left unread; the next city opens its own stream
     rows = list(_rows(span, now))
     for at in range(0, len(rows), STREAM_BATCH):
         session.connection().execute(insert(DailyVisitFigures.__table__), rows[at:at + STREAM_BATCH])

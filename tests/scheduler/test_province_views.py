@@ -9,10 +9,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from models import ViewSnapshot
+from models import Checkin, DailyCheckinFigures, DailyVisitFigures, ViewSnapshot, WeeklyRequestFigures
+from models.enums import CheckinSource, RequestCategory, Urgency
 from scheduler import calendar
-from services import casework, daily_figures, figures, province_views, trends, workload
+from services import casework, daily_figures, figures, province_views, requests, trends, workload
 from services.policy import figures as calc
+from services.policy.classify import Classification
 from services.scope import EVERYWHERE
 from tests.support.factories import make_beneficiary, make_town, make_visit
 from tests.support.office import signed_in
@@ -116,3 +118,32 @@ def test_the_province_pages_say_when_their_numbers_were_computed(app, session, w
     # A city administrator never reads the province's snapshot.
     city_page = signed_in(app, world.a.admin.staff_no).get("/office/figures").get_data(as_text=True)
     assert 'id="snapshot-at"' not in city_page and "西山镇" not in city_page
+
+
+def test_the_figures_job_counts_city_by_city_and_adds_the_province_up(session, world, jobs_ctx, clock):
+    """Each city's daily rows and weekly row are its own; the row for every city takes its median from
+    both cities' hours to accept (1 h in A, 3 h in B: 2 h), as one tally of all the requests would."""
+    env = jobs_ctx.env
+    for city, hours in ((world.a, 1), (world.b, 3)):
+        person = make_beneficiary(session, city.village, clock() - timedelta(days=20), assistant=city.assistant)
+        person.checkin_plan, person.checkin_plan_by_staff = "daily", True
+        session.add(Checkin(beneficiary_id=person.id, village_id=city.village.id, source=CheckinSource.MENU.value,
+                            checked_at=clock() - timedelta(hours=1)))
+        case = requests.open_request(session, env, beneficiary=person, summary="求助", now=clock() - timedelta(hours=5),
+                                     classification=Classification(RequestCategory.FOOD, Urgency.NORMAL))
+        casework.acknowledge(session, env, case, city.assistant, clock() - timedelta(hours=5 - hours))
+    session.commit()
+    assert _figures_job(jobs_ctx, clock()) > 0
+    today = clock().astimezone(TZ).date()
+    week = today - timedelta(days=today.weekday())
+    rows = {(r.level, r.key): r for r in session.scalars(select(WeeklyRequestFigures).where(WeeklyRequestFigures.week == week))}
+    assert (rows["city", world.a.city.id].raised, rows["city", world.a.city.id].accept_p50_wall) == (1, 1.0)
+    assert (rows["city", world.b.city.id].raised, rows["city", world.b.city.id].accept_p50_wall) == (1, 3.0)
+    assert (rows["city", None].raised, rows["city", None].accept_p50_wall) == (2, 2.0)
+    for city in (world.a, world.b):
+        visits = session.scalars(select(DailyVisitFigures).where(DailyVisitFigures.day == today,
+                                                                 DailyVisitFigures.town_id == city.town.id)).all()
+        checkins = session.scalars(select(DailyCheckinFigures).where(DailyCheckinFigures.day == today,
+                                                                     DailyCheckinFigures.town_id == city.town.id)).all()
+        assert sum(r.beneficiaries for r in visits) == 2  # the fixture's person and this one
+        assert (sum(r.on_plan for r in checkins), sum(r.received for r in checkins)) == (1, 1)
