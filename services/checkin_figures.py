@@ -93,7 +93,7 @@ def _daily(session, scope, level, town_id, start, end, days, snapshot) -> dict[H
                    func.sum(case((counted, table.received), else_=0)),
                    func.sum(table.reminded), func.sum(table.ended_by_reminder))
             .where(daily_figures.days_in(table.day, start, end, scope, town_id)).group_by(group))
-    stmt = scoping.by_town(scope, stmt, table.town_id, table.staff_id, town_id)
+    stmt = scoping.by_town(scope, stmt, table.town_id, table.staff_id, town_id, session=session)
     numbers: dict[Hashable, CheckinNumbers] = {}
     for key, *values in session.execute(stmt):
         on_plan, expected, received, reminded, ended = (int(v or 0) for v in values)
@@ -124,7 +124,7 @@ def _raised(session, scope, level, town_id, start, end, tz) -> dict[Hashable, Ch
     if scope.kind == "own":
         base = base.where(Silence.beneficiary_id.in_(scoping.beneficiaries(scope, select(Beneficiary.id))))
     else:
-        base = scoping.by_town(scope, base, Silence.town_id, town_id=town_id)
+        base = scoping.by_town(scope, base, Silence.town_id, town_id=town_id, session=session)
     numbers: dict[Hashable, CheckinNumbers] = defaultdict(CheckinNumbers)
     counts = base.add_columns(
         key, func.count(), func.count().filter(resolved),

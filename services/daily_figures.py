@@ -241,8 +241,9 @@ def days_in(column, first: date, last: date, scope: Scope, town_id: int | None =
     return column.in_([first + timedelta(days=n) for n in range((last - first).days + 1)])
 
 
-def _scoped(stmt, scope: Scope, town_id: int | None):
-    return scoping.by_town(scope, stmt, DailyVisitFigures.town_id, DailyVisitFigures.staff_id, town_id)
+def _scoped(session: Session, stmt, scope: Scope, town_id: int | None):
+    return scoping.by_town(scope, stmt, DailyVisitFigures.town_id, DailyVisitFigures.staff_id, town_id,
+                           session=session)
 
 
 def daily(session: Session, scope: Scope, first: date, last: date, level: str,
@@ -253,7 +254,7 @@ def daily(session: Session, scope: Scope, first: date, last: date, level: str,
             .where(days_in(DailyVisitFigures.day, first, last, scope, town_id))
             .group_by(DailyVisitFigures.day, group))
     return [(day, key, *(int(v or 0) for v in values))
-            for day, key, *values in session.execute(_scoped(stmt, scope, town_id))]
+            for day, key, *values in session.execute(_scoped(session, stmt, scope, town_id))]
 
 
 def period_numbers(rows: list[tuple], first: date, last: date) -> dict[int | None, VisitNumbers]:
@@ -282,7 +283,7 @@ def period_totals(session: Session, scope: Scope, first: date, last: date, level
                    *(func.sum(getattr(table, c)) for c in FLOWS))
             .where(days_in(table.day, first, last, scope, town_id)).group_by(group))
     numbers: dict[int | None, VisitNumbers] = {}
-    for key, people, overdue, *flows in session.execute(_scoped(stmt, scope, town_id)):
+    for key, people, overdue, *flows in session.execute(_scoped(session, stmt, scope, town_id)):
         target = numbers[key] = VisitNumbers(beneficiaries=int(people or 0), overdue=int(overdue or 0))
         target.add_flows(dict(zip(FLOWS, (int(v or 0) for v in flows))))
     return numbers
@@ -293,7 +294,7 @@ def day_rows(session: Session, scope: Scope, day: date) -> list[tuple[int, int |
     table = DailyVisitFigures
     stmt = (select(table.village_id, table.staff_id, table.beneficiaries, table.overdue)
             .where(days_in(table.day, day, day, scope)))
-    return [tuple(row) for row in session.execute(_scoped(stmt, scope, None))]
+    return [tuple(row) for row in session.execute(_scoped(session, stmt, scope, None))]
 
 
 def computed_at(session: Session, day: date, scope: Scope = scoping.EVERYWHERE,
@@ -301,4 +302,4 @@ def computed_at(session: Session, day: date, scope: Scope = scoping.EVERYWHERE,
     """When the rows of `day` within the scope (and one town if given) were last computed (None: not yet)."""
     # Narrowed to the viewer's towns: a province's day is some 26,000 rows, a town's a few dozen.
     stmt = select(func.max(DailyVisitFigures.computed_at)).where(DailyVisitFigures.day == day)
-    return session.scalar(_scoped(stmt, scope, town_id))
+    return session.scalar(_scoped(session, stmt, scope, town_id))

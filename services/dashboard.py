@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Row, and_, case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from config import policy
@@ -39,7 +39,7 @@ PAGE_SIZE = 50
 class VillageRow:
     """One village on the map, with its counts and gaps."""
 
-    region: Region
+    region: Row  # the village's id, name and parent_id
     assistants: int = 0
     beneficiaries: int = 0
     unassigned: int = 0  # people with no active assistant: none assigned, or theirs no longer active
@@ -97,20 +97,23 @@ def service_map(session: Session, scope: Scope, now: datetime, tz: ZoneInfo,
     towns = session.scalars(scoping.towns(scope, select(Region).where(Region.level == RegionLevel.TOWN.value))
                             .order_by(Region.code)).all()
     town_ids = [t.id for t in towns]
-    villages = session.scalars(
-        select(Region).where(Region.parent_id.in_(town_ids)).order_by(Region.code)
+    # Plain rows (id, name, parent_id): a province has 8,760 villages, and the map needs no more of them.
+    villages = session.execute(
+        select(Region.id, Region.name, Region.parent_id).where(Region.parent_id.in_(town_ids)).order_by(Region.code)
     ).all() if town_ids else []
     if scope.kind == "own":
         home = session.get(Staff, scope.staff_id).region_id
         villages = [v for v in villages if v.id == home]
     village_ids = [v.id for v in villages]
     rows = {v.id: VillageRow(v) for v in villages}
-    for region_id, count in session.execute(
-        select(Staff.region_id, func.count())
-        .where(Staff.role == StaffRole.ASSISTANT.value, Staff.active.is_(True), Staff.region_id.in_(village_ids))
-        .group_by(Staff.region_id)
-    ):
-        rows[region_id].assistants = count
+    assistants = select(Staff.region_id, func.count()).where(Staff.role == StaffRole.ASSISTANT.value,
+                                                             Staff.active.is_(True))
+    if not scope.is_province:
+        # A whole province counts everyone: no list of thousands of villages to send.
+        assistants = assistants.where(Staff.region_id.in_(village_ids))
+    for region_id, count in session.execute(assistants.group_by(Staff.region_id)):
+        if region_id in rows:
+            rows[region_id].assistants = count
     caseloads = _province_people(session, scope, now, tz, rows) if scope.is_province else None
     if caseloads is None:
         _count_people(session, scope, now, tz, rows)
@@ -439,9 +442,10 @@ def _overdue(now: datetime, tz: ZoneInfo):
 def problems_this_month(session: Session, scope: Scope, now: datetime, tz: ZoneInfo) -> dict[str, int]:
     """How many visits this month found a problem, per check (吃/穿/住/医)."""
     local = now.astimezone(tz)
-    if scope.is_province:
-        # A whole province's month is millions of visits: its days come from the daily figures the
-        # scheduler keeps (every 10 minutes), which count the same findings per local day.
+    if scope.is_province or (scope.is_city and daily_figures.computed_at(session, local.date(), scope)):
+        # A whole province's month is millions of visits, a city's late in the month some 60,000 looked
+        # up person by person: their days come from the daily figures the scheduler keeps (every 10
+        # minutes), which count the same findings per local day.
         month = daily_figures.period_totals(session, scope, local.date().replace(day=1), local.date(), "town")
         return {name: sum(n.problems[column] for n in month.values())
                 for name, column in zip(("吃", "穿", "住", "医"), daily_figures.CHECKS)}

@@ -71,7 +71,8 @@ def workload(session: Session, scope: Scope, now: datetime, tz: ZoneInfo, town_i
         assistants = assistants.where(Staff.id == scope.staff_id)
     else:
         if scope.kind == "city":
-            assistants = assistants.where(village.c.parent_id.in_(scoping.city_towns(scope.city_id)))
+            # The towns as a list: behind a subquery PostgreSQL guessed an average town's staff.
+            assistants = assistants.where(village.c.parent_id.in_(scoping.city_town_ids(session, scope.city_id)))
         if town_id:
             assistants = assistants.where(village.c.parent_id == town_id)
     narrowed = not scope.is_province or town_id

@@ -18,8 +18,8 @@ def _coverage(session, scope, now) -> dict[str, tuple[int, int]]:
 
 
 def test_the_province_reads_the_daily_figures_and_they_match_the_live_count(session, clock):
-    """Before the figures job has run, the people are counted; after it, its rows give the same coverage
-    and the same problems this month as a live count in the city's scope."""
+    """Before the figures job has run, the people and the problems are counted; after it, its rows give
+    the same coverage and the same problems this month as counting them in the city's scope."""
     history = map_history.build(session, clock())
     person = make_beneficiary(session, history.a.village, clock() - timedelta(days=30), assistant=history.a.assistant)
     make_visit(session, person, history.a.assistant, clock() - timedelta(hours=1),
@@ -28,12 +28,14 @@ def test_the_province_reads_the_daily_figures_and_they_match_the_live_count(sess
     city = scope_for(history.a.supervisor)
     live = _coverage(session, city, clock())
     assert _coverage(session, EVERYWHERE, clock()) == live  # no daily rows yet: counted
+    counted = dashboard.problems_this_month(session, city, clock(), TZ)  # no daily rows yet: counted
     today = clock().astimezone(TZ).date()
     daily_figures.rebuild(session, today - timedelta(days=40), today, TZ, clock())
     session.commit()
     assert _coverage(session, EVERYWHERE, clock()) == live
     problems = dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ)
-    assert problems == dashboard.problems_this_month(session, city, clock(), TZ)
+    # The city reads the same daily rows now, and they give what was counted visit by visit.
+    assert problems == dashboard.problems_this_month(session, city, clock(), TZ) == counted
     assert (problems["吃"], problems["医"], problems["住"]) == (1, 1, 0)
 
 
