@@ -258,9 +258,12 @@ CHECKIN_WEEKLY_DAY = 4
 # A visit overdue by more than this many days is escalated to the town officers.
 VISIT_OVERDUE_SLACK_DAYS = 7
 
-# The trends page flags an assistant as overloaded above any of these (besides the service map's
-# 150 people, services/dashboard.LOAD_THRESHOLD): more cases open at once than a village assistant
-# can follow in a few days, or more people overdue for a visit than a week of visiting catches up.
+# More people than one village assistant can know and visit: the service map and the trends page
+# mark an assistant responsible for more as overloaded.
+ASSISTANT_PEOPLE_LIMIT = 150
+# The trends page also flags an assistant as overloaded above any of these: more cases open at once
+# than a village assistant can follow in a few days, or more people overdue for a visit than a week
+# of visiting catches up.
 ASSISTANT_OPEN_CASES_LIMIT = 5
 ASSISTANT_OVERDUE_VISITS_LIMIT = 30
 

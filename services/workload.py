@@ -17,12 +17,11 @@ from sqlalchemy.orm import Session
 from config import policy
 from models import Assignment, Beneficiary, Region, ServiceRequest, Staff
 from models.enums import OPEN_STATUSES, StaffRole
-from services.dashboard import LOAD_THRESHOLD
 from services.policy.workload import Limits, load_share, over_limits
 from services import scope as scoping
 from services.scope import Scope
 
-LIMITS = Limits(people=LOAD_THRESHOLD, open_cases=policy.ASSISTANT_OPEN_CASES_LIMIT,
+LIMITS = Limits(people=policy.ASSISTANT_PEOPLE_LIMIT, open_cases=policy.ASSISTANT_OPEN_CASES_LIMIT,
                 overdue=policy.ASSISTANT_OVERDUE_VISITS_LIMIT)
 DUE_SOON_DAYS = 7
 OPEN = tuple(s.value for s in OPEN_STATUSES)

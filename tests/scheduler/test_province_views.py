@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from models import Checkin, DailyCheckinFigures, DailyVisitFigures, ViewSnapshot, WeeklyRequestFigures
 from models.enums import CheckinSource, RequestCategory, Urgency
 from scheduler import calendar
-from services import casework, daily_figures, figures, province_views, requests, trends, workload
+from services import casework, daily_figures, dashboard, figures, province_views, requests, trends, workload
 from services.policy import figures as calc
 from services.policy.classify import Classification
 from services.scope import EVERYWHERE
