@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from cli.common import app_services, load, load_for_process, metrics_port_option
+from cli.common import app_services, load_for_process, metrics_port_option
 
 
 @click.group("media")

@@ -15,6 +15,8 @@ import time
 import uuid
 from urllib.parse import urlparse
 
+from dataclasses import dataclass, field
+
 import click
 import requests
 from wechatpy.utils import WeChatSigner
@@ -22,6 +24,7 @@ from wechatpy.utils import WeChatSigner
 from config import policy
 from config.settings import Settings
 from handlers.menu import MENU
+from services.wechat_accounts import AccountSecrets
 
 # The setting that names each template kind's id (config/policy.py TEMPLATES).
 TEMPLATE_SETTINGS = {"task": "WECHAT_TEMPLATE_TASK", "progress": "WECHAT_TEMPLATE_PROGRESS"}
@@ -67,13 +70,50 @@ class Findings:
         click.echo(f"  PROBLEM  {text}")
 
 
+@dataclass(frozen=True)
+class Target:
+    """The official account a setup or check is about: the settings' default one, or one added with
+    `wechat accounts add` (its own AppID, Token, EncodingAESKey, webhook and template ids)."""
+
+    app_id: str
+    token: str = field(repr=False)
+    aes_key: str | None = field(repr=False)
+    webhook_url: str
+    # Each template kind's id, and how the operator sets it (named in the messages).
+    template_ids: dict[str, str]
+    template_names: dict[str, str]
+
+    @property
+    def safe_mode(self) -> bool:
+        """Messages encrypted (安全模式)."""
+        return bool(self.aes_key)
+
+
+def default_target(settings: Settings) -> Target:
+    """The settings' account, served at /wechat."""
+    return Target(settings.wechat_app_id, settings.wechat_token, settings.wechat_encoding_aes_key,
+                  f"{settings.public_base_url}/wechat",
+                  {"task": settings.wechat_template_task, "progress": settings.wechat_template_progress},
+                  dict(TEMPLATE_SETTINGS))
+
+
+def account_target(settings: Settings, account: AccountSecrets) -> Target:
+    """An added account, served at /wechat/<slug>; a template it has no id of is the settings' one."""
+    ids, names = default_target(settings).template_ids, dict(TEMPLATE_SETTINGS)
+    for kind, own in (("task", account.template_task), ("progress", account.template_progress)):
+        if own:
+            ids[kind], names[kind] = own, f"account {account.slug}'s --template-{kind}"
+    return Target(account.app_id, account.token, account.aes_key, f"{settings.public_base_url}/wechat/{account.slug}",
+                  ids, names)
+
+
 def refused_address(errmsg: str | None) -> str | None:
     """The address WeChat names in a 40164 refusal, if any."""
     match = REFUSED_IP.search(errmsg or "")
     return match.group(1) if match else None
 
 
-def fetch_token(client, settings: Settings, findings: Findings) -> tuple[bool, str | None]:
+def fetch_token(client, settings: Settings, target: Target, findings: Findings) -> tuple[bool, str | None]:
     """Fetch a fresh token; (whether it worked, the address WeChat named when the whitelist refused us)."""
     from wechatpy.exceptions import WeChatClientException
 
@@ -91,7 +131,7 @@ def fetch_token(client, settings: Settings, findings: Findings) -> tuple[bool, s
             why = TOKEN_ERRORS.get(exc.errcode, "see WeChat's error code list")
             findings.problem(f"WeChat refused the token (errcode {exc.errcode}): {why}.")
         return False, address
-    findings.ok(f"token fetched for {settings.wechat_app_id}: AppID, AppSecret and the IP whitelist admit this server")
+    findings.ok(f"token fetched for {target.app_id}: AppID, AppSecret and the IP whitelist admit this server")
     return True, None
 
 
@@ -104,7 +144,7 @@ def _keywords(spec: policy.TemplateSpec) -> str:
     return ", ".join(f"{f.label} {f.key}" for f in spec.fields)
 
 
-def check_templates(client, settings: Settings, findings: Findings) -> None:
+def check_templates(client, target: Target, findings: Findings) -> None:
     """Each configured template id is on the account (get_all_private_template), with every keyword the
     product fills."""
     from wechatpy.exceptions import WeChatClientException
@@ -115,12 +155,12 @@ def check_templates(client, settings: Settings, findings: Findings) -> None:
         findings.problem(f"the template list (get_all_private_template) failed: errcode {exc.errcode} {exc.errmsg}")
         return
     on_account = {t.get("template_id"): t for t in listed if isinstance(t, dict)}
-    configured = {"task": settings.wechat_template_task, "progress": settings.wechat_template_progress}
+    configured, names = target.template_ids, target.template_names
     if configured["task"] == configured["progress"]:
-        findings.problem("WECHAT_TEMPLATE_TASK and WECHAT_TEMPLATE_PROGRESS name the same template; "
+        findings.problem(f"{names['task']} and {names['progress']} name the same template; "
                          "tasks to staff and progress notices need one each.")
     for kind, spec in policy.TEMPLATES.items():
-        name, template_id = TEMPLATE_SETTINGS[kind], configured[kind]
+        name, template_id = names[kind], configured[kind]
         template = on_account.get(template_id)
         if template is None:
             same_title = [t["template_id"] for t in on_account.values() if t.get("title") == spec.title]
@@ -192,7 +232,7 @@ def callback_addresses(client, findings: Findings) -> None:
                 "and do not go into the IP whitelist.")
 
 
-def public_url_notes(settings: Settings, findings: Findings) -> None:
+def public_url_notes(settings: Settings, target: Target, findings: Findings) -> None:
     """What WeChat requires of PUBLIC_BASE_URL and of the message mode."""
     url = urlparse(settings.public_base_url)
     # Outside production the address is a local one WeChat never reaches: worth knowing, not a failure.
@@ -203,7 +243,7 @@ def public_url_notes(settings: Settings, findings: Findings) -> None:
     if _is_address(url.hostname or ""):
         findings.note(f"PUBLIC_BASE_URL's host {url.hostname} is an address: WeChat's web authorisation "
                       "(the staff's mobile pages) needs a registered domain name.")
-    if not settings.safe_mode:
+    if not target.safe_mode:
         findings.note("WECHAT_ENCODING_AES_KEY is not set, so messages are plaintext (明文模式). 安全模式 is "
                       "recommended: generate the key in the console (随机生成) and set WECHAT_ENCODING_AES_KEY.")
 
@@ -216,14 +256,14 @@ def _is_address(host: str) -> bool:
     return True
 
 
-def print_console(settings: Settings) -> None:
-    """What to paste into the WeChat console."""
+def print_console(settings: Settings, target: Target) -> None:
+    """What to paste into the WeChat console of the account."""
     host = urlparse(settings.public_base_url).hostname
-    click.echo("\nPaste into the WeChat console, 设置与开发 → 基本配置 → 服务器配置 (修改配置):")
-    click.echo(f"  服务器地址(URL)                  {settings.public_base_url}/wechat")
-    click.echo(f"  令牌(Token)                      {settings.wechat_token}")
-    click.echo(f"  消息加解密密钥(EncodingAESKey)   {settings.wechat_encoding_aes_key or '(set WECHAT_ENCODING_AES_KEY first)'}")
-    click.echo(f"  消息加解密方式                   {'安全模式' if settings.safe_mode else '明文模式 (安全模式 recommended)'}")
+    click.echo(f"\nPaste into the WeChat console of {target.app_id}, 设置与开发 → 基本配置 → 服务器配置 (修改配置):")
+    click.echo(f"  服务器地址(URL)                  {target.webhook_url}")
+    click.echo(f"  令牌(Token)                      {target.token}")
+    click.echo(f"  消息加解密密钥(EncodingAESKey)   {target.aes_key or '(set WECHAT_ENCODING_AES_KEY first)'}")
+    click.echo(f"  消息加解密方式                   {'安全模式' if target.safe_mode else '明文模式 (安全模式 recommended)'}")
     click.echo("  then 启用 (enable) the server configuration.")
     click.echo("For the staff's mobile pages, 设置与开发 → 公众号设置 → 功能设置 → 网页授权域名:")
     click.echo(f"  {host}")
@@ -274,12 +314,12 @@ def _route_address(api_base_url: str) -> str | None:
         return None
 
 
-def verify_server(settings: Settings, findings: Findings) -> None:
-    """Ask PUBLIC_BASE_URL/wechat what WeChat asks when the server configuration is submitted."""
+def verify_server(target: Target, findings: Findings) -> None:
+    """Ask the account's webhook what WeChat asks when the server configuration is submitted."""
     timestamp, nonce, echostr = str(int(time.time())), uuid.uuid4().hex[:10], uuid.uuid4().hex
     signer = WeChatSigner()
-    signer.add_data(settings.wechat_token, timestamp, nonce)
-    url = f"{settings.public_base_url}/wechat"
+    signer.add_data(target.token, timestamp, nonce)
+    url = target.webhook_url
     try:
         answer = requests.get(url, params={"signature": signer.signature, "timestamp": timestamp, "nonce": nonce,
                                            "echostr": echostr}, timeout=5)
@@ -288,9 +328,9 @@ def verify_server(settings: Settings, findings: Findings) -> None:
                          "PUBLIC_BASE_URL right?")
         return
     if answer.status_code == 200 and answer.text == echostr:
-        findings.ok(f"{url} answers WeChat's verification with this WECHAT_TOKEN (checked from this machine)")
+        findings.ok(f"{url} answers WeChat's verification with this account's token (checked from this machine)")
     elif answer.status_code == 403:
-        findings.problem(f"{url} refused the signature: the web service runs with another WECHAT_TOKEN "
+        findings.problem(f"{url} refused the signature: the web service knows this account with another token "
                          "(or a clock far off).")
     else:
         findings.problem(f"{url} answered HTTP {answer.status_code} instead of WeChat's echo: is it this service?")

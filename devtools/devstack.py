@@ -1,6 +1,6 @@
-"""`make run`: the web service, the inbox and media workers, the scheduler, and the stand-ins for
-WeChat's API, for a FunASR speech recogniser and for Aliyun SMS together, for trying the whole 三直达 loop on one
-machine. Ctrl-C stops them all, and so does SIGTERM or SIGHUP, or the end of the command that
+"""`make run`: the web service, the inbox and media workers, the outbox dispatcher, the scheduler,
+and the stand-ins for WeChat's API, for a FunASR speech recogniser and for Aliyun SMS together, for
+trying the whole 三直达 loop on one machine. Ctrl-C stops them all, and so does SIGTERM or SIGHUP, or the end of the command that
 started it (`make run` stopped by a signal to make alone)."""
 
 from __future__ import annotations
@@ -149,6 +149,8 @@ def run_stack(host: str, port: int, standin_port: int, echo, *, asr_port: int = 
         _spawn(fake_sms_args(sms_port), env),
         _spawn(["scheduler", "run"], env),
         _spawn(["inbox", "run"], env),
+        # Pushes go out within a second, as deployed, rather than at the scheduler's 5-second sweep.
+        _spawn(["outbox", "run"], env),
         _spawn(["media", "run"], env),
         _spawn(["serve", "--host", host, "--port", str(port)], env),
     ]

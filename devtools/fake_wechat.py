@@ -316,7 +316,7 @@ def create_fake_wechat_app(state: FakeWeChatState | None = None) -> Flask:
         if code is not None:
             record(path, body, f"errcode {code}")
             return error(code)
-        state.setup.keep_menu(body)
+        state.setup.keep_menu(state.tokens.get(request.args.get("access_token", "")), body)
         record(path, body, "delivered")
         return jsonify(errcode=0, errmsg="ok")
 

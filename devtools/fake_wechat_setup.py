@@ -8,7 +8,8 @@ WeChat's routes here:
   keyword as WeChat does, `编号{{character_string1.DATA}}`. By default the account holds the
   development ids (WECHAT_TEMPLATE_TASK, WECHAT_TEMPLATE_PROGRESS) with the keywords that
   config/policy.py TEMPLATES defines.
-- `GET /cgi-bin/menu/get` (查询自定义菜单): the menu last created with `menu/create`, each button with a
+- `GET /cgi-bin/menu/get` (查询自定义菜单): the menu last created with `menu/create` on the same account
+  (the access token's AppID: each official account has its own menu), each button with a
   `sub_button` list as WeChat echoes it; 46003 "menu no exist" before one was created.
 - `GET /cgi-bin/get_current_selfmenu_info` (查询自定义菜单信息): `is_menu_open` and that menu in this
   API's own shape (`"sub_button": {"list": […]}`).
@@ -60,7 +61,8 @@ class AccountSetup:
     def __init__(self):
         self._lock = threading.Lock()
         self.templates = development_templates()
-        self.menu: dict | None = None
+        # Each account's installed menu, by AppID (WeChat keeps one per official account).
+        self.menus: dict[str | None, dict] = {}
         # None: no whitelist (WeChat's default until one is set in the console).
         self.whitelist: set[str] | None = None
 
@@ -72,15 +74,15 @@ class AccountSetup:
         rid = f"{int(time.time()) & 0xffffffff:08x}-{threading.get_ident() & 0xffff:04x}"
         return f"invalid ip {address} ipv6 ::ffff:{address}, not in whitelist rid: {rid}"
 
-    def keep_menu(self, menu: dict) -> None:
-        """Remember the menu `menu/create` installed."""
+    def keep_menu(self, app_id: str | None, menu: dict) -> None:
+        """Remember the menu `menu/create` installed on the account."""
         with self._lock:
-            self.menu = copy.deepcopy(menu)
+            self.menus[app_id] = copy.deepcopy(menu)
 
-    def current_menu(self) -> dict | None:
-        """The installed menu, or None."""
+    def current_menu(self, app_id: str | None) -> dict | None:
+        """The account's installed menu, or None."""
         with self._lock:
-            return copy.deepcopy(self.menu)
+            return copy.deepcopy(self.menus.get(app_id))
 
     def put_templates(self, templates: list[dict]) -> None:
         """Add or replace templates by id."""
@@ -146,6 +148,10 @@ def register_setup_routes(app: Flask, state, record, refused) -> None:
     """Add the set-up routes to the stand-in's app; `record` and `refused` are the app's own."""
     setup: AccountSetup = state.setup
 
+    def app_id_of() -> str | None:
+        """The account the call's access token was issued to."""
+        return state.tokens.get(request.args.get("access_token", ""))
+
     @app.get("/cgi-bin/template/get_all_private_template")
     def all_private_templates():
         """获取模板列表."""
@@ -161,7 +167,7 @@ def register_setup_routes(app: Flask, state, record, refused) -> None:
         refusal = refused("menu/get", None)
         if refusal is not None:
             return refusal
-        menu = setup.current_menu()
+        menu = setup.current_menu(app_id_of())
         if menu is None:
             record("menu/get", None, "errcode 46003")
             return jsonify(errcode=46003, errmsg=SETUP_ERRMSG[46003])
@@ -175,7 +181,7 @@ def register_setup_routes(app: Flask, state, record, refused) -> None:
         if refusal is not None:
             return refusal
         record("get_current_selfmenu_info", None, "delivered")
-        return jsonify(_selfmenu(setup.current_menu()))
+        return jsonify(_selfmenu(setup.current_menu(app_id_of())))
 
     @app.post("/_templates")
     def add_templates():

@@ -14,6 +14,9 @@ from bot.app import create_app
 from cli import main
 from devtools.serving import BackgroundServer
 from handlers.menu import MENU
+from models import Region
+from models.db import make_engine, make_session_factory
+from models.enums import RegionLevel
 from tests.cli.test_cli import cli_env, standin_env
 from tests.conftest import TEST_AES_KEY
 
@@ -132,7 +135,7 @@ def test_check_asks_our_own_wechat_endpoint_what_wechat_asks(env, settings, db, 
         assert run(["wechat", "menu", "push"], here).exit_code == 0
         good = run(["wechat", "check"], here)
         assert good.exit_code == 0, good.output
-        assert "/wechat answers WeChat's verification with this WECHAT_TOKEN" in good.output
+        assert "/wechat answers WeChat's verification with this account's token" in good.output
         assert f"uses port {server.port}; WeChat's server URL and web authorisation work only on ports 80 and 443" \
             in good.output  # a note outside production
         bad = run(["wechat", "check"], {**here, "WECHAT_TOKEN": "another-token"})
@@ -140,3 +143,40 @@ def test_check_asks_our_own_wechat_endpoint_what_wechat_asks(env, settings, db, 
         assert any("refused the signature" in p for p in problems(bad.output))
     finally:
         server.stop()
+
+
+def test_setup_and_check_an_added_account(env, fake_wechat):
+    """`--account honghu`: its token is fetched and the menu installed with its own AppID and secret, the
+    console values are its own (/wechat/honghu, its token and key), and the default account is left
+    alone; an unknown slug stops with a clear message."""
+    env = {**env, "PII_KEY": "cli-accounts-pii-key-000000000000000"}
+    assert run(["db", "upgrade"], env).exit_code == 0
+    engine = make_engine(env["DATABASE_URL"])
+    with make_session_factory(engine)() as session:
+        session.add(Region(code="421000", name="红湖市", level=RegionLevel.CITY.value,
+                           created_at=datetime(2026, 12, 1, tzinfo=timezone.utc)))
+        session.commit()
+    engine.dispose()
+    aes_key = "h" * 42 + "Q"
+    added = CliRunner().invoke(main, ["wechat", "accounts", "add", "--slug", "honghu", "--city", "421000",
+                                      "--app-id", "wx-honghu"],
+                               env={**env, "WECHAT_ACCOUNT_TOKEN": "honghuToken1", "WECHAT_ACCOUNT_AES_KEY": aes_key,
+                                    "WECHAT_ACCOUNT_SECRET": "honghu-app-secret"})
+    assert added.exit_code == 0, added.output
+    requests.post(f"{fake_wechat.root_url}/_accounts", json={"app_id": "wx-honghu", "app_secret": "honghu-app-secret"},
+                  timeout=5).raise_for_status()
+    result = run(["wechat", "setup", "--account", "honghu", "--outbound-ip", "203.0.113.7"], env)
+    assert result.exit_code == 0, result.output
+    assert "token fetched for wx-honghu" in result.output and "custom menu installed (3 buttons)" in result.output
+    for value in (f"{PUBLIC}/wechat/honghu", "honghuToken1", aes_key, "console of wx-honghu"):
+        assert value in result.output
+    assert "office-token-1" not in result.output and TEST_AES_KEY not in result.output
+    # Every call it made (the token, the menu, the templates) was as wx-honghu.
+    assert {c["app_id"] for c in requests.get(f"{fake_wechat.root_url}/_calls", timeout=5).json()} == {"wx-honghu"}
+    # The default account still has no menu: check says so; the added one's check finds none missing.
+    assert problems(run(["wechat", "check", "--no-server"], env).output) == [
+        "no custom menu is open on the account: run `sanzhida wechat setup` (or `wechat menu push`)."]
+    checked = run(["wechat", "check", "--account", "honghu", "--no-server"], env)
+    assert checked.exit_code == 0, checked.output
+    unknown = run(["wechat", "check", "--account", "nowhere"], env)
+    assert unknown.exit_code == 1 and "No account 'nowhere': see `sanzhida wechat accounts list`" in unknown.output

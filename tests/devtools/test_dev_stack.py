@@ -115,7 +115,7 @@ def test_the_stack_stops_when_the_command_that_started_it_is_stopped_alone(tmp_p
                 time.sleep(0.3)
         (dev_run,) = _children(launcher.pid)
         stack = [dev_run, *_children(dev_run)]
-        assert len(stack) == 8, "dev run and its seven processes"
+        assert len(stack) == 9, "dev run and its eight processes"
         # The SMS stand-in is up on the port asked for.
         assert "SendSms" in requests.get(f"http://127.0.0.1:{sms}/", timeout=5).json()["service"]
         os.kill(launcher.pid, signal.SIGKILL)
