@@ -1,5 +1,5 @@
 """`sanzhida figures rebuild`: recompute the daily 四查四帮 and 报平安 figures for a range of days,
-and the weekly request figures of the trends.
+the weekly request figures of the trends and, with several cities, the province's standard views.
 
 The scheduler keeps the recent days up to date by itself; this is for the past, after an upgrade
 or an import of old visits or check-ins.
@@ -36,8 +36,8 @@ def figures_group() -> None:
 @click.option("--to", "last", callback=_day, default=None, metavar="YYYY-MM-DD", help="Last local day (default: today).")
 def rebuild_command(first: date, last: date | None) -> None:
     """Recompute the daily 四查四帮 and 报平安 figures of [--from, --to], a month at a time, each in
-    its own transaction, then the trends' weekly request figures."""
-    from services import daily_checkin_figures, daily_figures, weekly_figures
+    its own transaction, then the trends' weekly request figures (and a province's standard views)."""
+    from services import daily_checkin_figures, daily_figures, province_views, weekly_figures
 
     with app_services() as svc:
         tz = svc.settings.tz
@@ -59,3 +59,9 @@ def rebuild_command(first: date, last: date | None) -> None:
             weeks = weekly_figures.rebuild(session, now.astimezone(tz).date(), tz, now)
             session.commit()
         click.echo(f"Rebuilt {(last - first).days + 1} days ({total} rows) and the trends' weeks ({weeks} rows).")
+        with svc.session_factory() as session:
+            # A province's kept views were made from the figures just replaced.
+            views = province_views.refresh(session, tz, now)
+            session.commit()
+        if views:
+            click.echo(f"Recomputed the province's standard views ({views}).")
