@@ -1,7 +1,7 @@
 """`make run`: the web service, the inbox and media workers, the outbox dispatcher, the scheduler,
 and the stand-ins for WeChat's API, for a FunASR speech recogniser and for Aliyun SMS together, for
-trying the whole 三直达 loop on one machine. Ctrl-C stops them all, and so does SIGTERM or SIGHUP, or the end of the command that
-started it (`make run` stopped by a signal to make alone)."""
+trying the whole 三直达 loop on one machine. Ctrl-C stops them all, and so does SIGTERM or SIGHUP, or
+the end of the command that started it (`make run` stopped by a signal to make alone)."""
 
 from __future__ import annotations
 

@@ -3,9 +3,9 @@
 `rebuild` recomputes, for each local day, village and responsible assistant: the people registered,
 those overdue for a visit, the plan periods that ended and how many had a visit, and the visits
 made with their findings and help. It streams visits and people in id order, one city at a time,
-so memory stays flat at city scale and a province holds one city's counters at once. The scheduler rebuilds the recent days every few minutes
-(`RECENT_DAYS` covers a backdated visit and the longest plan period); `sanzhida figures rebuild`
-redoes any range, after an import of old visits for example.
+so memory stays flat at city scale and a province holds one city's counters at once. The scheduler
+rebuilds the recent days every few minutes (`RECENT_DAYS` covers a backdated visit and the longest
+plan period); `sanzhida figures rebuild` redoes any range, after an import of old visits for example.
 
 Reading sums the rows of a period; the people and overdue counts are those of its last day.
 """

@@ -1,11 +1,11 @@
 """The trends' weekly request figures: the 26 weeks the trends page shows, recomputed by the scheduler.
 
 Each week's requests (by the day they were raised) are tallied per town, village, assistant, for
-each city and for every city together with the figures page's own code (services/request_tally.py): counts, the share that
-reached the first rung, ratings and the medians of the time to accept. The page then reads a few
-hundred small rows instead of half a year of requests. Half a year of a city's requests takes
-about a second to tally, so the scheduler simply recomputes every week shown on each run, a city
-at a time.
+each city and for every city together with the figures page's own code (services/request_tally.py):
+counts, the share that reached the first rung, ratings and the medians of the time to accept. The
+page then reads a few hundred small rows instead of half a year of requests. Half a year of a
+city's requests takes about a second to tally, so the scheduler simply recomputes every week shown
+on each run, a city at a time.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from sqlalchemy.orm import Session
 
 from models import Region, ServiceRequest, WeeklyRequestFigures
 from services import request_tally
+from services.daily_figures import STREAM_BATCH
 from services.policy import figures as calc
 from services.policy.weeks import last_weeks, week_index
-from services.daily_figures import STREAM_BATCH
 from services.request_tally import Case
 from services import scope as scoping
 from services.scope import Scope

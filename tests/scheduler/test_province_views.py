@@ -136,7 +136,8 @@ def test_the_figures_job_counts_city_by_city_and_adds_the_province_up(session, w
     assert _figures_job(jobs_ctx, clock()) > 0
     today = clock().astimezone(TZ).date()
     week = today - timedelta(days=today.weekday())
-    rows = {(r.level, r.key): r for r in session.scalars(select(WeeklyRequestFigures).where(WeeklyRequestFigures.week == week))}
+    rows = {(r.level, r.key): r
+            for r in session.scalars(select(WeeklyRequestFigures).where(WeeklyRequestFigures.week == week))}
     assert (rows["city", world.a.city.id].raised, rows["city", world.a.city.id].accept_p50_wall) == (1, 1.0)
     assert (rows["city", world.b.city.id].raised, rows["city", world.b.city.id].accept_p50_wall) == (1, 3.0)
     assert (rows["city", None].raised, rows["city", None].accept_p50_wall) == (2, 2.0)
@@ -147,3 +148,20 @@ def test_the_figures_job_counts_city_by_city_and_adds_the_province_up(session, w
                                                                      DailyCheckinFigures.town_id == city.town.id)).all()
         assert sum(r.beneficiaries for r in visits) == 2  # the fixture's person and this one
         assert (sum(r.on_plan for r in checkins), sum(r.received for r in checkins)) == (1, 1)
+
+
+def test_the_provinces_visits_page_reads_the_kept_month(session, world, clock):
+    """The problems found this month: what the month's kept figures say, the same as summing the days."""
+    daily_figures.rebuild_recent(session, clock(), TZ)
+    session.commit()
+    summed = dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ)
+    assert summed["吃"] == 1
+    province_views.refresh(session, TZ, clock())
+    session.commit()
+    assert dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ) == summed
+    # Read from the snapshot, not summed again: a kept number is what the page shows.
+    today = clock().astimezone(TZ).date()
+    kept = session.get(ViewSnapshot, province_views.figures_key("town", today.replace(day=1), today))
+    kept.body = {**kept.body, "total": {**kept.body["total"], "problems": {**summed, "医": 7}}}
+    session.commit()
+    assert dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ)["医"] == 7
