@@ -60,8 +60,9 @@ def rebuild_command(first: date, last: date | None) -> None:
             session.commit()
         click.echo(f"Rebuilt {(last - first).days + 1} days ({total} rows) and the trends' weeks ({weeks} rows).")
         with svc.session_factory() as session:
-            # A province's kept views were made from the figures just replaced.
-            views = province_views.refresh(session, tz, now)
+            # A province's kept views were made from the figures just replaced; stamped with the time
+            # now (a long rebuild's start would make them stale at once).
+            views = province_views.refresh(session, tz, svc.clock())
             session.commit()
         if views:
             click.echo(f"Recomputed the province's standard views ({views}).")

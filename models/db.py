@@ -132,14 +132,19 @@ def make_read_session_factory(bind) -> sessionmaker[Session]:
     return factory
 
 
-def insert_ignoring_conflicts(bind: Session | Connection, model):
-    """An INSERT … ON CONFLICT DO NOTHING for the dialect of a session or connection (PostgreSQL or SQLite)."""
+def dialect_insert(bind: Session | Connection, model):
+    """An INSERT with the ON CONFLICT clauses of the dialect of a session or connection (PostgreSQL or SQLite)."""
     dialect = bind.dialect if isinstance(bind, Connection) else bind.get_bind().dialect
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(model).on_conflict_do_nothing()
+    return insert(model)
+
+
+def insert_ignoring_conflicts(bind: Session | Connection, model):
+    """An INSERT … ON CONFLICT DO NOTHING for the dialect of a session or connection (PostgreSQL or SQLite)."""
+    return dialect_insert(bind, model).on_conflict_do_nothing()
 
 
 def insert_json_rows(session: Session, table: Table, rows: Sequence[dict], *, skip_conflicts: bool = False,

@@ -450,7 +450,8 @@ def problems_this_month(session: Session, scope: Scope, now: datetime, tz: ZoneI
     if scope.is_province or (scope.is_city and daily_figures.computed_at(session, local.date(), scope)):
         # A whole province's month is millions of visits, a city's late in the month some 60,000 looked
         # up person by person: their days come from the daily figures the scheduler keeps (every 10
-        # minutes), which count the same findings per local day.
+        # minutes), which count the same findings per local day, as the figures page does (the visits
+        # of the people on the roll today; the minutes since the last run not yet in).
         month = daily_figures.period_totals(session, scope, local.date().replace(day=1), local.date(), "town")
         return {name: sum(n.problems[column] for n in month.values())
                 for name, column in zip(("吃", "穿", "住", "医"), daily_figures.CHECKS)}

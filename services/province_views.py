@@ -11,6 +11,7 @@ computed, and compute anything else (another period, a channel, one city) live a
 
 from __future__ import annotations
 
+import logging
 from dataclasses import asdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -19,14 +20,18 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from models import ViewSnapshot
+from models.db import dialect_insert
 from services import figures, trends, workload
 from services import scope as scoping
 from services.policy import figures as calc
 from services.workload import Load
 
+logger = logging.getLogger(__name__)
+
 # Older than this, a snapshot is not shown (the scheduler has stopped): the page computes live.
 FRESH_FOR = timedelta(minutes=30)
-# The most loaded assistants kept for the trends page (it shows 50 for a whole city or province).
+# The most loaded assistants kept for the trends page: as many as it lists for a whole city or
+# province (bot/office/trends.CITY_ROWS); `?all=1` counts them all live.
 TOP_LOADS = 50
 
 
@@ -68,7 +73,12 @@ def refresh(session: Session, tz: ZoneInfo, now: datetime) -> int:
 def read_figures(session: Session, level: str, start: date, end: date, now: datetime) -> figures.Figures | None:
     """The province's figures of this level and period if the scheduler keeps them and they are fresh."""
     found = _get(session, figures_key(level, start, end), now)
-    return None if found is None else figures.from_json(found.body, snapshot_at=found.computed_at)
+    if found is None:
+        return None
+    try:
+        return figures.from_json(found.body, snapshot_at=found.computed_at)
+    except _UNREADABLE:
+        return _unreadable(found.key)
 
 
 def read_trends(session: Session, today: date, now: datetime) -> tuple[dict, list[Load], int, int, datetime] | None:
@@ -78,8 +88,21 @@ def read_trends(session: Session, today: date, now: datetime) -> tuple[dict, lis
     if found is None:
         return None
     body = found.body
-    loads = [Load(**{**load, "over": tuple(load["over"])}) for load in body["loads"]]
-    return body["series"], loads, body["load_count"], body["overloaded"], found.computed_at
+    try:
+        loads = [Load(**{**load, "over": tuple(load["over"])}) for load in body["loads"]]
+        return body["series"], loads, body["load_count"], body["overloaded"], found.computed_at
+    except _UNREADABLE:
+        return _unreadable(found.key)
+
+
+# What a snapshot written by another release can raise when read back (a field renamed or dropped).
+_UNREADABLE = (KeyError, TypeError, ValueError)
+
+
+def _unreadable(key: str) -> None:
+    """A snapshot this release cannot read: the page computes live until the job writes a new one."""
+    logger.warning("province_views=unreadable key=%s", key)
+    return None
 
 
 def _get(session: Session, key: str, now: datetime) -> ViewSnapshot | None:
@@ -90,7 +113,8 @@ def _get(session: Session, key: str, now: datetime) -> ViewSnapshot | None:
 
 
 def _put(session: Session, key: str, body: dict, now: datetime) -> None:
-    # Delete and insert: the same statements on PostgreSQL and SQLite, one row per key.
-    session.execute(delete(ViewSnapshot).where(ViewSnapshot.key == key))
-    session.add(ViewSnapshot(key=key, body=body, computed_at=now))
-    session.flush()
+    # One row per key, the newest kept: a `figures rebuild` and the scheduler may refresh at once.
+    stmt = dialect_insert(session, ViewSnapshot).values(key=key, body=body, computed_at=now)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=[ViewSnapshot.key], set_={"body": stmt.excluded.body, "computed_at": stmt.excluded.computed_at},
+        where=ViewSnapshot.computed_at < stmt.excluded.computed_at))

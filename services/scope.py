@@ -71,11 +71,17 @@ def city_towns(city_id: int | None) -> Select:
 
 
 def city_town_ids(session: Session, city_id: int | None) -> list[int]:
-    """The ids of a city's towns, read once per session (a page's several queries share them)."""
-    known = session.info.setdefault("city_town_ids", {})
-    if city_id not in known:
-        known[city_id] = list(session.scalars(city_towns(city_id)))
-    return known[city_id]
+    """The ids of a city's towns, read once per transaction (a page's several queries share them)."""
+    kept = session.info.get("city_town_ids")
+    # Kept for the transaction they were read in: a later one may see towns added since.
+    if kept is not None and kept[0] is session.get_transaction() and city_id in kept[1]:
+        return kept[1][city_id]
+    ids = list(session.scalars(city_towns(city_id)))
+    transaction = session.get_transaction()
+    if kept is None or kept[0] is not transaction:
+        kept = session.info["city_town_ids"] = (transaction, {})
+    kept[1][city_id] = ids
+    return ids
 
 
 def city_ids(session: Session) -> list[int | None]:

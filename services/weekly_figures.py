@@ -84,7 +84,10 @@ def _insert(session: Session, rows: list[dict]) -> int:
 def _tally_city(session: Session, city: int | None, since: datetime, until: datetime, first: date,
                 tz: ZoneInfo) -> dict[tuple, request_tally.Tally]:
     """One city's requests (everyone's when None) raised in [since, until), tallied per week at every
-    level and for the city (key None when there is no city level)."""
+    level and for the city (key None when there is no city level).
+
+    An assistant's week counts the requests of the city they were raised in: one who moved to another
+    city within a week (and has requests in both) gets a row from each, and their own trend shows one."""
     raised = select(ServiceRequest.id).where(ServiceRequest.created_at >= since, ServiceRequest.created_at < until)
     if city is not None:
         raised = raised.where(ServiceRequest.town_id.in_(scoping.city_towns(city)))

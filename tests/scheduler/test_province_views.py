@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Checkin, DailyCheckinFigures, DailyVisitFigures, ViewSnapshot, WeeklyRequestFigures
-from models.enums import CheckinSource, RequestCategory, Urgency
+from models.enums import CheckinSource, RegionLevel, RequestCategory, Urgency
 from scheduler import calendar
 from services import casework, daily_figures, dashboard, figures, province_views, requests, trends, workload
 from services.policy import figures as calc
 from services.policy.classify import Classification
+from services import scope as scoping
 from services.scope import EVERYWHERE
-from tests.support.factories import make_beneficiary, make_town, make_visit
+from tests.support.factories import make_beneficiary, make_region, make_town, make_visit
 from tests.support.office import signed_in
 from tests.support.province import make_province
 
@@ -165,3 +166,43 @@ def test_the_provinces_visits_page_reads_the_kept_month(session, world, clock):
     kept.body = {**kept.body, "total": {**kept.body["total"], "problems": {**summed, "医": 7}}}
     session.commit()
     assert dashboard.problems_this_month(session, EVERYWHERE, clock(), TZ)["医"] == 7
+
+
+def test_a_refresh_never_replaces_a_newer_snapshot(session, world, clock):
+    """Two refreshes at once (`figures rebuild` and the scheduler): the newer snapshot stays."""
+    today = clock().astimezone(TZ).date()
+    province_views.refresh(session, TZ, clock() + timedelta(minutes=5))
+    session.commit()
+    province_views.refresh(session, TZ, clock())
+    session.commit()
+    kept = session.get(ViewSnapshot, province_views.trends_key(today))
+    session.refresh(kept)
+    assert kept.computed_at == clock() + timedelta(minutes=5)
+
+
+def test_a_snapshot_this_release_cannot_read_is_computed_live(session, world, clock):
+    """A field renamed by another release: the page reads nothing kept and computes live, never a 500."""
+    province_views.refresh(session, TZ, clock())
+    session.commit()
+    today = clock().astimezone(TZ).date()
+    for key in (province_views.figures_key("town", today.replace(day=1), today), province_views.trends_key(today)):
+        kept = session.get(ViewSnapshot, key)
+        body = dict(kept.body)
+        if "total" in body:
+            body["total"] = {**body["total"], "renamed_field": body["total"].pop("raised")}
+        else:
+            body["loads"] = [{**load, "renamed_field": 1} for load in body["loads"]]
+        kept.body = body
+    session.commit()
+    assert province_views.read_figures(session, "town", today.replace(day=1), today, clock()) is None
+    assert province_views.read_trends(session, today, clock()) is None
+
+
+def test_a_city_s_town_ids_are_read_again_in_a_new_transaction(session, world, clock):
+    """Kept for one transaction: a town added and committed is seen by the next."""
+    before = scoping.city_town_ids(session, world.a.city.id)
+    assert before == [world.a.town.id] and scoping.city_town_ids(session, world.a.city.id) is before
+    session.commit()
+    added = make_region(session, RegionLevel.TOWN, world.a.city, clock(), name="新镇")
+    session.commit()
+    assert sorted(scoping.city_town_ids(session, world.a.city.id)) == sorted([world.a.town.id, added.id])
