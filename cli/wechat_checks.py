@@ -82,6 +82,9 @@ class Target:
     # Each template kind's id, and how the operator sets it (named in the messages).
     template_ids: dict[str, str]
     template_names: dict[str, str]
+    # How the operator gives its AppID and AppSecret, for the token's error messages.
+    credential_names: dict[str, str] = field(default_factory=lambda: {
+        "WECHAT_APP_ID": "WECHAT_APP_ID", "WECHAT_APP_SECRET": "WECHAT_APP_SECRET"})
 
     @property
     def safe_mode(self) -> bool:
@@ -103,8 +106,10 @@ def account_target(settings: Settings, account: AccountSecrets) -> Target:
     for kind, own in (("task", account.template_task), ("progress", account.template_progress)):
         if own:
             ids[kind], names[kind] = own, f"account {account.slug}'s --template-{kind}"
+    added = f"`wechat accounts add --slug {account.slug}`"
     return Target(account.app_id, account.token, account.aes_key, f"{settings.public_base_url}/wechat/{account.slug}",
-                  ids, names)
+                  ids, names, {"WECHAT_APP_ID": f"the --app-id of {added}",
+                               "WECHAT_APP_SECRET": f"the --secret of {added}"})
 
 
 def refused_address(errmsg: str | None) -> str | None:
@@ -129,6 +134,8 @@ def fetch_token(client, settings: Settings, target: Target, findings: Findings) 
                              "check the network, DNS or outgoing proxy.")
         else:
             why = TOKEN_ERRORS.get(exc.errcode, "see WeChat's error code list")
+            for setting, given_as in target.credential_names.items():
+                why = why.replace(setting, given_as)
             findings.problem(f"WeChat refused the token (errcode {exc.errcode}): {why}.")
         return False, address
     findings.ok(f"token fetched for {target.app_id}: AppID, AppSecret and the IP whitelist admit this server")

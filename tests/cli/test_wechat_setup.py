@@ -145,10 +145,12 @@ def test_check_asks_our_own_wechat_endpoint_what_wechat_asks(env, settings, db, 
         server.stop()
 
 
-def test_setup_and_check_an_added_account(env, fake_wechat):
-    """`--account honghu`: its token is fetched and the menu installed with its own AppID and secret, the
-    console values are its own (/wechat/honghu, its token and key), and the default account is left
-    alone; an unknown slug stops with a clear message."""
+HONGHU_AES_KEY = "h" * 42 + "Q"
+
+
+def add_honghu(env: dict, fake_wechat, secret: str) -> dict:
+    """A migrated database with city 421000 and its account `honghu` (wx-honghu) added with `secret`,
+    which the stand-in knows as honghu-app-secret; the environment to run commands with."""
     env = {**env, "PII_KEY": "cli-accounts-pii-key-000000000000000"}
     assert run(["db", "upgrade"], env).exit_code == 0
     engine = make_engine(env["DATABASE_URL"])
@@ -157,18 +159,24 @@ def test_setup_and_check_an_added_account(env, fake_wechat):
                            created_at=datetime(2026, 12, 1, tzinfo=timezone.utc)))
         session.commit()
     engine.dispose()
-    aes_key = "h" * 42 + "Q"
-    added = CliRunner().invoke(main, ["wechat", "accounts", "add", "--slug", "honghu", "--city", "421000",
-                                      "--app-id", "wx-honghu"],
-                               env={**env, "WECHAT_ACCOUNT_TOKEN": "honghuToken1", "WECHAT_ACCOUNT_AES_KEY": aes_key,
-                                    "WECHAT_ACCOUNT_SECRET": "honghu-app-secret"})
+    added = run(["wechat", "accounts", "add", "--slug", "honghu", "--city", "421000", "--app-id", "wx-honghu"],
+                {**env, "WECHAT_ACCOUNT_TOKEN": "honghuToken1", "WECHAT_ACCOUNT_AES_KEY": HONGHU_AES_KEY,
+                 "WECHAT_ACCOUNT_SECRET": secret})
     assert added.exit_code == 0, added.output
     requests.post(f"{fake_wechat.root_url}/_accounts", json={"app_id": "wx-honghu", "app_secret": "honghu-app-secret"},
                   timeout=5).raise_for_status()
+    return env
+
+
+def test_setup_and_check_an_added_account(env, fake_wechat):
+    """`--account honghu`: its token is fetched and the menu installed with its own AppID and secret, the
+    console values are its own (/wechat/honghu, its token and key), and the default account is left
+    alone; an unknown slug stops with a clear message."""
+    env = add_honghu(env, fake_wechat, "honghu-app-secret")
     result = run(["wechat", "setup", "--account", "honghu", "--outbound-ip", "203.0.113.7"], env)
     assert result.exit_code == 0, result.output
     assert "token fetched for wx-honghu" in result.output and "custom menu installed (3 buttons)" in result.output
-    for value in (f"{PUBLIC}/wechat/honghu", "honghuToken1", aes_key, "console of wx-honghu"):
+    for value in (f"{PUBLIC}/wechat/honghu", "honghuToken1", HONGHU_AES_KEY, "console of wx-honghu"):
         assert value in result.output
     assert "office-token-1" not in result.output and TEST_AES_KEY not in result.output
     # Every call it made (the token, the menu, the templates) was as wx-honghu.
@@ -180,3 +188,13 @@ def test_setup_and_check_an_added_account(env, fake_wechat):
     assert checked.exit_code == 0, checked.output
     unknown = run(["wechat", "check", "--account", "nowhere"], env)
     assert unknown.exit_code == 1 and "No account 'nowhere': see `sanzhida wechat accounts list`" in unknown.output
+
+
+def test_an_added_account_s_wrong_secret_names_how_it_was_given(env, fake_wechat):
+    """The stand-in knows another secret for the account: the refusal names the --secret of its
+    `wechat accounts add`, not the settings' WECHAT_APP_SECRET."""
+    env = add_honghu(env, fake_wechat, "not-the-secret")
+    checked = run(["wechat", "check", "--account", "honghu", "--no-server"], env)
+    assert checked.exit_code == 1
+    (problem,) = problems(checked.output)
+    assert "the --secret of `wechat accounts add --slug honghu` is wrong" in problem, problem
