@@ -33,6 +33,7 @@ from urllib.parse import quote
 import requests
 
 from config.settings import Settings
+from runtime.http import api_session
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +192,7 @@ class AliyunSmsSender:
         # The provider checks the timestamp against its own clock: the real time, not a test's shifted one.
         self._now = now or (lambda: datetime.now(timezone.utc))
         self._nonce = nonce or (lambda: uuid.uuid4().hex)
-        self._http = session or requests.Session()
+        self._http = session or api_session(self.endpoint)
 
     def __repr__(self) -> str:
         return f"<AliyunSmsSender endpoint={self.endpoint} sign={self.sign_name}>"

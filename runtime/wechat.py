@@ -15,6 +15,7 @@ from wechatpy.exceptions import WeChatClientException
 from wechatpy.session.redisstorage import RedisStorage
 
 from config.settings import Settings
+from runtime.http import HttpEnvironment
 from runtime.sms import make_sms_sender
 from services.kv import Keys
 from services.policy.push import NoticeRoute, UnfitValue, notice_data
@@ -60,6 +61,9 @@ class SanzhidaWeChatClient(WeChatClient):
             auto_retry=False,
         )
         self.API_BASE_URL = base_url
+        # Read once for every thread's session: a plain session reads the environment on every call.
+        self._http_environment = HttpEnvironment.read(base_url)
+        self._local.http = self._http_environment.session()
         self._redis = redis
         self._keys = keys
         self.max_token_refreshes = max_token_refreshes
@@ -83,7 +87,7 @@ class SanzhidaWeChatClient(WeChatClient):
         """This thread's HTTP session: connections are pooled per thread, never shared by two."""
         http = getattr(self._local, "http", None)
         if http is None:
-            http = self._local.http = requests.Session()
+            http = self._local.http = self._http_environment.session()
         return http
 
     @_http.setter
