@@ -281,3 +281,8 @@ LOGIN_LOCK_MINUTES = 15
 # and against a flood; a town office of a dozen people behind one address signs in well within them.
 SIGN_IN_LIMIT_PER_ADDRESS = "10/minute;50/hour"
 SIGN_IN_LIMIT_OVERALL = "300/minute"
+
+# The figures job recomputes a province's 35 days and 26 weeks (minutes of a core) this often; the
+# runs in between recompute yesterday and today, this week and last, and the days of what was
+# recorded since (services/figures_refresh.py).
+FIGURES_FULL_EVERY = timedelta(hours=1)

@@ -110,7 +110,8 @@ class ViewSnapshot(Base):
     Thirty cities' requests of half a year take seconds to tally; the province administrator's
     standard periods (this month, last month, the last 26 weeks) and trends are read from here
     instead (services/province_views.py). Counts, place names and the most loaded assistants' names:
-    nothing about any beneficiary.
+    nothing about any beneficiary. The figures job also keeps here when it last recomputed everything
+    (services/figures_refresh.py).
     """
 
     __tablename__ = "view_snapshots"

@@ -18,15 +18,14 @@ from runtime.dispatch import drain_outbox
 from runtime.media_jobs import MediaEnv, purge_past_retention
 from services import (
     archive,
-    daily_checkin_figures,
     daily_figures,
     escalation,
+    figures_refresh,
     province_views,
     reminders,
     retention,
     scope,
     silences,
-    weekly_figures,
 )
 from services.requests import RequestEnv
 
@@ -142,8 +141,9 @@ def escalation_job(ctx: JobContext, now: datetime) -> int:
 
 def figures_job(ctx: JobContext, now: datetime) -> int:
     """Recompute the pre-aggregated figures (every 10 minutes), in one transaction: the daily 四查四帮
-    and 报平安 figures of the recent days, and the weekly request figures of the trends' 26 weeks;
-    then, with several cities, the province's standard views (services/province_views.py).
+    and 报平安 figures of the recent days and the weekly request figures of the trends' 26 weeks, all
+    of them once an hour and what changed lately in between (services/figures_refresh.py); then, with
+    several cities, the province's standard views (services/province_views.py).
 
     A tick runs every interval job; this one is skipped while today's rows are fresher than its
     period, so a day walked in five-minute ticks does not recompute the figures every tick."""
@@ -151,9 +151,7 @@ def figures_job(ctx: JobContext, now: datetime) -> int:
     with ctx.session_factory() as session:
         if daily_figures.fresh(session, now, tz, FIGURES_EVERY - FIGURES_SLACK):
             return 0
-    return (run_in_session(ctx, lambda s: daily_figures.rebuild_recent(s, now, tz)
-                           + daily_checkin_figures.rebuild_recent(s, now, tz)
-                           + weekly_figures.rebuild(s, now.astimezone(tz).date(), tz, now))
+    return (run_in_session(ctx, lambda s: figures_refresh.refresh(s, now, tz))
             # Then, in a transaction of its own, a province's standard views from the figures just made.
             + run_in_session(ctx, lambda s: province_views.refresh(s, tz, now)))
 

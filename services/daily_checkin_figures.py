@@ -164,7 +164,7 @@ def _rebuild_city(session: Session, first: date, last: date, tz: ZoneInfo, now: 
 
 
 def rebuild_recent(session: Session, now: datetime, tz: ZoneInfo) -> int:
-    """Recompute the last RECENT_DAYS local days up to today (the scheduler's figures job): a
-    check-in recorded late, a silence ended later or a plan changed reaches back that far."""
+    """Recompute the last RECENT_DAYS local days up to today: a check-in recorded late, a silence
+    ended later or a plan changed reaches back that far."""
     today = now.astimezone(tz).date()
     return rebuild(session, today - timedelta(days=RECENT_DAYS), today, tz, now)

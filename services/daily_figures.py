@@ -4,8 +4,9 @@
 those overdue for a visit, the plan periods that ended and how many had a visit, and the visits
 made with their findings and help. It streams visits and people in id order, one city at a time,
 so memory stays flat at city scale and a province holds one city's counters at once. The scheduler
-rebuilds the recent days every few minutes (`RECENT_DAYS` covers a backdated visit and the longest
-plan period); `sanzhida figures rebuild` redoes any range, after an import of old visits for example.
+rebuilds the recent days (`RECENT_DAYS` covers a backdated visit and the longest plan period) once an
+hour and what changed lately every few minutes (services/figures_refresh.py); `sanzhida figures
+rebuild` redoes any range, after an import of old visits for example.
 
 Reading sums the rows of a period; the people and overdue counts are those of its last day.
 """
@@ -194,7 +195,7 @@ def _rows(span: _Range, now: datetime) -> Iterator[dict]:
 
 
 def rebuild_recent(session: Session, now: datetime, tz: ZoneInfo) -> int:
-    """Recompute the last RECENT_DAYS local days up to today (the scheduler's job)."""
+    """Recompute the last RECENT_DAYS local days up to today."""
     today = now.astimezone(tz).date()
     return rebuild(session, today - timedelta(days=RECENT_DAYS), today, tz, now)
 

@@ -59,12 +59,12 @@ def refresh(session: Session, tz: ZoneInfo, now: datetime) -> int:
     for preset in calc.presets(today):
         result = figures.service_figures(session, scoping.EVERYWHERE, preset.start, preset.end, tz,
                                          level="town", today=today)
-        _put(session, figures_key("town", preset.start, preset.end), figures.as_json(result), now)
+        put(session, figures_key("town", preset.start, preset.end), figures.as_json(result), now)
         written += 1
     series = trends.as_json(trends.weekly_trends(session, scoping.EVERYWHERE, today, tz))
     loads = workload.workload(session, scoping.EVERYWHERE, now, tz)
-    _put(session, trends_key(today), {"series": series, "loads": [asdict(load) for load in loads[:TOP_LOADS]],
-                               "load_count": len(loads), "overloaded": sum(load.overloaded for load in loads)}, now)
+    put(session, trends_key(today), {"series": series, "loads": [asdict(load) for load in loads[:TOP_LOADS]],
+                              "load_count": len(loads), "overloaded": sum(load.overloaded for load in loads)}, now)
     # Yesterday's periods are not asked for again.
     session.execute(delete(ViewSnapshot).where(ViewSnapshot.computed_at < now - timedelta(days=1)))
     return written + 1
@@ -112,7 +112,8 @@ def _get(session: Session, key: str, now: datetime) -> ViewSnapshot | None:
     return snapshot
 
 
-def _put(session: Session, key: str, body: dict, now: datetime) -> None:
+def put(session: Session, key: str, body: dict, now: datetime) -> None:
+    """Keep `body` under `key`, computed at `now`, unless a newer one is kept already."""
     # One row per key, the newest kept: a `figures rebuild` and the scheduler may refresh at once.
     stmt = dialect_insert(session, ViewSnapshot).values(key=key, body=body, computed_at=now)
     session.execute(stmt.on_conflict_do_update(

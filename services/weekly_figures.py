@@ -47,7 +47,8 @@ class WeekNumbers:
 
 
 def rebuild(session: Session, today: date, tz: ZoneInfo, now: datetime, count: int = WEEKS) -> int:
-    """Recompute the `count` weeks up to today's and drop older ones; returns the rows written.
+    """Recompute the `count` weeks up to today's and drop weeks older than the trends' `WEEKS`;
+    returns the rows written.
 
     One city at a time (a province's half year is a million and a half requests); the row for every
     city together adds up the cities' counts and takes its medians from their response times, kept
@@ -56,7 +57,10 @@ def rebuild(session: Session, today: date, tz: ZoneInfo, now: datetime, count: i
     first = weeks[0].start
     since = datetime.combine(first, datetime.min.time(), tz)
     until = datetime.combine(weeks[-1].end + timedelta(days=1), datetime.min.time(), tz)
-    session.execute(delete(WeeklyRequestFigures).where(WeeklyRequestFigures.week < until.date()))
+    kept_from = min(first, last_weeks(today, WEEKS)[0].start)
+    session.execute(delete(WeeklyRequestFigures).where(
+        (WeeklyRequestFigures.week < kept_from)
+        | ((WeeklyRequestFigures.week >= first) & (WeeklyRequestFigures.week < until.date()))))
     everywhere: dict[int, _Everywhere] = defaultdict(_Everywhere)
     written = 0
     for city in scoping.city_ids(session):

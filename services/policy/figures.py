@@ -77,3 +77,34 @@ def presets(today: date) -> list[Preset]:
     return [Preset("month", "本月", today.replace(day=1), today),
             Preset("last_month", "上月", last_month_end.replace(day=1), last_month_end),
             Preset("half_year", "近半年", today - timedelta(weeks=26), today)]
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """What one run of the figures job recomputes: the daily visit and check-in figures from these
+    local days to today, and the weekly request figures of this many weeks up to today's."""
+
+    full: bool
+    visits_from: date
+    checkins_from: date
+    weeks: int
+
+
+def refresh_plan(today: date, full_at: datetime | None, now: datetime, *, recent_days: int, weeks: int,
+                 full_every: timedelta, earliest_visit: date | None = None,
+                 earliest_checkin: date | None = None) -> Refresh:
+    """Everything (`recent_days` days, `weeks` weeks) when the last full refresh is older than
+    `full_every` or unknown; else yesterday and today, this week and last, reaching back to the
+    earliest day a visit or check-in recorded since that refresh was for (never past `recent_days`).
+
+    Between full refreshes only what was recorded lately changes the figures of past days; an edit or
+    a change of plan or assignment reaches them at the next full refresh."""
+    oldest = today - timedelta(days=recent_days)
+    if full_at is None or not timedelta(0) <= now - full_at < full_every:
+        return Refresh(True, oldest, oldest, weeks)
+    yesterday = today - timedelta(days=1)
+
+    def since(earliest: date | None) -> date:
+        return max(oldest, min(yesterday, earliest or yesterday))
+
+    return Refresh(False, since(earliest_visit), since(earliest_checkin), min(2, weeks))

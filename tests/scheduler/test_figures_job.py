@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from models import DailyVisitFigures
+from models import DailyVisitFigures, ServiceRequest, WeeklyRequestFigures
+from services import daily_figures
 from scheduler import calendar
 from tests.support.factories import make_beneficiary, make_visit
 
@@ -103,3 +104,64 @@ def test_a_checkin_shows_in_the_daily_checkin_figures_after_the_next_run(session
     after = rows()
     assert after[today - timedelta(days=2)] == (1, 1, 1, 0)
     assert after[today] == (1, 1, 0, 1)
+
+
+def _rows(session):
+    """Every daily visit row: (day, staff) -> (its counts, when it was computed)."""
+    session.expire_all()
+    return {(r.day, r.staff_id): ({c: getattr(r, c) for c in daily_figures.COUNTS}, r.computed_at)
+            for r in session.scalars(select(DailyVisitFigures))}
+
+
+def test_between_hourly_full_refreshes_a_run_recomputes_what_changed(session, jobs_ctx, town, clock):
+    """The first run recomputes all 35 days; ten minutes later a run recomputes yesterday and today and,
+    for a visit recorded meanwhile for six days ago, every day from that one on, and leaves the figures
+    a full recompute would; an hour after the first, everything again."""
+    now = clock()
+    today = now.astimezone(TZ).date()
+    person = make_beneficiary(session, town.village, now - timedelta(days=60), assistant=town.assistant)
+    make_visit(session, person, town.assistant, now - timedelta(days=20))
+    session.add(ServiceRequest(beneficiary_id=person.id, village_id=town.village.id, town_id=town.town.id,
+                               category="医", urgency="normal", status="open", summary="求助",
+                               assignee_staff_id=town.assistant.id, created_at=now - timedelta(weeks=5),
+                               updated_at=now - timedelta(weeks=5)))
+    session.commit()
+    job = next(j for j in calendar.INTERVAL_JOBS if j.id == "figures")
+
+    def weeks():
+        return {(r.week, r.level, r.key): r.computed_at for r in session.scalars(select(WeeklyRequestFigures))}
+
+    def run(at):
+        calendar.run_interval_job(jobs_ctx, job, at)
+        # A new read transaction: on SQLite the last one would still show the rows from before the run.
+        session.rollback()
+
+    run(now)
+    first = _rows(session)
+    assert {day for day, _ in first} == {today - timedelta(days=n) for n in range(36)}
+    assert all(at == now for _, at in first.values())
+
+    later = now + timedelta(minutes=10)
+    make_visit(session, person, town.assistant, now - timedelta(days=6), housing="problem")
+    session.commit()
+    run(later)
+    second = _rows(session)
+    redone = {day for (day, _), (_, at) in second.items() if at == later}
+    # The trends: only this week and last are recomputed; the request's week, five weeks back, is left.
+    assert weeks() and set(weeks().values()) == {now}
+    assert redone == {today - timedelta(days=n) for n in range(7)}
+    assert second[(today - timedelta(days=6), town.assistant.id)][0]["housing"] == 1
+    # Exactly what recomputing every day now would leave.
+    daily_figures.rebuild(session, today - timedelta(days=daily_figures.RECENT_DAYS), today, TZ, later)
+    assert {key: counts for key, (counts, _) in second.items()} == {key: counts for key, (counts, _) in
+                                                                    _rows(session).items()}
+    session.rollback()
+
+    run(later + timedelta(minutes=10))
+    # The visit is still one recorded since the full refresh: its days are recomputed until the next one.
+    assert {day for (day, _), (_, at) in _rows(session).items() if at == later + timedelta(minutes=10)} == redone
+    hour = now + timedelta(hours=1)
+    run(hour)
+    since = hour.astimezone(TZ).date() - timedelta(days=daily_figures.RECENT_DAYS)
+    assert {day: at for (day, _), (_, at) in _rows(session).items() if day >= since and at != hour} == {}
+    assert set(weeks().values()) == {hour}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from services.policy import figures as calc
@@ -52,3 +53,19 @@ def test_service_duration_equals_counting_quarter_hours():
             quarters += HOURS[0] <= at.astimezone(TZ).time() < HOURS[1]
             at += timedelta(minutes=15)
         assert calc.service_duration(start, end, TZ, HOURS) == timedelta(minutes=15 * quarters), (start, end)
+
+
+def test_the_figures_job_refreshes_everything_hourly_and_what_changed_in_between():
+    """In full with no earlier full refresh, one an hour old or one in the future (a clock set back);
+    else yesterday and today, two weeks, reaching back to the earliest day recorded since, at most 35."""
+    today, now = date(2026, 12, 1), datetime(2026, 12, 1, 10, tzinfo=TZ)
+    plan = partial(calc.refresh_plan, today, recent_days=35, weeks=26, full_every=timedelta(hours=1))
+    everything = calc.Refresh(True, date(2026, 10, 27), date(2026, 10, 27), 26)
+    assert plan(None, now) == everything
+    assert plan(now - timedelta(hours=1), now) == everything
+    assert plan(now + timedelta(minutes=1), now) == everything
+    assert plan(now - timedelta(minutes=50), now) == calc.Refresh(False, date(2026, 11, 30), date(2026, 11, 30), 2)
+    assert plan(now - timedelta(minutes=10), now, earliest_visit=date(2026, 11, 24),
+                earliest_checkin=date(2026, 12, 1)) == calc.Refresh(False, date(2026, 11, 24), date(2026, 11, 30), 2)
+    assert plan(now - timedelta(minutes=10), now, earliest_visit=date(2026, 1, 1),
+                earliest_checkin=date(2026, 11, 29)) == calc.Refresh(False, date(2026, 10, 27), date(2026, 11, 29), 2)
