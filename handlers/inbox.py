@@ -29,9 +29,9 @@ from models.db import take_changes, update_by_key
 from models.enums import OutboxKind, OutboxStatus, PushKind
 from services import checkins, identity, texts
 from services.binding import BindGuard
-from services.notify import insert_outbox, push_key
+from services.notify import hold_events, insert_outbox, push_key, write_held_events
 from services.pii import PiiCipher
-from services.requests import RequestEnv
+from services.requests import RequestEnv, know_recent_requests
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +56,24 @@ class InboxEnv:
 @dataclass
 class GroupWrites:
     """What the messages of one group write alike, kept until the group's end and then written in one
-    statement each rather than one a message: the messages' and senders' changed columns, the
-    beneficiaries' last contacts, and the outbox rows (pushes and replies, in order)."""
+    statement each rather than one a message: the timeline entries (held by the session), the
+    messages' and senders' changed columns, the beneficiaries' last contacts, and the outbox rows
+    (pushes and replies, in order)."""
 
     changes: dict[type, dict[int, dict]] = field(default_factory=dict)
     contacts: checkins.Contacts = field(default_factory=dict)
     outbox: list[dict] = field(default_factory=list)
     # Whether `outbox` holds more than replies: rows the dispatchers must be woken for.
     pushes: bool = False
+
+    @classmethod
+    def held_by(cls, session: Session, env: InboxEnv, senders: dict[str, WeChatUser], now: datetime) -> GroupWrites:
+        """A group's writes, the session holding back its timeline entries until `write` and knowing
+        the recent requests of the people its senders are bound to (one query, not one a message)."""
+        hold_events(session)
+        bound = [link.beneficiary_id for user in senders.values() for link in user.family_links if link.active]
+        know_recent_requests(session, bound, now, env.request_env.merge_hours)
+        return cls()
 
     def take(self, obj) -> None:
         """Keep a loaded object's unflushed column changes for the group's UPDATE of its table."""
@@ -73,6 +83,8 @@ class GroupWrites:
 
     def write(self, session: Session) -> dict[str, int]:
         """Write what was kept; {idempotency key: id} of the outbox rows created."""
+        # The timeline entries the handlers added, held back by the session (`notify.hold_events`).
+        write_held_events(session)
         for model, rows in self.changes.items():
             update_by_key(session, model, rows)
         checkins.save_contacts(session, self.contacts)

@@ -394,10 +394,38 @@ def push_event(delivery: Delivery, now: datetime) -> dict:
     }
 
 
+# session.info key of the timeline entries a group of inbox messages holds back (`hold_events`).
+HELD_EVENTS = "held_request_events"
+
+
+def hold_events(session: Session) -> None:
+    """From now on keep this session's `add_events` rows back until `write_held_events`: a group of
+    messages then writes its timeline in one INSERT rather than one a message."""
+    session.info[HELD_EVENTS] = []
+
+
+def write_held_events(session: Session) -> None:
+    """Write the timeline entries held back so far (in order); entries added later are held again."""
+    held = session.info.get(HELD_EVENTS)
+    if held:
+        session.info[HELD_EVENTS] = []
+        _insert_events(session, held)
+
+
 def add_events(session: Session, rows: Sequence[dict]) -> None:
-    """Write timeline entries with multi-row INSERTs, in the order given."""
+    """Write timeline entries with multi-row INSERTs, in the order given (held back while the session
+    holds them, see `hold_events`)."""
     if not rows:
         return
+    held = session.info.get(HELD_EVENTS)
+    if held is not None:
+        held.extend(rows)
+        return
+    _insert_events(session, rows)
+
+
+def _insert_events(session: Session, rows: Sequence[dict]) -> None:
+    """The INSERTs of `add_events`."""
     columns = ("request_id", "kind", "actor_kind", "actor_staff_id", "actor_wechat_user_id",
                "inbound_message_id", "body", "data", "created_at")
     given = [{c: row.get(c) for c in columns} for row in rows]

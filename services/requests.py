@@ -10,6 +10,7 @@ actor and time and queues its pushes in the same transaction, as every action th
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -41,7 +42,7 @@ from models.enums import (
 from services import media, responsibility, roster, texts
 from services.errors import DomainError
 from services.notify import (Delivery, Push, SmsPlan, Templates, add_events, enqueue, outbox_rows, progress_fields,
-                             push_event, push_key, sms_text, task_fields, write_outbox)
+                             push_event, push_key, sms_text, task_fields, write_held_events, write_outbox)
 from services.policy import ladder
 from services.policy.classify import Classification
 from services.summary_links import ListLinks
@@ -191,10 +192,32 @@ _MERGEABLE = (
 )
 
 
+# session.info key: beneficiary id -> the requests raised for them in the last hours, loaded at once for
+# a group of messages (`know_recent_requests`), where `mergeable_request` then looks instead of asking.
+RECENT_KNOWN = "recent_requests_known"
+
+
+def know_recent_requests(session: Session, beneficiary_ids: Iterable[int], now: datetime, hours: int) -> None:
+    """Load the requests raised for these beneficiaries in the last `hours`, whatever their status (one
+    query), for this session's `mergeable_request`: the objects show any change made in the session,
+    and `open_request` adds the requests it opens for them."""
+    ids = sorted(set(beneficiary_ids))
+    known: dict[int, list[ServiceRequest]] = {b: [] for b in ids}
+    if ids:
+        for request in session.scalars(select(ServiceRequest).where(
+                ServiceRequest.beneficiary_id.in_(ids), ServiceRequest.created_at >= now - timedelta(hours=hours))):
+            known[request.beneficiary_id].append(request)
+    session.info[RECENT_KNOWN] = known
+
+
 def mergeable_request(session: Session, beneficiary_id: int, now: datetime, hours: int) -> ServiceRequest | None:
     """The beneficiary's newest still-open request from the last `hours`, to add a message to."""
-    return session.scalars(_MERGEABLE, {"beneficiary_id": beneficiary_id,
-                                        "since": now - timedelta(hours=hours)}).first()
+    since = now - timedelta(hours=hours)
+    known = session.info.get(RECENT_KNOWN, {}).get(beneficiary_id)
+    if known is not None:
+        return max((r for r in known if r.status in OPEN and r.created_at >= since), key=lambda r: r.created_at,
+                   default=None)
+    return session.scalars(_MERGEABLE, {"beneficiary_id": beneficiary_id, "since": since}).first()
 
 
 def unheard_voice(inbound: InboundMessage | None) -> bool:
@@ -242,6 +265,8 @@ def record_event(
 ) -> RequestEvent:
     """Add a timeline entry for the request, by staff, a WeChat user or the system (neither given)."""
     actor = ActorKind.STAFF if staff else ActorKind.WECHAT_USER if user else ActorKind.SYSTEM
+    # Entries held back go first, so the timeline keeps the order things happened in.
+    write_held_events(session)
     # Every change goes through here, so the escalation scan always sees the current next step.
     request.next_escalation_at = next_escalation(request, env.tz)
     event = RequestEvent(
@@ -326,6 +351,9 @@ def open_request(
         "created_at": now,
     }
     add_events(session, [created, *_alert_new_request(session, env, request, routing.alert, now, outbox)])
+    known = session.info.get(RECENT_KNOWN, {}).get(beneficiary.id)
+    if known is not None:
+        known.append(request)
     if inbound is not None:
         # Set after the INSERTs above, so it goes out with the message's own UPDATE (handled_at).
         inbound.request_id = request.id

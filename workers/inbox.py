@@ -103,7 +103,7 @@ class InboxWorker:
             taken = inbox.take_group(session, size)
             known = inbox.senders_of(session, taken)
             # Isolated, each message writes its own rows, so a bug in one stays with it.
-            group = None if isolate else inbox.GroupWrites()
+            group = None if isolate else inbox.GroupWrites.held_by(session, svc.inbox_env, known, svc.clock())
             for stored in taken:
                 if self.stopping:
                     break
