@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import sync_playwright
@@ -16,8 +15,8 @@ from devtools.app import create_dev_app
 from runtime.clock import ShiftedClock
 from runtime.container import request_env
 from services.pii import PiiCipher
+from tests.support.artifacts import ARTIFACTS
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -77,7 +76,7 @@ def browser():
 
 def screenshot(page, name: str) -> None:
     """Save a full-page screenshot under test-artifacts/."""
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy
 from PIL import Image
+from tests.support.artifacts import ARTIFACTS  # noqa: F401  (re-exported for the readers of PDFs)
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
 def poppler(tool: str) -> str:
