@@ -25,7 +25,7 @@ from wechatpy.messages import BaseMessage
 from handlers.context import Context
 from handlers.router import Router
 from models import InboundMessage, WeChatUser
-from models.db import take_changes, update_by_key
+from models.db import take_changes, update_by_key, walking_indexes
 from models.enums import OutboxKind, OutboxStatus, PushKind
 from services import checkins, identity, texts
 from services.binding import BindGuard
@@ -210,7 +210,8 @@ def take_group(session: Session, size: int) -> list[InboundMessage]:
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=InboundMessage)
-    return list(session.scalars(query))
+    with walking_indexes(session):
+        return list(session.scalars(query))
 
 
 def queue_reply(session: Session, stored: InboundMessage, text: str | None, now: datetime) -> int | None:

@@ -73,8 +73,16 @@ class OutboxMessage(Base):
     __table_args__ = (
         one_of("kind", [k.value for k in OutboxKind]),
         one_of("status", [s.value for s in OutboxStatus]),
-        # The dispatcher claims due rows: status, then time.
+        # Rows by status, then time (counts of what waits).
         Index("ix_outbox_status_next_attempt", "status", "next_attempt_at"),
+        # The dispatcher claims due rows from these, walking them in order (services.outbox.claim_due).
+        Index(
+            "ix_outbox_claimable",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status IN ('pending', 'sending')"),
+            sqlite_where=text("status IN ('pending', 'sending')"),
+        ),
         # Counting customer-service messages sent to a user inside WeChat's 48-hour window.
         Index("ix_outbox_recipient_kind_sent", "recipient_openid", "kind", "sent_at"),
         # Our own per-phone rate limits count the SMS sent to a phone lately.

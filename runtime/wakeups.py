@@ -16,7 +16,8 @@ import select
 import time
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from models.db import CONNECT_TIMEOUT, TCP_KEEPALIVES
 from runtime import metrics
@@ -29,6 +30,15 @@ NOTIFY, POLL, CONNECTED, INTERRUPTED = "notify", "poll", "connected", "interrupt
 # Seconds between attempts to make the listening connection again, doubling up to the longest.
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_LONGEST_SECONDS = 10.0
+# The process name the outbox dispatchers listen under (workers/outbox.py), which an inbox worker watches for.
+DISPATCHER = "outbox"
+# Seconds a `ListenerWatch` answer is kept before PostgreSQL is asked again.
+WATCH_SECONDS = 2.0
+
+
+def listener_name(process: str) -> str:
+    """The application_name of a process's listening connection, by which others see that it listens."""
+    return f"sanzhida-{process}-listener"
 
 
 @dataclass
@@ -74,7 +84,8 @@ class Wakeups:
         import psycopg
 
         try:
-            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, **TCP_KEEPALIVES)
+            connection = psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+                                         application_name=listener_name(self.process), **TCP_KEEPALIVES)
             for channel in self.channels:
                 connection.execute(f"LISTEN {channel}")
         except psycopg.Error as exc:
@@ -177,3 +188,39 @@ def make_wakeups(engine: Engine, channels: tuple[str, ...], process: str, *, pol
     if engine.dialect.name == "postgresql":
         url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
     return Wakeups(url, channels, process, poll_seconds=poll_seconds, fallback_seconds=fallback_seconds)
+
+
+@dataclass
+class ListenerWatch:
+    """Whether some process of kind `process` listens on this database now (PostgreSQL only).
+
+    A listening connection names itself (`listener_name`), and PostgreSQL drops it from
+    pg_stat_activity as soon as its process is gone, killed ones included. The answer is kept for
+    `seconds`; on SQLite, or when PostgreSQL cannot answer, it is False, so that whoever asks does
+    the work itself rather than leave it to no one.
+    """
+
+    engine: Engine
+    process: str
+    seconds: float = WATCH_SECONDS
+    _answer: tuple[float, bool] | None = None
+
+    def present(self) -> bool:
+        """True while a listener of `process` is connected to this database (as of `seconds` ago)."""
+        if self.engine.dialect.name != "postgresql":
+            return False
+        answer, now = self._answer, time.monotonic()
+        if answer is not None and now < answer[0]:
+            return answer[1]
+        try:
+            with self.engine.connect() as connection:
+                found = connection.execute(text(
+                    "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name = :name "
+                    "LIMIT 1"), {"name": listener_name(self.process)}).first() is not None
+        except SQLAlchemyError:
+            found = False
+        if answer is None or answer[1] != found:
+            logger.info("wakeups=listener process=%s present=%s", self.process, found)
+        # One tuple, set at once: the worker's threads share a watch.
+        self._answer = (now + self.seconds, found)
+        return found

@@ -11,14 +11,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Integer, String, and_, bindparam, func, or_, select, update
+from sqlalchemy import Integer, String, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
 
 from config import policy
 from models import OutboxMessage, Staff, WeChatUser
-from models.enums import OutboxKind, OutboxStatus
+from models.db import walking_indexes
+from models.enums import OutboxKind, OutboxStatus, PushKind
 from services.policy.account_links import for_account
 from services.policy.push import (
     CUSTOM_FALLBACK_ERRORS,
@@ -58,24 +59,36 @@ class Claimed:
         return f"sms:{self.phone}" if self.is_sms else str(self.openid)
 
 
+# The statuses of rows a claim may take (ix_outbox_claimable holds exactly these).
+CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
+
+
 def claim_due(session: Session, now: datetime, limit: int, only_ids: list[int] | None = None) -> list[Claimed]:
     """Claim up to `limit` due rows (and rows whose claim expired) in one atomic statement.
 
     `only_ids` limits the claim to those rows, for a reply sent the moment it is queued.
     """
-    due = or_(
-        and_(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now),
-        # A dispatcher that died after claiming: take its rows over once the claim lapses.
-        and_(OutboxMessage.status == OutboxStatus.SENDING.value, OutboxMessage.claimed_until < now),
+    due = and_(
+        # What ix_outbox_claimable holds, which the claim walks in order (see models.db.walking_indexes).
+        OutboxMessage.status.in_(CLAIMABLE),
+        or_(
+            and_(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now),
+            # A dispatcher that died after claiming: take its rows over once the claim lapses.
+            and_(OutboxMessage.status == OutboxStatus.SENDING.value, OutboxMessage.claimed_until < now),
+        ),
     )
-    pick = select(OutboxMessage.id).where(due).order_by(OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit)
+    # An answer to a user's message goes before pushes queued earlier (the morning's reminders): its
+    # sender has just written and is waiting for it.
+    answers_first = case((OutboxMessage.idempotency_key.startswith(f"{PushKind.ANSWER.value}:"), 0), else_=1)
+    pick = (select(OutboxMessage.id).where(due)
+            .order_by(answers_first, OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
     if only_ids is not None:
         pick = pick.where(OutboxMessage.id.in_(only_ids))
     if session.get_bind().dialect.name == "postgresql":
         # Concurrent dispatchers skip each other's rows instead of waiting or double-claiming.
         pick = pick.with_for_update(skip_locked=True)
     # SQLite runs one writer at a time, so the single UPDATE … RETURNING is atomic there too.
-    rows = session.execute(
+    claim = (
         update(OutboxMessage)
         .where(OutboxMessage.id.in_(pick))
         .values(
@@ -94,7 +107,9 @@ def claim_due(session: Session, now: datetime, limit: int, only_ids: list[int] |
             OutboxMessage.recipient_staff_id,
             OutboxMessage.request_id,
         )
-    ).all()
+    )
+    with walking_indexes(session):
+        rows = session.execute(claim).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 

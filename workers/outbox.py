@@ -23,7 +23,7 @@ from config.settings import Settings
 from runtime import metrics
 from runtime.container import AppServices, build_services
 from runtime.dispatch import SEND_THREADS, drain_outbox
-from runtime.wakeups import Wakeups, make_wakeups
+from runtime.wakeups import DISPATCHER, Wakeups, make_wakeups
 from services.wakeups import OUTBOX_CHANNEL
 
 logger = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ class OutboxDispatcher:
 
 def build_dispatcher(svc: AppServices, *, fallback_seconds: float = LISTENING_POLL_SECONDS) -> OutboxDispatcher:
     """A dispatcher on a process's services, listening on PostgreSQL (polling on SQLite)."""
-    wakeups = make_wakeups(svc.engine, (OUTBOX_CHANNEL,), "outbox", poll_seconds=IDLE_POLL_SECONDS,
+    wakeups = make_wakeups(svc.engine, (OUTBOX_CHANNEL,), DISPATCHER, poll_seconds=IDLE_POLL_SECONDS,
                            fallback_seconds=fallback_seconds)
     return OutboxDispatcher(svc, wakeups, ThreadPoolExecutor(SEND_THREADS, thread_name_prefix="outbox-send"))
 

@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 import requests as http
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from models import OutboxMessage
-from runtime.wakeups import CONNECTED, INTERRUPTED, NOTIFY, POLL, Wakeups, make_wakeups
+from runtime.wakeups import (CONNECTED, DISPATCHER, INTERRUPTED, NOTIFY, POLL, ListenerWatch, Wakeups,
+                             make_wakeups)
 from services.wakeups import INBOX_CHANNEL, OUTBOX_CHANNEL
 from tests.support.factories import fresh, make_town
 from tests.workers.test_inbox import bind_son, delivered_texts
@@ -222,3 +223,41 @@ def test_the_engine_decides_whether_to_listen(engine):
             assert wakeups.url.startswith("postgresql://")
     finally:
         wakeups.close()
+
+
+@postgres_only
+def test_while_a_dispatcher_listens_the_inbox_worker_leaves_the_reply_to_it(engine, session, make_app, sender,
+                                                                          fake_wechat):
+    """A listening dispatcher is seen by its connection's name; the worker then queues the reply
+    without sending it (the dispatcher, woken by the commit, sends it). Once that dispatcher is gone,
+    the worker sends its replies itself again."""
+    app = make_app(wechat_reply_mode="queued")
+    client, svc = app.test_client(), app.extensions["sanzhida"]
+    watch = ListenerWatch(engine, DISPATCHER, seconds=0)
+    assert not watch.present()
+    dispatcher = make_wakeups(engine, (OUTBOX_CHANNEL,), DISPATCHER, poll_seconds=60, fallback_seconds=60)
+    try:
+        assert dispatcher.connect()
+        assert watch.present()
+        sender.post(client, sender.text("o-left", "帮助", msg_id=9101))
+        assert InboxWorker(svc, dispatcher=watch).drain() == 1
+        fresh(session)
+        reply = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_openid == "o-left")).one()
+        assert reply.status == "pending" and delivered_texts(fake_wechat, "o-left") == []
+    finally:
+        dispatcher.close()
+    assert not watch.present()
+    sender.post(client, sender.text("o-sent", "帮助", msg_id=9102))
+    assert InboxWorker(svc, dispatcher=watch).drain() == 1
+    assert len(delivered_texts(fake_wechat, "o-sent")) == 1
+
+
+def test_without_an_answer_from_postgresql_the_worker_sends_its_replies_itself(engine):
+    """No dispatcher is assumed on SQLite, nor when PostgreSQL cannot say: nobody would send the reply."""
+    if engine.dialect.name != "postgresql":
+        assert ListenerWatch(engine, DISPATCHER).present() is False
+    unreachable = create_engine("postgresql+psycopg://postgres@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    try:
+        assert ListenerWatch(unreachable, DISPATCHER).present() is False
+    finally:
+        unreachable.dispose()
