@@ -63,53 +63,57 @@ class Claimed:
 CLAIMABLE = (OutboxStatus.PENDING.value, OutboxStatus.SENDING.value)
 
 
+def _claim_statement(*, only_ids: bool, skip_locked: bool):
+    """The claim as one Core UPDATE … RETURNING with bound `claim_now`, `claim_until`, `claim_limit` (and
+    `claim_ids`), built once per shape: building it and its ORM bookkeeping cost more than running it."""
+    t = OutboxMessage.__table__
+    now = bindparam("claim_now", type_=t.c.next_attempt_at.type)
+    due = and_(
+        # What ix_outbox_claimable holds, which the claim walks in order (see models.db.walking_indexes).
+        t.c.status.in_(CLAIMABLE),
+        or_(
+            and_(t.c.status == OutboxStatus.PENDING.value, t.c.next_attempt_at <= now),
+            # A dispatcher that died after claiming: take its rows over once the claim lapses.
+            and_(t.c.status == OutboxStatus.SENDING.value, t.c.claimed_until < now),
+        ),
+    )
+    # An answer to a user's message goes before pushes queued earlier (the morning's reminders): its
+    # sender has just written and is waiting for it.
+    answers_first = case((t.c.idempotency_key.startswith(f"{PushKind.ANSWER.value}:"), 0), else_=1)
+    pick = (select(t.c.id).where(due).order_by(answers_first, t.c.next_attempt_at, t.c.id)
+            .limit(bindparam("claim_limit")))
+    if only_ids:
+        pick = pick.where(t.c.id.in_(bindparam("claim_ids", expanding=True)))
+    if skip_locked:
+        # Concurrent dispatchers skip each other's rows instead of waiting or double-claiming.
+        pick = pick.with_for_update(skip_locked=True)
+    # SQLite runs one writer at a time, so the single UPDATE … RETURNING is atomic there too.
+    return (
+        update(t)
+        .where(t.c.id.in_(pick))
+        .values(status=OutboxStatus.SENDING.value, claimed_until=bindparam("claim_until", type_=t.c.claimed_until.type),
+                attempts=t.c.attempts + 1)
+        .returning(t.c.id, t.c.idempotency_key, t.c.recipient_openid, t.c.payload, t.c.attempts, t.c.kind,
+                   t.c.recipient_phone, t.c.recipient_staff_id, t.c.request_id)
+    )
+
+
+_CLAIMS = {(ids, locked): _claim_statement(only_ids=ids, skip_locked=locked) for ids in (False, True)
+           for locked in (False, True)}
+
+
 def claim_due(session: Session, now: datetime, limit: int, only_ids: list[int] | None = None) -> list[Claimed]:
     """Claim up to `limit` due rows (and rows whose claim expired) in one atomic statement.
 
     `only_ids` limits the claim to those rows, for a reply sent the moment it is queued.
     """
-    due = and_(
-        # What ix_outbox_claimable holds, which the claim walks in order (see models.db.walking_indexes).
-        OutboxMessage.status.in_(CLAIMABLE),
-        or_(
-            and_(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now),
-            # A dispatcher that died after claiming: take its rows over once the claim lapses.
-            and_(OutboxMessage.status == OutboxStatus.SENDING.value, OutboxMessage.claimed_until < now),
-        ),
-    )
-    # An answer to a user's message goes before pushes queued earlier (the morning's reminders): its
-    # sender has just written and is waiting for it.
-    answers_first = case((OutboxMessage.idempotency_key.startswith(f"{PushKind.ANSWER.value}:"), 0), else_=1)
-    pick = (select(OutboxMessage.id).where(due)
-            .order_by(answers_first, OutboxMessage.next_attempt_at, OutboxMessage.id).limit(limit))
+    statement = _CLAIMS[(only_ids is not None, session.get_bind().dialect.name == "postgresql")]
+    params = {"claim_now": now, "claim_until": now + timedelta(seconds=policy.OUTBOX_CLAIM_SECONDS),
+              "claim_limit": limit}
     if only_ids is not None:
-        pick = pick.where(OutboxMessage.id.in_(only_ids))
-    if session.get_bind().dialect.name == "postgresql":
-        # Concurrent dispatchers skip each other's rows instead of waiting or double-claiming.
-        pick = pick.with_for_update(skip_locked=True)
-    # SQLite runs one writer at a time, so the single UPDATE … RETURNING is atomic there too.
-    claim = (
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(pick))
-        .values(
-            status=OutboxStatus.SENDING.value,
-            claimed_until=now + timedelta(seconds=policy.OUTBOX_CLAIM_SECONDS),
-            attempts=OutboxMessage.attempts + 1,
-        )
-        .returning(
-            OutboxMessage.id,
-            OutboxMessage.idempotency_key,
-            OutboxMessage.recipient_openid,
-            OutboxMessage.payload,
-            OutboxMessage.attempts,
-            OutboxMessage.kind,
-            OutboxMessage.recipient_phone,
-            OutboxMessage.recipient_staff_id,
-            OutboxMessage.request_id,
-        )
-    )
+        params["claim_ids"] = list(only_ids)
     with walking_indexes(session):
-        rows = session.execute(claim).all()
+        rows = session.execute(statement, params).all()
     return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
 
 
@@ -256,23 +260,9 @@ def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime,
     if not sent:
         return
     if session.get_bind().dialect.name == "postgresql":
-        # One array per column: the statement's text is the same for every group size, so it is
-        # compiled and planned once, not once per size.
-        group = func.unnest(
-            bindparam("ids", [row.id for row, _ in sent], type_=ARRAY(Integer)),
-            bindparam("attempts", [row.attempts for row, _ in sent], type_=ARRAY(Integer)),
-            bindparam("kinds", [kind for _, kind in sent], type_=ARRAY(String)),
-        ).table_valued("id", "attempts", "kind").render_derived(name="done")
-        session.execute(
-            update(OutboxMessage)
-            .where(
-                # Only the claimant may record the outcome, as in `_still_ours`.
-                OutboxMessage.id == group.c.id,
-                OutboxMessage.status == OutboxStatus.SENDING.value,
-                OutboxMessage.attempts == group.c.attempts,
-            )
-            .values(kind=group.c.kind, **done)
-        )
+        session.execute(_MARK_SENT_GROUP, {
+            "sent_ids": [row.id for row, _ in sent], "sent_attempts": [row.attempts for row, _ in sent],
+            "sent_kinds": [kind for _, kind in sent], "done_at": now})
         return
     # SQLite has no arrays: one prepared UPDATE, executed per row.
     table = OutboxMessage.__table__
@@ -286,6 +276,31 @@ def mark_sent(session: Session, sent: list[tuple[Claimed, str]], now: datetime,
         .values(kind=bindparam("row_kind"), **done),
         [{"row_id": row.id, "row_attempts": row.attempts, "row_kind": kind} for row, kind in sent],
     )
+
+
+def _mark_sent_group():
+    """PostgreSQL's UPDATE of a group of sent rows, one array per column: the same text for every group
+    size, so it is compiled and planned once; a Core statement built once, without ORM bookkeeping."""
+    t = OutboxMessage.__table__
+    group = func.unnest(
+        bindparam("sent_ids", type_=ARRAY(Integer)),
+        bindparam("sent_attempts", type_=ARRAY(Integer)),
+        bindparam("sent_kinds", type_=ARRAY(String)),
+    ).table_valued("id", "attempts", "kind").render_derived(name="done")
+    return (
+        update(t)
+        .where(
+            # Only the claimant may record the outcome, as in `_still_ours`.
+            t.c.id == group.c.id,
+            t.c.status == OutboxStatus.SENDING.value,
+            t.c.attempts == group.c.attempts,
+        )
+        .values(kind=group.c.kind, status=OutboxStatus.SENT.value, sent_at=bindparam("done_at", type_=t.c.sent_at.type),
+                claimed_until=None, last_error=None)
+    )
+
+
+_MARK_SENT_GROUP = _mark_sent_group()
 
 
 def mark_failed(session: Session, row: Claimed, errcode: int | None, error: str, now: datetime, rng: random.Random,

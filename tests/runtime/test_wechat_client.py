@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import pytest
 import requests
 from wechatpy.exceptions import WeChatClientException
@@ -152,6 +156,38 @@ def test_a_non_json_answer_is_a_failure_not_a_success(settings, redis_client, fa
     client = client_for(settings, redis_client, wechat_api_base_url=f"http://{fake_wechat.host}:{fake_wechat.port}/")
     with pytest.raises(WeChatClientException, match="not JSON"):
         client.get("_calls")
+    # A JSON POST (every push) takes the shared pool's way: the same answer to a proxy's page.
+    with html_page() as url:
+        client = client_for(settings, redis_client, wechat_api_base_url=url)
+        with pytest.raises(WeChatClientException, match="not JSON"):
+            client.post("message/custom/send", data={"touser": "o"})
+
+
+@contextmanager
+def html_page():
+    """A local server answering every POST with 200 and an HTML page, as a captive proxy does; its URL."""
+
+    class Page(BaseHTTPRequestHandler):
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            page = "<html><body>请先登录</body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/cgi-bin/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_redis_down_is_reported_as_a_client_error(settings, fake_wechat):
