@@ -127,7 +127,7 @@ def inbound_waiting() -> None:
 
 @click.group("inbox")
 def inbox_group() -> None:
-    """The inbox worker: handles stored messages and sends the replies (WECHAT_REPLY_MODE=queued)."""
+    """The inbox worker: handles stored messages and answers them (WECHAT_REPLY_MODE=queued)."""
 
 
 @inbox_group.command("run")

@@ -65,15 +65,18 @@ class GroupWrites:
     outbox: list[dict] = field(default_factory=list)
     # Whether `outbox` holds more than replies: rows the dispatchers must be woken for.
     pushes: bool = False
+    # Whether a dispatcher sends the replies too (the worker leaves them to it): then they wake it.
+    replies_wake: bool = False
 
     @classmethod
-    def held_by(cls, session: Session, env: InboxEnv, senders: dict[str, WeChatUser], now: datetime) -> GroupWrites:
+    def held_by(cls, session: Session, env: InboxEnv, senders: dict[str, WeChatUser], now: datetime, *,
+                replies_wake: bool = False) -> GroupWrites:
         """A group's writes, the session holding back its timeline entries until `write` and knowing
         the recent requests of the people its senders are bound to (one query, not one a message)."""
         hold_events(session)
         bound = [link.beneficiary_id for user in senders.values() for link in user.family_links if link.active]
         know_recent_requests(session, bound, now, env.request_env.merge_hours)
-        return cls()
+        return cls(replies_wake=replies_wake)
 
     def take(self, obj) -> None:
         """Keep a loaded object's unflushed column changes for the group's UPDATE of its table."""
@@ -90,8 +93,8 @@ class GroupWrites:
         checkins.save_contacts(session, self.contacts)
         if not self.outbox:
             return {}
-        # Replies are sent by the worker itself; only task pushes wake the dispatchers.
-        return insert_outbox(session, self.outbox, wake=self.pushes)
+        # Replies the worker sends itself wake no one; task pushes, and replies left to a dispatcher, do.
+        return insert_outbox(session, self.outbox, wake=self.pushes or self.replies_wake)
 
 
 class HandlerFailed(Exception):
@@ -214,13 +217,16 @@ def take_group(session: Session, size: int) -> list[InboundMessage]:
         return list(session.scalars(query))
 
 
-def queue_reply(session: Session, stored: InboundMessage, text: str | None, now: datetime) -> int | None:
-    """Queue the reply to a handled message as a customer-service message; its outbox id."""
+def queue_reply(session: Session, stored: InboundMessage, text: str | None, now: datetime, *,
+                wake: bool = False) -> int | None:
+    """Queue the reply to a handled message as a customer-service message; its outbox id.
+
+    `wake`: notify the dispatchers, which send it; without, the worker sends it itself after the commit.
+    """
     if not text:
         return None
     row = reply_row(stored, text, now)
-    # The worker sends the reply itself, right after the commit: no notification.
-    return insert_outbox(session, [row], wake=False).get(row["idempotency_key"])
+    return insert_outbox(session, [row], wake=wake).get(row["idempotency_key"])
 
 
 def reply_row(stored: InboundMessage, text: str, now: datetime) -> dict:

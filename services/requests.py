@@ -28,6 +28,7 @@ from models import (
     Staff,
     WeChatUser,
 )
+from models.db import insert_loaded
 from models.enums import (
     OPEN_STATUSES,
     ActorKind,
@@ -329,6 +330,9 @@ def open_request(
         status=RequestStatus.OPEN.value,
         summary=summary[:500],
         assignee=routing.assignee,
+        # Given with the relationships: the INSERT below writes columns, not relationships.
+        beneficiary_id=beneficiary.id,
+        assignee_staff_id=routing.assignee.id if routing.assignee else None,
         escalation_level=0,
         escalation_repeats=0,
         created_at=now,
@@ -336,8 +340,7 @@ def open_request(
     )
     # Known before the INSERT, so it goes in the row rather than an UPDATE right after it.
     request.next_escalation_at = next_escalation(request, env.tz)
-    session.add(request)
-    session.flush()
+    insert_loaded(session, request)
     created = {
         "request_id": request.id,
         "kind": EventKind.CREATED.value,

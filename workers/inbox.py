@@ -1,4 +1,7 @@
-"""The inbox worker: handles the messages the webhook stored (queued mode) and sends the replies.
+"""The inbox worker: handles the messages the webhook stored (queued mode) and queues the replies.
+
+While an outbox dispatcher listens on the database (PostgreSQL), the group's commit wakes it and it
+sends the replies; otherwise (SQLite, no dispatcher running) the worker sends them itself.
 
 Run with `sanzhida inbox run`. Several workers may run against one database: each message is
 taken under a row lock, in order per sender (see `handlers.inbox.take_group`). On PostgreSQL an idle
@@ -79,7 +82,8 @@ class InboxWorker:
     dispatcher: ListenerWatch | None = None
 
     def handle_group(self, size: int = GROUP) -> tuple[int, list[int]]:
-        """Handle up to `size` waiting messages in one transaction; (how many, their reply ids).
+        """Handle up to `size` waiting messages in one transaction; (how many, the ids of the replies
+        this worker sends itself).
 
         Without savepoints first (two round trips a message saved); after a handler bug, nothing of
         that try is kept and the group is handled again with a savepoint each, so the bug is kept
@@ -93,19 +97,25 @@ class InboxWorker:
             return self._handle_group(size, isolate=True)
 
     def _handle_group(self, size: int, *, isolate: bool) -> tuple[int, list[int]]:
-        """One try at a group: take, handle each (in a savepoint when `isolate`), queue the replies, commit."""
+        """One try at a group: take, handle each (in a savepoint when `isolate`), queue the replies, commit;
+        (how many, the ids of the replies this worker sends itself)."""
         svc = self.services
         done, replies = [], []
         if self.failures:
             # After a database failure, one message per transaction until the culprit is found.
             size = 1
         self.current = None
+        # While an outbox dispatcher listens, the group's replies wake it and it sends them: sending them
+        # here too would only race it for the same rows, and the sending threads would take the
+        # interpreter from the handling (1.2x the messages handled a second, docs/bench-webhook.md).
+        leave = self.dispatcher is not None and self.dispatcher.present()
         with svc.session_factory() as session:
             # At most one message per sender: a sender's next one waits for a later group, in order.
             taken = inbox.take_group(session, size)
             known = inbox.senders_of(session, taken)
             # Isolated, each message writes its own rows, so a bug in one stays with it.
-            group = None if isolate else inbox.GroupWrites.held_by(session, svc.inbox_env, known, svc.clock())
+            group = None if isolate else inbox.GroupWrites.held_by(session, svc.inbox_env, known, svc.clock(),
+                                                                   replies_wake=leave)
             for stored in taken:
                 if self.stopping:
                     break
@@ -114,7 +124,7 @@ class InboxWorker:
                 text = inbox.handle(session, svc.inbox_env, stored, inbox.message_of(stored), now,
                                     known=known, isolate=isolate, group=group)
                 if group is None:
-                    replies.append(inbox.queue_reply(session, stored, text, now))
+                    replies.append(inbox.queue_reply(session, stored, text, now, wake=leave))
                 elif text:
                     row = inbox.reply_row(stored, text, now)
                     group.outbox.append(row)
@@ -135,7 +145,7 @@ class InboxWorker:
         failed = sum(1 for *_, error in done if error)
         metrics.inbox_finished(handled=len(done) - failed, failed=failed)
         self.handled += len(done)
-        return len(done), [reply for reply in replies if reply is not None]
+        return len(done), [] if leave else [reply for reply in replies if reply is not None]
 
     def give_up_on(self, message_id: int) -> None:
         """Keep a message the database keeps failing on as failed, and apologise to its sender.
@@ -174,17 +184,11 @@ class InboxWorker:
 
     def send_replies(self, reply_ids: list[int]) -> None:
         """Send queued replies at once rather than at the outbox's next run: in the background when
-        the worker has a replier thread, else before returning. Not while an outbox dispatcher
-        listens: the group's commit has woken it, and it claims them as soon.
+        the worker has a replier thread, else before returning.
 
         If sending fails, the rows stay in the outbox and the outbox dispatch retries them.
         """
         if not reply_ids:
-            return
-        if self.dispatcher is not None and self.dispatcher.present():
-            # Sending here too would only race the dispatcher for the same rows, and the sending
-            # threads would take the interpreter from this worker's handling (measured: 1.2x the
-            # messages handled a second with the dispatcher sending, docs/bench-webhook.md).
             return
         if self.replier is None:
             self._send(reply_ids)

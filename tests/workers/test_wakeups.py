@@ -229,13 +229,13 @@ def test_the_engine_decides_whether_to_listen(engine):
 def test_while_a_dispatcher_listens_the_inbox_worker_leaves_the_reply_to_it(engine, session, make_app, sender,
                                                                           fake_wechat):
     """A listening dispatcher is seen by its connection's name; the worker then queues the reply
-    without sending it (the dispatcher, woken by the commit, sends it). Once that dispatcher is gone,
-    the worker sends its replies itself again."""
+    without sending it and the commit wakes the dispatcher (a visitor's message: no task push, only
+    the reply). Once that dispatcher is gone, the worker sends its replies itself again."""
     app = make_app(wechat_reply_mode="queued")
     client, svc = app.test_client(), app.extensions["sanzhida"]
     watch = ListenerWatch(engine, DISPATCHER, seconds=0)
     assert not watch.present()
-    dispatcher = make_wakeups(engine, (OUTBOX_CHANNEL,), DISPATCHER, poll_seconds=60, fallback_seconds=60)
+    dispatcher = make_wakeups(engine, (OUTBOX_CHANNEL,), DISPATCHER, poll_seconds=60, fallback_seconds=GIVE_UP_SECONDS)
     try:
         assert dispatcher.connect()
         assert watch.present()
@@ -244,6 +244,7 @@ def test_while_a_dispatcher_listens_the_inbox_worker_leaves_the_reply_to_it(engi
         fresh(session)
         reply = session.scalars(select(OutboxMessage).where(OutboxMessage.recipient_openid == "o-left")).one()
         assert reply.status == "pending" and delivered_texts(fake_wechat, "o-left") == []
+        assert dispatcher.wait() == NOTIFY
     finally:
         dispatcher.close()
     assert not watch.present()
