@@ -22,6 +22,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 
 
 # Seconds to wait for PostgreSQL to accept a connection: in an outage a request fails in this
@@ -154,24 +155,51 @@ def insert_json_rows(session: Session, table: Table, rows: Sequence[dict], *, sk
     """INSERT many rows on PostgreSQL as ONE parameter, a JSON array read by jsonb_to_recordset, in
     the order given (ids follow it); optionally ON CONFLICT DO NOTHING and RETURNING `returning`.
 
-    For thousands of rows this is several times cheaper than multi-row VALUES: the driver has no
-    statement of tens of thousands of placeholders to build and the server none to parse. Every
-    row has the keys of the first; datetimes must carry their zone.
+    From a few rows on this is several times cheaper than multi-row VALUES: the driver has no
+    statement of placeholders to build nor parameters to process one by one, and the server none to
+    parse. A column one row leaves out is NULL in it; datetimes must carry their zone.
     """
-    dialect = session.get_bind().dialect
-    names = list(rows[0])
+    names = list(dict.fromkeys(name for row in rows for name in row))
     columns = ", ".join(names)
-    types = ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
     sql = (f"INSERT INTO {table.name} ({columns}) SELECT {columns} "
-           f"FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({types})) "
+           f"FROM ROWS FROM (jsonb_to_recordset(CAST(:rows AS jsonb)) AS ({_json_types(session, table, names)})) "
            f"WITH ORDINALITY AS given({columns}, row_order) ORDER BY row_order")
     if skip_conflicts:
         sql += " ON CONFLICT DO NOTHING"
     if returning:
         sql += " RETURNING " + ", ".join(returning)
-    given = json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
-                       default=_json_value)
-    return session.execute(text(sql), {"rows": given})
+    return session.execute(text(sql), {"rows": _json_rows(rows, names)})
+
+
+def update_json_rows(session: Session, table: Table, rows: Sequence[dict], *, key: str = "id",
+                     only_newer: str | None = None) -> CursorResult:
+    """UPDATE many rows by `key` on PostgreSQL as ONE parameter, a JSON array of each row's key and new
+    values (every row the same columns); `only_newer`: a column a row is only updated by when its
+    stored value is NULL or earlier than the one given.
+
+    The same saving as `insert_json_rows`: 32 rows' executemany cost 3 ms of CPU, this under 1 ms.
+    """
+    names = list(rows[0])
+    if key not in names or any(len(row) != len(names) or not all(name in row for name in names) for row in rows):
+        raise ValueError(f"every row needs {key!r} and the same columns to be updated this way")
+    sets = ", ".join(f"{name} = given.{name}" for name in names if name != key)
+    sql = (f"UPDATE {table.name} SET {sets} FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+           f"AS given({_json_types(session, table, names)}) WHERE {table.name}.{key} = given.{key}")
+    if only_newer:
+        sql += f" AND ({table.name}.{only_newer} IS NULL OR {table.name}.{only_newer} < given.{only_newer})"
+    return session.execute(text(sql), {"rows": _json_rows(rows, names)})
+
+
+def _json_types(session: Session, table: Table, names: Sequence[str]) -> str:
+    """The record definition jsonb_to_recordset reads `names` of `table` with: each with its column's type."""
+    dialect = session.get_bind().dialect
+    return ", ".join(f"{name} {table.c[name].type.compile(dialect=dialect)}" for name in names)
+
+
+def _json_rows(rows: Sequence[dict], names: Sequence[str]) -> str:
+    """Rows as the JSON array of `insert_json_rows` and `update_json_rows` (a column left out: null)."""
+    return json.dumps([{name: row.get(name) for name in names} for row in rows], ensure_ascii=False,
+                      default=_json_value)
 
 
 def take_changes(obj) -> dict[str, object]:
@@ -264,12 +292,34 @@ def _insert_returning(table: Table):
 
 
 def update_by_key(session: Session, model, rows: dict[int, dict[str, object]]) -> None:
-    """Write {primary key: {attribute: value}} as one executemany per set of attributes changed."""
+    """Write {primary key: {attribute: value}} as one statement per set of attributes changed: on
+    PostgreSQL from `JSON_FROM_ROWS` rows on one JSON parameter (`update_json_rows`), else an executemany."""
     by_columns: dict[tuple[str, ...], list[dict]] = {}
     for key, values in rows.items():
         by_columns.setdefault(tuple(sorted(values)), []).append({"id": key, **values})
-    for batch in by_columns.values():
-        session.execute(update(model), batch)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    mapper = inspect(model)
+    for attributes, batch in by_columns.items():
+        if not (postgres and len(batch) >= JSON_FROM_ROWS):
+            session.execute(update(model), batch)
+            continue
+        (key,) = mapper.primary_key
+        names = {name: mapper.attrs[name].columns[0].key for name in attributes}
+        given = [{key.key: row["id"], **{names[name]: row[name] for name in attributes}} for row in batch]
+        result = update_json_rows(session, mapper.local_table, given, key=key.key)
+        if result.rowcount != len(batch):
+            # As the ORM's executemany would: a row gone from under a loaded object is a bug, not a no-op.
+            raise StaleDataError(f"UPDATE of {mapper.local_table.name} expected {len(batch)} rows; "
+                                 f"{result.rowcount} were matched")
+
+
+# From this many rows on, PostgreSQL gets a statement's rows as one JSON array (one parameter)
+# rather than as multi-row VALUES or an executemany, which cost the driver more from a few rows on
+# (rendering the statement, processing each row's parameters): 32 timeline entries took 3.4 ms of
+# CPU as VALUES and 0.7-1.1 ms as JSON, 32 rows' UPDATE 3 ms as an executemany and under 1 ms as
+# JSON. For the 10:00 check-in scan's 10,000 reminders it also spares a statement of tens of
+# thousands of placeholders. One or two rows (a push, a reply) stay plain, as cheap either way.
+JSON_FROM_ROWS = 3
 
 
 def _json_value(value: object) -> str:

@@ -28,6 +28,7 @@ from models import (
     Staff,
     WeChatUser,
 )
+from models.db import JSON_FROM_ROWS, update_json_rows
 from models.enums import CHECKIN_PLAN_NAMES, CheckinPlan, CheckinSource, ContactKind, Relation
 from services import texts
 from services.errors import DomainError
@@ -85,10 +86,15 @@ Contacts = dict[int, tuple[datetime, str]]
 
 
 def save_contacts(session: Session, contacts: Contacts) -> None:
-    """Write kept last contacts in one statement (an executemany); an earlier one never overwrites a later."""
+    """Write kept last contacts in one statement; an earlier one never overwrites a later."""
     if not contacts:
         return
     table = Beneficiary.__table__
+    if len(contacts) >= JSON_FROM_ROWS and session.get_bind().dialect.name == "postgresql":
+        rows = [{"id": key, "last_contact_at": when, "last_contact_kind": kind}
+                for key, (when, kind) in sorted(contacts.items())]
+        update_json_rows(session, table, rows, only_newer="last_contact_at")
+        return
     at = bindparam("at", type_=table.c.last_contact_at.type)
     session.execute(
         update(table)

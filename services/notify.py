@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from config import policy
 from models import OutboxMessage, RequestEvent, ServiceRequest, Staff, WeChatUser
-from models.db import insert_ignoring_conflicts, insert_json_rows
+from models.db import JSON_FROM_ROWS, insert_ignoring_conflicts, insert_json_rows
 from models.enums import ActorKind, EventKind, OutboxKind, OutboxStatus, PushKind, Urgency
 from services import texts
 from services.policy.hours import release_time
@@ -323,10 +323,8 @@ def insert_outbox(session: Session, rows: Sequence[dict], *, wake: bool = True) 
     return created
 
 
-# From this many rows on, PostgreSQL gets them as one JSON array (one parameter) rather than as
-# multi-row VALUES: the driver then has no statement of tens of thousands of placeholders to parse
-# (the 10:00 check-in scan queues over 10,000 reminders at once for a city).
-BULK_ROWS = 200
+# From this many rows on, PostgreSQL gets them as one JSON array (see `models.db.JSON_FROM_ROWS`).
+BULK_ROWS = JSON_FROM_ROWS
 
 
 def _insert_outbox_as_json(session: Session, rows: Sequence[dict], wake: bool) -> dict[str, int]:

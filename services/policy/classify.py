@@ -89,13 +89,16 @@ def normalise(text: str) -> str:
 
 # --- urgency ---------------------------------------------------------------------------------------
 @cache
-def _signs(month_is_winter: bool) -> tuple[tuple[Sign, ...], tuple[Sign, ...]]:
-    """The signs for the season, with {人} expanded: (substring signs, whole-clause signs)."""
+def _signs(month_is_winter: bool) -> tuple[tuple[tuple[str, Sign], ...], tuple[Sign, ...]]:
+    """The signs for the season, with {人} expanded: (substring signs each with its `_lead`, whole-clause signs).
+
+    The leads are worked out once here: for each of the hundreds of signs on every message they were
+    the classifier's largest cost."""
     rows = policy.URGENT_SIGNS + (policy.WINTER_URGENT_SIGNS if month_is_winter else ())
     signs = [s for row in rows for s in _row_signs(row)]
     signs += [s for row in policy.GENERIC_URGENT_SIGNS for s in _row_signs(row, generic=True)]
     whole = tuple(s for row in policy.WHOLE_CLAUSE_SIGNS for s in _row_signs(row))
-    return tuple(signs), whole
+    return tuple((_lead(s.phrase), s) for s in signs), whole
 
 
 def _row_signs(row: tuple[str, str, tuple[str, ...]], *, generic: bool = False) -> list[Sign]:
@@ -211,9 +214,9 @@ def current_signs(norm: str, local_month: int) -> list[FoundSign]:
         return not any(end <= p < sentence[1] for p in resolved)
 
     found = []
-    for sign in signs:
+    for lead, sign in signs:
         # Most of the hundreds of signs are not in a message at all: one substring test rules them out.
-        if _lead(sign.phrase) not in masked:
+        if lead not in masked:
             continue
         for start, end in _matches(masked, norm, sign.phrase, clauses):
             if is_current(start, end):

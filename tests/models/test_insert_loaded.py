@@ -4,11 +4,12 @@ nothing left to load or to flush; and a refusal where a plain INSERT would store
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from models import ServiceRequest, WeChatUser
 from models.db import insert_loaded
 from tests.support.factories import fresh, make_beneficiary, make_town
+from tests.support.sql import statements_of
 
 
 def test_the_object_is_loaded_with_its_id_and_needs_no_other_statement(session, clock):
@@ -18,21 +19,15 @@ def test_the_object_is_loaded_with_its_id_and_needs_no_other_statement(session, 
     request = ServiceRequest(beneficiary=person, beneficiary_id=person.id, village_id=town.village.id,
                              town_id=town.town.id, category="吃", summary="家里没米了", created_at=clock(),
                              updated_at=clock())
-    statements = []
 
-    def seen(_conn, _cursor, statement, *_):
-        if not statement.upper().startswith("BEGIN"):  # SQLite's transaction start (models.db)
-            statements.append(statement)
-
-    event.listen(session.get_bind(), "before_cursor_execute", seen)
-    try:
+    def work():
         insert_loaded(session, request)
         assert request.id is not None and request in session
         assert (request.status, request.urgency, request.escalation_level) == ("open", "normal", 0)
         assert request.resolved_at is None and request.beneficiary is person
         assert not session.dirty and not session.new
-    finally:
-        event.remove(session.get_bind(), "before_cursor_execute", seen)
+
+    statements = statements_of(session, work)
     assert len(statements) == 1 and statements[0].lstrip().upper().startswith("INSERT")
     session.commit()
     fresh(session)
