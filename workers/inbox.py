@@ -78,7 +78,7 @@ class InboxWorker:
     failures: dict[int, int] = field(default_factory=dict)
     # What wakes the idle worker (runtime/wakeups.py); None: it sleeps IDLE_POLL_SECONDS.
     wakeups: Wakeups | None = None
-    # Whether an outbox dispatcher listens: while one does, it sends the replies (see send_replies).
+    # Whether an outbox dispatcher listens: while one does, it sends the replies (see _handle_group).
     dispatcher: ListenerWatch | None = None
 
     def handle_group(self, size: int = GROUP) -> tuple[int, list[int]]:

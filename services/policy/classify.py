@@ -89,16 +89,22 @@ def normalise(text: str) -> str:
 
 # --- urgency ---------------------------------------------------------------------------------------
 @cache
-def _signs(month_is_winter: bool) -> tuple[tuple[tuple[str, Sign], ...], tuple[Sign, ...]]:
-    """The signs for the season, with {人} expanded: (substring signs each with its `_lead`, whole-clause signs).
+def _signs(month_is_winter: bool) -> tuple[tuple[tuple[str, Sign], ...], dict[str, tuple[int, ...]],
+                                             tuple[Sign, ...]]:
+    """The signs for the season, with {人} expanded: (substring signs each with its `_lead`, the
+    positions of those signs by their lead's first character, whole-clause signs).
 
-    The leads are worked out once here: for each of the hundreds of signs on every message they were
-    the classifier's largest cost."""
+    Worked out once here so that a message is only compared with the signs that start with one of its
+    characters: testing each of the hundreds of signs on every message was the classifier's largest cost."""
     rows = policy.URGENT_SIGNS + (policy.WINTER_URGENT_SIGNS if month_is_winter else ())
     signs = [s for row in rows for s in _row_signs(row)]
     signs += [s for row in policy.GENERIC_URGENT_SIGNS for s in _row_signs(row, generic=True)]
     whole = tuple(s for row in policy.WHOLE_CLAUSE_SIGNS for s in _row_signs(row))
-    return tuple((_lead(s.phrase), s) for s in signs), whole
+    leads = tuple((_lead(s.phrase), s) for s in signs)
+    by_first: dict[str, list[int]] = {}
+    for position, (lead, _) in enumerate(leads):
+        by_first.setdefault(lead[:1], []).append(position)
+    return leads, {first: tuple(positions) for first, positions in by_first.items()}, whole
 
 
 def _row_signs(row: tuple[str, str, tuple[str, ...]], *, generic: bool = False) -> list[Sign]:
@@ -130,7 +136,8 @@ def _spans(text: str, ends: str, starters: tuple[str, ...] = ()) -> list[tuple[i
     cuts = {0, len(text)}
     cuts.update(i + 1 for i, ch in enumerate(text) if ch in ends)
     for starter in starters:
-        cuts.update(i for i in _occurrences(text, starter) if i > 0)
+        if starter in text:
+            cuts.update(i for i in _occurrences(text, starter) if i > 0)
     points = sorted(cuts)
     return [(a, b) for a, b in zip(points, points[1:]) if b > a]
 
@@ -152,6 +159,9 @@ def _markers(masked: str, norm: str, words: tuple[str, ...], *, check_negation: 
     """Positions where one of `words` starts (outside look-alikes); `check_negation` drops "不醒了"-like ones."""
     found = []
     for word in words:
+        # Most words are not in a message: a substring test is far cheaper than looking for each place.
+        if word not in masked:
+            continue
         for pos in _occurrences(masked, word):
             # "叫不醒了" and "还没好了" are no recovery.
             if check_negation and norm[:pos].endswith(("不", "没", "未")):
@@ -187,7 +197,7 @@ def _matches(masked: str, norm: str, phrase: str, clauses: list[tuple[int, int]]
 
 def current_signs(norm: str, local_month: int) -> list[FoundSign]:
     """The urgent signs in normalised text that are happening now, in the order they appear."""
-    signs, whole_clause = _signs(local_month in policy.WINTER_MONTHS)
+    signs, by_first, whole_clause = _signs(local_month in policy.WINTER_MONTHS)
     masked = _mask(norm, policy.LOOK_ALIKES)
     clauses = _spans(norm, CLAUSE_ENDS, policy.CLAUSE_STARTERS)
     sentences = _spans(norm, SENTENCE_ENDS)
@@ -214,8 +224,11 @@ def current_signs(norm: str, local_month: int) -> list[FoundSign]:
         return not any(end <= p < sentence[1] for p in resolved)
 
     found = []
-    for lead, sign in signs:
-        # Most of the hundreds of signs are not in a message at all: one substring test rules them out.
+    # The signs whose lead starts with a character of the message, in the tables' order (which decides
+    # among signs found at one place); an empty lead (none today) would match anywhere.
+    candidates = sorted({n for first in {*masked, ""} for n in by_first.get(first, ())})
+    for n in candidates:
+        lead, sign = signs[n]
         if lead not in masked:
             continue
         for start, end in _matches(masked, norm, sign.phrase, clauses):
