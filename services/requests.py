@@ -201,12 +201,17 @@ RECENT_KNOWN = "recent_requests_known"
 def know_recent_requests(session: Session, beneficiary_ids: Iterable[int], now: datetime, hours: int) -> None:
     """Load the requests raised for these beneficiaries in the last `hours`, whatever their status (one
     query), for this session's `mergeable_request`: the objects show any change made in the session,
-    and `open_request` adds the requests it opens for them."""
+    and `open_request` adds the requests it opens for them. On PostgreSQL they are locked in id order:
+    two inbox workers whose groups share people would otherwise lock the cases their messages join in
+    the order the messages came, and deadlock (most groups in the soak on a slow machine)."""
     ids = sorted(set(beneficiary_ids))
     known: dict[int, list[ServiceRequest]] = {b: [] for b in ids}
     if ids:
-        for request in session.scalars(select(ServiceRequest).where(
-                ServiceRequest.beneficiary_id.in_(ids), ServiceRequest.created_at >= now - timedelta(hours=hours))):
+        query = select(ServiceRequest).where(
+            ServiceRequest.beneficiary_id.in_(ids), ServiceRequest.created_at >= now - timedelta(hours=hours))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.order_by(ServiceRequest.id).with_for_update(key_share=True)
+        for request in session.scalars(query):
             known[request.beneficiary_id].append(request)
     session.info[RECENT_KNOWN] = known
 
