@@ -85,10 +85,9 @@ class GroupWrites:
 
     def write(self, session: Session) -> dict[str, int]:
         """Write what was kept; {idempotency key: id} of the outbox rows created."""
-        # What the unit of work still holds first (a case's updated_at when a message joined it): every
-        # worker then locks cases before people and messages. Flushed at the commit instead, after the
-        # last contacts below, two workers whose groups touch the same person and cases deadlocked on
-        # most groups (the soak, docs/benchmarks.md).
+        # What the unit of work still holds first (a case's updated_at when a message joined it), so that
+        # every group changes cases before people and messages, in one order across workers; the cases
+        # themselves are locked in id order when the group starts (`know_recent_requests`).
         session.flush()
         # The timeline entries the handlers added, held back by the session (`notify.hold_events`).
         write_held_events(session)
