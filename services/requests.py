@@ -199,16 +199,14 @@ RECENT_KNOWN = "recent_requests_known"
 
 
 def know_recent_requests(session: Session, beneficiary_ids: Iterable[int], now: datetime, hours: int) -> None:
-    """Load the requests raised for these beneficiaries in the last `hours`, whatever their status (one
-    query), for this session's `mergeable_request`: the objects show any change made in the session,
-    and `open_request` adds the requests it opens for them. On PostgreSQL they are locked in id order:
-    two inbox workers whose groups share people would otherwise lock the cases their messages join in
-    the order the messages came, and deadlock (most groups in the soak on a slow machine)."""
+    """Load in one query, for `mergeable_request`, the requests of these beneficiaries raised in the last
+    `hours` (any status; `open_request` adds new ones). On PostgreSQL they are locked in id order: two
+    inbox workers whose groups share people deadlocked locking the cases in their messages' order."""
     ids = sorted(set(beneficiary_ids))
     known: dict[int, list[ServiceRequest]] = {b: [] for b in ids}
     if ids:
-        query = select(ServiceRequest).where(
-            ServiceRequest.beneficiary_id.in_(ids), ServiceRequest.created_at >= now - timedelta(hours=hours))
+        since = now - timedelta(hours=hours)
+        query = select(ServiceRequest).where(ServiceRequest.beneficiary_id.in_(ids), ServiceRequest.created_at >= since)
         if session.get_bind().dialect.name == "postgresql":
             query = query.order_by(ServiceRequest.id).with_for_update(key_share=True)
         for request in session.scalars(query):
@@ -431,14 +429,12 @@ def _new_task_text(request: ServiceRequest) -> str:
     )
 
 
-def append_message(
-    session: Session, env: RequestEnv, request: ServiceRequest, user: WeChatUser, inbound: InboundMessage, now
-) -> None:
+def append_message(session: Session, env: RequestEnv, request: ServiceRequest, user: WeChatUser,
+                   inbound: InboundMessage, now) -> None:
     """Add a follow-up message to an open request and tell whoever has it.
 
     A voice nobody has understood, added to a case nobody has taken yet, makes it urgent as a new
-    one would be: it may be the words that matter most.
-    """
+    one would be: it may be the words that matter most."""
     body, data = describe_message(inbound)
     if (unheard_voice(inbound) and request.status == RequestStatus.OPEN.value
             and request.urgency != policy.UNHEARD_VOICE_URGENCY):
