@@ -22,7 +22,7 @@ from config.settings import Settings
 from runtime.http import HttpEnvironment
 from runtime.sms import make_sms_sender
 from services.kv import Keys
-from services.policy.push import NoticeRoute, UnfitValue, notice_data
+from services.policy.push import REQUEST_FAILED, NoticeRoute, UnfitValue, notice_data
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ class SanzhidaWeChatClient(WeChatClient):
                 continue
             except requests.RequestException as exc:
                 # Timeouts and connection errors surface as the one exception callers handle.
-                raise WeChatClientException(errcode=None, errmsg=f"request failed: {type(exc).__name__}") from exc
+                raise WeChatClientException(errcode=None, errmsg=f"{REQUEST_FAILED}: {type(exc).__name__}") from exc
             if not isinstance(result, dict) and not raw_allowed:
                 # wechatpy hands back the raw response when it is not JSON (a proxy's HTML page,
                 # a wrong base URL): that is a failure, never a success.
@@ -240,7 +240,7 @@ class SanzhidaWeChatClient(WeChatClient):
                                      timeout=urllib3.Timeout(connect=self.timeout, read=self.timeout))
         except urllib3.exceptions.HTTPError as exc:
             # Timeouts and connection errors surface as the one exception callers handle.
-            raise WeChatClientException(errcode=None, errmsg=f"request failed: {type(exc).__name__}") from exc
+            raise WeChatClientException(errcode=None, errmsg=f"{REQUEST_FAILED}: {type(exc).__name__}") from exc
         if res.status >= 400:
             raise WeChatClientException(errcode=None, errmsg=f"HTTP {res.status}", client=self)
         try:

@@ -6,6 +6,7 @@ so that nothing is sent while a database transaction is open.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,15 +23,19 @@ from models.db import walking_indexes
 from models.enums import OutboxKind, OutboxStatus, PushKind
 from services.policy.account_links import for_account
 from services.policy.push import (
+    CUSTOM_COUNT_FULL,
     CUSTOM_FALLBACK_ERRORS,
     PERMANENT_ERRORS,
     NoticeRoute,
     backoff_seconds,
     client_msg_id,
     custom_window_open,
+    may_have_arrived,
 )
 from services.notify import insert_outbox, sms_key, sms_row
 from services.retention import EMPTIED_PAYLOAD
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,8 @@ class Claimed:
     phone: str | None = None
     staff_id: int | None = None
     request_id: int | None = None
+    # Why the last attempt failed, if one did.
+    last_error: str | None = None
 
     @property
     def is_sms(self) -> bool:
@@ -94,7 +101,7 @@ def _claim_statement(*, only_ids: bool, skip_locked: bool):
         .values(status=OutboxStatus.SENDING.value, claimed_until=bindparam("claim_until", type_=t.c.claimed_until.type),
                 attempts=t.c.attempts + 1)
         .returning(t.c.id, t.c.idempotency_key, t.c.recipient_openid, t.c.payload, t.c.attempts, t.c.kind,
-                   t.c.recipient_phone, t.c.recipient_staff_id, t.c.request_id)
+                   t.c.recipient_phone, t.c.recipient_staff_id, t.c.request_id, t.c.last_error)
     )
 
 
@@ -201,6 +208,11 @@ def send(client, row: Claimed, use_custom: bool, notices: Mapping[str, NoticeRou
             )
             return OutboxKind.CUSTOM.value
         except WeChatClientException as exc:
+            if exc.errcode == CUSTOM_COUNT_FULL and use_custom and may_have_arrived(row.last_error, row.attempts):
+                # WeChat counts more messages than were recorded as sent, and this push's earlier
+                # attempt went unanswered: that attempt arrived. Sending it any other way would repeat it.
+                logger.info("outbox=arrived_earlier id=%s attempts=%s", row.id, row.attempts)
+                return OutboxKind.CUSTOM.value
             if template is None or exc.errcode not in CUSTOM_FALLBACK_ERRORS:
                 raise
     route = (notices or {}).get(template["template_id"])

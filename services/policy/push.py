@@ -186,6 +186,27 @@ class NoticeRoute:
         return {self.keys.get(key, key): value for key, value in template_data.items()}
 
 
+# How a call whose answer never came is described ("request failed: ReadTimeoutError"), and the
+# failures among those that happen before the request leaves: WeChat cannot have received it.
+REQUEST_FAILED = "request failed"
+NEVER_SENT_FAILURES = ("NewConnectionError", "ConnectTimeoutError", "ConnectTimeout")
+CUSTOM_COUNT_FULL = 45047
+
+
+def may_have_arrived(last_error: str | None, attempts: int) -> bool:
+    """Whether an earlier attempt at this push may have reached WeChat without our knowing.
+
+    `attempts` counts this one. An earlier attempt whose answer was lost (a read timeout, a dropped
+    connection) may have been delivered; so may one whose claim lapsed with no error recorded (its
+    sender died between WeChat's answer and the record).
+    """
+    if attempts <= 1:
+        return False
+    if last_error is None:
+        return True
+    return REQUEST_FAILED in last_error and not any(name in last_error for name in NEVER_SENT_FAILURES)
+
+
 def custom_window_open(last_message_at: datetime | None, sent_in_window: int, now: datetime) -> bool:
     """True when a customer-service message may still go to this user."""
     if last_message_at is None:

@@ -193,3 +193,66 @@ def test_a_bug_mid_batch_stops_it_but_what_went_out_is_recorded(jobs_ctx, sessio
     drain_outbox(jobs_ctx.session_factory, jobs_ctx.wechat, clock)
     assert {r.status for r in rows(session).values()} == {"sent"}
     assert sorted(what for _, what in deliveries(fake_wechat)) == sorted(keys)
+
+
+def queue_replies(session, now, openid: str, texts: list[str], *, first: int = 0, **row) -> list[str]:
+    """Replies to a user who wrote a minute ago (customer-service only, no template); returns their keys.
+
+    `first`: how many were queued before (the user exists then)."""
+    if not first:
+        make_wechat_user(session, openid, now - timedelta(days=3), last_message_at=now - timedelta(minutes=1))
+    keys = [f"answer:test:{n}" for n in range(first, first + len(texts))]
+    for key, text in zip(keys, texts):
+        fields = {"kind": "custom", "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+                  **row}
+        session.add(OutboxMessage(idempotency_key=key, recipient_openid=openid, payload={"text": text}, **fields))
+    session.commit()
+    return keys
+
+
+def test_a_reply_whose_lost_answer_used_up_the_window_is_recorded_as_arrived(jobs_ctx, session, clock, fake_wechat):
+    """The fifth reply's answer is lost (WeChat delivered it after the client gave up); its retry is
+    refused with 45047 because WeChat counted it. It was delivered once, so it is recorded as sent,
+    not as a dead letter, and nothing else goes in its place."""
+    texts = [f"第{n}条答复" for n in range(1, 6)]
+    keys = queue_replies(session, clock(), "o-asker", texts)
+    jobs_ctx.wechat.access_token  # noqa: B018
+    fault(fake_wechat, path="message/custom/send", after=4, delay=2.5, times=1)  # the client waits 2 s
+
+    first = dispatch_outbox(jobs_ctx.session_factory, jobs_ctx.wechat, clock)
+    assert (first.sent, first.retried, first.dead) == (4, 1, 0)
+    assert "request failed" in rows(session)[keys[4]].last_error
+    time.sleep(1)  # the stand-in delivers the delayed one
+    clock.advance(minutes=1)
+
+    second = dispatch_outbox(jobs_ctx.session_factory, jobs_ctx.wechat, clock)
+
+    assert (second.sent, second.dead) == (1, 0)
+    assert {r.status for r in rows(session).values()} == {"sent"}
+    calls = http.get(f"http://{fake_wechat.host}:{fake_wechat.port}/_calls", timeout=5).json()
+    assert [c["outcome"] for c in calls if c["path"] == "message/custom/send"][-1] == "errcode 45047"
+    assert sorted(what for _, what in deliveries(fake_wechat)) == sorted(texts)
+
+
+@pytest.mark.parametrize("last_error, attempts", [
+    ("None: request failed: ReadTimeoutError", 1),  # an earlier answer was lost, but our own count is full
+    ("None: HTTP 502", 1),  # the earlier attempt never reached WeChat
+])
+def test_a_reply_refused_with_45047_otherwise_is_a_dead_letter(jobs_ctx, session, clock, fake_wechat, last_error,
+                                                                attempts):
+    """When the count was used up by messages recorded as sent, or the earlier attempt never left,
+    a 45047 means the reply did not arrive: a dead letter, as WeChat said."""
+    full = last_error.endswith("ReadTimeoutError")
+    texts = [f"第{n}条答复" for n in range(1, 6 if full else 5)]
+    queue_replies(session, clock(), "o-asker", texts)
+    jobs_ctx.wechat.access_token  # noqa: B018
+    assert dispatch_outbox(jobs_ctx.session_factory, jobs_ctx.wechat, clock).sent == len(texts)
+    if not full:
+        fault(fake_wechat, path="message/custom/send", errcode=45047, times=1)
+    key = queue_replies(session, clock(), "o-asker", ["还有一条"], first=len(texts), attempts=attempts,
+                        last_error=last_error)[0]
+
+    report = dispatch_outbox(jobs_ctx.session_factory, jobs_ctx.wechat, clock)
+
+    assert (report.sent, report.dead) == (0, 1)
+    assert rows(session)[key].status == "dead"

@@ -10,7 +10,7 @@ import pytest
 from services.policy import permissions, visits
 from services.policy.classify import classify
 from services.policy.commands import CommandError, parse_number_and_rest, parse_rating, parse_visit
-from services.policy.push import backoff_seconds, custom_window_open, fit_field, template_data
+from services.policy.push import backoff_seconds, custom_window_open, fit_field, may_have_arrived, template_data
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
 
@@ -152,6 +152,26 @@ def test_template_data_shape():
 def test_customer_service_window(last, sent, expected):
     """48 hours after the user's last message, at most 5 messages."""
     assert custom_window_open(last, sent, NOW) is expected
+
+
+@pytest.mark.parametrize(
+    "last_error, attempts, expected",
+    [
+        (None, 1, False),  # the first attempt: nothing came before it
+        ("None: request failed: ReadTimeoutError", 1, False),
+        ("None: request failed: ReadTimeoutError", 2, True),  # sent, answer lost
+        ("None: request failed: ProtocolError", 3, True),  # connection dropped mid-answer
+        ("None: request failed: ReadTimeout", 2, True),
+        (None, 2, True),  # a claim that lapsed: its sender died, perhaps after WeChat took it
+        ("None: request failed: NewConnectionError", 2, False),  # never left
+        ("None: request failed: ConnectTimeoutError", 2, False),
+        ("None: HTTP 502", 2, False),
+        ("-1: system error", 2, False),
+    ],
+)
+def test_earlier_attempt_may_have_arrived_only_if_its_answer_was_lost(last_error, attempts, expected):
+    """Only a sent request without an answer, or a lapsed claim, leaves delivery unknown."""
+    assert may_have_arrived(last_error, attempts) is expected
 
 
 def test_backoff_grows_with_full_jitter_and_a_cap():
