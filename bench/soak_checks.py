@@ -18,6 +18,9 @@ SENDING_ROLES = frozenset({"inbox", "dispatcher", "scheduler", "postgres"})
 # Seconds between WeChat's answer and the outbox row being marked sent, at most, for a
 # disruption to explain a repeat: the mark is written right after each customer-service send.
 MARK_WINDOW_SECONDS = 5.0
+# Seconds after a SIGKILL in which WeChat may still answer a request the killed process had sent
+# (the stand-in logs a call when it answers it): the client's timeout.
+IN_FLIGHT_SECONDS = 5.0
 DELIVERED = ("delivered", "delivered late")
 
 
@@ -67,10 +70,11 @@ def _groups(calls: list[dict]) -> tuple[dict, dict, Counter]:
 
 def explained(deliveries: list[tuple[float, bool]], disruptions: list[Disruption]) -> int:
     """How many of these deliveries could be repeated inside the window: answered late (the caller
-    saw a timeout), or followed within MARK_WINDOW_SECONDS by a disruption of a sending process."""
+    saw a timeout), or followed within MARK_WINDOW_SECONDS by a disruption of a sending process, or
+    answered within IN_FLIGHT_SECONDS after one (sent just before the process was killed)."""
     spans = [(d.at, d.until or d.at) for d in disruptions if d.role in SENDING_ROLES]
     return sum(1 for at, late in deliveries
-               if late or any(start - MARK_WINDOW_SECONDS <= at <= end for start, end in spans))
+               if late or any(start - MARK_WINDOW_SECONDS <= at <= end + IN_FLIGHT_SECONDS for start, end in spans))
 
 
 def check_pushes(outbox_rows: list[dict], calls: list[dict], disruptions: list[Disruption],
