@@ -33,7 +33,8 @@ What it does:
    wrk's start, are reported. A message still unhandled counts as not stored. With
    `--inbox-workers 0` the messages only queue: a measure of the webhook alone.
 5. Prints a table (medians over rounds), the ratios app/bare and app/durable, and the targets:
-   app ≥ 0.7 × durable echo, p99 < 100 ms, zero errors, every message stored.
+   app ≥ 0.7 × durable echo, p99 < 100 ms, zero errors, every message stored. The first two are the
+   webhook's own: with inbox workers beside it on the same cores they are listed, not judged.
 
 The app run writes to the database (inbound messages, requests, outbox rows): point
 --database-url at a copy of the demo (`CREATE DATABASE sz_city_benchwh TEMPLATE sz_city`) to keep
@@ -669,7 +670,8 @@ def build_parser() -> argparse.ArgumentParser:
     cores = os.cpu_count() or 1
     parser = argparse.ArgumentParser(
         description="wrk load on the WeChat webhook (gunicorn + PostgreSQL + Redis) beside a bare and a durable echo.",
-        epilog="Targets: app >= 0.7x durable echo, p99 < 100 ms, zero errors, every message stored.",
+        epilog="Targets: app >= 0.7x durable echo and p99 < 100 ms (the webhook alone: --inbox-workers 0), "
+               "zero errors, every message stored.",
     )
     parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL, help="city demo database (default: %(default)s)")
     parser.add_argument("--redis-url", default=DEFAULT_REDIS_URL, help="Redis for app and durable echo (default: %(default)s)")
@@ -903,11 +905,17 @@ def summarize(runs: dict[str, TargetRun], args, started: datetime) -> dict:
                 # Each round's servers ran back to back: their ratio shows how much of the spread is noise.
                 round_ratios[f"app/{base}"] = [a.rps / b.rps for a, b in zip(runs["app"].rounds, runs[base].rounds)
                                                if b.rps]
-    targets = {}
+    targets, elsewhere = {}, []
     if app:
+        webhook_alone = {}
         if "app/durable" in ratios:
-            targets["throughput >= 0.7x durable echo"] = ratios["app/durable"] >= TARGET_RATIO_DURABLE
-        targets["p99 < 100 ms"] = app["p99_ms"] < TARGET_P99_MS
+            webhook_alone["throughput >= 0.7x durable echo"] = ratios["app/durable"] >= TARGET_RATIO_DURABLE
+        webhook_alone["p99 < 100 ms"] = app["p99_ms"] < TARGET_P99_MS
+        if args.reply_mode == "queued" and args.inbox_workers > 0:
+            # These are the webhook's own targets: with inbox workers sharing its cores they are not measured.
+            elsewhere = list(webhook_alone)
+        else:
+            targets.update(webhook_alone)
         targets["zero errors"] = app["errors"] == 0 and not app["exhausted"]
         targets["every message stored"] = app["store_ok"]
     return {
@@ -919,6 +927,7 @@ def summarize(runs: dict[str, TargetRun], args, started: datetime) -> dict:
                      "inbox_nice": args.inbox_nice, "mix": dict(parse_mix(args.mix))},
         "results": rows, "ratios": ratios, "round_ratios": round_ratios, "targets": targets,
         "targets_met": all(targets.values()) if targets else None,
+        "targets_not_measured": elsewhere,
     }
 
 
@@ -951,6 +960,8 @@ def print_report(report: dict) -> None:
         print_summary(report["flow"])
     for name, met in report["targets"].items():
         print(f"  [{'met' if met else 'MISSED'}] {name}")
+    for name in report.get("targets_not_measured", []):
+        print(f"  [webhook alone: --inbox-workers 0] {name}")
 
 
 if __name__ == "__main__":
