@@ -61,6 +61,8 @@ def first_officer(session) -> Staff:
 
 def assert_fits_a_phone(page) -> None:
     """No horizontal scrolling, no clipped text, type large enough for older readers."""
+    # After a form's redirect the text can be there before the stylesheet is applied.
+    page.wait_for_load_state("load")
     found = page.evaluate(NOTHING_CUT)
     assert found["cut"] == []
     assert found["pageWidth"] <= PHONE["width"]
